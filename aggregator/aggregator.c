@@ -1,0 +1,547 @@
+/* SPDX-License-Identifier: MIT */
+#include "aggregator.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "model.h"
+#include "pw/error.h"
+#include "pw/log.h"
+#include "pw/msg.h"
+#include "pw/util.h"
+#include "store.h"
+
+#define BATCH_DEFAULT 4096
+#define PEERS_MAX     256 /* distinct (district, epoch) pairs in one batch */
+
+/* One received frame waiting for the batch's commit. */
+struct item {
+    zmq_msg_t id;  /* the collector's routing id */
+    zmq_msg_t msg; /* the payload */
+};
+
+/* Per (district, epoch) state while a batch is applied. */
+struct peer {
+    int district;
+    uint64_t epoch;
+    uint64_t last;     /* last decided sequence */
+    uint64_t stored;   /* last sequence as read from the store */
+    int item;          /* index of the item to answer with the final ack */
+    bool gap_reported;
+};
+
+/* A reply that is sent only after the batch commits. */
+struct reply {
+    int item;
+    pw_msg_t msg;
+};
+
+struct pw_aggregator {
+    pw_aggregator_opts_t opts;
+    const pw_catalog_t *cat;
+    pw_store_t *store;
+    pw_model_t *model;
+    void *ctx;
+    void *router;
+    void *notify;
+    size_t batch_max;
+    struct item *items;
+    size_t nitems;
+    struct peer peers[PEERS_MAX];
+    size_t npeers;
+    struct reply *replies;
+    size_t nreplies;
+    pw_txn_t *txn;    /* the open write transaction while a batch is applied */
+    uint64_t head;    /* last event seq committed */
+    uint64_t pending; /* events appended in the open transaction */
+    pw_buf_t out;
+    char endpoints[1024];
+    uint64_t n_stored, n_dup, n_rejected, n_batches;
+};
+
+void pw_aggregator_notify_endpoint(const char *store_dir, char *buf, size_t len)
+{
+    snprintf(buf, len, "ipc://%s/notify.sock", store_dir);
+}
+
+/* Writes each event the model emits into the open transaction. */
+static int persist_event(void *ctx, pw_event_t *ev)
+{
+    pw_aggregator_t *self = ctx;
+    int rc = pw_store_event_append(self->txn, ev);
+    if (rc != 0)
+        return rc;
+    self->pending = ev->seq;
+    if (ev->type == PW_EV_RATE)
+        return pw_store_rate_put(self->txn, ev);
+    if ((rc = pw_store_alert_append(self->txn, ev)) != 0)
+        return rc;
+    char ptext[PW_PERIOD_STRMAX];
+    pw_period_format(ev->period, ptext);
+    PW_INFO("alert %s: %s%s%s %s rate %.2f (%s)", ev->action == PW_ALERT_OPEN ? "open" : "resolve",
+            ev->indicator, ev->series[0] ? "/" : "", ev->series, ptext, (double)ev->centi / 100.0,
+            ev->why);
+    if (ev->action == PW_ALERT_OPEN)
+        return pw_store_open_put(self->txn, ev);
+    return pw_store_open_del(self->txn, ev->indicator, ev->series);
+}
+
+static int load_current(void *ctx, const char *district, const char *element, pw_period_t p,
+                        double value)
+{
+    pw_aggregator_t *self = ctx;
+    int d = pw_catalog_district(self->cat, district, strlen(district));
+    int e = pw_catalog_element(self->cat, element, strlen(element));
+    if (d < 0 || e < 0) {
+        PW_WARN("store holds %s/%s, unknown to the catalog: ignored", district, element);
+        return 0;
+    }
+    return pw_model_set(self->model, d, e, p, value, NULL);
+}
+
+static int load_rate(void *ctx, const pw_event_t *ev)
+{
+    return pw_model_restore_rate(((pw_aggregator_t *)ctx)->model, ev);
+}
+
+static int load_alert(void *ctx, const pw_event_t *ev)
+{
+    return pw_model_restore_alert(((pw_aggregator_t *)ctx)->model, ev);
+}
+
+/*
+ * Rebuilds the model from the store: current values, then the rows and alerts
+ * as last published. A flush afterwards emits only what differs, which is
+ * nothing unless the catalog changed.
+ */
+static int restore(pw_aggregator_t *self)
+{
+    pw_model_destroy(&self->model);
+    int rc = pw_model_new(self->cat, &self->model);
+    if (rc != 0)
+        return rc;
+    rc = pw_store_begin(self->store, true, &self->txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = pw_store_current_foreach(self->txn, load_current, self)) != 0 ||
+        (rc = pw_store_rate_foreach(self->txn, load_rate, self)) != 0 ||
+        (rc = pw_store_open_foreach(self->txn, load_alert, self)) != 0 ||
+        (rc = pw_store_event_head(self->txn, &self->head)) != 0)
+        goto fail;
+    unsigned char digest[32];
+    int drc = pw_store_get_digest(self->txn, digest);
+    if (drc == 0 && memcmp(digest, self->cat->digest, 32) != 0)
+        PW_WARN("the catalog changed since this store was last written: recomputing every rate");
+    if ((rc = pw_store_put_digest(self->txn, self->cat->digest)) != 0)
+        goto fail;
+    pw_model_touch_all(self->model);
+    self->pending = self->head;
+    if ((rc = pw_model_flush(self->model, pw_now_ms(), persist_event, self)) != 0)
+        goto fail;
+    rc = pw_store_commit(&self->txn);
+    if (rc == 0)
+        self->head = self->pending;
+    return rc;
+fail:
+    pw_store_abort(&self->txn);
+    return rc;
+}
+
+static int set_int(void *sock, int opt, int v)
+{
+    return zmq_setsockopt(sock, opt, &v, sizeof(v)) == 0 ? 0 : -zmq_errno();
+}
+
+static int bind_all(pw_aggregator_t *self)
+{
+    int64_t maxsize = PW_MSG_MAXSIZE;
+    zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
+    set_int(self->router, ZMQ_ROUTER_MANDATORY, 1);
+    set_int(self->router, ZMQ_LINGER, 500);
+    set_int(self->router, ZMQ_HEARTBEAT_IVL, 1000);
+    set_int(self->router, ZMQ_HEARTBEAT_TIMEOUT, 3000);
+    set_int(self->router, ZMQ_HEARTBEAT_TTL, 3000);
+    set_int(self->notify, ZMQ_LINGER, 0);
+    size_t off = 0;
+    for (size_t i = 0; i < self->opts.nbinds; i++) {
+        if (zmq_bind(self->router, self->opts.binds[i]) != 0) {
+            int rc = -zmq_errno();
+            PW_ERROR("zmq_bind(%s) failed: %s", self->opts.binds[i], pw_strerror(rc));
+            return rc;
+        }
+        char ep[256];
+        size_t eplen = sizeof(ep);
+        zmq_getsockopt(self->router, ZMQ_LAST_ENDPOINT, ep, &eplen);
+        off += (size_t)snprintf(self->endpoints + off, sizeof(self->endpoints) - off, "%s%s",
+                                off ? " " : "", ep);
+    }
+    char def[512];
+    const char *notify = self->opts.notify;
+    if (!notify) {
+        pw_aggregator_notify_endpoint(self->opts.store_dir, def, sizeof(def));
+        notify = def;
+    }
+    if (zmq_bind(self->notify, notify) != 0) {
+        int rc = -zmq_errno();
+        PW_ERROR("zmq_bind(%s) failed: %s", notify, pw_strerror(rc));
+        return rc;
+    }
+    return 0;
+}
+
+int pw_aggregator_new(const pw_aggregator_opts_t *opts, pw_aggregator_t **out)
+{
+    *out = NULL;
+    int rc;
+    pw_aggregator_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return -ENOMEM;
+    self->opts = *opts;
+    self->cat = opts->catalog;
+    self->batch_max = opts->batch_max ? opts->batch_max : BATCH_DEFAULT;
+    self->items = calloc(self->batch_max, sizeof(*self->items));
+    self->replies = calloc(self->batch_max + PEERS_MAX, sizeof(*self->replies));
+    if (!self->items || !self->replies) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    pw_store_opts_t sopts = {.readonly = false, .map_size = opts->map_size};
+    if ((rc = pw_store_open(&self->store, opts->store_dir, &sopts)) != 0) {
+        PW_ERROR("cannot open store %s: %s", opts->store_dir, pw_strerror(rc));
+        goto fail;
+    }
+    if ((rc = restore(self)) != 0) {
+        PW_ERROR("cannot restore state from %s: %s", opts->store_dir, pw_strerror(rc));
+        goto fail;
+    }
+    self->ctx = zmq_ctx_new();
+    self->router = self->ctx ? zmq_socket(self->ctx, ZMQ_ROUTER) : NULL;
+    self->notify = self->ctx ? zmq_socket(self->ctx, ZMQ_PUB) : NULL;
+    if (!self->router || !self->notify) {
+        rc = -zmq_errno();
+        goto fail;
+    }
+    if ((rc = bind_all(self)) != 0)
+        goto fail;
+    *out = self;
+    return 0;
+fail:
+    pw_aggregator_destroy(&self);
+    return rc;
+}
+
+const char *pw_aggregator_endpoints(const pw_aggregator_t *self)
+{
+    return self->endpoints;
+}
+
+void pw_aggregator_destroy(pw_aggregator_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    pw_aggregator_t *self = *self_p;
+    if (self->router)
+        zmq_close(self->router);
+    if (self->notify)
+        zmq_close(self->notify);
+    if (self->ctx)
+        zmq_ctx_term(self->ctx);
+    pw_store_abort(&self->txn);
+    pw_model_destroy(&self->model);
+    pw_store_destroy(&self->store);
+    pw_buf_free(&self->out);
+    free(self->items);
+    free(self->replies);
+    free(self);
+    *self_p = NULL;
+}
+
+static void queue_reply(pw_aggregator_t *self, int item, const pw_msg_t *msg)
+{
+    if (self->nreplies < self->batch_max + PEERS_MAX)
+        self->replies[self->nreplies++] = (struct reply){item, *msg};
+}
+
+static void nack(pw_aggregator_t *self, int item, uint64_t epoch, uint64_t seq, int reason,
+                 const char *text)
+{
+    pw_msg_t m;
+    memset(&m, 0, sizeof(m));
+    m.type = PW_MSG_NACK;
+    m.epoch = epoch;
+    m.seq = seq;
+    m.reason = reason;
+    snprintf(m.text, sizeof(m.text), "%s", text);
+    queue_reply(self, item, &m);
+}
+
+/* Finds or loads the batch state of (district, epoch). NULL if the table is full. */
+static struct peer *peer_get(pw_aggregator_t *self, int d, uint64_t epoch, int *rc_out)
+{
+    *rc_out = 0;
+    for (size_t i = 0; i < self->npeers; i++)
+        if (self->peers[i].district == d && self->peers[i].epoch == epoch)
+            return &self->peers[i];
+    if (self->npeers == PEERS_MAX)
+        return NULL;
+    struct peer *p = &self->peers[self->npeers];
+    memset(p, 0, sizeof(*p));
+    p->district = d;
+    p->epoch = epoch;
+    p->item = -1;
+    *rc_out = pw_store_seq_get(self->txn, self->cat->districts[d].id, epoch, &p->stored, NULL);
+    if (*rc_out != 0)
+        return NULL;
+    p->last = p->stored;
+    self->npeers++;
+    return p;
+}
+
+static void hello(pw_aggregator_t *self, int item, const pw_msg_t *m)
+{
+    int d = pw_catalog_district(self->cat, m->district, strlen(m->district));
+    if (d < 0) {
+        PW_WARN("hello from unknown district '%s'", m->district);
+        nack(self, item, m->epoch, 0, PW_EDISTRICT, "unknown district");
+        return;
+    }
+    int rc;
+    struct peer *p = peer_get(self, d, m->epoch, &rc);
+    if (!p) {
+        nack(self, item, m->epoch, 0, rc ? rc : -EBUSY, "try again");
+        return;
+    }
+    pw_msg_t w;
+    memset(&w, 0, sizeof(w));
+    w.type = PW_MSG_WELCOME;
+    snprintf(w.district, sizeof(w.district), "%s", m->district);
+    w.epoch = m->epoch;
+    w.seq = p->last;
+    queue_reply(self, item, &w);
+}
+
+/* Applies one update inside the open transaction. A non-zero return is a
+ * store failure that aborts the whole batch. */
+static int update(pw_aggregator_t *self, int item, const pw_msg_t *m, int64_t now)
+{
+    int d = pw_catalog_district(self->cat, m->district, strlen(m->district));
+    if (d < 0) {
+        self->n_rejected++;
+        nack(self, item, m->epoch, m->seq, PW_EDISTRICT, "unknown district");
+        return 0;
+    }
+    int rc;
+    struct peer *p = peer_get(self, d, m->epoch, &rc);
+    if (!p) {
+        if (rc != 0)
+            return rc;
+        nack(self, item, m->epoch, m->seq, -EBUSY, "too many collectors in one batch");
+        return 0;
+    }
+    p->item = item;
+    if (m->seq <= p->last) {
+        self->n_dup++; /* resent after a lost ack: acknowledged again, applied once */
+        return 0;
+    }
+    if (m->seq != p->last + 1) {
+        /* Something before it was lost in flight: take nothing out of order. */
+        if (!p->gap_reported) {
+            p->gap_reported = true;
+            nack(self, item, m->epoch, p->last, PW_EGAP, "resend after the acknowledged sequence");
+        }
+        return 0;
+    }
+    p->last = m->seq;
+    int crc = pw_msg_check(m, self->cat);
+    if (crc != 0) {
+        /* A rejected update still uses its sequence number, so the ones after
+         * it are not taken for a gap; nothing of it is stored. */
+        self->n_rejected++;
+        char ptext[PW_PERIOD_STRMAX];
+        pw_period_format(m->period, ptext);
+        PW_WARN("%s: update %llu (%s %s = %g) rejected: %s", m->district,
+                (unsigned long long)m->seq, m->element, ptext, m->value, pw_strerror(crc));
+        nack(self, item, m->epoch, m->seq, crc, pw_strerror(crc));
+        return 0;
+    }
+    int e = pw_catalog_element(self->cat, m->element, strlen(m->element));
+    double old;
+    int grc = pw_store_current_get(self->txn, m->district, m->element, m->period, &old, NULL);
+    if (grc != 0 && grc != PW_ENOTFOUND)
+        return grc;
+    pw_msg_t rec = *m;
+    rec.type = PW_MSG_RECORD;
+    rec.received_ms = now;
+    rec.kind = grc == PW_ENOTFOUND ? PW_RECORD_NEW
+                                   : (old == m->value ? PW_RECORD_SAME : PW_RECORD_REVISION);
+    uint64_t logseq;
+    if ((rc = pw_store_log_append(self->txn, &rec, &logseq)) != 0 ||
+        (rc = pw_store_current_put(self->txn, m->district, m->element, m->period, m->value,
+                                   logseq)) != 0 ||
+        (rc = pw_model_set(self->model, d, e, m->period, m->value, NULL)) != 0)
+        return rc;
+    self->n_stored++;
+    return 0;
+}
+
+static void send_frame(pw_aggregator_t *self, zmq_msg_t *id, const pw_msg_t *m)
+{
+    if (pw_msg_encode(m, &self->out) != 0)
+        return;
+    zmq_msg_t copy;
+    zmq_msg_init(&copy);
+    zmq_msg_copy(&copy, id);
+    /* A collector that vanished cannot be routed to: it resends after
+     * reconnecting and the duplicate is absorbed, so a failed send is harmless. */
+    if (zmq_msg_send(&copy, self->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&copy);
+        return;
+    }
+    zmq_send(self->router, self->out.data, self->out.len, ZMQ_DONTWAIT);
+}
+
+/* Applies the received batch in one transaction, then answers. */
+static int process_batch(pw_aggregator_t *self)
+{
+    int64_t now = pw_now_ms();
+    self->npeers = 0;
+    self->nreplies = 0;
+    int rc = pw_store_begin(self->store, true, &self->txn);
+    if (rc != 0)
+        return rc;
+    self->pending = self->head;
+    for (size_t i = 0; i < self->nitems && rc == 0; i++) {
+        pw_msg_t m;
+        zmq_msg_t *msg = &self->items[i].msg;
+        int drc = pw_msg_decode(zmq_msg_data(msg), zmq_msg_size(msg), &m);
+        if (drc != 0) {
+            self->n_rejected++;
+            PW_WARN("malformed message (%zu bytes) rejected: %s", zmq_msg_size(msg),
+                    pw_strerror(drc));
+            nack(self, (int)i, 0, 0, drc, pw_strerror(drc));
+            continue;
+        }
+        if (m.type == PW_MSG_HELLO)
+            hello(self, (int)i, &m);
+        else if (m.type == PW_MSG_UPDATE)
+            rc = update(self, (int)i, &m, now);
+        else
+            nack(self, (int)i, m.epoch, m.seq, PW_ETYPE, "collectors send hello and update");
+    }
+    for (size_t i = 0; i < self->npeers && rc == 0; i++) {
+        struct peer *p = &self->peers[i];
+        if (p->last != p->stored)
+            rc = pw_store_seq_put(self->txn, self->cat->districts[p->district].id, p->epoch,
+                                  p->last, now);
+    }
+    if (rc == 0)
+        rc = pw_model_flush(self->model, now, persist_event, self);
+    if (rc == 0)
+        rc = pw_store_commit(&self->txn);
+    else
+        pw_store_abort(&self->txn);
+    if (rc != 0) {
+        /* Nothing of the batch is stored: acknowledge nothing, and bring the
+         * model back to what the store holds. Collectors resend. */
+        PW_ERROR("commit of %zu updates failed: %s", self->nitems, pw_strerror(rc));
+        int rrc = restore(self);
+        return rrc != 0 ? rrc : (rc == PW_ESTOREFULL ? 0 : rc);
+    }
+    self->n_batches++;
+    for (size_t i = 0; i < self->npeers; i++) {
+        struct peer *p = &self->peers[i];
+        if (p->item < 0)
+            continue;
+        pw_msg_t ack;
+        memset(&ack, 0, sizeof(ack));
+        ack.type = PW_MSG_ACK;
+        ack.epoch = p->epoch;
+        ack.seq = p->last;
+        queue_reply(self, p->item, &ack);
+    }
+    for (size_t i = 0; i < self->nreplies; i++)
+        send_frame(self, &self->items[self->replies[i].item].id, &self->replies[i].msg);
+    if (self->pending != self->head) {
+        self->head = self->pending;
+        zmq_send(self->notify, &self->head, sizeof(self->head), ZMQ_DONTWAIT);
+    }
+    return 0;
+}
+
+/* Receives up to batch_max waiting messages without blocking. */
+static int receive_batch(pw_aggregator_t *self)
+{
+    self->nitems = 0;
+    while (self->nitems < self->batch_max) {
+        struct item *it = &self->items[self->nitems];
+        zmq_msg_init(&it->id);
+        zmq_msg_init(&it->msg);
+        if (zmq_msg_recv(&it->id, self->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&it->id);
+            zmq_msg_close(&it->msg);
+            int err = zmq_errno();
+            return err == EAGAIN || err == EINTR ? 0 : -err;
+        }
+        bool ok = zmq_msg_more(&it->id) && zmq_msg_recv(&it->msg, self->router, 0) >= 0;
+        /* A well-behaved DEALER sends one frame: drain and drop anything longer. */
+        bool extra = ok && zmq_msg_more(&it->msg), more = extra;
+        while (more) {
+            zmq_msg_t skip;
+            zmq_msg_init(&skip);
+            more = zmq_msg_recv(&skip, self->router, 0) >= 0 && zmq_msg_more(&skip);
+            zmq_msg_close(&skip);
+        }
+        if (!ok || extra) {
+            self->n_rejected++;
+            PW_WARN("message with a wrong number of frames dropped");
+            zmq_msg_close(&it->id);
+            zmq_msg_close(&it->msg);
+            continue;
+        }
+        self->nitems++;
+    }
+    return 0;
+}
+
+static void release_batch(pw_aggregator_t *self)
+{
+    for (size_t i = 0; i < self->nitems; i++) {
+        zmq_msg_close(&self->items[i].id);
+        zmq_msg_close(&self->items[i].msg);
+    }
+    self->nitems = 0;
+}
+
+int pw_aggregator_run(pw_aggregator_t *self, volatile sig_atomic_t *stop)
+{
+    PW_INFO("ready intake=%s events=%llu", self->endpoints, (unsigned long long)self->head);
+    int rc = 0;
+    while (!*stop) {
+        zmq_pollitem_t items[] = {{self->router, 0, ZMQ_POLLIN, 0}};
+        int n = zmq_poll(items, 1, 200);
+        if (n < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            rc = -zmq_errno();
+            break;
+        }
+        if (n == 0)
+            continue;
+        if ((rc = receive_batch(self)) != 0)
+            break;
+        if (self->nitems == 0)
+            continue;
+        rc = process_batch(self);
+        release_batch(self);
+        if (rc != 0)
+            break;
+    }
+    PW_INFO("stopping: %llu updates stored, %llu duplicates, %llu rejected in %llu batches",
+            (unsigned long long)self->n_stored, (unsigned long long)self->n_dup,
+            (unsigned long long)self->n_rejected, (unsigned long long)self->n_batches);
+    return rc;
+}

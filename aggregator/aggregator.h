@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PW_AGGREGATOR_H
+#define PW_AGGREGATOR_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "pw/catalog.h"
+
+/*
+ * The aggregator: a ROUTER socket that takes updates from collectors, commits
+ * each batch of waiting updates in one LMDB transaction together with the
+ * per-district sequences, recomputed rates, alerts and events, and only then
+ * acknowledges. After each commit it sends the new event head on a PUB
+ * "notify" socket so that publishers can read the new events from the store.
+ */
+
+#define PW_AGG_BINDS_MAX 8
+
+typedef struct pw_aggregator pw_aggregator_t;
+
+typedef struct pw_aggregator_opts {
+    const char *store_dir;                /**< LMDB environment directory */
+    const pw_catalog_t *catalog;          /**< borrowed; must outlive the aggregator */
+    const char *binds[PW_AGG_BINDS_MAX];  /**< intake endpoints (ROUTER) */
+    size_t nbinds;
+    const char *notify;                   /**< PUB endpoint for publishers; NULL = default */
+    size_t map_size;                      /**< LMDB map size; 0 = default */
+    size_t batch_max;                     /**< updates per transaction at most; 0 = 4096 */
+} pw_aggregator_opts_t;
+
+/** Default notify endpoint for a store directory: "ipc://DIR/notify.sock". */
+void pw_aggregator_notify_endpoint(const char *store_dir, char *buf, size_t len);
+
+/**
+ * Opens the store, restores the model from it, binds every socket.
+ * 0, -errno (bind failure), PW_ESTORE, PW_EINCOMPAT. Caller owns *out.
+ */
+int pw_aggregator_new(const pw_aggregator_opts_t *opts, pw_aggregator_t **out);
+
+/** The endpoints actually bound (wildcard ports resolved), space-separated. Borrowed. */
+const char *pw_aggregator_endpoints(const pw_aggregator_t *self);
+
+/** Serves until *stop becomes non-zero. 0, or a code for a fatal store error. */
+int pw_aggregator_run(pw_aggregator_t *self, volatile sig_atomic_t *stop);
+
+/** Closes sockets and the store, NULLs *self_p. NULL-safe. */
+void pw_aggregator_destroy(pw_aggregator_t **self_p);
+
+#endif

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregator.h"
+#include "cli.h"
+#include "pw/error.h"
+#include "pw/log.h"
+
+static const char usage_text[] =
+    "usage: planwatch aggregator --store DIR [options]\n"
+    "\n"
+    "Takes updates from district collectors, stores every one in an LMDB store,\n"
+    "recomputes city-wide values, progress rates and bands, opens and resolves\n"
+    "alerts, and acknowledges each update after its transaction commits.\n"
+    "\n"
+    "options:\n"
+    "  --store DIR          LMDB store directory, created if missing (required)\n"
+    "  --bind ENDPOINT      intake endpoint for collectors, repeatable\n"
+    "                       (default tcp://127.0.0.1:5555)\n"
+    "  --catalog FILE       indicator catalog (default: the Wuhan plan's)\n"
+    "  --notify ENDPOINT    where publishers hear of new events\n"
+    "                       (default ipc://DIR/notify.sock)\n"
+    "  --map-size MIB       LMDB map size in MiB (default 1024)\n"
+    "  --batch N            updates per transaction at most (default 4096)\n"
+    "  --log-level LEVEL    error, warn, info or debug (default info)\n"
+    "  -h, --help           this text\n";
+
+int pw_cmd_aggregator(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"store", required_argument, 0, 's'},   {"bind", required_argument, 0, 'b'},
+        {"catalog", required_argument, 0, 'c'}, {"notify", required_argument, 0, 'n'},
+        {"map-size", required_argument, 0, 'm'}, {"batch", required_argument, 0, 'B'},
+        {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    pw_aggregator_opts_t opts = {0};
+    const char *catalog_path = NULL;
+    pw_log_level_t level = PW_LOG_INFO;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            opts.store_dir = optarg;
+            break;
+        case 'b':
+            if (opts.nbinds == PW_AGG_BINDS_MAX) {
+                fprintf(stderr, "planwatch aggregator: at most %d --bind\n", PW_AGG_BINDS_MAX);
+                return 2;
+            }
+            opts.binds[opts.nbinds++] = optarg;
+            break;
+        case 'c':
+            catalog_path = optarg;
+            break;
+        case 'n':
+            opts.notify = optarg;
+            break;
+        case 'm':
+        case 'B': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*end || v == 0) {
+                fprintf(stderr, "planwatch aggregator: --%s wants a positive number, not '%s'\n",
+                        c == 'm' ? "map-size" : "batch", optarg);
+                return 2;
+            }
+            if (c == 'm')
+                opts.map_size = (size_t)v << 20;
+            else
+                opts.batch_max = v;
+            break;
+        }
+        case 'l':
+            if (pw_log_level_parse(optarg, &level) != 0) {
+                fprintf(stderr, "planwatch aggregator: unknown log level '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            fputs(usage_text, stderr);
+            return 2;
+        }
+    }
+    if (!opts.store_dir || optind != argc) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    if (opts.nbinds == 0)
+        opts.binds[opts.nbinds++] = "tcp://127.0.0.1:5555";
+    pw_log_init("aggregator", level);
+    pw_cli_signals();
+    pw_catalog_t *cat = NULL;
+    if (pw_cli_load_catalog(catalog_path, &cat) != 0)
+        return 1;
+    opts.catalog = cat;
+    pw_aggregator_t *agg = NULL;
+    int rc = pw_aggregator_new(&opts, &agg);
+    if (rc == 0)
+        rc = pw_aggregator_run(agg, &pw_cli_stop);
+    else
+        PW_ERROR("cannot start: %s", pw_strerror(rc));
+    pw_aggregator_destroy(&agg);
+    pw_catalog_destroy(&cat);
+    return rc == 0 ? 0 : 1;
+}

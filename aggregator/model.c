@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: MIT */
+#include "model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pw/error.h"
+
+struct series_ref {
+    int ind;
+    int s;
+};
+
+struct alert_state {
+    bool open;
+    bool has_gov;
+    pw_period_t gov; /* the period whose rate decides the alert */
+    int64_t centi;
+};
+
+struct pw_model {
+    const pw_catalog_t *cat;
+    size_t nd, ne, ns;
+    struct series_ref *sref;
+    int *first_series;   /* per indicator: its first global series index */
+    size_t *el_off;      /* element -> series that use it (CSR offsets) */
+    int *el_series;
+    size_t np, capp;
+    pw_period_t *periods; /* by storage index (insertion order) */
+    pw_period_t *sorted;  /* the same periods, ordered */
+    size_t *order;        /* storage index of each sorted entry */
+    double *vals;         /* [pidx][d][e] */
+    unsigned char *have;  /* [pidx][d][e] */
+    pw_cell_t *pub;       /* [pidx][sidx]: last emitted row */
+    unsigned char *pub_valid;
+    unsigned char *dirty;
+    unsigned char *touched; /* [sidx]: alert state needs a look */
+    struct alert_state *alerts;
+    uint64_t evals;
+};
+
+static int build_index(pw_model_t *self)
+{
+    const pw_catalog_t *cat = self->cat;
+    self->ns = pw_catalog_nseries(cat);
+    self->sref = calloc(self->ns ? self->ns : 1, sizeof(*self->sref));
+    self->first_series = calloc(cat->nindicators ? cat->nindicators : 1, sizeof(int));
+    self->el_off = calloc(self->ne + 1, sizeof(size_t));
+    self->el_series = calloc(2 * self->ns + 1, sizeof(int));
+    self->touched = calloc(self->ns ? self->ns : 1, 1);
+    self->alerts = calloc(self->ns ? self->ns : 1, sizeof(*self->alerts));
+    if (!self->sref || !self->first_series || !self->el_off || !self->el_series ||
+        !self->touched || !self->alerts)
+        return -ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < cat->nindicators; i++) {
+        self->first_series[i] = (int)k;
+        for (size_t s = 0; s < cat->indicators[i].nseries; s++) {
+            self->sref[k].ind = (int)i;
+            self->sref[k].s = (int)s;
+            k++;
+        }
+    }
+    /* Counting pass, then fill: a classic CSR build. */
+    for (size_t j = 0; j < self->ns; j++) {
+        const pw_series_t *sr = &cat->indicators[self->sref[j].ind].series[self->sref[j].s];
+        self->el_off[sr->a + 1]++;
+        if (sr->b >= 0 && sr->b != sr->a)
+            self->el_off[sr->b + 1]++;
+    }
+    for (size_t e = 0; e < self->ne; e++)
+        self->el_off[e + 1] += self->el_off[e];
+    size_t *fill = calloc(self->ne + 1, sizeof(size_t));
+    if (!fill)
+        return -ENOMEM;
+    for (size_t j = 0; j < self->ns; j++) {
+        const pw_series_t *sr = &cat->indicators[self->sref[j].ind].series[self->sref[j].s];
+        self->el_series[self->el_off[sr->a] + fill[sr->a]++] = (int)j;
+        if (sr->b >= 0 && sr->b != sr->a)
+            self->el_series[self->el_off[sr->b] + fill[sr->b]++] = (int)j;
+    }
+    free(fill);
+    return PW_OK;
+}
+
+int pw_model_new(const pw_catalog_t *cat, pw_model_t **out)
+{
+    *out = NULL;
+    pw_model_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return -ENOMEM;
+    self->cat = cat;
+    self->nd = cat->ndistricts;
+    self->ne = cat->nelements;
+    int rc = build_index(self);
+    if (rc != 0) {
+        pw_model_destroy(&self);
+        return rc;
+    }
+    *out = self;
+    return PW_OK;
+}
+
+void pw_model_destroy(pw_model_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    pw_model_t *self = *self_p;
+    free(self->sref);
+    free(self->first_series);
+    free(self->el_off);
+    free(self->el_series);
+    free(self->periods);
+    free(self->sorted);
+    free(self->order);
+    free(self->vals);
+    free(self->have);
+    free(self->pub);
+    free(self->pub_valid);
+    free(self->dirty);
+    free(self->touched);
+    free(self->alerts);
+    free(self);
+    *self_p = NULL;
+}
+
+const pw_catalog_t *pw_model_catalog(const pw_model_t *self)
+{
+    return self->cat;
+}
+
+static int find_period(const pw_model_t *self, pw_period_t p)
+{
+    /* Binary search over the ordered view; plans have a few dozen periods. */
+    size_t lo = 0, hi = self->np;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = pw_period_cmp(self->sorted[mid], p);
+        if (c == 0)
+            return (int)self->order[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static int grow(void **p, size_t n, size_t size)
+{
+    void *np = realloc(*p, n * size);
+    if (!np)
+        return -ENOMEM;
+    *p = np;
+    return 0;
+}
+
+static int add_period(pw_model_t *self, pw_period_t p)
+{
+    if (self->np == self->capp) {
+        size_t cap = self->capp ? self->capp * 2 : 8;
+        size_t cells = self->nd * self->ne, rows = self->ns ? self->ns : 1;
+        if (grow((void **)&self->periods, cap, sizeof(pw_period_t)) ||
+            grow((void **)&self->sorted, cap, sizeof(pw_period_t)) ||
+            grow((void **)&self->order, cap, sizeof(size_t)) ||
+            grow((void **)&self->vals, cap * cells, sizeof(double)) ||
+            grow((void **)&self->have, cap * cells, 1) ||
+            grow((void **)&self->pub, cap * rows, sizeof(pw_cell_t)) ||
+            grow((void **)&self->pub_valid, cap * rows, 1) ||
+            grow((void **)&self->dirty, cap * rows, 1))
+            return -ENOMEM;
+        self->capp = cap;
+    }
+    size_t idx = self->np;
+    size_t cells = self->nd * self->ne, rows = self->ns;
+    self->periods[idx] = p;
+    memset(self->vals + idx * cells, 0, cells * sizeof(double));
+    memset(self->have + idx * cells, 0, cells);
+    memset(self->pub + idx * rows, 0, rows * sizeof(pw_cell_t));
+    memset(self->pub_valid + idx * rows, 0, rows);
+    memset(self->dirty + idx * rows, 0, rows);
+    size_t pos = self->np;
+    while (pos > 0 && pw_period_cmp(self->sorted[pos - 1], p) > 0) {
+        self->sorted[pos] = self->sorted[pos - 1];
+        self->order[pos] = self->order[pos - 1];
+        pos--;
+    }
+    self->sorted[pos] = p;
+    self->order[pos] = idx;
+    self->np++;
+    return (int)idx;
+}
+
+int pw_model_set(pw_model_t *self, int d, int e, pw_period_t p, double v, bool *changed_out)
+{
+    int pidx = find_period(self, p);
+    if (pidx < 0 && (pidx = add_period(self, p)) < 0)
+        return pidx;
+    size_t cell = ((size_t)pidx * self->nd + (size_t)d) * self->ne + (size_t)e;
+    bool changed = !self->have[cell] || self->vals[cell] != v;
+    if (changed_out)
+        *changed_out = changed;
+    if (!changed)
+        return PW_OK;
+    self->have[cell] = 1;
+    self->vals[cell] = v;
+    for (size_t k = self->el_off[e]; k < self->el_off[e + 1]; k++)
+        self->dirty[(size_t)pidx * self->ns + (size_t)self->el_series[k]] = 1;
+    return PW_OK;
+}
+
+bool pw_model_get(const pw_model_t *self, int d, int e, pw_period_t p, double *v_out)
+{
+    int pidx = find_period(self, p);
+    if (pidx < 0)
+        return false;
+    size_t cell = ((size_t)pidx * self->nd + (size_t)d) * self->ne + (size_t)e;
+    if (!self->have[cell])
+        return false;
+    *v_out = self->vals[cell];
+    return true;
+}
+
+const pw_period_t *pw_model_periods(const pw_model_t *self, size_t *n_out)
+{
+    *n_out = self->np;
+    return self->sorted;
+}
+
+static void eval_at(const pw_model_t *self, int i, int s, int pidx, pw_period_t p, pw_cell_t *out)
+{
+    const pw_catalog_t *cat = self->cat;
+    const pw_indicator_t *ind = &cat->indicators[i];
+    const pw_series_t *sr = &ind->series[s];
+    memset(out, 0, sizeof(*out));
+    pw_level_t la = cat->elements[sr->a].level;
+    pw_level_t lb = sr->b >= 0 ? cat->elements[sr->b].level : la;
+    const double *vals = self->vals + (size_t)pidx * self->nd * self->ne;
+    const unsigned char *have = self->have + (size_t)pidx * self->nd * self->ne;
+    double sa = 0, sb = 0, sab = 0;
+    size_t na = 0, nb = 0;
+    for (size_t d = 0; d < self->nd; d++) {
+        pw_level_t ld = cat->districts[d].level;
+        bool need_a = ld == la, need_b = sr->b >= 0 && ld == lb;
+        if (!need_a && !need_b)
+            continue;
+        out->want++;
+        size_t base = d * self->ne;
+        /* Only a reporter that sent every element it owes counts, so a
+         * half-sent ratio never skews a provisional figure. */
+        if ((need_a && !have[base + (size_t)sr->a]) || (need_b && !have[base + (size_t)sr->b]))
+            continue;
+        out->have++;
+        double a = need_a ? vals[base + (size_t)sr->a] : 0.0;
+        if (need_a) {
+            sa += a;
+            na++;
+        }
+        if (need_b) {
+            double b = vals[base + (size_t)sr->b];
+            sb += b;
+            sab += a * b;
+            nb++;
+        }
+    }
+    double v;
+    switch (sr->formula) {
+    case PW_FORMULA_SUM:
+        if (na == 0)
+            return;
+        v = sa * sr->scale;
+        break;
+    case PW_FORMULA_ANNUALISED:
+        if (na == 0)
+            return;
+        v = sa * 12.0 / (double)p.months * sr->scale;
+        break;
+    case PW_FORMULA_RATIO:
+    case PW_FORMULA_SHARE:
+        if (na == 0 || nb == 0 || sb == 0.0)
+            return;
+        v = sa / sb * sr->scale;
+        break;
+    case PW_FORMULA_WMEAN:
+    default:
+        if (nb == 0 || sb == 0.0)
+            return;
+        v = sab / sb * sr->scale;
+        break;
+    }
+    if (!isfinite(v))
+        return;
+    out->has_value = true;
+    out->value = pw_round(v, ind->decimals);
+    pw_rate_eval(cat, ind, p, out->value, &out->rate);
+}
+
+void pw_model_eval(const pw_model_t *self, int i, int s, pw_period_t p, pw_cell_t *out)
+{
+    int pidx = find_period(self, p);
+    if (pidx < 0) {
+        memset(out, 0, sizeof(*out));
+        const pw_series_t *sr = &self->cat->indicators[i].series[s];
+        pw_level_t la = self->cat->elements[sr->a].level;
+        pw_level_t lb = sr->b >= 0 ? self->cat->elements[sr->b].level : la;
+        for (size_t d = 0; d < self->nd; d++)
+            if (self->cat->districts[d].level == la || self->cat->districts[d].level == lb)
+                out->want++;
+        return;
+    }
+    eval_at(self, i, s, pidx, p, out);
+}
+
+static bool cell_eq(const pw_cell_t *a, const pw_cell_t *b)
+{
+    return a->has_value == b->has_value && (!a->has_value || a->value == b->value) &&
+           a->rate.has_rate == b->rate.has_rate && a->rate.centi == b->rate.centi &&
+           a->rate.band == b->rate.band && a->rate.achieved == b->rate.achieved &&
+           a->have == b->have && a->want == b->want;
+}
+
+static void fill_ids(const pw_model_t *self, size_t sidx, pw_event_t *ev)
+{
+    const pw_indicator_t *ind = &self->cat->indicators[self->sref[sidx].ind];
+    snprintf(ev->indicator, sizeof(ev->indicator), "%s", ind->id);
+    snprintf(ev->series, sizeof(ev->series), "%s", ind->series[self->sref[sidx].s].name);
+}
+
+static void cell_to_event(const pw_model_t *self, size_t sidx, pw_period_t p, const pw_cell_t *c,
+                          int64_t now_ms, pw_event_t *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->type = PW_EV_RATE;
+    ev->time_ms = now_ms;
+    fill_ids(self, sidx, ev);
+    ev->period = p;
+    ev->has_value = c->has_value;
+    ev->value = c->value;
+    ev->has_rate = c->rate.has_rate;
+    ev->centi = c->rate.centi;
+    ev->band = c->rate.band;
+    ev->achieved = c->rate.achieved;
+    ev->have = c->have;
+    ev->want = c->want;
+}
+
+/* The latest period whose row is complete and rated: it alone opens or resolves alerts. */
+static const pw_cell_t *governing(const pw_model_t *self, size_t sidx, pw_period_t *p_out)
+{
+    for (size_t k = self->np; k-- > 0;) {
+        size_t pidx = self->order[k];
+        size_t row = pidx * self->ns + sidx;
+        const pw_cell_t *c = &self->pub[row];
+        if (self->pub_valid[row] && c->has_value && c->rate.has_rate && c->want > 0 &&
+            c->have == c->want) {
+            *p_out = self->sorted[k];
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static int update_alert(pw_model_t *self, size_t sidx, int64_t now_ms, pw_model_emit_fn emit,
+                        void *ctx)
+{
+    pw_period_t p;
+    const pw_cell_t *c = governing(self, sidx, &p);
+    if (!c)
+        return PW_OK; /* nothing complete yet: no alert opens or closes on missing data */
+    struct alert_state *st = &self->alerts[sidx];
+    bool severe = c->rate.band == PW_BAND_SEVERE;
+    char ptext[PW_PERIOD_STRMAX], why[PW_MSG_TEXTMAX];
+    pw_period_format(p, ptext);
+    if (!st->has_gov || pw_period_cmp(p, st->gov) > 0)
+        snprintf(why, sizeof(why), "period %s complete (%u/%u reporters)", ptext, c->have,
+                 c->want);
+    else if (pw_period_cmp(p, st->gov) < 0)
+        snprintf(why, sizeof(why), "period %s governs again after a revision", ptext);
+    else
+        snprintf(why, sizeof(why), "revised data for %s", ptext);
+    st->has_gov = true;
+    st->gov = p;
+    st->centi = c->rate.centi;
+    if (severe == st->open)
+        return PW_OK;
+    st->open = severe;
+    pw_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = PW_EV_ALERT;
+    ev.time_ms = now_ms;
+    fill_ids(self, sidx, &ev);
+    ev.period = p;
+    ev.action = severe ? PW_ALERT_OPEN : PW_ALERT_RESOLVE;
+    ev.has_value = true;
+    ev.value = c->value;
+    ev.has_rate = true;
+    ev.centi = c->rate.centi;
+    ev.band = c->rate.band;
+    ev.have = c->have;
+    ev.want = c->want;
+    snprintf(ev.why, sizeof(ev.why), "%s", why);
+    return emit(ctx, &ev);
+}
+
+int pw_model_flush(pw_model_t *self, int64_t now_ms, pw_model_emit_fn emit, void *ctx)
+{
+    int rc = PW_OK;
+    /* Periods in order, series in catalog order: the same input always gives
+     * the same event stream, which replay relies on. */
+    for (size_t k = 0; k < self->np; k++) {
+        size_t pidx = self->order[k];
+        for (size_t sidx = 0; sidx < self->ns; sidx++) {
+            size_t row = pidx * self->ns + sidx;
+            if (!self->dirty[row])
+                continue;
+            self->dirty[row] = 0;
+            self->touched[sidx] = 1;
+            pw_cell_t c;
+            eval_at(self, self->sref[sidx].ind, self->sref[sidx].s, (int)pidx, self->sorted[k],
+                    &c);
+            self->evals++;
+            if (self->pub_valid[row] ? cell_eq(&c, &self->pub[row]) : !c.has_value)
+                continue;
+            self->pub[row] = c;
+            self->pub_valid[row] = 1;
+            pw_event_t ev;
+            cell_to_event(self, sidx, self->sorted[k], &c, now_ms, &ev);
+            if ((rc = emit(ctx, &ev)) != 0)
+                return rc;
+        }
+    }
+    for (size_t sidx = 0; sidx < self->ns; sidx++) {
+        if (!self->touched[sidx])
+            continue;
+        self->touched[sidx] = 0;
+        if ((rc = update_alert(self, sidx, now_ms, emit, ctx)) != 0)
+            return rc;
+    }
+    return rc;
+}
+
+void pw_model_touch_all(pw_model_t *self)
+{
+    if (self->np)
+        memset(self->dirty, 1, self->np * self->ns);
+}
+
+static int series_index(const pw_model_t *self, const pw_event_t *ev)
+{
+    int i = pw_catalog_indicator(self->cat, ev->indicator, strlen(ev->indicator));
+    if (i < 0)
+        return -1;
+    const pw_indicator_t *ind = &self->cat->indicators[i];
+    for (size_t s = 0; s < ind->nseries; s++)
+        if (strcmp(ind->series[s].name, ev->series) == 0)
+            return self->first_series[i] + (int)s;
+    return -1;
+}
+
+int pw_model_restore_rate(pw_model_t *self, const pw_event_t *ev)
+{
+    int sidx = series_index(self, ev);
+    if (sidx < 0)
+        return PW_OK; /* an indicator the catalog no longer has */
+    int pidx = find_period(self, ev->period);
+    if (pidx < 0 && (pidx = add_period(self, ev->period)) < 0)
+        return pidx;
+    size_t row = (size_t)pidx * self->ns + (size_t)sidx;
+    pw_cell_t *c = &self->pub[row];
+    c->has_value = ev->has_value;
+    c->value = ev->value;
+    c->rate.has_rate = ev->has_rate;
+    c->rate.centi = ev->centi;
+    c->rate.band = ev->band;
+    c->rate.achieved = ev->achieved;
+    c->have = ev->have;
+    c->want = ev->want;
+    self->pub_valid[row] = 1;
+    return PW_OK;
+}
+
+int pw_model_restore_alert(pw_model_t *self, const pw_event_t *ev)
+{
+    int sidx = series_index(self, ev);
+    if (sidx < 0)
+        return PW_OK;
+    struct alert_state *st = &self->alerts[sidx];
+    st->open = true;
+    st->has_gov = true;
+    st->gov = ev->period;
+    st->centi = ev->centi;
+    return PW_OK;
+}
+
+uint64_t pw_model_evaluations(const pw_model_t *self)
+{
+    return self->evals;
+}

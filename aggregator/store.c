@@ -1,0 +1,609 @@
+/* SPDX-License-Identifier: MIT */
+#include "store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "pw/error.h"
+#include "pw/util.h"
+
+#define STORE_FORMAT 1u
+#define KEYMAX       (3 * PW_ID_MAX + PW_PERIOD_STRMAX)
+
+enum { DB_META, DB_LOG, DB_CURRENT, DB_SEQS, DB_RATES, DB_OPEN, DB_ALERTS, DB_EVENTS, DB_COUNT };
+static const char *const db_names[DB_COUNT] = {"meta", "log",  "current", "seqs",
+                                               "rates", "open", "alerts",  "events"};
+
+struct pw_store {
+    MDB_env *env;
+    MDB_dbi dbi[DB_COUNT];
+    bool readonly;
+    char *dir;
+};
+
+struct pw_txn {
+    pw_store_t *store;
+    MDB_txn *txn;
+    pw_buf_t buf;
+};
+
+/* LMDB codes are translated here and never leak past the store. */
+static int map_rc(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return PW_OK;
+    case MDB_NOTFOUND:
+        return PW_ENOTFOUND;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+        return PW_ESTOREFULL;
+    default:
+        return rc > 0 ? -rc : PW_ESTORE;
+    }
+}
+
+/* LMDB takes keys and values through non-const pointers but only reads them. */
+static MDB_val mval(const void *p, size_t n)
+{
+    MDB_val v;
+    v.mv_size = n;
+    memcpy(&v.mv_data, &p, sizeof(p));
+    return v;
+}
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+static uint64_t get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Joins up to three strings with NUL separators into a key. */
+static size_t make_key(char *buf, const char *a, const char *b, const char *c)
+{
+    size_t n = 0;
+    const char *parts[3] = {a, b, c};
+    for (int i = 0; i < 3 && parts[i]; i++) {
+        size_t len = strnlen(parts[i], PW_ID_MAX);
+        memcpy(buf + n, parts[i], len);
+        n += len;
+        buf[n++] = '\0';
+    }
+    return n;
+}
+
+int pw_store_open(pw_store_t **out, const char *dir, const pw_store_opts_t *opts)
+{
+    *out = NULL;
+    pw_store_opts_t defaults = {0};
+    if (!opts)
+        opts = &defaults;
+    int rc;
+    MDB_txn *txn = NULL;
+    pw_store_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return -ENOMEM;
+    self->readonly = opts->readonly;
+    self->dir = strdup(dir);
+    if (!self->dir) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    if (!opts->readonly && (rc = pw_mkdir_p(dir)) != 0)
+        goto fail;
+    if ((rc = map_rc(mdb_env_create(&self->env))) != 0)
+        goto fail;
+    mdb_env_set_maxdbs(self->env, DB_COUNT);
+    size_t map_size = opts->map_size ? opts->map_size : (size_t)1 << 30;
+    if (!opts->readonly)
+        mdb_env_set_mapsize(self->env, map_size);
+    unsigned flags = opts->readonly ? MDB_RDONLY : 0;
+    if ((rc = map_rc(mdb_env_open(self->env, dir, flags, 0600))) != 0)
+        goto fail;
+    /* A reader left behind by a killed process would pin old pages forever. */
+    int dead = 0;
+    mdb_reader_check(self->env, &dead);
+    if ((rc = map_rc(mdb_txn_begin(self->env, NULL, flags, &txn))) != 0)
+        goto fail;
+    for (int i = 0; i < DB_COUNT; i++) {
+        unsigned dflags = opts->readonly ? 0 : MDB_CREATE;
+        int mrc = mdb_dbi_open(txn, db_names[i], dflags, &self->dbi[i]);
+        if (mrc != 0) {
+            rc = mrc == MDB_NOTFOUND ? PW_EINCOMPAT : map_rc(mrc);
+            goto fail;
+        }
+    }
+    MDB_val k = mval("format", 6), v;
+    int grc = mdb_get(txn, self->dbi[DB_META], &k, &v);
+    if (grc == MDB_SUCCESS) {
+        uint32_t fmt;
+        if (v.mv_size != sizeof(fmt)) {
+            rc = PW_EINCOMPAT;
+            goto fail;
+        }
+        memcpy(&fmt, v.mv_data, sizeof(fmt));
+        if (fmt != STORE_FORMAT) {
+            rc = PW_EINCOMPAT;
+            goto fail;
+        }
+    } else if (grc == MDB_NOTFOUND && !opts->readonly) {
+        uint32_t fmt = STORE_FORMAT;
+        MDB_val nv = {sizeof(fmt), &fmt};
+        if ((rc = map_rc(mdb_put(txn, self->dbi[DB_META], &k, &nv, 0))) != 0)
+            goto fail;
+    } else if (grc != MDB_NOTFOUND) {
+        rc = map_rc(grc);
+        goto fail;
+    }
+    /* Committing, even a read-only transaction, keeps the database handles
+     * open for the environment's lifetime; an abort would close them. */
+    if ((rc = map_rc(mdb_txn_commit(txn))) != 0) {
+        txn = NULL;
+        goto fail;
+    }
+    *out = self;
+    return PW_OK;
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    if (self->env)
+        mdb_env_close(self->env);
+    free(self->dir);
+    free(self);
+    return rc;
+}
+
+void pw_store_destroy(pw_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    pw_store_t *self = *self_p;
+    mdb_env_close(self->env);
+    free(self->dir);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *pw_store_dir(const pw_store_t *self)
+{
+    return self->dir;
+}
+
+int pw_store_begin(pw_store_t *self, bool write, pw_txn_t **out)
+{
+    *out = NULL;
+    if (write && self->readonly)
+        return -EROFS;
+    pw_txn_t *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    t->store = self;
+    int rc = mdb_txn_begin(self->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    if (rc == MDB_MAP_RESIZED) {
+        /* Another process grew the map: adopt its size and retry once. */
+        mdb_env_set_mapsize(self->env, 0);
+        rc = mdb_txn_begin(self->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    }
+    if (rc != 0) {
+        free(t);
+        return map_rc(rc);
+    }
+    *out = t;
+    return PW_OK;
+}
+
+static void txn_free(pw_txn_t *t)
+{
+    pw_buf_free(&t->buf);
+    free(t);
+}
+
+int pw_store_commit(pw_txn_t **txn_p)
+{
+    pw_txn_t *t = *txn_p;
+    *txn_p = NULL;
+    int rc = map_rc(mdb_txn_commit(t->txn));
+    txn_free(t);
+    return rc;
+}
+
+void pw_store_abort(pw_txn_t **txn_p)
+{
+    if (!txn_p || !*txn_p)
+        return;
+    mdb_txn_abort((*txn_p)->txn);
+    txn_free(*txn_p);
+    *txn_p = NULL;
+}
+
+static int put(pw_txn_t *t, int db, const void *k, size_t klen, const void *v, size_t vlen,
+               unsigned flags)
+{
+    MDB_val key = mval(k, klen), val = mval(v, vlen);
+    return map_rc(mdb_put(t->txn, t->store->dbi[db], &key, &val, flags));
+}
+
+static int get(pw_txn_t *t, int db, const void *k, size_t klen, MDB_val *val)
+{
+    MDB_val key = mval(k, klen);
+    return map_rc(mdb_get(t->txn, t->store->dbi[db], &key, val));
+}
+
+int pw_store_get_digest(pw_txn_t *txn, unsigned char digest[32])
+{
+    MDB_val v;
+    int rc = get(txn, DB_META, "catalog", 7, &v);
+    if (rc != 0)
+        return rc;
+    if (v.mv_size != 32)
+        return PW_EINCOMPAT;
+    memcpy(digest, v.mv_data, 32);
+    return PW_OK;
+}
+
+int pw_store_put_digest(pw_txn_t *txn, const unsigned char digest[32])
+{
+    return put(txn, DB_META, "catalog", 7, digest, 32, 0);
+}
+
+/* The last u64 key of a sequence-keyed database, 0 when empty. */
+static int last_seq(pw_txn_t *t, int db, uint64_t *out)
+{
+    MDB_cursor *cur;
+    int rc = map_rc(mdb_cursor_open(t->txn, t->store->dbi[db], &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (mrc == MDB_NOTFOUND) {
+        *out = 0;
+        return PW_OK;
+    }
+    if (mrc != 0)
+        return map_rc(mrc);
+    if (k.mv_size != 8)
+        return PW_ESTORE;
+    *out = get_be64(k.mv_data);
+    return PW_OK;
+}
+
+static int append_seq(pw_txn_t *t, int db, const void *v, size_t vlen, uint64_t *seq_out)
+{
+    uint64_t seq;
+    int rc = last_seq(t, db, &seq);
+    if (rc != 0)
+        return rc;
+    seq++;
+    unsigned char key[8];
+    put_be64(key, seq);
+    rc = put(t, db, key, 8, v, vlen, MDB_APPEND);
+    if (rc == 0 && seq_out)
+        *seq_out = seq;
+    return rc;
+}
+
+int pw_store_log_append(pw_txn_t *txn, const pw_msg_t *rec, uint64_t *seq_out)
+{
+    int rc = pw_msg_encode(rec, &txn->buf);
+    if (rc != 0)
+        return rc;
+    return append_seq(txn, DB_LOG, txn->buf.data, txn->buf.len, seq_out);
+}
+
+int pw_store_log_head(pw_txn_t *txn, uint64_t *out)
+{
+    return last_seq(txn, DB_LOG, out);
+}
+
+/* Walks a sequence-keyed database from `from` to `to`, at most max entries. */
+static int seq_foreach(pw_txn_t *t, int db, uint64_t from, uint64_t to, size_t max,
+                       int (*fn)(void *ctx, uint64_t seq, const MDB_val *v), void *ctx)
+{
+    MDB_cursor *cur;
+    int rc = map_rc(mdb_cursor_open(t->txn, t->store->dbi[db], &cur));
+    if (rc != 0)
+        return rc;
+    unsigned char key[8];
+    put_be64(key, from);
+    MDB_val k = {8, key}, v;
+    size_t n = 0;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (mrc == 0 && n < max) {
+        if (k.mv_size != 8) {
+            rc = PW_ESTORE;
+            break;
+        }
+        uint64_t seq = get_be64(k.mv_data);
+        if (seq > to)
+            break;
+        if ((rc = fn(ctx, seq, &v)) != 0)
+            break;
+        n++;
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = map_rc(mrc);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+struct log_ctx {
+    int (*fn)(void *ctx, uint64_t seq, const pw_msg_t *rec);
+    void *ctx;
+};
+
+static int log_cb(void *ctx, uint64_t seq, const MDB_val *v)
+{
+    struct log_ctx *lc = ctx;
+    pw_msg_t rec;
+    int rc = pw_msg_decode(v->mv_data, v->mv_size, &rec);
+    if (rc != 0 || rec.type != PW_MSG_RECORD)
+        return PW_ESTORE;
+    return lc->fn(lc->ctx, seq, &rec);
+}
+
+int pw_store_log_foreach(pw_txn_t *txn, uint64_t from, uint64_t to,
+                         int (*fn)(void *ctx, uint64_t seq, const pw_msg_t *rec), void *ctx)
+{
+    struct log_ctx lc = {fn, ctx};
+    return seq_foreach(txn, DB_LOG, from, to, SIZE_MAX, log_cb, &lc);
+}
+
+struct current_val {
+    double value;
+    uint64_t logseq;
+};
+
+static size_t current_key(char *buf, const char *district, const char *element, pw_period_t p)
+{
+    char ptext[PW_PERIOD_STRMAX];
+    pw_period_format(p, ptext);
+    return make_key(buf, district, element, ptext);
+}
+
+int pw_store_current_get(pw_txn_t *txn, const char *district, const char *element,
+                         pw_period_t period, double *value_out, uint64_t *logseq_out)
+{
+    char key[KEYMAX];
+    size_t klen = current_key(key, district, element, period);
+    MDB_val v;
+    int rc = get(txn, DB_CURRENT, key, klen, &v);
+    if (rc != 0)
+        return rc;
+    struct current_val cv;
+    if (v.mv_size != sizeof(cv))
+        return PW_ESTORE;
+    memcpy(&cv, v.mv_data, sizeof(cv));
+    if (value_out)
+        *value_out = cv.value;
+    if (logseq_out)
+        *logseq_out = cv.logseq;
+    return PW_OK;
+}
+
+int pw_store_current_put(pw_txn_t *txn, const char *district, const char *element,
+                         pw_period_t period, double value, uint64_t logseq)
+{
+    char key[KEYMAX];
+    size_t klen = current_key(key, district, element, period);
+    struct current_val cv = {value, logseq};
+    return put(txn, DB_CURRENT, key, klen, &cv, sizeof(cv), 0);
+}
+
+/* Splits a NUL-joined key into up to n parts; 0 when it has exactly n. */
+static int split_key(const MDB_val *k, const char **parts, int n)
+{
+    const char *p = k->mv_data, *end = p + k->mv_size;
+    for (int i = 0; i < n; i++) {
+        const char *nul = memchr(p, '\0', (size_t)(end - p));
+        if (!nul)
+            return PW_ESTORE;
+        parts[i] = p;
+        p = nul + 1;
+    }
+    return p == end ? 0 : PW_ESTORE;
+}
+
+int pw_store_current_foreach(pw_txn_t *txn,
+                             int (*fn)(void *ctx, const char *district, const char *element,
+                                       pw_period_t period, double value),
+                             void *ctx)
+{
+    MDB_cursor *cur;
+    int rc = map_rc(mdb_cursor_open(txn->txn, txn->store->dbi[DB_CURRENT], &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    int mrc;
+    while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        const char *parts[3];
+        struct current_val cv;
+        pw_period_t p;
+        if (split_key(&k, parts, 3) != 0 || v.mv_size != sizeof(cv) ||
+            pw_period_parse(parts[2], strlen(parts[2]), &p) != 0) {
+            rc = PW_ESTORE;
+            break;
+        }
+        memcpy(&cv, v.mv_data, sizeof(cv));
+        if ((rc = fn(ctx, parts[0], parts[1], p, cv.value)) != 0)
+            break;
+    }
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = map_rc(mrc);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+static size_t seq_key(char *buf, const char *district, uint64_t epoch)
+{
+    size_t n = make_key(buf, district, NULL, NULL);
+    put_be64((unsigned char *)buf + n, epoch);
+    return n + 8;
+}
+
+int pw_store_seq_get(pw_txn_t *txn, const char *district, uint64_t epoch, uint64_t *seq_out,
+                     int64_t *seen_out)
+{
+    char key[KEYMAX];
+    size_t klen = seq_key(key, district, epoch);
+    MDB_val v;
+    *seq_out = 0;
+    if (seen_out)
+        *seen_out = 0;
+    int rc = get(txn, DB_SEQS, key, klen, &v);
+    if (rc == PW_ENOTFOUND)
+        return PW_OK;
+    if (rc != 0)
+        return rc;
+    if (v.mv_size != 16)
+        return PW_ESTORE;
+    *seq_out = get_be64(v.mv_data);
+    if (seen_out)
+        *seen_out = (int64_t)get_be64((const unsigned char *)v.mv_data + 8);
+    return PW_OK;
+}
+
+int pw_store_seq_put(pw_txn_t *txn, const char *district, uint64_t epoch, uint64_t seq,
+                     int64_t seen_ms)
+{
+    char key[KEYMAX];
+    size_t klen = seq_key(key, district, epoch);
+    unsigned char v[16];
+    put_be64(v, seq);
+    put_be64(v + 8, (uint64_t)seen_ms);
+    return put(txn, DB_SEQS, key, klen, v, sizeof(v), 0);
+}
+
+static int put_event(pw_txn_t *t, int db, const void *key, size_t klen, const pw_event_t *ev)
+{
+    int rc = pw_event_encode(ev, &t->buf);
+    if (rc != 0)
+        return rc;
+    return put(t, db, key, klen, t->buf.data, t->buf.len, 0);
+}
+
+struct ev_ctx {
+    int (*fn)(void *ctx, const pw_event_t *ev);
+    void *ctx;
+};
+
+static int decode_and_call(struct ev_ctx *ec, const MDB_val *v)
+{
+    pw_event_t ev;
+    if (pw_event_decode(v->mv_data, v->mv_size, &ev) != 0)
+        return PW_ESTORE;
+    return ec->fn(ec->ctx, &ev);
+}
+
+/* Walks every value of a database as an event. */
+static int events_all(pw_txn_t *t, int db, int (*fn)(void *ctx, const pw_event_t *ev),
+                      void *ctx)
+{
+    MDB_cursor *cur;
+    int rc = map_rc(mdb_cursor_open(t->txn, t->store->dbi[db], &cur));
+    if (rc != 0)
+        return rc;
+    struct ev_ctx ec = {fn, ctx};
+    MDB_val k, v;
+    int mrc;
+    while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
+        if ((rc = decode_and_call(&ec, &v)) != 0)
+            break;
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = map_rc(mrc);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+int pw_store_rate_put(pw_txn_t *txn, const pw_event_t *ev)
+{
+    char key[KEYMAX], ptext[PW_PERIOD_STRMAX];
+    pw_period_format(ev->period, ptext);
+    size_t klen = make_key(key, ev->indicator, ev->series, ptext);
+    return put_event(txn, DB_RATES, key, klen, ev);
+}
+
+int pw_store_rate_foreach(pw_txn_t *txn, int (*fn)(void *ctx, const pw_event_t *ev), void *ctx)
+{
+    return events_all(txn, DB_RATES, fn, ctx);
+}
+
+int pw_store_open_put(pw_txn_t *txn, const pw_event_t *ev)
+{
+    char key[KEYMAX];
+    size_t klen = make_key(key, ev->indicator, ev->series, NULL);
+    return put_event(txn, DB_OPEN, key, klen, ev);
+}
+
+int pw_store_open_del(pw_txn_t *txn, const char *indicator, const char *series)
+{
+    char key[KEYMAX];
+    size_t klen = make_key(key, indicator, series, NULL);
+    MDB_val k = {klen, key};
+    int rc = map_rc(mdb_del(txn->txn, txn->store->dbi[DB_OPEN], &k, NULL));
+    return rc == PW_ENOTFOUND ? PW_OK : rc;
+}
+
+int pw_store_open_foreach(pw_txn_t *txn, int (*fn)(void *ctx, const pw_event_t *ev), void *ctx)
+{
+    return events_all(txn, DB_OPEN, fn, ctx);
+}
+
+int pw_store_alert_append(pw_txn_t *txn, const pw_event_t *ev)
+{
+    int rc = pw_event_encode(ev, &txn->buf);
+    if (rc != 0)
+        return rc;
+    return append_seq(txn, DB_ALERTS, txn->buf.data, txn->buf.len, NULL);
+}
+
+int pw_store_alert_foreach(pw_txn_t *txn, int (*fn)(void *ctx, const pw_event_t *ev), void *ctx)
+{
+    return events_all(txn, DB_ALERTS, fn, ctx);
+}
+
+int pw_store_event_append(pw_txn_t *txn, pw_event_t *ev)
+{
+    uint64_t seq;
+    int rc = last_seq(txn, DB_EVENTS, &seq);
+    if (rc != 0)
+        return rc;
+    ev->seq = seq + 1;
+    if ((rc = pw_event_encode(ev, &txn->buf)) != 0)
+        return rc;
+    unsigned char key[8];
+    put_be64(key, ev->seq);
+    return put(txn, DB_EVENTS, key, 8, txn->buf.data, txn->buf.len, MDB_APPEND);
+}
+
+int pw_store_event_head(pw_txn_t *txn, uint64_t *out)
+{
+    return last_seq(txn, DB_EVENTS, out);
+}
+
+static int event_seq_cb(void *ctx, uint64_t seq, const MDB_val *v)
+{
+    (void)seq;
+    return decode_and_call(ctx, v);
+}
+
+int pw_store_event_foreach(pw_txn_t *txn, uint64_t from, uint64_t to, size_t max,
+                           int (*fn)(void *ctx, const pw_event_t *ev), void *ctx)
+{
+    struct ev_ctx ec = {fn, ctx};
+    return seq_foreach(txn, DB_EVENTS, from, to, max, event_seq_cb, &ec);
+}

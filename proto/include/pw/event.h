@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PW_EVENT_H
+#define PW_EVENT_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pw/catalog.h"
+#include "pw/msg.h"
+#include "pw/period.h"
+#include "pw/rate.h"
+
+/*
+ * The bureau protocol: what the aggregator stores in its event log and the
+ * publisher sends to monitors. Events are numbered in one sequence (q) in
+ * commit order; a snapshot says which q it reflects.
+ *
+ *   rate  {pv, ty:"rate",  q, t, i, sr, p, val?, rate?, band, ach, have, want}
+ *   alert {pv, ty:"alert", q, t, i, sr, p, a:"open"|"resolve", rate, band, why}
+ *   hb    {pv, ty:"hb",    q, t}               publisher heartbeat: head sequence
+ *
+ * Requests to the publisher (DEALER -> ROUTER) and replies:
+ *   {pv, ty:"snap"}              -> {pv, ty:"snap", q, rows:[rate...], alerts:[alert...]}
+ *   {pv, ty:"range", from, to}   -> {pv, ty:"range", q, events:[...]} (from..to inclusive,
+ *                                   at most PW_RANGE_MAX events; q = head)
+ * Decoding is lenient about unknown keys, so later versions can add fields.
+ */
+
+#define PW_RANGE_MAX 4096
+
+typedef enum pw_event_type {
+    PW_EV_RATE = 1,
+    PW_EV_ALERT,
+    PW_EV_HB,
+} pw_event_type_t;
+
+typedef enum pw_alert_action {
+    PW_ALERT_OPEN = 1,
+    PW_ALERT_RESOLVE,
+} pw_alert_action_t;
+
+typedef struct pw_event {
+    pw_event_type_t type;
+    uint64_t seq;               /**< q */
+    int64_t time_ms;            /**< t: commit time, unix ms */
+    char indicator[PW_ID_MAX];  /**< i */
+    char series[PW_ID_MAX];     /**< sr: "" for a single-series indicator */
+    pw_period_t period;         /**< p */
+    bool has_value;
+    double value;               /**< val: city-wide value (published precision) */
+    bool has_rate;
+    int64_t centi;              /**< rate in hundredths */
+    pw_band_t band;
+    bool achieved;              /**< ach */
+    uint32_t have, want;        /**< completeness: reporters in / expected */
+    pw_alert_action_t action;   /**< a (alert) */
+    char why[PW_MSG_TEXTMAX];   /**< why (alert): what made it change */
+} pw_event_t;
+
+/** Packs ev as one msgpack map. 0 or -ENOMEM. */
+int pw_event_pack(msgpack_packer *pk, const pw_event_t *ev);
+
+/** Reads an event from a decoded map. 0 or PW_EMALFORMED. */
+int pw_event_from_object(const msgpack_object *obj, pw_event_t *out);
+
+/** Encodes one event as a standalone frame into buf. 0 or -ENOMEM. */
+int pw_event_encode(const pw_event_t *ev, pw_buf_t *buf);
+
+/** Decodes one standalone event frame. 0 or PW_EMALFORMED / PW_EVERSION. */
+int pw_event_decode(const void *data, size_t len, pw_event_t *out);
+
+/** "rate", "alert" or "hb". */
+const char *pw_event_type_name(pw_event_type_t type);
+
+#endif

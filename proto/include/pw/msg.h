@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PW_MSG_H
+#define PW_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pw/catalog.h"
+#include "pw/period.h"
+
+/*
+ * The intake protocol between collectors (DEALER) and the aggregator (ROUTER):
+ * one msgpack map per ZeroMQ frame, short string keys, a protocol version in
+ * every message. The decoder is strict: it walks the bytes and checks every
+ * declared length and count against what is present before msgpack-c
+ * allocates anything, then checks types, ranges and UTF-8; unknown or
+ * duplicate keys and trailing bytes are rejected.
+ *
+ *   hello   {pv, ty:"hello",   d, ep}                 collector introduces itself
+ *   welcome {pv, ty:"welcome", d, ep, s}              s = last sequence committed for (d, ep)
+ *   update  {pv, ty:"update",  d, ep, s, e, p, v, t}  one observation
+ *   ack     {pv, ty:"ack",     ep, s}                 everything up to s is committed
+ *   nack    {pv, ty:"nack",    ep, s, r, m}           update s rejected: reason r, text m
+ *   record  {pv, ty:"record",  d, ep, s, e, p, v, t, rt, k}  a stored log entry
+ */
+
+#define PW_PROTO_VERSION 1
+#define PW_MSG_TEXTMAX   160
+#define PW_MSG_MAXSIZE   4096 /**< no valid message is larger; ZMQ_MAXMSGSIZE on intake */
+
+typedef enum pw_msg_type {
+    PW_MSG_HELLO = 1,
+    PW_MSG_WELCOME,
+    PW_MSG_UPDATE,
+    PW_MSG_ACK,
+    PW_MSG_NACK,
+    PW_MSG_RECORD,
+} pw_msg_type_t;
+
+/** How a stored update changed the current value (record "k"). */
+typedef enum pw_record_kind {
+    PW_RECORD_NEW = 0,  /**< first value for its district/element/period */
+    PW_RECORD_REVISION, /**< replaced an earlier value */
+    PW_RECORD_SAME,     /**< same value again under a new sequence number */
+} pw_record_kind_t;
+
+typedef struct pw_msg {
+    pw_msg_type_t type;
+    char district[PW_ID_MAX]; /**< d: reporter id (hello, welcome, update, record) */
+    uint64_t epoch;           /**< ep: the collector instance, never 0 */
+    uint64_t seq;             /**< s: per (district, epoch), from 1 */
+    char element[PW_ID_MAX];  /**< e (update, record) */
+    pw_period_t period;       /**< p (update, record) */
+    double value;             /**< v: finite (update, record) */
+    int64_t observed_ms;      /**< t: when the district observed it, unix ms, > 0 */
+    int64_t received_ms;      /**< rt: when the aggregator committed it (record) */
+    pw_record_kind_t kind;    /**< k (record) */
+    int reason;               /**< r (nack): a PW_E* code, sent by name */
+    char text[PW_MSG_TEXTMAX]; /**< m (nack): human text */
+} pw_msg_t;
+
+typedef struct pw_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} pw_buf_t;
+
+/** Frees a buffer's memory and zeroes it. NULL-safe. */
+void pw_buf_free(pw_buf_t *buf);
+
+/**
+ * Encodes m into buf (replacing its contents; the buffer is reused, so no
+ * allocation once it is large enough). 0, -EINVAL for a bad type, or -ENOMEM.
+ */
+int pw_msg_encode(const pw_msg_t *m, pw_buf_t *buf);
+
+/**
+ * Decodes one frame. 0, or PW_EMALFORMED (bad msgpack, bad types, unknown,
+ * missing or duplicate keys, trailing bytes, invalid UTF-8, over-long strings),
+ * PW_EVERSION (another protocol version), PW_EPERIOD, PW_EVALUE (NaN or ±Inf),
+ * PW_ESEQ (seq 0 where one is required), PW_ETIME (t <= 0).
+ * Checks only the message itself; catalog checks are pw_msg_check()'s.
+ */
+int pw_msg_decode(const void *data, size_t len, pw_msg_t *out);
+
+/**
+ * Checks an update against the catalog: PW_EDISTRICT, PW_EELEMENT,
+ * PW_EREPORTER (a city element from a district or the reverse), PW_EPERIOD
+ * (outside base_year..target_year), PW_EVALUE (negative or fractional count).
+ */
+int pw_msg_check(const pw_msg_t *m, const pw_catalog_t *cat);
+
+/** Type name as on the wire ("update"...), or "?" */
+const char *pw_msg_type_name(pw_msg_type_t type);
+
+#endif

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PW_UTIL_H
+#define PW_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Small system helpers shared by the programs. */
+
+/** Wall-clock time in unix milliseconds. */
+int64_t pw_now_ms(void);
+
+/** Monotonic time in milliseconds, for timeouts. */
+int64_t pw_mono_ms(void);
+
+/** A random non-zero 64-bit number from the kernel (getrandom / /dev/urandom). */
+uint64_t pw_random_u64(void);
+
+/** Creates a directory and its parents (mode 0700 for new ones). 0 or -errno. */
+int pw_mkdir_p(const char *path);
+
+/** Removes a directory tree. 0 or -errno. For temporary stores and tests. */
+int pw_rm_rf(const char *path);
+
+/** Writes into buf the UTC ISO-8601 time of ms ("2018-07-01T08:00:00Z"). */
+void pw_format_time(int64_t ms, char buf[32]);
+
+#endif

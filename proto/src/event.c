@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: MIT */
+#include "pw/event.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "internal.h"
+#include "pw/error.h"
+
+enum ekey {
+    E_PV,
+    E_TY,
+    E_Q,
+    E_T,
+    E_I,
+    E_SR,
+    E_P,
+    E_VAL,
+    E_RATE,
+    E_BAND,
+    E_ACH,
+    E_HAVE,
+    E_WANT,
+    E_A,
+    E_WHY,
+    E_COUNT
+};
+
+static const char *const ekey_names[E_COUNT] = {
+    [E_PV] = "pv",     [E_TY] = "ty",     [E_Q] = "q",       [E_T] = "t",
+    [E_I] = "i",       [E_SR] = "sr",     [E_P] = "p",       [E_VAL] = "val",
+    [E_RATE] = "rate", [E_BAND] = "band", [E_ACH] = "ach",   [E_HAVE] = "have",
+    [E_WANT] = "want", [E_A] = "a",       [E_WHY] = "why",
+};
+
+static const char *const action_names[] = {
+    [PW_ALERT_OPEN] = "open",
+    [PW_ALERT_RESOLVE] = "resolve",
+};
+
+const char *pw_event_type_name(pw_event_type_t type)
+{
+    switch (type) {
+    case PW_EV_RATE:
+        return "rate";
+    case PW_EV_ALERT:
+        return "alert";
+    case PW_EV_HB:
+        return "hb";
+    }
+    return "?";
+}
+
+/* Each helper returns the packer's write result: 0, or non-zero when it failed. */
+static int pack_key(msgpack_packer *pk, enum ekey k)
+{
+    return pw__pack_str(pk, ekey_names[k], strlen(ekey_names[k]));
+}
+
+static int pack_cstr(msgpack_packer *pk, enum ekey k, const char *s, size_t max)
+{
+    int err = pack_key(pk, k);
+    return err != 0 ? err : pw__pack_str(pk, s, strnlen(s, max));
+}
+
+static int pack_u64(msgpack_packer *pk, enum ekey k, uint64_t v)
+{
+    int err = pack_key(pk, k);
+    return err != 0 ? err : msgpack_pack_uint64(pk, v);
+}
+
+static int pack_i64(msgpack_packer *pk, enum ekey k, int64_t v)
+{
+    int err = pack_key(pk, k);
+    return err != 0 ? err : msgpack_pack_int64(pk, v);
+}
+
+static int pack_rate(msgpack_packer *pk, const pw_event_t *ev)
+{
+    int err = pack_key(pk, E_RATE);
+    if (err != 0)
+        return err;
+    return ev->has_rate ? msgpack_pack_int64(pk, ev->centi) : msgpack_pack_nil(pk);
+}
+
+static int pack_body(msgpack_packer *pk, const pw_event_t *ev)
+{
+    char period[PW_PERIOD_STRMAX];
+    int err = 0;
+
+    pw_period_format(ev->period, period);
+    err = err ? err : pack_cstr(pk, E_I, ev->indicator, PW_ID_MAX - 1);
+    err = err ? err : pack_cstr(pk, E_SR, ev->series, PW_ID_MAX - 1);
+    err = err ? err : pack_cstr(pk, E_P, period, sizeof period);
+    if (ev->type == PW_EV_RATE) {
+        err = err ? err : pack_key(pk, E_VAL);
+        if (err == 0)
+            err = ev->has_value ? msgpack_pack_double(pk, ev->value) : msgpack_pack_nil(pk);
+        err = err ? err : pack_rate(pk, ev);
+        err = err ? err : pack_cstr(pk, E_BAND, pw_band_name(ev->band), PW_ID_MAX);
+        err = err ? err : pack_key(pk, E_ACH);
+        if (err == 0)
+            err = ev->achieved ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+        err = err ? err : pack_u64(pk, E_HAVE, ev->have);
+        err = err ? err : pack_u64(pk, E_WANT, ev->want);
+    } else {
+        err = err ? err : pack_cstr(pk, E_A, action_names[ev->action], 16);
+        err = err ? err : pack_rate(pk, ev);
+        err = err ? err : pack_cstr(pk, E_BAND, pw_band_name(ev->band), PW_ID_MAX);
+        err = err ? err : pack_cstr(pk, E_WHY, ev->why, PW_MSG_TEXTMAX - 1);
+    }
+    return err;
+}
+
+int pw_event_pack(msgpack_packer *pk, const pw_event_t *ev)
+{
+    size_t nkeys;
+    int err;
+
+    switch (ev->type) {
+    case PW_EV_RATE:
+        nkeys = 13;
+        break;
+    case PW_EV_ALERT:
+        if (ev->action != PW_ALERT_OPEN && ev->action != PW_ALERT_RESOLVE)
+            return -EINVAL;
+        nkeys = 11;
+        break;
+    case PW_EV_HB:
+        nkeys = 4;
+        break;
+    default:
+        return -EINVAL;
+    }
+    err = msgpack_pack_map(pk, nkeys);
+    err = err ? err : pack_u64(pk, E_PV, PW_PROTO_VERSION);
+    err = err ? err : pack_cstr(pk, E_TY, pw_event_type_name(ev->type), 8);
+    err = err ? err : pack_u64(pk, E_Q, ev->seq);
+    err = err ? err : pack_i64(pk, E_T, ev->time_ms);
+    if (err == 0 && ev->type != PW_EV_HB)
+        err = pack_body(pk, ev);
+    return err != 0 ? -ENOMEM : PW_OK;
+}
+
+int pw_event_encode(const pw_event_t *ev, pw_buf_t *buf)
+{
+    msgpack_packer pk;
+    int rc;
+
+    buf->len = 0;
+    msgpack_packer_init(&pk, buf, pw__buf_write);
+    rc = pw_event_pack(&pk, ev);
+    if (rc != PW_OK)
+        buf->len = 0;
+    return rc;
+}
+
+static bool str_eq(const msgpack_object *o, const char *s)
+{
+    size_t n = strlen(s);
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+           memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+static int get_u64(const msgpack_object *o, uint64_t max, uint64_t *out)
+{
+    if (o == NULL || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max)
+        return PW_EMALFORMED;
+    *out = o->via.u64;
+    return PW_OK;
+}
+
+static int get_i64(const msgpack_object *o, int64_t *out)
+{
+    if (o == NULL)
+        return PW_EMALFORMED;
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *out = o->via.i64;
+        return PW_OK;
+    }
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= (uint64_t)INT64_MAX) {
+        *out = (int64_t)o->via.u64;
+        return PW_OK;
+    }
+    return PW_EMALFORMED;
+}
+
+/* sr may be empty (an indicator's only series); i may not. */
+static int get_id(const msgpack_object *o, bool may_be_empty, char out[PW_ID_MAX])
+{
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR)
+        return PW_EMALFORMED;
+    if (!(may_be_empty && o->via.str.size == 0) &&
+        !pw__id_valid(o->via.str.ptr, o->via.str.size))
+        return PW_EMALFORMED;
+    memcpy(out, o->via.str.ptr, o->via.str.size);
+    out[o->via.str.size] = '\0';
+    return PW_OK;
+}
+
+static int get_period(const msgpack_object *o, pw_period_t *out)
+{
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR ||
+        pw_period_parse(o->via.str.ptr, o->via.str.size, out) != 0)
+        return PW_EMALFORMED;
+    return PW_OK;
+}
+
+/* The value is optional: absent or nil both mean "no value". */
+static int get_value(const msgpack_object *o, pw_event_t *out)
+{
+    double v;
+
+    if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
+        return PW_OK;
+    switch (o->type) {
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        v = o->via.f64;
+        break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        v = (double)o->via.u64;
+        break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        v = (double)o->via.i64;
+        break;
+    default:
+        return PW_EMALFORMED;
+    }
+    if (!isfinite(v))
+        return PW_EMALFORMED;
+    out->has_value = true;
+    out->value = v;
+    return PW_OK;
+}
+
+static int get_rate(const msgpack_object *o, bool required, pw_event_t *out)
+{
+    if (o == NULL)
+        return required ? PW_EMALFORMED : PW_OK;
+    if (o->type == MSGPACK_OBJECT_NIL)
+        return PW_OK;
+    if (get_i64(o, &out->centi) != PW_OK)
+        return PW_EMALFORMED;
+    out->has_rate = true;
+    return PW_OK;
+}
+
+static int get_band(const msgpack_object *o, pw_band_t *out)
+{
+    /* Matched against pw_band_name() itself, so the two can never disagree. */
+    for (int b = PW_BAND_NONE; b <= PW_BAND_ON_TRACK; b++) {
+        if (o != NULL && str_eq(o, pw_band_name((pw_band_t)b))) {
+            *out = (pw_band_t)b;
+            return PW_OK;
+        }
+    }
+    return PW_EMALFORMED;
+}
+
+static int get_why(const msgpack_object *o, char out[PW_MSG_TEXTMAX])
+{
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= PW_MSG_TEXTMAX ||
+        !pw__utf8_valid(o->via.str.ptr, o->via.str.size))
+        return PW_EMALFORMED;
+    memcpy(out, o->via.str.ptr, o->via.str.size);
+    out[o->via.str.size] = '\0';
+    return PW_OK;
+}
+
+static int read_rate(const msgpack_object *const v[E_COUNT], pw_event_t *out)
+{
+    uint64_t have, want;
+    int rc = get_value(v[E_VAL], out);
+
+    rc = rc ? rc : get_rate(v[E_RATE], false, out);
+    rc = rc ? rc : get_band(v[E_BAND], &out->band);
+    if (rc == PW_OK && (v[E_ACH] == NULL || v[E_ACH]->type != MSGPACK_OBJECT_BOOLEAN))
+        rc = PW_EMALFORMED;
+    if (rc == PW_OK)
+        out->achieved = v[E_ACH]->via.boolean;
+    rc = rc ? rc : get_u64(v[E_HAVE], UINT32_MAX, &have);
+    rc = rc ? rc : get_u64(v[E_WANT], UINT32_MAX, &want);
+    if (rc == PW_OK) {
+        out->have = (uint32_t)have;
+        out->want = (uint32_t)want;
+    }
+    return rc;
+}
+
+static int read_alert(const msgpack_object *const v[E_COUNT], pw_event_t *out)
+{
+    int rc = PW_OK;
+
+    if (v[E_A] != NULL && str_eq(v[E_A], "open"))
+        out->action = PW_ALERT_OPEN;
+    else if (v[E_A] != NULL && str_eq(v[E_A], "resolve"))
+        out->action = PW_ALERT_RESOLVE;
+    else
+        rc = PW_EMALFORMED;
+    rc = rc ? rc : get_rate(v[E_RATE], true, out);
+    rc = rc ? rc : get_band(v[E_BAND], &out->band);
+    rc = rc ? rc : get_why(v[E_WHY], out->why);
+    return rc;
+}
+
+static int read_event(const msgpack_object *obj, pw_event_t *out)
+{
+    const msgpack_object *v[E_COUNT] = {0};
+    const msgpack_object *pv;
+    uint64_t seq;
+    int rc;
+
+    if (obj->type != MSGPACK_OBJECT_MAP)
+        return PW_EMALFORMED;
+    for (uint32_t i = 0; i < obj->via.map.size; i++) {
+        const msgpack_object_kv *kv = &obj->via.map.ptr[i];
+        for (int k = 0; k < E_COUNT; k++) {
+            if (!str_eq(&kv->key, ekey_names[k]))
+                continue;
+            /* Unknown keys are skipped for later versions; a known one twice is ambiguous. */
+            if (v[k] != NULL)
+                return PW_EMALFORMED;
+            v[k] = &kv->val;
+        }
+    }
+    pv = v[E_PV];
+    if (pv == NULL || pv->type != MSGPACK_OBJECT_POSITIVE_INTEGER || pv->via.u64 == 0)
+        return PW_EMALFORMED;
+    if (pv->via.u64 != PW_PROTO_VERSION)
+        return PW_EVERSION;
+
+    if (v[E_TY] != NULL && str_eq(v[E_TY], "rate"))
+        out->type = PW_EV_RATE;
+    else if (v[E_TY] != NULL && str_eq(v[E_TY], "alert"))
+        out->type = PW_EV_ALERT;
+    else if (v[E_TY] != NULL && str_eq(v[E_TY], "hb"))
+        out->type = PW_EV_HB;
+    else
+        return PW_EMALFORMED;
+    rc = get_u64(v[E_Q], UINT64_MAX, &seq);
+    rc = rc ? rc : get_i64(v[E_T], &out->time_ms);
+    if (rc != PW_OK)
+        return rc;
+    out->seq = seq;
+    if (out->type == PW_EV_HB)
+        return PW_OK;
+
+    rc = get_id(v[E_I], false, out->indicator);
+    rc = rc ? rc : get_id(v[E_SR], true, out->series);
+    rc = rc ? rc : get_period(v[E_P], &out->period);
+    if (rc != PW_OK)
+        return rc;
+    return out->type == PW_EV_RATE ? read_rate(v, out) : read_alert(v, out);
+}
+
+int pw_event_from_object(const msgpack_object *obj, pw_event_t *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = read_event(obj, out);
+    if (rc != PW_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+int pw_event_decode(const void *data, size_t len, pw_event_t *out)
+{
+    msgpack_unpacked up;
+    size_t off = 0;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = pw__mp_prevalidate(data, len, PW__EVENT_MAXSIZE, PW__MP_MAXDEPTH);
+    if (rc != PW_OK)
+        return rc;
+
+    msgpack_unpacked_init(&up);
+    if (msgpack_unpack_next(&up, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len) {
+        rc = PW_EMALFORMED;
+        goto out;
+    }
+    rc = pw_event_from_object(&up.data, out);
+out:
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}

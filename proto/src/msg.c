@@ -1,0 +1,646 @@
+/* SPDX-License-Identifier: MIT */
+#include "pw/msg.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "internal.h"
+#include "pw/error.h"
+
+/* The container stack of the pre-validator; msgpack-c's own limit is 32 as well. */
+#define MP_STACK_MAX 32
+
+/* Longer than any error name, so a longer "r" cannot be a code and is rejected early. */
+#define ERR_NAME_MAX 32
+
+/*
+ * Every key of the intake protocol, in the order the encoder writes them. The
+ * order of msg.h's table is a subsequence of this one for every type, so a
+ * single list gives both the key set and the key order of each type.
+ */
+enum key { K_PV, K_TY, K_D, K_EP, K_S, K_E, K_P, K_V, K_T, K_RT, K_K, K_R, K_M, K_COUNT };
+
+#define KEY_BIT(k) (1u << (unsigned)(k))
+#define KEYS_COMMON (KEY_BIT(K_PV) | KEY_BIT(K_TY))
+#define KEYS_OBS                                                                          \
+    (KEY_BIT(K_D) | KEY_BIT(K_EP) | KEY_BIT(K_S) | KEY_BIT(K_E) | KEY_BIT(K_P) |          \
+     KEY_BIT(K_V) | KEY_BIT(K_T))
+
+static const char *const key_names[K_COUNT] = {
+    [K_PV] = "pv", [K_TY] = "ty", [K_D] = "d",   [K_EP] = "ep", [K_S] = "s",
+    [K_E] = "e",   [K_P] = "p",   [K_V] = "v",   [K_T] = "t",   [K_RT] = "rt",
+    [K_K] = "k",   [K_R] = "r",   [K_M] = "m",
+};
+
+static const char *const type_names[] = {
+    [PW_MSG_HELLO] = "hello", [PW_MSG_WELCOME] = "welcome", [PW_MSG_UPDATE] = "update",
+    [PW_MSG_ACK] = "ack",     [PW_MSG_NACK] = "nack",       [PW_MSG_RECORD] = "record",
+};
+
+static const unsigned type_keys[] = {
+    [PW_MSG_HELLO] = KEYS_COMMON | KEY_BIT(K_D) | KEY_BIT(K_EP),
+    [PW_MSG_WELCOME] = KEYS_COMMON | KEY_BIT(K_D) | KEY_BIT(K_EP) | KEY_BIT(K_S),
+    [PW_MSG_UPDATE] = KEYS_COMMON | KEYS_OBS,
+    [PW_MSG_ACK] = KEYS_COMMON | KEY_BIT(K_EP) | KEY_BIT(K_S),
+    [PW_MSG_NACK] = KEYS_COMMON | KEY_BIT(K_EP) | KEY_BIT(K_S) | KEY_BIT(K_R) | KEY_BIT(K_M),
+    [PW_MSG_RECORD] = KEYS_COMMON | KEYS_OBS | KEY_BIT(K_RT) | KEY_BIT(K_K),
+};
+
+#define NTYPES (sizeof type_names / sizeof type_names[0])
+
+static bool type_valid(pw_msg_type_t type)
+{
+    return (size_t)type < NTYPES && type_names[type] != NULL;
+}
+
+const char *pw_msg_type_name(pw_msg_type_t type)
+{
+    return type_valid(type) ? type_names[type] : "?";
+}
+
+void pw_buf_free(pw_buf_t *buf)
+{
+    if (buf == NULL)
+        return;
+    free(buf->data);
+    buf->data = NULL;
+    buf->len = 0;
+    buf->cap = 0;
+}
+
+int pw__buf_write(void *data, const char *src, size_t n)
+{
+    pw_buf_t *buf = data;
+
+    if (n == 0)
+        return 0;
+    if (n > SIZE_MAX - buf->len)
+        return -1;
+    size_t need = buf->len + n;
+    if (need > buf->cap) {
+        /* Doubling keeps a reused buffer allocation-free once it fits the largest message. */
+        size_t cap = buf->cap ? buf->cap : 256;
+        while (cap < need)
+            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+        char *p = realloc(buf->data, cap);
+        if (p == NULL)
+            return -1;
+        buf->data = p;
+        buf->cap = cap;
+    }
+    memcpy(buf->data + buf->len, src, n);
+    buf->len = need;
+    return 0;
+}
+
+int pw__pack_str(msgpack_packer *pk, const char *s, size_t len)
+{
+    int err = msgpack_pack_str(pk, len);
+    if (err == 0)
+        err = msgpack_pack_str_body(pk, s, len);
+    return err;
+}
+
+bool pw__utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned c = p[i];
+        size_t more;
+        unsigned lo = 0x80, hi = 0xbf; /* allowed range of the first continuation byte */
+
+        if (c == 0)
+            return false; /* ids and texts become C strings; a NUL would cut them short */
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            more = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            more = 2;
+            if (c == 0xe0)
+                lo = 0xa0; /* overlong */
+            else if (c == 0xed)
+                hi = 0x9f; /* UTF-16 surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            more = 3;
+            if (c == 0xf0)
+                lo = 0x90; /* overlong */
+            else if (c == 0xf4)
+                hi = 0x8f; /* above U+10FFFF */
+        } else {
+            return false; /* a lone continuation byte, c0/c1 overlongs, f5..ff */
+        }
+        if (len - i <= more)
+            return false;
+        if (p[i + 1] < lo || p[i + 1] > hi)
+            return false;
+        for (size_t j = 2; j <= more; j++) {
+            if ((p[i + j] & 0xc0) != 0x80)
+                return false;
+        }
+        i += more + 1;
+    }
+    return true;
+}
+
+bool pw__id_valid(const char *s, size_t len)
+{
+    if (len == 0 || len >= PW_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+static uint64_t read_be(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+enum mp_kind { MP_SCALAR, MP_BYTES, MP_ARRAY, MP_MAP };
+
+/*
+ * Classifies a type byte: how many bytes of length or count follow it (hdr),
+ * how many fixed body bytes follow (fixed), and what it is. -1 for the bytes
+ * we refuse: 0xc1 is never used, and no message of ours has an ext type.
+ */
+static int classify(unsigned b, enum mp_kind *kind, size_t *hdr, uint64_t *fixed)
+{
+    *kind = MP_SCALAR;
+    *hdr = 0;
+    *fixed = 0;
+    if (b <= 0x7f || b >= 0xe0)
+        return 0;
+    if (b <= 0x8f) {
+        *kind = MP_MAP;
+        *fixed = b & 0x0f;
+        return 0;
+    }
+    if (b <= 0x9f) {
+        *kind = MP_ARRAY;
+        *fixed = b & 0x0f;
+        return 0;
+    }
+    if (b <= 0xbf) {
+        *kind = MP_BYTES;
+        *fixed = b & 0x1f;
+        return 0;
+    }
+    switch (b) {
+    case 0xc0: /* nil */
+    case 0xc2: /* false */
+    case 0xc3: /* true */
+        return 0;
+    case 0xc4: /* bin 8 */
+    case 0xd9: /* str 8 */
+        *kind = MP_BYTES;
+        *hdr = 1;
+        return 0;
+    case 0xc5: /* bin 16 */
+    case 0xda: /* str 16 */
+        *kind = MP_BYTES;
+        *hdr = 2;
+        return 0;
+    case 0xc6: /* bin 32 */
+    case 0xdb: /* str 32 */
+        *kind = MP_BYTES;
+        *hdr = 4;
+        return 0;
+    case 0xcc: /* uint 8 */
+    case 0xd0: /* int 8 */
+        *fixed = 1;
+        return 0;
+    case 0xcd:
+    case 0xd1:
+        *fixed = 2;
+        return 0;
+    case 0xca: /* float 32 */
+    case 0xce:
+    case 0xd2:
+        *fixed = 4;
+        return 0;
+    case 0xcb: /* float 64 */
+    case 0xcf:
+    case 0xd3:
+        *fixed = 8;
+        return 0;
+    case 0xdc:
+        *kind = MP_ARRAY;
+        *hdr = 2;
+        return 0;
+    case 0xdd:
+        *kind = MP_ARRAY;
+        *hdr = 4;
+        return 0;
+    case 0xde:
+        *kind = MP_MAP;
+        *hdr = 2;
+        return 0;
+    case 0xdf:
+        *kind = MP_MAP;
+        *hdr = 4;
+        return 0;
+    default: /* 0xc1, ext 8/16/32 (0xc7-0xc9), fixext (0xd4-0xd8) */
+        return -1;
+    }
+}
+
+int pw__mp_prevalidate(const void *data, size_t len, size_t maxlen, int maxdepth)
+{
+    const unsigned char *p = data;
+    /*
+     * pending[d] is how many objects the container open at level d still
+     * expects; level 0 is the frame itself, which holds exactly one object.
+     * owed is their sum. Every object takes at least one byte, so keeping
+     * owed <= bytes left bounds the sum of all counts, and with it what
+     * msgpack-c allocates, by the frame's length.
+     */
+    uint64_t pending[MP_STACK_MAX + 1];
+    uint64_t owed = 1;
+    int depth = 0;
+    size_t pos = 0;
+
+    if (maxdepth > MP_STACK_MAX)
+        maxdepth = MP_STACK_MAX;
+    if (data == NULL || len == 0 || len > maxlen)
+        return PW_EMALFORMED;
+    pending[0] = 1;
+    while (owed > 0) {
+        enum mp_kind kind;
+        size_t hdr;
+        uint64_t n;
+
+        while (pending[depth] == 0)
+            depth--;
+        pending[depth]--;
+        owed--;
+        if (pos >= len)
+            return PW_EMALFORMED;
+        if (classify(p[pos++], &kind, &hdr, &n) != 0)
+            return PW_EMALFORMED;
+        if (hdr > 0) {
+            if (len - pos < hdr)
+                return PW_EMALFORMED;
+            n = read_be(p + pos, hdr);
+            pos += hdr;
+        }
+        if (kind == MP_SCALAR || kind == MP_BYTES) {
+            if (n > (uint64_t)(len - pos))
+                return PW_EMALFORMED;
+            pos += (size_t)n;
+            continue;
+        }
+        if (kind == MP_MAP)
+            n *= 2; /* at most 2 * (2^32 - 1): no overflow in 64 bits */
+        if (depth + 1 > maxdepth)
+            return PW_EMALFORMED;
+        if (n > (uint64_t)(len - pos) || owed > (uint64_t)(len - pos) - n)
+            return PW_EMALFORMED;
+        depth++;
+        pending[depth] = n;
+        owed += n;
+    }
+    return pos == len ? PW_OK : PW_EMALFORMED;
+}
+
+static int pack_field(msgpack_packer *pk, enum key k, const pw_msg_t *m)
+{
+    char period[PW_PERIOD_STRMAX];
+    const char *s;
+    int err = pw__pack_str(pk, key_names[k], strlen(key_names[k]));
+
+    if (err != 0)
+        return err;
+    switch (k) {
+    case K_PV:
+        return msgpack_pack_uint64(pk, PW_PROTO_VERSION);
+    case K_TY:
+        s = type_names[m->type];
+        return pw__pack_str(pk, s, strlen(s));
+    case K_D:
+        return pw__pack_str(pk, m->district, strnlen(m->district, PW_ID_MAX - 1));
+    case K_EP:
+        return msgpack_pack_uint64(pk, m->epoch);
+    case K_S:
+        return msgpack_pack_uint64(pk, m->seq);
+    case K_E:
+        return pw__pack_str(pk, m->element, strnlen(m->element, PW_ID_MAX - 1));
+    case K_P:
+        pw_period_format(m->period, period);
+        return pw__pack_str(pk, period, strlen(period));
+    case K_V:
+        return msgpack_pack_double(pk, m->value);
+    case K_T:
+        return msgpack_pack_int64(pk, m->observed_ms);
+    case K_RT:
+        return msgpack_pack_int64(pk, m->received_ms);
+    case K_K:
+        return msgpack_pack_uint64(pk, (uint64_t)m->kind);
+    case K_R:
+        s = pw_err_name(m->reason);
+        return pw__pack_str(pk, s, strlen(s));
+    case K_M:
+        return pw__pack_str(pk, m->text, strnlen(m->text, PW_MSG_TEXTMAX - 1));
+    case K_COUNT:
+        break;
+    }
+    return -1;
+}
+
+int pw_msg_encode(const pw_msg_t *m, pw_buf_t *buf)
+{
+    msgpack_packer pk;
+    unsigned keys, nkeys = 0;
+
+    if (!type_valid(m->type))
+        return -EINVAL;
+    /* A reason the decoder cannot map back to a code would make the frame undecodable. */
+    if (m->type == PW_MSG_NACK &&
+        (m->reason == 0 || pw_err_from_name(pw_err_name(m->reason)) != m->reason))
+        return -EINVAL;
+    keys = type_keys[m->type];
+    for (int k = 0; k < K_COUNT; k++)
+        nkeys += (keys & KEY_BIT(k)) ? 1u : 0u;
+
+    buf->len = 0;
+    msgpack_packer_init(&pk, buf, pw__buf_write);
+    int err = msgpack_pack_map(&pk, nkeys);
+    for (int k = 0; k < K_COUNT && err == 0; k++) {
+        if (keys & KEY_BIT(k))
+            err = pack_field(&pk, (enum key)k, m);
+    }
+    if (err != 0) {
+        buf->len = 0;
+        return -ENOMEM;
+    }
+    return PW_OK;
+}
+
+static bool str_is(const msgpack_object *o, const char *s)
+{
+    size_t n = strlen(s);
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+           memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+static int key_index(const msgpack_object *key)
+{
+    for (int k = 0; k < K_COUNT; k++) {
+        if (str_is(key, key_names[k]))
+            return k;
+    }
+    return -1;
+}
+
+/*
+ * Looks at pv alone before anything else, so that a peer speaking a later
+ * version gets PW_EVERSION even when its messages carry keys we do not know.
+ */
+static int check_version(const msgpack_object_map *map)
+{
+    const msgpack_object *pv = NULL;
+
+    for (uint32_t i = 0; i < map->size; i++) {
+        if (!str_is(&map->ptr[i].key, "pv"))
+            continue;
+        if (pv != NULL)
+            return PW_EMALFORMED;
+        pv = &map->ptr[i].val;
+    }
+    if (pv == NULL || pv->type != MSGPACK_OBJECT_POSITIVE_INTEGER || pv->via.u64 == 0)
+        return PW_EMALFORMED;
+    return pv->via.u64 == PW_PROTO_VERSION ? PW_OK : PW_EVERSION;
+}
+
+static int get_id(const msgpack_object *o, char out[PW_ID_MAX])
+{
+    if (o->type != MSGPACK_OBJECT_STR || !pw__id_valid(o->via.str.ptr, o->via.str.size))
+        return PW_EMALFORMED;
+    memcpy(out, o->via.str.ptr, o->via.str.size);
+    out[o->via.str.size] = '\0';
+    return PW_OK;
+}
+
+static int get_time(const msgpack_object *o, int64_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 == 0 ||
+        o->via.u64 > (uint64_t)INT64_MAX)
+        return PW_ETIME;
+    *out = (int64_t)o->via.u64;
+    return PW_OK;
+}
+
+static int get_value(const msgpack_object *o, double *out)
+{
+    double v;
+
+    switch (o->type) {
+    case MSGPACK_OBJECT_FLOAT32: /* msgpack-c widens float32 into via.f64 */
+    case MSGPACK_OBJECT_FLOAT64:
+        v = o->via.f64;
+        break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        v = (double)o->via.u64;
+        break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        v = (double)o->via.i64;
+        break;
+    default:
+        return PW_EVALUE;
+    }
+    if (!isfinite(v))
+        return PW_EVALUE;
+    /* -0.0 == 0.0, so this makes the stored bits of every zero the same. */
+    *out = v == 0.0 ? 0.0 : v;
+    return PW_OK;
+}
+
+static int get_reason(const msgpack_object *o, int *out)
+{
+    char name[ERR_NAME_MAX];
+
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= sizeof name ||
+        !pw__utf8_valid(o->via.str.ptr, o->via.str.size))
+        return PW_EMALFORMED;
+    memcpy(name, o->via.str.ptr, o->via.str.size);
+    name[o->via.str.size] = '\0';
+    *out = pw_err_from_name(name);
+    return *out != 0 ? PW_OK : PW_EMALFORMED;
+}
+
+/*
+ * A field's own code covers everything wrong with it, its msgpack type as
+ * well as its range, so a NACK names the field that was at fault: a string
+ * where the value should be is PW_EVALUE, a float sequence number PW_ESEQ.
+ * Fields without a code of their own (ids, epoch, kind, reason, text) are
+ * PW_EMALFORMED.
+ */
+static int decode_field(enum key k, const msgpack_object *o, pw_msg_t *out)
+{
+    switch (k) {
+    case K_PV:
+    case K_TY:
+        return PW_OK; /* checked before the fields */
+    case K_D:
+        return get_id(o, out->district);
+    case K_EP:
+        if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 == 0)
+            return PW_EMALFORMED;
+        out->epoch = o->via.u64;
+        return PW_OK;
+    case K_S:
+        if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return PW_ESEQ;
+        /* welcome and ack may say 0: nothing committed yet. */
+        if (o->via.u64 == 0 && (out->type == PW_MSG_UPDATE || out->type == PW_MSG_RECORD))
+            return PW_ESEQ;
+        out->seq = o->via.u64;
+        return PW_OK;
+    case K_E:
+        return get_id(o, out->element);
+    case K_P:
+        if (o->type != MSGPACK_OBJECT_STR)
+            return PW_EPERIOD;
+        return pw_period_parse(o->via.str.ptr, o->via.str.size, &out->period) == 0 ? PW_OK
+                                                                                   : PW_EPERIOD;
+    case K_V:
+        return get_value(o, &out->value);
+    case K_T:
+        return get_time(o, &out->observed_ms);
+    case K_RT:
+        return get_time(o, &out->received_ms);
+    case K_K:
+        if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > PW_RECORD_SAME)
+            return PW_EMALFORMED;
+        out->kind = (pw_record_kind_t)o->via.u64;
+        return PW_OK;
+    case K_R:
+        return get_reason(o, &out->reason);
+    case K_M:
+        if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= PW_MSG_TEXTMAX ||
+            !pw__utf8_valid(o->via.str.ptr, o->via.str.size))
+            return PW_EMALFORMED;
+        memcpy(out->text, o->via.str.ptr, o->via.str.size);
+        out->text[o->via.str.size] = '\0';
+        return PW_OK;
+    case K_COUNT:
+        break;
+    }
+    return PW_EMALFORMED;
+}
+
+static int decode_object(const msgpack_object *obj, pw_msg_t *out)
+{
+    const msgpack_object *vals[K_COUNT] = {0};
+    unsigned seen = 0;
+    int rc;
+
+    if (obj->type != MSGPACK_OBJECT_MAP)
+        return PW_EMALFORMED;
+    rc = check_version(&obj->via.map);
+    if (rc != PW_OK)
+        return rc;
+    for (uint32_t i = 0; i < obj->via.map.size; i++) {
+        const msgpack_object_kv *kv = &obj->via.map.ptr[i];
+        int k = key_index(&kv->key);
+        if (k < 0 || (seen & KEY_BIT(k)))
+            return PW_EMALFORMED;
+        seen |= KEY_BIT(k);
+        vals[k] = &kv->val;
+    }
+    if (vals[K_TY] == NULL)
+        return PW_EMALFORMED;
+    for (size_t t = 0; t < NTYPES; t++) {
+        if (type_names[t] != NULL && str_is(vals[K_TY], type_names[t]))
+            out->type = (pw_msg_type_t)t;
+    }
+    /* Exactly the type's keys: a missing one or another type's one is malformed. */
+    if (!type_valid(out->type) || seen != type_keys[out->type])
+        return PW_EMALFORMED;
+    for (int k = 0; k < K_COUNT; k++) {
+        if (vals[k] == NULL)
+            continue;
+        rc = decode_field((enum key)k, vals[k], out);
+        if (rc != PW_OK)
+            return rc;
+    }
+    return PW_OK;
+}
+
+int pw_msg_decode(const void *data, size_t len, pw_msg_t *out)
+{
+    msgpack_unpacked up;
+    size_t off = 0;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    /* Before msgpack-c sees the bytes: it allocates by declared counts (issue #985). */
+    rc = pw__mp_prevalidate(data, len, PW_MSG_MAXSIZE, PW__MP_MAXDEPTH);
+    if (rc != PW_OK)
+        return rc;
+
+    msgpack_unpacked_init(&up);
+    if (msgpack_unpack_next(&up, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len) {
+        rc = PW_EMALFORMED;
+        goto out;
+    }
+    rc = decode_object(&up.data, out);
+out:
+    msgpack_unpacked_destroy(&up);
+    if (rc != PW_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+int pw_msg_check(const pw_msg_t *m, const pw_catalog_t *cat)
+{
+    const pw_element_t *el;
+    int di, ei, year;
+
+    switch (m->type) {
+    case PW_MSG_HELLO:
+    case PW_MSG_WELCOME:
+    case PW_MSG_UPDATE:
+    case PW_MSG_RECORD:
+        break;
+    default:
+        return PW_OK; /* ack and nack name nothing from the catalog */
+    }
+    di = pw_catalog_district(cat, m->district, strnlen(m->district, PW_ID_MAX));
+    if (di < 0)
+        return PW_EDISTRICT;
+    if (m->type == PW_MSG_HELLO || m->type == PW_MSG_WELCOME)
+        return PW_OK;
+
+    ei = pw_catalog_element(cat, m->element, strnlen(m->element, PW_ID_MAX));
+    if (ei < 0)
+        return PW_EELEMENT;
+    el = &cat->elements[ei];
+    if (el->level != cat->districts[di].level)
+        return PW_EREPORTER;
+    year = pw_period_year(m->period);
+    if (year < cat->base_year || year > cat->target_year)
+        return PW_EPERIOD;
+    /* Every element is a count or an amount; neither can be negative. */
+    if (!isfinite(m->value) || m->value < 0.0)
+        return PW_EVALUE;
+    if (el->integer && m->value != floor(m->value))
+        return PW_EVALUE;
+    return PW_OK;
+}

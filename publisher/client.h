@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PW_CLIENT_H
+#define PW_CLIENT_H
+
+#include <stdint.h>
+
+#include "pw/bureau.h"
+#include "pw/event.h"
+
+/*
+ * A bureau client of the publisher (the Clone pattern): it subscribes first,
+ * then asks for a snapshot, drops live events the snapshot already holds, and
+ * delivers every later event exactly once and in order, fetching any gap
+ * (a slow joiner, a dropped message, a restarted publisher) from the stored
+ * log through range requests.
+ */
+
+typedef struct pw_client pw_client_t;
+
+/** Receives each event in sequence; a non-zero return stops delivery and is returned. */
+typedef int (*pw_client_fn)(void *ctx, const pw_event_t *ev);
+
+/**
+ * Connects to the publisher's PUB endpoint pub and its snapshot endpoint snap
+ * (NULL = derived as pw_publisher_snapshot_endpoint() does).
+ * 0, -EINVAL or -errno. Caller owns *out.
+ */
+int pw_client_new(const char *pub, const char *snap, pw_client_t **out);
+
+/** Closes and NULLs. NULL-safe. */
+void pw_client_destroy(pw_client_t **self_p);
+
+/**
+ * Fetches a snapshot into *out (cleared first; free with pw_reply_clear) and
+ * makes its sequence the starting point of delivery. 0 or PW_ETIMEOUT.
+ */
+int pw_client_snapshot(pw_client_t *self, int timeout_ms, pw_reply_t *out);
+
+/** Waits up to timeout_ms for events and delivers them in order. 0 or an error. */
+int pw_client_poll(pw_client_t *self, int timeout_ms, pw_client_fn fn, void *ctx);
+
+/**
+ * Delivers every event the publisher's store holds now that was not delivered
+ * yet: what the subscription already received, then the rest by range requests.
+ * 0, PW_ETIMEOUT or an error.
+ */
+int pw_client_catch_up(pw_client_t *self, int timeout_ms, pw_client_fn fn, void *ctx);
+
+/** The last event sequence delivered (or reflected by the snapshot). */
+uint64_t pw_client_seq(const pw_client_t *self);
+
+/** The head sequence announced by the publisher's latest heartbeat or reply. */
+uint64_t pw_client_head(const pw_client_t *self);
+
+#endif

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "publisher.h"
+#include "pw/error.h"
+#include "pw/log.h"
+
+static const char usage_text[] =
+    "usage: planwatch publisher --store DIR [options]\n"
+    "\n"
+    "Serves the central bureau from the aggregator's store (opened read-only):\n"
+    "a live stream of numbered rate and alert events, and snapshots for monitors\n"
+    "that join late or miss events.\n"
+    "\n"
+    "options:\n"
+    "  --store DIR              the aggregator's store (required)\n"
+    "  --bind ENDPOINT          event stream (PUB) endpoint (default tcp://127.0.0.1:5560)\n"
+    "  --snapshot-bind ENDPOINT snapshot endpoint (default: the stream's port + 1,\n"
+    "                           or its ipc path + \".snap\")\n"
+    "  --notify ENDPOINT        the aggregator's notify endpoint (default ipc://DIR/notify.sock)\n"
+    "  --log-level LEVEL        error, warn, info or debug (default info)\n"
+    "  -h, --help               this text\n";
+
+int pw_cmd_publisher(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"store", required_argument, 0, 's'},         {"bind", required_argument, 0, 'b'},
+        {"snapshot-bind", required_argument, 0, 'S'}, {"notify", required_argument, 0, 'n'},
+        {"log-level", required_argument, 0, 'l'},     {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    pw_publisher_opts_t opts = {.bind = "tcp://127.0.0.1:5560"};
+    pw_log_level_t level = PW_LOG_INFO;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            opts.store_dir = optarg;
+            break;
+        case 'b':
+            opts.bind = optarg;
+            break;
+        case 'S':
+            opts.snapshot_bind = optarg;
+            break;
+        case 'n':
+            opts.notify = optarg;
+            break;
+        case 'l':
+            if (pw_log_level_parse(optarg, &level) != 0) {
+                fprintf(stderr, "planwatch publisher: unknown log level '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            fputs(usage_text, stderr);
+            return 2;
+        }
+    }
+    if (!opts.store_dir || optind != argc) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    pw_log_init("publisher", level);
+    pw_cli_signals();
+    pw_publisher_t *pub = NULL;
+    int rc = pw_publisher_new(&opts, &pub);
+    if (rc == 0)
+        rc = pw_publisher_run(pub, &pw_cli_stop);
+    else
+        PW_ERROR("cannot start: %s", pw_strerror(rc));
+    pw_publisher_destroy(&pub);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+#include "publisher.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "aggregator.h"
+#include "pw/bureau.h"
+#include "pw/error.h"
+#include "pw/log.h"
+#include "pw/util.h"
+#include "store.h"
+
+#define PUBLISH_MAX 4096 /* events per round, so requests are served in between */
+
+struct pw_publisher {
+    pw_publisher_opts_t opts;
+    void *ctx, *pub, *router, *notify;
+    pw_store_t *store;
+    uint64_t last; /* last event published */
+    int64_t next_hb;
+    bool store_warned;
+    pw_buf_t buf;
+    pw_reply_t reply;
+    char endpoints[768];
+};
+
+int pw_publisher_snapshot_endpoint(const char *pub, char *buf, size_t len)
+{
+    if (strncmp(pub, "ipc://", 6) == 0) {
+        snprintf(buf, len, "%s.snap", pub);
+        return 0;
+    }
+    const char *colon = strrchr(pub, ':');
+    if (strncmp(pub, "tcp://", 6) != 0 || !colon || colon[1] == '*')
+        return -EINVAL;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port <= 0 || port >= 65535)
+        return -EINVAL;
+    snprintf(buf, len, "%.*s:%ld", (int)(colon - pub), pub, port + 1);
+    return 0;
+}
+
+static int bind_one(void *sock, const char *ep, char *out, size_t *off, size_t cap)
+{
+    if (zmq_bind(sock, ep) != 0) {
+        int rc = -zmq_errno();
+        PW_ERROR("zmq_bind(%s) failed: %s", ep, pw_strerror(rc));
+        return rc;
+    }
+    char last[256];
+    size_t n = sizeof(last);
+    zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, last, &n);
+    *off += (size_t)snprintf(out + *off, cap - *off, "%s%s", *off ? " " : "", last);
+    return 0;
+}
+
+int pw_publisher_new(const pw_publisher_opts_t *opts, pw_publisher_t **out)
+{
+    *out = NULL;
+    int rc;
+    pw_publisher_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return -ENOMEM;
+    self->opts = *opts;
+    if (self->opts.heartbeat_ms <= 0)
+        self->opts.heartbeat_ms = 1000;
+    char snap[512], notify[512];
+    const char *snap_ep = opts->snapshot_bind;
+    if (!snap_ep) {
+        if ((rc = pw_publisher_snapshot_endpoint(opts->bind, snap, sizeof(snap))) != 0) {
+            PW_ERROR("cannot derive a snapshot endpoint from %s: give --snapshot-bind",
+                     opts->bind);
+            goto fail;
+        }
+        snap_ep = snap;
+    }
+    const char *notify_ep = opts->notify;
+    if (!notify_ep) {
+        pw_aggregator_notify_endpoint(opts->store_dir, notify, sizeof(notify));
+        notify_ep = notify;
+    }
+    self->ctx = zmq_ctx_new();
+    if (!self->ctx) {
+        rc = -zmq_errno();
+        goto fail;
+    }
+    self->pub = zmq_socket(self->ctx, ZMQ_PUB);
+    self->router = zmq_socket(self->ctx, ZMQ_ROUTER);
+    self->notify = zmq_socket(self->ctx, ZMQ_SUB);
+    if (!self->pub || !self->router || !self->notify) {
+        rc = -zmq_errno();
+        goto fail;
+    }
+    int zero = 0, hwm = 100000;
+    zmq_setsockopt(self->pub, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(self->router, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(self->notify, ZMQ_LINGER, &zero, sizeof(zero));
+    /* A subscriber that falls this far behind loses events and refills the
+     * gap from the stored log: the publisher itself never blocks. */
+    zmq_setsockopt(self->pub, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    int64_t maxsize = PW_MSG_MAXSIZE;
+    zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
+    zmq_setsockopt(self->notify, ZMQ_SUBSCRIBE, "", 0);
+    size_t off = 0;
+    if ((rc = bind_one(self->pub, opts->bind, self->endpoints, &off, sizeof(self->endpoints))) ||
+        (rc = bind_one(self->router, snap_ep, self->endpoints, &off, sizeof(self->endpoints))))
+        goto fail;
+    if (zmq_connect(self->notify, notify_ep) != 0) {
+        rc = -zmq_errno();
+        PW_ERROR("zmq_connect(%s) failed: %s", notify_ep, pw_strerror(rc));
+        goto fail;
+    }
+    *out = self;
+    return 0;
+fail:
+    pw_publisher_destroy(&self);
+    return rc;
+}
+
+void pw_publisher_destroy(pw_publisher_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    pw_publisher_t *self = *self_p;
+    if (self->pub)
+        zmq_close(self->pub);
+    if (self->router)
+        zmq_close(self->router);
+    if (self->notify)
+        zmq_close(self->notify);
+    if (self->ctx)
+        zmq_ctx_term(self->ctx);
+    pw_store_destroy(&self->store);
+    pw_buf_free(&self->buf);
+    pw_reply_clear(&self->reply);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Opens the store once the aggregator has created it. */
+static int ensure_store(pw_publisher_t *self)
+{
+    if (self->store)
+        return 0;
+    pw_store_opts_t o = {.readonly = true};
+    int rc = pw_store_open(&self->store, self->opts.store_dir, &o);
+    if (rc != 0) {
+        if (!self->store_warned)
+            PW_WARN("store %s not readable yet (%s): waiting for the aggregator",
+                    self->opts.store_dir, pw_strerror(rc));
+        self->store_warned = true;
+        return rc;
+    }
+    pw_txn_t *txn;
+    if ((rc = pw_store_begin(self->store, false, &txn)) != 0)
+        return rc;
+    /* Start from the head: earlier events are in every snapshot already. */
+    rc = pw_store_event_head(txn, &self->last);
+    pw_store_abort(&txn);
+    PW_INFO("following store %s from event %llu", self->opts.store_dir,
+            (unsigned long long)self->last);
+    return rc;
+}
+
+static int publish_one(void *ctx, const pw_event_t *ev)
+{
+    pw_publisher_t *self = ctx;
+    char topic[PW_ID_MAX + 8];
+    int n = snprintf(topic, sizeof(topic), "%s.%s", pw_event_type_name(ev->type), ev->indicator);
+    if (pw_event_encode(ev, &self->buf) != 0)
+        return -ENOMEM;
+    zmq_send(self->pub, topic, (size_t)n, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(self->pub, self->buf.data, self->buf.len, ZMQ_DONTWAIT);
+    self->last = ev->seq;
+    return 0;
+}
+
+static int publish_new(pw_publisher_t *self)
+{
+    if (ensure_store(self) != 0)
+        return 0;
+    pw_txn_t *txn;
+    int rc = pw_store_begin(self->store, false, &txn);
+    if (rc != 0)
+        return rc;
+    uint64_t head;
+    rc = pw_store_event_head(txn, &head);
+    if (rc == 0 && head > self->last)
+        rc = pw_store_event_foreach(txn, self->last + 1, head, PUBLISH_MAX, publish_one, self);
+    pw_store_abort(&txn);
+    return rc;
+}
+
+static void heartbeat(pw_publisher_t *self)
+{
+    pw_event_t hb;
+    memset(&hb, 0, sizeof(hb));
+    hb.type = PW_EV_HB;
+    hb.seq = self->last;
+    hb.time_ms = pw_now_ms();
+    if (pw_event_encode(&hb, &self->buf) != 0)
+        return;
+    zmq_send(self->pub, "hb", 2, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(self->pub, self->buf.data, self->buf.len, ZMQ_DONTWAIT);
+}
+
+static int add_row(void *ctx, const pw_event_t *ev)
+{
+    return pw_reply_add(ctx, 0, ev);
+}
+
+static int add_alert(void *ctx, const pw_event_t *ev)
+{
+    return pw_reply_add(ctx, 1, ev);
+}
+
+static int add_event(void *ctx, const pw_event_t *ev)
+{
+    return pw_reply_add(ctx, 2, ev);
+}
+
+/* Answers one request from a single read transaction. */
+static int answer(pw_publisher_t *self, const pw_request_t *req)
+{
+    pw_reply_clear(&self->reply);
+    self->reply.type = req->type;
+    int rc = ensure_store(self);
+    if (rc != 0) /* nothing stored yet: an empty state at sequence 0 */
+        return pw_reply_encode(&self->reply, &self->buf);
+    pw_txn_t *txn;
+    if ((rc = pw_store_begin(self->store, false, &txn)) != 0)
+        return rc;
+    rc = pw_store_event_head(txn, &self->reply.seq);
+    if (rc == 0 && req->type == PW_REQ_SNAP) {
+        rc = pw_store_rate_foreach(txn, add_row, &self->reply);
+        if (rc == 0)
+            rc = pw_store_open_foreach(txn, add_alert, &self->reply);
+    } else if (rc == 0 && req->from <= req->to) {
+        rc = pw_store_event_foreach(txn, req->from, req->to, PW_RANGE_MAX, add_event,
+                                    &self->reply);
+    }
+    pw_store_abort(&txn);
+    if (rc == 0)
+        rc = pw_reply_encode(&self->reply, &self->buf);
+    return rc;
+}
+
+static void serve_requests(pw_publisher_t *self)
+{
+    for (;;) {
+        zmq_msg_t id, msg;
+        zmq_msg_init(&id);
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&id, self->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&id);
+            zmq_msg_close(&msg);
+            return;
+        }
+        bool ok = zmq_msg_more(&id) && zmq_msg_recv(&msg, self->router, 0) >= 0 &&
+                  !zmq_msg_more(&msg);
+        pw_request_t req;
+        int rc = ok ? pw_request_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &req)
+                    : PW_EMALFORMED;
+        if (rc == 0)
+            rc = answer(self, &req);
+        if (rc == 0) {
+            zmq_msg_send(&id, self->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            zmq_send(self->router, self->buf.data, self->buf.len, ZMQ_DONTWAIT);
+        } else {
+            PW_WARN("request not answered: %s", pw_strerror(rc));
+        }
+        zmq_msg_close(&id);
+        zmq_msg_close(&msg);
+    }
+}
+
+int pw_publisher_run(pw_publisher_t *self, volatile sig_atomic_t *stop)
+{
+    ensure_store(self);
+    PW_INFO("ready pub=%s", self->endpoints);
+    self->next_hb = pw_mono_ms();
+    int rc = 0;
+    while (!*stop) {
+        zmq_pollitem_t items[] = {{self->notify, 0, ZMQ_POLLIN, 0},
+                                  {self->router, 0, ZMQ_POLLIN, 0}};
+        int n = zmq_poll(items, 2, 100);
+        if (n < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            rc = -zmq_errno();
+            break;
+        }
+        if (items[0].revents & ZMQ_POLLIN) {
+            char head[8];
+            while (zmq_recv(self->notify, head, sizeof(head), ZMQ_DONTWAIT) >= 0)
+                ;
+        }
+        /* Publishing on every wake-up and every 100 ms also covers a missed
+         * notification, such as one sent before this process started. */
+        if ((rc = publish_new(self)) != 0) {
+            PW_ERROR("reading events failed: %s", pw_strerror(rc));
+            break;
+        }
+        if (items[1].revents & ZMQ_POLLIN)
+            serve_requests(self);
+        if (pw_mono_ms() >= self->next_hb) {
+            heartbeat(self);
+            self->next_hb = pw_mono_ms() + self->opts.heartbeat_ms;
+        }
+    }
+    PW_INFO("stopping at event %llu", (unsigned long long)self->last);
+    return rc;
+}

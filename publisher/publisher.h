@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PW_PUBLISHER_H
+#define PW_PUBLISHER_H
+
+#include <signal.h>
+#include <stddef.h>
+
+/*
+ * The publisher: a process of its own that opens the aggregator's store
+ * read-only, follows its event log (woken by the aggregator's notify socket,
+ * and polling as a fallback), and serves the bureau:
+ *   PUB    every event, two frames: topic ("rate.<indicator>", "alert.<indicator>",
+ *          "hb") and the msgpack event; a heartbeat with the head sequence every second;
+ *   ROUTER snapshot and range requests (bureau.h), answered from one read
+ *          transaction, so a snapshot is exactly the state after event q.
+ * Because everything comes from the store, a publisher can restart at any time
+ * and monitors fill any gap from the stored log.
+ */
+
+typedef struct pw_publisher pw_publisher_t;
+
+typedef struct pw_publisher_opts {
+    const char *store_dir;     /**< the aggregator's store */
+    const char *bind;          /**< PUB endpoint */
+    const char *snapshot_bind; /**< ROUTER endpoint; NULL = derived from bind */
+    const char *notify;        /**< the aggregator's notify endpoint; NULL = default */
+    int heartbeat_ms;          /**< 0 = 1000 */
+} pw_publisher_opts_t;
+
+/**
+ * The snapshot endpoint that goes with a PUB endpoint: the next TCP port
+ * ("tcp://h:5560" -> "tcp://h:5561"), or the ipc path plus ".snap".
+ * 0, or -EINVAL when it cannot be derived (a wildcard port).
+ */
+int pw_publisher_snapshot_endpoint(const char *pub, char *buf, size_t len);
+
+/** Binds the sockets; the store is opened when it exists. 0 or -errno. Caller owns *out. */
+int pw_publisher_new(const pw_publisher_opts_t *opts, pw_publisher_t **out);
+
+/** Serves until *stop. 0, or a fatal error code. */
+int pw_publisher_run(pw_publisher_t *self, volatile sig_atomic_t *stop);
+
+/** Closes everything, NULLs *self_p. NULL-safe. */
+void pw_publisher_destroy(pw_publisher_t **self_p);
+
+#endif

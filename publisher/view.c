@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: MIT */
+#include "view.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pw/util.h"
+
+struct pw_view {
+    const pw_catalog_t *cat;
+    pw_event_t *rows;
+    size_t nrows, caprows;
+    pw_event_t *alerts;
+    size_t nalerts, capalerts;
+};
+
+int pw_view_new(const pw_catalog_t *cat, pw_view_t **out)
+{
+    *out = calloc(1, sizeof(**out));
+    if (!*out)
+        return -ENOMEM;
+    (*out)->cat = cat;
+    return 0;
+}
+
+void pw_view_destroy(pw_view_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free((*self_p)->rows);
+    free((*self_p)->alerts);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static bool same_series(const pw_event_t *a, const pw_event_t *b)
+{
+    return strcmp(a->indicator, b->indicator) == 0 && strcmp(a->series, b->series) == 0;
+}
+
+static int push(pw_event_t **arr, size_t *n, size_t *cap, const pw_event_t *ev)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        pw_event_t *na = realloc(*arr, ncap * sizeof(*na));
+        if (!na)
+            return -ENOMEM;
+        *arr = na;
+        *cap = ncap;
+    }
+    (*arr)[(*n)++] = *ev;
+    return 0;
+}
+
+int pw_view_apply(pw_view_t *self, const pw_event_t *ev)
+{
+    if (ev->type == PW_EV_RATE) {
+        for (size_t i = 0; i < self->nrows; i++) {
+            if (same_series(&self->rows[i], ev) && pw_period_eq(self->rows[i].period, ev->period)) {
+                self->rows[i] = *ev;
+                return 0;
+            }
+        }
+        return push(&self->rows, &self->nrows, &self->caprows, ev);
+    }
+    if (ev->type != PW_EV_ALERT)
+        return 0;
+    for (size_t i = 0; i < self->nalerts; i++) {
+        if (!same_series(&self->alerts[i], ev))
+            continue;
+        if (ev->action == PW_ALERT_OPEN)
+            self->alerts[i] = *ev;
+        else
+            self->alerts[i] = self->alerts[--self->nalerts];
+        return 0;
+    }
+    return ev->action == PW_ALERT_OPEN ? push(&self->alerts, &self->nalerts, &self->capalerts, ev)
+                                       : 0;
+}
+
+int pw_view_load(pw_view_t *self, const pw_reply_t *snap)
+{
+    self->nrows = 0;
+    self->nalerts = 0;
+    for (size_t i = 0; i < snap->nrows; i++)
+        if (pw_view_apply(self, &snap->rows[i]) != 0)
+            return -ENOMEM;
+    for (size_t i = 0; i < snap->nalerts; i++)
+        if (push(&self->alerts, &self->nalerts, &self->capalerts, &snap->alerts[i]) != 0)
+            return -ENOMEM;
+    return 0;
+}
+
+bool pw_view_latest_period(const pw_view_t *self, pw_period_t *out)
+{
+    bool any = false;
+    for (size_t i = 0; i < self->nrows; i++) {
+        if (!any || pw_period_cmp(self->rows[i].period, *out) > 0)
+            *out = self->rows[i].period;
+        any = true;
+    }
+    return any;
+}
+
+int pw_display_width(const char *s)
+{
+    int w = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        uint32_t c;
+        int n;
+        if (*p < 0x80) {
+            c = *p;
+            n = 1;
+        } else if ((*p & 0xe0) == 0xc0) {
+            c = *p & 0x1f;
+            n = 2;
+        } else if ((*p & 0xf0) == 0xe0) {
+            c = *p & 0x0f;
+            n = 3;
+        } else {
+            c = *p & 0x07;
+            n = 4;
+        }
+        for (int i = 1; i < n; i++) {
+            if ((p[i] & 0xc0) != 0x80) {
+                n = i;
+                break;
+            }
+            c = (c << 6) | (p[i] & 0x3f);
+        }
+        p += n;
+        if ((c >= 0x0300 && c <= 0x036f) || c == 0x200b)
+            continue; /* combining marks and zero-width space */
+        bool wide = (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) ||
+                    (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
+                    (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
+                    (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x20000 && c <= 0x3fffd);
+        w += wide ? 2 : 1;
+    }
+    return w;
+}
+
+/* Prints s cut to at most width columns (ending in "…" when cut), padded to width. */
+static void print_cell(FILE *out, const char *s, int width)
+{
+    int used = 0;
+    if (pw_display_width(s) <= width) {
+        fputs(s, out);
+        used = pw_display_width(s);
+    } else {
+        const unsigned char *p = (const unsigned char *)s;
+        char one[8];
+        while (*p) {
+            int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : 4;
+            memcpy(one, p, (size_t)n);
+            one[n] = '\0';
+            int cw = pw_display_width(one);
+            if (used + cw > width - 1)
+                break;
+            fputs(one, out);
+            used += cw;
+            p += n;
+        }
+        fputs("…", out);
+        used++;
+    }
+    for (; used < width; used++)
+        fputc(' ', out);
+}
+
+/* A number as the bureau writes it: no trailing zeros. */
+static void fmt_num(char *buf, size_t len, double v, int decimals)
+{
+    snprintf(buf, len, "%.*f", decimals, v);
+    if (strchr(buf, '.')) {
+        char *e = buf + strlen(buf) - 1;
+        while (*e == '0')
+            *e-- = '\0';
+        if (*e == '.')
+            *e = '\0';
+    }
+}
+
+static const pw_indicator_t *find_ind(const pw_catalog_t *cat, const char *id)
+{
+    if (!cat)
+        return NULL;
+    int i = pw_catalog_indicator(cat, id, strlen(id));
+    return i < 0 ? NULL : &cat->indicators[i];
+}
+
+static int decimals_of(const pw_catalog_t *cat, const char *id)
+{
+    const pw_indicator_t *ind = find_ind(cat, id);
+    return ind ? ind->decimals : 6;
+}
+
+static const char *band_color(pw_band_t b)
+{
+    return b == PW_BAND_SEVERE ? "\033[1;31m" : b == PW_BAND_LAGGING ? "\033[33m" : "\033[32m";
+}
+
+/* Row order: the catalog's, then ids for anything it does not know. */
+static long order_key(const pw_catalog_t *cat, const pw_event_t *ev)
+{
+    if (!cat)
+        return 0;
+    int i = pw_catalog_indicator(cat, ev->indicator, strlen(ev->indicator));
+    if (i < 0)
+        return 1L << 30;
+    const pw_indicator_t *ind = &cat->indicators[i];
+    long s = 0;
+    for (size_t k = 0; k < ind->nseries; k++)
+        if (strcmp(ind->series[k].name, ev->series) == 0)
+            s = (long)k;
+    return (long)i * PW_SERIES_MAX + s;
+}
+
+static const pw_catalog_t *sort_cat;
+
+static int cmp_rows(const void *a, const void *b)
+{
+    const pw_event_t *x = *(const pw_event_t *const *)a, *y = *(const pw_event_t *const *)b;
+    long kx = order_key(sort_cat, x), ky = order_key(sort_cat, y);
+    if (kx != ky)
+        return kx < ky ? -1 : 1;
+    int c = strcmp(x->indicator, y->indicator);
+    return c ? c : strcmp(x->series, y->series);
+}
+
+/* Rows at period p in display order; caller frees the array. */
+static const pw_event_t **rows_at(const pw_view_t *self, pw_period_t p, size_t *n_out)
+{
+    const pw_event_t **sel = calloc(self->nrows + 1, sizeof(*sel));
+    size_t n = 0;
+    if (!sel) {
+        *n_out = 0;
+        return NULL;
+    }
+    for (size_t i = 0; i < self->nrows; i++)
+        if (pw_period_eq(self->rows[i].period, p))
+            sel[n++] = &self->rows[i];
+    sort_cat = self->cat;
+    qsort(sel, n, sizeof(*sel), cmp_rows);
+    *n_out = n;
+    return sel;
+}
+
+void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool color)
+{
+    char ptext[PW_PERIOD_STRMAX];
+    pw_period_format(p, ptext);
+    size_t n;
+    const pw_event_t **rows = rows_at(self, p, &n);
+    if (!rows)
+        return;
+    fprintf(out, "Evaluation table at %s", ptext);
+    if (self->cat)
+        fprintf(out, " (plan %d-%d, %.0f%% of the plan period elapsed)", self->cat->base_year,
+                self->cat->target_year,
+                100.0 * (double)pw_period_months_after(p, self->cat->base_year) /
+                    (12.0 * (self->cat->target_year - self->cat->base_year)));
+    fprintf(out, "\n%3s  %-36s ", "#", "indicator");
+    print_cell(out, "指标", 26);
+    fprintf(out, " %8s %8s %9s %8s  %-20s %-8s\n", "base", "target", "value", "rate", "band",
+            "reported");
+    int counts[4] = {0}, achieved = 0;
+    const char *counted = "";
+    for (size_t k = 0; k < n; k++) {
+        const pw_event_t *r = rows[k];
+        const pw_indicator_t *ind = find_ind(self->cat, r->indicator);
+        char base[32] = "", target[32] = "", value[32] = "-", rate[32] = "-", name[160];
+        if (ind) {
+            if (ind->has_base)
+                fmt_num(base, sizeof(base), ind->base, 6);
+            else
+                snprintf(base, sizeof(base), "none");
+            char lo[24], hi[24];
+            fmt_num(lo, sizeof(lo), ind->target, 6);
+            fmt_num(hi, sizeof(hi), ind->target_hi, 6);
+            if (ind->target_kind == PW_TARGET_RANGE)
+                snprintf(target, sizeof(target), "%.15s-%.15s", lo, hi);
+            else
+                snprintf(target, sizeof(target), "%s", lo);
+        }
+        if (r->has_value)
+            fmt_num(value, sizeof(value), r->value, decimals_of(self->cat, r->indicator));
+        if (r->has_rate)
+            snprintf(rate, sizeof(rate), "%.2f", (double)r->centi / 100.0);
+        snprintf(name, sizeof(name), "%s%s%s", r->indicator, r->series[0] ? "/" : "", r->series);
+        fprintf(out, "%3d  ", ind ? (ind->row > 0 ? ind->row : 0) : 0);
+        print_cell(out, name, 36);
+        fputc(' ', out);
+        print_cell(out, ind ? ind->name_zh : "", 26);
+        fprintf(out, " %8s %8s %9s %8s  ", base, target, value, rate);
+        char band[64];
+        snprintf(band, sizeof(band), "%s %s", r->has_rate ? pw_band_name(r->band) : "-",
+                 r->has_rate ? pw_band_name_zh(r->band) : "");
+        if (color && r->has_rate)
+            fputs(band_color(r->band), out);
+        print_cell(out, band, 20);
+        if (color && r->has_rate)
+            fputs("\033[0m", out);
+        fprintf(out, " %u/%u%s%s\n", r->have, r->want, r->have < r->want ? " provisional" : "",
+                r->achieved ? " achieved" : "");
+        /* Count indicators, not series: an indicator counts by its weakest series. */
+        if (strcmp(counted, r->indicator) != 0 && r->has_rate) {
+            const pw_event_t *weak = r;
+            for (size_t j = k + 1; j < n && strcmp(rows[j]->indicator, r->indicator) == 0; j++)
+                if (rows[j]->has_rate && rows[j]->centi < weak->centi)
+                    weak = rows[j];
+            counts[weak->band]++;
+            achieved += weak->achieved;
+            counted = r->indicator;
+        }
+    }
+    fprintf(out, "\n%d indicators rated: %d on track (%d of them achieved), %d lagging, %d severe\n",
+            counts[1] + counts[2] + counts[3], counts[PW_BAND_ON_TRACK], achieved,
+            counts[PW_BAND_LAGGING], counts[PW_BAND_SEVERE]);
+    free(rows);
+    fprintf(out, "Open alerts: %zu\n", self->nalerts);
+    for (size_t i = 0; i < self->nalerts; i++)
+        pw_view_print_alert(self->cat, &self->alerts[i], out, color);
+}
+
+static void json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static void json_common(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out)
+{
+    char ptext[PW_PERIOD_STRMAX], num[48];
+    pw_period_format(ev->period, ptext);
+    fputs("\"indicator\":", out);
+    json_str(out, ev->indicator);
+    fputs(",\"series\":", out);
+    if (ev->series[0])
+        json_str(out, ev->series);
+    else
+        fputs("null", out);
+    fprintf(out, ",\"period\":\"%s\",\"value\":", ptext);
+    if (ev->has_value) {
+        fmt_num(num, sizeof(num), ev->value, decimals_of(cat, ev->indicator));
+        fputs(num, out);
+    } else {
+        fputs("null", out);
+    }
+    if (ev->has_rate)
+        fprintf(out, ",\"rate\":%.2f", (double)ev->centi / 100.0);
+    else
+        fputs(",\"rate\":null", out);
+    fprintf(out, ",\"band\":%s%s%s", ev->has_rate ? "\"" : "",
+            ev->has_rate ? pw_band_name(ev->band) : "null", ev->has_rate ? "\"" : "");
+}
+
+void pw_view_print_event_json(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out)
+{
+    char when[32];
+    pw_format_time(ev->time_ms, when);
+    if (ev->type == PW_EV_ALERT) {
+        fprintf(out, "{\"alert\":\"%s\",", ev->action == PW_ALERT_OPEN ? "open" : "resolve");
+        json_common(cat, ev, out);
+        fprintf(out, ",\"complete\":\"%u/%u\",\"why\":", ev->have, ev->want);
+        json_str(out, ev->why);
+    } else {
+        fputc('{', out);
+        json_common(cat, ev, out);
+        fprintf(out, ",\"achieved\":%s,\"complete\":\"%u/%u\",\"provisional\":%s",
+                ev->achieved ? "true" : "false", ev->have, ev->want,
+                ev->have < ev->want ? "true" : "false");
+        const pw_indicator_t *ind = find_ind(cat, ev->indicator);
+        if (ind) {
+            fputs(",\"name_zh\":", out);
+            json_str(out, ind->name_zh);
+            fputs(",\"name_en\":", out);
+            json_str(out, ind->name_en);
+        }
+    }
+    fprintf(out, ",\"seq\":%llu,\"time\":\"%s\"}\n", (unsigned long long)ev->seq, when);
+}
+
+void pw_view_print_json(const pw_view_t *self, FILE *out, pw_period_t p)
+{
+    size_t n;
+    const pw_event_t **rows = rows_at(self, p, &n);
+    for (size_t k = 0; rows && k < n; k++)
+        pw_view_print_event_json(self->cat, rows[k], out);
+    free(rows);
+}
+
+void pw_view_print_alert(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out, bool color)
+{
+    char ptext[PW_PERIOD_STRMAX], value[32] = "-";
+    pw_period_format(ev->period, ptext);
+    const pw_indicator_t *ind = find_ind(cat, ev->indicator);
+    if (ev->has_value)
+        fmt_num(value, sizeof(value), ev->value, ind ? ind->decimals : 6);
+    bool open = ev->action == PW_ALERT_OPEN;
+    if (color)
+        fputs(open ? "\033[1;31m" : "\033[32m", out);
+    fprintf(out, "  ALERT %-7s ", open ? "OPEN" : "RESOLVE");
+    if (color)
+        fputs("\033[0m", out);
+    fprintf(out, "%s%s%s", ev->indicator, ev->series[0] ? "/" : "", ev->series);
+    if (ind)
+        fprintf(out, " %s", ind->name_zh);
+    fprintf(out, " at %s: value %s, rate %.2f (%s %s)", ptext, value, (double)ev->centi / 100.0,
+            pw_band_name(ev->band), pw_band_name_zh(ev->band));
+    if (ev->why[0])
+        fprintf(out, "; %s", ev->why);
+    fputc('\n', out);
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PW_VIEW_H
+#define PW_VIEW_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "pw/bureau.h"
+#include "pw/catalog.h"
+#include "pw/event.h"
+
+/*
+ * What a monitor shows: the evaluation rows (indicator series x period) and
+ * the open alerts, kept current from a snapshot plus live events, and printed
+ * as a table for people or as JSON lines for programs.
+ */
+
+typedef struct pw_view pw_view_t;
+
+/** Creates an empty view; cat (borrowed, may be NULL) gives names and order. */
+int pw_view_new(const pw_catalog_t *cat, pw_view_t **out);
+
+/** Frees and NULLs. NULL-safe. */
+void pw_view_destroy(pw_view_t **self_p);
+
+/** Replaces the state with a snapshot's rows and open alerts. 0 or -ENOMEM. */
+int pw_view_load(pw_view_t *self, const pw_reply_t *snap);
+
+/** Applies one live event (rate row, alert open/resolve). 0 or -ENOMEM. */
+int pw_view_apply(pw_view_t *self, const pw_event_t *ev);
+
+/** The latest period with any row; false when the view is empty. */
+bool pw_view_latest_period(const pw_view_t *self, pw_period_t *out);
+
+/** Prints the evaluation table at period p, the band counts and the open alerts. */
+void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool color);
+
+/** Prints one JSON object per series row at period p. */
+void pw_view_print_json(const pw_view_t *self, FILE *out, pw_period_t p);
+
+/** Prints an alert event as one line for people. */
+void pw_view_print_alert(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out, bool color);
+
+/** Prints an event (rate or alert) as one JSON object line. */
+void pw_view_print_event_json(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out);
+
+/** Display columns of a UTF-8 string in a terminal (CJK characters take two). */
+int pw_display_width(const char *s);
+
+#endif

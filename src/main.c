@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+#define _DEFAULT_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "pw/error.h"
+
+volatile sig_atomic_t pw_cli_stop = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (pw_cli_stop)
+        _exit(1); /* asked twice: stop now */
+    pw_cli_stop = 1;
+}
+
+void pw_cli_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+const char *pw_cli_self(void)
+{
+    static char path[4096];
+    if (!path[0]) {
+        ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+        if (n <= 0)
+            snprintf(path, sizeof(path), "planwatch");
+        else
+            path[n] = '\0';
+    }
+    return path;
+}
+
+const char *pw_cli_datadir(void)
+{
+    const char *env = getenv("PLANWATCH_DATA");
+    if (env && *env)
+        return env;
+    /* A binary in its build tree uses the source tree's data; an installed one
+     * uses share/planwatch. */
+    if (access(PW_DATADIR_BUILD "/wuhan/catalog.conf", R_OK) == 0)
+        return PW_DATADIR_BUILD;
+    return PW_DATADIR_INSTALL;
+}
+
+int pw_cli_load_catalog(const char *path, pw_catalog_t **out)
+{
+    char def[4096], err[512] = "";
+    if (!path) {
+        snprintf(def, sizeof(def), "%s/wuhan/catalog.conf", pw_cli_datadir());
+        path = def;
+    }
+    int rc = pw_catalog_load(path, out, err, sizeof(err));
+    if (rc != 0)
+        fprintf(stderr, "planwatch: %s\n", err[0] ? err : pw_strerror(rc));
+    return rc;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *what;
+} commands[] = {
+    {"demo", pw_cmd_demo, "run the whole pipeline on the Wuhan demo data"},
+    {"aggregator", pw_cmd_aggregator, "take updates, store them, compute rates and alerts"},
+    {"collector", pw_cmd_collector, "send a district's data file to the aggregator"},
+    {"publisher", pw_cmd_publisher, "serve rates and alerts to the bureau"},
+    {"monitor", pw_cmd_monitor, "show the evaluation table and alerts"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: planwatch <command> [options]   (planwatch <command> --help)\n\n"
+                 "Watches a five-year plan's indicators: district collectors send data\n"
+                 "elements, the aggregator stores them in LMDB and computes city-wide\n"
+                 "values, progress rates and alerts, the publisher serves them.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].what);
+    fprintf(out, "\noptions:\n  -h, --help     this text\n  -V, --version  the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("planwatch %s\n", PW_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "planwatch: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+#define _DEFAULT_SOURCE
+#include "proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pw/util.h"
+
+static int spawn_to(pw_proc_t *p, const char *bin, char *const args[], const char *out,
+                    const char *err)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fe = strcmp(out, err) == 0 ? fo : open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo >= 0)
+            dup2(fo, STDOUT_FILENO);
+        if (fe >= 0)
+            dup2(fe, STDERR_FILENO);
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0)
+            dup2(nul, STDIN_FILENO);
+        execv(bin, args);
+        _exit(127);
+    }
+    p->pid = pid;
+    p->status = 0;
+    return 0;
+}
+
+int pw_proc_spawn(pw_proc_t *p, const char *bin, char *const args[], const char *log)
+{
+    snprintf(p->log, sizeof(p->log), "%s", log);
+    return spawn_to(p, bin, args, log, log);
+}
+
+char *pw_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n - 1 == 0) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
+int pw_proc_wait_log(pw_proc_t *p, const char *needle, int timeout_ms)
+{
+    int64_t deadline = pw_mono_ms() + timeout_ms;
+    while (pw_mono_ms() < deadline) {
+        char *text = pw_read_file(p->log);
+        bool found = text && strstr(text, needle);
+        free(text);
+        if (found)
+            return 0;
+        if (waitpid(p->pid, &p->status, WNOHANG) == p->pid) {
+            p->pid = 0;
+            return -1;
+        }
+        usleep(10000);
+    }
+    return -1;
+}
+
+int pw_proc_wait(pw_proc_t *p, int timeout_ms)
+{
+    if (p->pid > 0) {
+        int64_t deadline = pw_mono_ms() + timeout_ms;
+        while (waitpid(p->pid, &p->status, WNOHANG) == 0) {
+            if (pw_mono_ms() > deadline)
+                return -1;
+            usleep(5000);
+        }
+        p->pid = 0;
+    }
+    return WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1;
+}
+
+int pw_proc_stop(pw_proc_t *p, int timeout_ms)
+{
+    if (p->pid > 0)
+        kill(p->pid, SIGTERM);
+    int rc = pw_proc_wait(p, timeout_ms);
+    if (rc < 0 && p->pid > 0) {
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, &p->status, 0);
+        p->pid = 0;
+    }
+    return rc;
+}
+
+int pw_proc_run(const char *bin, char *const args[], const char *out_path, int timeout_ms)
+{
+    pw_proc_t p;
+    char err[300];
+    snprintf(err, sizeof(err), "%s.err", out_path);
+    snprintf(p.log, sizeof(p.log), "%s", err);
+    if (spawn_to(&p, bin, args, out_path, err) != 0)
+        return -1;
+    int rc = pw_proc_wait(&p, timeout_ms);
+    if (rc < 0 && p.pid > 0) {
+        kill(p.pid, SIGKILL);
+        waitpid(p.pid, NULL, 0);
+    }
+    return rc;
+}

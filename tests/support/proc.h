@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PW_TEST_PROC_H
+#define PW_TEST_PROC_H
+
+#include <stdbool.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Real processes for integration tests: spawn, wait for "ready", stop. */
+
+typedef struct pw_proc {
+    pid_t pid;
+    char log[256];
+    int status; /**< wait status once reaped */
+} pw_proc_t;
+
+/** Starts bin with args (NULL-terminated, args[0] is the program name), output into log. */
+int pw_proc_spawn(pw_proc_t *p, const char *bin, char *const args[], const char *log);
+
+/** Waits for a line containing needle in the log. 0, or -1 on timeout or early exit. */
+int pw_proc_wait_log(pw_proc_t *p, const char *needle, int timeout_ms);
+
+/** Waits for exit up to timeout_ms; returns the exit code, or -1 (killed, timeout). */
+int pw_proc_wait(pw_proc_t *p, int timeout_ms);
+
+/** SIGTERM then wait; the exit code, or -1. */
+int pw_proc_stop(pw_proc_t *p, int timeout_ms);
+
+/** Runs bin to completion, stdout into out_path (NULL = the log); the exit code or -1. */
+int pw_proc_run(const char *bin, char *const args[], const char *out_path, int timeout_ms);
+
+/** Reads a whole file into a NUL-terminated heap buffer (caller frees), or NULL. */
+char *pw_read_file(const char *path);
+
+#endif
