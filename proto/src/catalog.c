@@ -42,9 +42,9 @@ enum key {
 };
 
 static const char *const key_names[NKEYS] = {
-    "name",  "base_year", "target_year", "alert_below", "on_track_at", "name_zh",   "name_en",
-    "unit",  "level",     "kind",        "row",         "category",    "attribute", "base",
-    "target", "target_kind", "direction", "method",     "decimals",    "value",
+    "name",   "base_year",   "target_year", "alert_below", "on_track_at", "name_zh",   "name_en",
+    "unit",   "level",       "kind",        "row",         "category",    "attribute", "base",
+    "target", "target_kind", "direction",   "method",      "decimals",    "value",
 };
 
 #define BIT(k) (1u << (k))
@@ -147,8 +147,8 @@ __attribute__((format(printf, 4, 0))) static void vfail(struct parser *p, int li
 }
 
 /* Reports an error at a line; returns PW_ECATALOG. */
-__attribute__((format(printf, 3, 4))) static int fail(struct parser *p, int line,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(struct parser *p, int line, const char *fmt,
+                                                      ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -158,8 +158,8 @@ __attribute__((format(printf, 3, 4))) static int fail(struct parser *p, int line
 }
 
 /* Same, prefixed with the current section ("indicator 'beds': "). */
-__attribute__((format(printf, 3, 4))) static int sfail(struct parser *p, int line,
-                                                       const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int sfail(struct parser *p, int line, const char *fmt,
+                                                       ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -392,8 +392,9 @@ static int set_string(struct parser *p, enum key k, const char *v, size_t n)
 
 static int bad_number(struct parser *p, enum key k, const char *v, size_t n)
 {
-    return sfail(p, p->line, "bad number '%.*s' for '%s' (expected a plain decimal like 12 or 37.5)",
-                 (int)n, v, key_names[k]);
+    return sfail(p, p->line,
+                 "bad number '%.*s' for '%s' (expected a plain decimal like 12 or 37.5)", (int)n, v,
+                 key_names[k]);
 }
 
 static int add_ref(struct parser *p, size_t series, bool is_b, const char *v, size_t n)
@@ -449,8 +450,7 @@ static int parse_formula(struct parser *p, pw_series_t *s, size_t series, const 
                      (int)n, v, f->usage);
     for (size_t k = 1; k < nelem; k += 2) {
         if (!is_id(tok[k], len[k]))
-            return sfail(p, p->line, "'%.*s' in formula is not an element id", (int)len[k],
-                         tok[k]);
+            return sfail(p, p->line, "'%.*s' in formula is not an element id", (int)len[k], tok[k]);
     }
     s->formula = f->formula;
     s->a = -1;
@@ -551,8 +551,8 @@ static int set_key(struct parser *p, enum key k, const char *v, size_t n)
     case K_BASE_YEAR:
     case K_TARGET_YEAR:
         if (!parse_int(v, n, &i) || i < 1000 || i > 9999)
-            return sfail(p, p->line, "%s must be a year from 1000 to 9999, not '%.*s'", key_names[k],
-                         (int)n, v);
+            return sfail(p, p->line, "%s must be a year from 1000 to 9999, not '%.*s'",
+                         key_names[k], (int)n, v);
         *(k == K_BASE_YEAR ? &p->cat->base_year : &p->cat->target_year) = (int)i;
         return 0;
     case K_ALERT_BELOW:
@@ -576,7 +576,8 @@ static int set_key(struct parser *p, enum key k, const char *v, size_t n)
         return 0;
     case K_ROW:
         if (!parse_int(v, n, &i) || i < 0 || i > 1000000)
-            return sfail(p, p->line, "row must be a whole number 0 or above, not '%.*s'", (int)n, v);
+            return sfail(p, p->line, "row must be a whole number 0 or above, not '%.*s'", (int)n,
+                         v);
         cur_indicator(p)->row = (int)i;
         return 0;
     case K_ATTRIBUTE:
@@ -591,8 +592,9 @@ static int set_key(struct parser *p, enum key k, const char *v, size_t n)
             return 0;
         }
         if (!parse_number(v, n, &cur_indicator(p)->base))
-            return sfail(p, p->line, "bad base '%.*s' (expected a plain decimal like 37.5, or none)",
-                         (int)n, v);
+            return sfail(p, p->line,
+                         "bad base '%.*s' (expected a plain decimal like 37.5, or none)", (int)n,
+                         v);
         cur_indicator(p)->has_base = true;
         return 0;
     case K_TARGET:
@@ -644,8 +646,8 @@ static int do_key(struct parser *p, const char *key, size_t klen, const char *v,
         for (int i = 0; i < NKEYS; i++) {
             if (!(allowed_keys[p->sect] & BIT(i)))
                 continue;
-            int w = snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "",
-                             key_names[i]);
+            int w =
+                snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", key_names[i]);
             used += w > 0 ? (size_t)w : 0;
         }
         if (p->sect == SECT_INDICATOR)
@@ -676,9 +678,8 @@ static int finish_section(struct parser *p)
     const pw_catalog_t *cat = p->cat;
     if (p->sect == SECT_PLAN) {
         if (cat->target_year <= cat->base_year)
-            return sfail(p, p->key_line[K_TARGET_YEAR],
-                         "target_year %d must be after base_year %d", cat->target_year,
-                         cat->base_year);
+            return sfail(p, p->key_line[K_TARGET_YEAR], "target_year %d must be after base_year %d",
+                         cat->target_year, cat->base_year);
         if (!(cat->on_track_at > cat->alert_below)) {
             int line = p->key_line[K_ON_TRACK_AT] > p->key_line[K_ALERT_BELOW]
                            ? p->key_line[K_ON_TRACK_AT]
@@ -719,8 +720,8 @@ static int start_entry(struct parser *p, enum sect s, const char *id, size_t n)
                             : s == SECT_ELEMENT ? cat->elements[i].id
                                                 : cat->indicators[i].id;
         if (eqn(id, n, other))
-            return fail(p, p->line, "duplicate %s '%.*s' (first at line %d)", sect_names[s],
-                        (int)n, id, lines[i]);
+            return fail(p, p->line, "duplicate %s '%.*s' (first at line %d)", sect_names[s], (int)n,
+                        id, lines[i]);
     }
     char *dst;
     int rc;
@@ -831,8 +832,8 @@ static int do_line(struct parser *p, const char *s, size_t n)
     const char *eq = memchr(s, '=', n);
     if (!eq)
         return fail(p, p->line,
-                    "expected 'key = value', a [section] header or a # comment, not '%.*s'",
-                    (int)n, s);
+                    "expected 'key = value', a [section] header or a # comment, not '%.*s'", (int)n,
+                    s);
     const char *key = s, *v = eq + 1;
     size_t klen = (size_t)(eq - s), vlen = n - klen - 1;
     trim(&key, &klen);
@@ -866,8 +867,7 @@ static int finish_file(struct parser *p)
     for (size_t i = 0; i < cat->nelements; i++) {
         pw_level_t level = cat->elements[i].level;
         if (pw_catalog_count_level(cat, level) == 0)
-            return fail(p, p->elines[i],
-                        "element '%s': level %s, but no [district] has level = %s",
+            return fail(p, p->elines[i], "element '%s': level %s, but no [district] has level = %s",
                         cat->elements[i].id, level_names[level], level_names[level]);
     }
     return 0;
@@ -887,8 +887,8 @@ static void digest(const char *text, size_t len, unsigned char out[32])
     }
 }
 
-int pw_catalog_parse(const char *name, const char *text, size_t len, pw_catalog_t **out,
-                     char *err, size_t errlen)
+int pw_catalog_parse(const char *name, const char *text, size_t len, pw_catalog_t **out, char *err,
+                     size_t errlen)
 {
     assert(name && (text || len == 0) && out && (err || errlen == 0));
     *out = NULL;

@@ -28,8 +28,8 @@ struct parser {
     size_t nslots;
 };
 
-__attribute__((format(printf, 3, 4))) static int fail(struct parser *p, int line,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(struct parser *p, int line, const char *fmt,
+                                                      ...)
 {
     if (p->errlen == 0)
         return PW_EDATA;

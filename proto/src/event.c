@@ -31,10 +31,9 @@ enum ekey {
 };
 
 static const char *const ekey_names[E_COUNT] = {
-    [E_PV] = "pv",     [E_TY] = "ty",     [E_Q] = "q",       [E_T] = "t",
-    [E_I] = "i",       [E_SR] = "sr",     [E_P] = "p",       [E_VAL] = "val",
-    [E_RATE] = "rate", [E_BAND] = "band", [E_ACH] = "ach",   [E_HAVE] = "have",
-    [E_WANT] = "want", [E_A] = "a",       [E_WHY] = "why",
+    [E_PV] = "pv",   [E_TY] = "ty",     [E_Q] = "q",       [E_T] = "t",       [E_I] = "i",
+    [E_SR] = "sr",   [E_P] = "p",       [E_VAL] = "val",   [E_RATE] = "rate", [E_BAND] = "band",
+    [E_ACH] = "ach", [E_HAVE] = "have", [E_WANT] = "want", [E_A] = "a",       [E_WHY] = "why",
 };
 
 static const char *const action_names[] = {
@@ -194,8 +193,7 @@ static int get_id(const msgpack_object *o, bool may_be_empty, char out[PW_ID_MAX
 {
     if (o == NULL || o->type != MSGPACK_OBJECT_STR)
         return PW_EMALFORMED;
-    if (!(may_be_empty && o->via.str.size == 0) &&
-        !pw__id_valid(o->via.str.ptr, o->via.str.size))
+    if (!(may_be_empty && o->via.str.size == 0) && !pw__id_valid(o->via.str.ptr, o->via.str.size))
         return PW_EMALFORMED;
     memcpy(out, o->via.str.ptr, o->via.str.size);
     out[o->via.str.size] = '\0';

@@ -26,15 +26,15 @@
  */
 enum key { K_PV, K_TY, K_D, K_EP, K_S, K_E, K_P, K_V, K_T, K_RT, K_K, K_R, K_M, K_COUNT };
 
-#define KEY_BIT(k) (1u << (unsigned)(k))
+#define KEY_BIT(k)  (1u << (unsigned)(k))
 #define KEYS_COMMON (KEY_BIT(K_PV) | KEY_BIT(K_TY))
-#define KEYS_OBS                                                                          \
-    (KEY_BIT(K_D) | KEY_BIT(K_EP) | KEY_BIT(K_S) | KEY_BIT(K_E) | KEY_BIT(K_P) |          \
-     KEY_BIT(K_V) | KEY_BIT(K_T))
+#define KEYS_OBS                                                                                   \
+    (KEY_BIT(K_D) | KEY_BIT(K_EP) | KEY_BIT(K_S) | KEY_BIT(K_E) | KEY_BIT(K_P) | KEY_BIT(K_V) |    \
+     KEY_BIT(K_T))
 
 static const char *const key_names[K_COUNT] = {
-    [K_PV] = "pv", [K_TY] = "ty", [K_D] = "d",   [K_EP] = "ep", [K_S] = "s",
-    [K_E] = "e",   [K_P] = "p",   [K_V] = "v",   [K_T] = "t",   [K_RT] = "rt",
+    [K_PV] = "pv", [K_TY] = "ty", [K_D] = "d", [K_EP] = "ep", [K_S] = "s",
+    [K_E] = "e",   [K_P] = "p",   [K_V] = "v", [K_T] = "t",   [K_RT] = "rt",
     [K_K] = "k",   [K_R] = "r",   [K_M] = "m",
 };
 

@@ -8,13 +8,16 @@ double pw_round(double x, int decimals)
 {
     if (!isfinite(x))
         return x;
-    /* Snap to 9 decimals first: arithmetic like (0.6 - 0.5) / 0.1 lands a few
-     * ulps below the decimal result the formula means, and the band decision
-     * must follow the decimal result (PROGRESS.md). 9 decimals keeps every
-     * figure a bureau publishes intact while absorbing that noise. */
-    double snapped = round(x * 1e9) / 1e9;
     double scale = pow(10.0, decimals);
-    double r = round(snapped * scale) / scale;
+    double scaled = x * scale;
+    /* Snap away floating-point noise before rounding: (0.6 - 0.5) / 0.1 lands
+     * a few ulps below the decimal result the formula means, 39.995 is stored
+     * as 39.99499999..., and the band must follow the decimal result
+     * (PROGRESS.md). A millionth of the last published digit is far below any
+     * figure a bureau publishes and far above binary noise. */
+    if (fabs(scaled) < 1e9)
+        scaled = round(scaled * 1e6) / 1e6;
+    double r = round(scaled) / scale;
     return r == 0.0 ? 0.0 : r; /* no "-0.00" */
 }
 

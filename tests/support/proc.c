@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -119,8 +122,8 @@ int pw_proc_stop(pw_proc_t *p, int timeout_ms)
 int pw_proc_run(const char *bin, char *const args[], const char *out_path, int timeout_ms)
 {
     pw_proc_t p;
-    char err[300];
-    snprintf(err, sizeof(err), "%s.err", out_path);
+    char err[240];
+    snprintf(err, sizeof(err), "%.200s.err", out_path);
     snprintf(p.log, sizeof(p.log), "%s", err);
     if (spawn_to(&p, bin, args, out_path, err) != 0)
         return -1;
@@ -130,4 +133,44 @@ int pw_proc_run(const char *bin, char *const args[], const char *out_path, int t
         waitpid(p.pid, NULL, 0);
     }
     return rc;
+}
+
+int pw_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+bool pw_json_get(const char *line, const char *key, char *buf, size_t len)
+{
+    char pat[128];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *p = strstr(line, pat);
+    if (!p || len == 0)
+        return false;
+    p += strlen(pat);
+    size_t n = 0;
+    if (*p == '"') {
+        p++;
+        while (*p && *p != '"' && n + 1 < len) {
+            if (*p == '\\' && p[1])
+                p++;
+            buf[n++] = *p++;
+        }
+    } else {
+        while (*p && *p != ',' && *p != '}' && n + 1 < len)
+            buf[n++] = *p++;
+    }
+    buf[n] = '\0';
+    return true;
 }

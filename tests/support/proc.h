@@ -3,7 +3,7 @@
 #define PW_TEST_PROC_H
 
 #include <stdbool.h>
-#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Real processes for integration tests: spawn, wait for "ready", stop. */
@@ -32,4 +32,14 @@ int pw_proc_run(const char *bin, char *const args[], const char *out_path, int t
 /** Reads a whole file into a NUL-terminated heap buffer (caller frees), or NULL. */
 char *pw_read_file(const char *path);
 
+
+
+/** A free TCP port on 127.0.0.1 (bound and released), or -1. */
+int pw_free_port(void);
+
+/**
+ * Copies the raw JSON value of "key" in a flat one-line object into buf
+ * (strings without their quotes); false when the key is absent.
+ */
+bool pw_json_get(const char *line, const char *key, char *buf, size_t len);
 #endif

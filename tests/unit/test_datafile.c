@@ -67,8 +67,8 @@ static void setup(void)
     char err[512] = "";
     df = NULL;
     cat = NULL;
-    int rc = pw_catalog_parse("catalog.conf", catalog_text, strlen(catalog_text), &cat, err,
-                              sizeof err);
+    int rc =
+        pw_catalog_parse("catalog.conf", catalog_text, strlen(catalog_text), &cat, err, sizeof err);
     cr_assert(eq(int, rc, PW_OK), "%s: %s", pw_strerror(rc), err);
 }
 
@@ -137,9 +137,10 @@ Test(datafile, without_catalog_only_syntax_is_checked)
 Test(datafile, same_element_in_other_periods_is_not_a_duplicate)
 {
     char err[512] = "";
-    int rc = parse(H "2016,care_beds,1\n2016Q4,care_beds,1\n2016H2,care_beds,1\n2016-12,care_beds,1\n"
-                     "2016,new_orgs,1\n",
-                   cat, err, sizeof err);
+    int rc =
+        parse(H "2016,care_beds,1\n2016Q4,care_beds,1\n2016H2,care_beds,1\n2016-12,care_beds,1\n"
+                "2016,new_orgs,1\n",
+              cat, err, sizeof err);
     cr_assert(eq(int, rc, PW_OK), "%s: %s", pw_strerror(rc), err);
     cr_assert(eq(sz, df->n, 5));
 }
@@ -195,8 +196,8 @@ Test(datafile, load_names_the_path_in_errors)
     unlink(path);
     cr_assert(eq(int, rc, PW_EDATA), "%s", pw_strerror(rc));
     cr_assert(zero(ptr, df));
-    snprintf(want, sizeof want,
-             "%s:3: bad value 'x' (expected a plain decimal like 12 or -0.5)", path);
+    snprintf(want, sizeof want, "%s:3: bad value 'x' (expected a plain decimal like 12 or -0.5)",
+             path);
     cr_assert(eq(str, err, want));
 }
 
@@ -230,59 +231,62 @@ Test(datafile, destroy_is_null_safe)
 struct bad_case {
     const char *name;
     const char *text;
+    size_t len; /* 0: up to the NUL */
     bool with_catalog;
     int want_line;
     const char *want;
 };
 
+static const char nul_text[] = H "2016,care_beds,5\n2017,care\0_beds,5\n";
+
 static const struct bad_case bad_cases[] = {
-    {"missing_header", "2016,care_beds,5\n", false, 1,
+    {"missing_header", "2016,care_beds,5\n", 0, false, 1,
      "expected the header line 'period,element,value', not '2016,care_beds,5'"},
-    {"wrong_header", "# c\n\nperiod,element,amount\n", false, 3,
+    {"wrong_header", "# c\n\nperiod,element,amount\n", 0, false, 3,
      "expected the header line 'period,element,value', not 'period,element,amount'"},
-    {"header_in_capitals", "Period,Element,Value\n", false, 1, "expected the header line"},
-    {"no_header_at_all", "# only a comment\n\n", false, 2, "missing the header line"},
-    {"empty_text", "", false, 1, "missing the header line 'period,element,value'"},
-    {"two_fields", H "2016,care_beds\n", false, 2,
+    {"header_in_capitals", "Period,Element,Value\n", 0, false, 1, "expected the header line"},
+    {"no_header_at_all", "# only a comment\n\n", 0, false, 2, "missing the header line"},
+    {"empty_text", "", 0, false, 1, "missing the header line 'period,element,value'"},
+    {"two_fields", H "2016,care_beds\n", 0, false, 2,
      "expected 3 fields (period,element,value), found 2"},
-    {"four_fields", H "2016,care_beds,5,6\n", false, 2, "found 4"},
-    {"trailing_comma", H "2016,care_beds,5,\n", false, 2, "found 4"},
-    {"one_field", H "# ok\n2016\n", false, 3, "found 1"},
-    {"bad_half", H "2016H3,care_beds,5\n", false, 2,
+    {"four_fields", H "2016,care_beds,5,6\n", 0, false, 2, "found 4"},
+    {"trailing_comma", H "2016,care_beds,5,\n", 0, false, 2, "found 4"},
+    {"one_field", H "# ok\n2016\n", 0, false, 3, "found 1"},
+    {"bad_half", H "2016H3,care_beds,5\n", 0, false, 2,
      "bad period '2016H3' (expected a year 2016, a half 2018H1, a quarter 2018Q3 or a month "
      "2018-07)"},
-    {"short_year", H "16,care_beds,5\n", false, 2, "bad period '16'"},
-    {"bad_month", H "2016-13,care_beds,5\n", false, 2, "bad period '2016-13'"},
-    {"empty_period", H ",care_beds,5\n", false, 2, "bad period ''"},
-    {"bad_element_id", H "2016,Care-Beds,5\n", false, 2, "bad element id 'Care-Beds'"},
-    {"empty_element", H "2016,,5\n", false, 2, "bad element id ''"},
-    {"exponent", H "2016,care_beds,1e3\n", false, 2,
+    {"short_year", H "16,care_beds,5\n", 0, false, 2, "bad period '16'"},
+    {"bad_month", H "2016-13,care_beds,5\n", 0, false, 2, "bad period '2016-13'"},
+    {"empty_period", H ",care_beds,5\n", 0, false, 2, "bad period ''"},
+    {"bad_element_id", H "2016,Care-Beds,5\n", 0, false, 2, "bad element id 'Care-Beds'"},
+    {"empty_element", H "2016,,5\n", 0, false, 2, "bad element id ''"},
+    {"exponent", H "2016,care_beds,1e3\n", 0, false, 2,
      "bad value '1e3' (expected a plain decimal like 12 or -0.5)"},
-    {"word", H "2016,care_beds,abc\n", false, 2, "bad value 'abc'"},
-    {"nan", H "2016,care_beds,nan\n", false, 2, "bad value 'nan'"},
-    {"inf", H "2016,care_beds,-inf\n", false, 2, "bad value '-inf'"},
-    {"hex", H "2016,care_beds,0x1A\n", false, 2, "bad value '0x1A'"},
-    {"thousands_space", H "2016,care_beds,5 230\n", false, 2, "bad value '5 230'"},
-    {"empty_value", H "2016,care_beds,\n", false, 2, "missing value"},
-    {"blank_value", H "2016,care_beds,   \n", false, 2, "missing value"},
-    {"quote", H "2016,\"care_beds\",5\n", false, 2, "quotes are not supported"},
-    {"invalid_utf8", H "# Jiang'an \xbd\xad\xb0\xb6\n", false, 2, "invalid UTF-8"},
-    {"nul_byte", H "2016,care_beds,5\n2017,care\0", false, 3, "NUL byte"},
-    {"duplicate_pair", H "2016,care_beds,5\n# revised\n2016,care_beds,6\n", false, 4,
+    {"word", H "2016,care_beds,abc\n", 0, false, 2, "bad value 'abc'"},
+    {"nan", H "2016,care_beds,nan\n", 0, false, 2, "bad value 'nan'"},
+    {"inf", H "2016,care_beds,-inf\n", 0, false, 2, "bad value '-inf'"},
+    {"hex", H "2016,care_beds,0x1A\n", 0, false, 2, "bad value '0x1A'"},
+    {"thousands_space", H "2016,care_beds,5 230\n", 0, false, 2, "bad value '5 230'"},
+    {"empty_value", H "2016,care_beds,\n", 0, false, 2, "missing value"},
+    {"blank_value", H "2016,care_beds,   \n", 0, false, 2, "missing value"},
+    {"quote", H "2016,\"care_beds\",5\n", 0, false, 2, "quotes are not supported"},
+    {"invalid_utf8", H "# Jiang'an \xbd\xad\xb0\xb6\n", 0, false, 2, "invalid UTF-8"},
+    {"nul_byte", nul_text, sizeof nul_text - 1, false, 3, "NUL byte"},
+    {"duplicate_pair", H "2016,care_beds,5\n# revised\n2016,care_beds,6\n", 0, false, 4,
      "duplicate observation of 'care_beds' for 2016 (first at line 2)"},
-    {"duplicate_pair_spaced", H "2018H1,new_orgs,5\n 2018H1 , new_orgs ,6\n", false, 3,
+    {"duplicate_pair_spaced", H "2018H1,new_orgs,5\n 2018H1 , new_orgs ,6\n", 0, false, 3,
      "duplicate observation of 'new_orgs' for 2018H1 (first at line 2)"},
-    {"negative_count", H "2016,care_beds,-3\n", true, 2,
+    {"negative_count", H "2016,care_beds,-3\n", 0, true, 2,
      "'care_beds' is a count: the value must not be negative, not '-3'"},
-    {"fractional_count", H "2016,care_beds,5\n2017,care_beds,3.5\n", true, 3,
+    {"fractional_count", H "2016,care_beds,5\n2017,care_beds,3.5\n", 0, true, 3,
      "'care_beds' is a count: the value must be a whole number, not '3.5'"},
-    {"fractional_flow", H "2016,new_orgs,0.5\n", true, 2, "must be a whole number, not '0.5'"},
-    {"negative_amount", H "2016,standard,-1.5\n", true, 2,
+    {"fractional_flow", H "2016,new_orgs,0.5\n", 0, true, 2, "must be a whole number, not '0.5'"},
+    {"negative_amount", H "2016,standard,-1.5\n", 0, true, 2,
      "'standard' is an amount: the value must not be negative, not '-1.5'"},
-    {"unknown_element", H "2016,care_beds,5\n2016,bedz,3\n", true, 3, "unknown element 'bedz'"},
-    {"year_after_plan", H "2021,care_beds,3\n", true, 2,
+    {"unknown_element", H "2016,care_beds,5\n2016,bedz,3\n", 0, true, 3, "unknown element 'bedz'"},
+    {"year_after_plan", H "2021,care_beds,3\n", 0, true, 2,
      "period 2021 is outside the plan (2015 to 2020)"},
-    {"month_before_plan", H "2014-12,care_beds,3\n", true, 2,
+    {"month_before_plan", H "2014-12,care_beds,3\n", 0, true, 2,
      "period 2014-12 is outside the plan (2015 to 2020)"},
 };
 
@@ -301,8 +305,7 @@ ParameterizedTest(size_t *i, datafile, rejects_bad_file)
 {
     const struct bad_case *c = &bad_cases[*i];
     char err[512] = "", prefix[64];
-    /* The NUL case needs its real length; the others end at their NUL. */
-    size_t len = strcmp(c->name, "nul_byte") == 0 ? strlen(c->text) + 5 : strlen(c->text);
+    size_t len = c->len ? c->len : strlen(c->text);
     int rc = pw_datafile_parse("jiangan.csv", c->text, len, c->with_catalog ? cat : NULL, &df, err,
                                sizeof err);
     cr_assert(eq(int, rc, PW_EDATA), "%s: got %s (%s)", c->name, pw_strerror(rc), err);
@@ -326,4 +329,29 @@ Test(datafile, catalog_checks_need_the_catalog)
         cr_assert(eq(int, rc, PW_OK), "%s: %s", c->name, err);
         pw_datafile_destroy(&df);
     }
+}
+
+Test(datafile, demo_files_load_with_the_real_catalog)
+{
+    char err[512] = "", path[512];
+    pw_catalog_t *real = NULL;
+    int rc = pw_catalog_load(PW_SOURCE_DIR "/data/wuhan/catalog.conf", &real, err, sizeof err);
+    cr_assert(eq(int, rc, PW_OK), "%s: %s", pw_strerror(rc), err);
+    size_t found = 0;
+    for (size_t i = 0; i < real->ndistricts; i++) {
+        snprintf(path, sizeof path, PW_SOURCE_DIR "/data/wuhan/districts/%s.csv",
+                 real->districts[i].id);
+        if (access(path, F_OK) != 0)
+            continue;
+        found++;
+        rc = pw_datafile_load(path, real, &df, err, sizeof err);
+        if (rc != PW_OK)
+            pw_catalog_destroy(&real);
+        cr_assert(eq(int, rc, PW_OK), "%s: %s", pw_strerror(rc), err);
+        cr_assert(gt(sz, df->n, 0), "%s has no observations", path);
+        pw_datafile_destroy(&df);
+    }
+    pw_catalog_destroy(&real);
+    if (found == 0)
+        cr_skip_test("no demo data files yet");
 }

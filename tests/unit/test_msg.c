@@ -22,7 +22,20 @@
  * union; V_RAW writes bytes as they are, for what msgpack_pack_* cannot make
  * (ext types, huge declared lengths).
  */
-enum vkind { V_NONE, V_UINT, V_INT, V_F64, V_F32, V_STR, V_BIN, V_NIL, V_TRUE, V_MAP, V_ARR, V_RAW };
+enum vkind {
+    V_NONE,
+    V_UINT,
+    V_INT,
+    V_F64,
+    V_F32,
+    V_STR,
+    V_BIN,
+    V_NIL,
+    V_TRUE,
+    V_MAP,
+    V_ARR,
+    V_RAW
+};
 
 struct val {
     enum vkind kind;
@@ -66,10 +79,12 @@ struct mcase {
     int want;
 };
 
+/* Braced initialisers in macros: clang-format 14 would spread each over four lines. */
+/* clang-format off */
 #define U(x)    {.kind = V_UINT, .u = (x)}
 #define IN(x)   {.kind = V_INT, .i = (x)}
-#define F(x)    {.kind = V_F64, .f = (x)}
-#define F32(x)  {.kind = V_F32, .f = (x)}
+#define F(x)    {.kind = V_F64, .f = (double)(x)}
+#define F32(x)  {.kind = V_F32, .f = (double)(x)}
 #define S(x)    {.kind = V_STR, .s = (x), .n = sizeof(x) - 1}
 #define BIN(x)  {.kind = V_BIN, .s = (x), .n = sizeof(x) - 1}
 #define RAWV(x) {.kind = V_RAW, .s = (x), .n = sizeof(x) - 1}
@@ -82,23 +97,22 @@ struct mcase {
 #define DEL(k)    {OP_DEL, k, {0}}
 #define ADD(k, v) {OP_ADD, k, v}
 
-#define RAW(nm, bytes, code)                                                              \
-    {                                                                                     \
-        .name = nm, .use_raw = true, .raw = bytes, .rawlen = sizeof(bytes) - 1, .want = code \
-    }
+#define RAW(nm, bytes, code) \
+    {.name = nm, .use_raw = true, .raw = bytes, .rawlen = sizeof(bytes) - 1, .want = code}
+/* clang-format on */
 
 #define T_OBS 1530000000000ull
 
 static const struct field update_fields[] = {
-    {"pv", KEY_STR, U(1)},       {"ty", KEY_STR, S("update")},     {"d", KEY_STR, S("jiangan")},
-    {"ep", KEY_STR, U(7)},       {"s", KEY_STR, U(42)},            {"e", KEY_STR, S("communities")},
-    {"p", KEY_STR, S("2018-07")}, {"v", KEY_STR, F(12.5)},         {"t", KEY_STR, U(T_OBS)},
+    {"pv", KEY_STR, U(1)},        {"ty", KEY_STR, S("update")}, {"d", KEY_STR, S("jiangan")},
+    {"ep", KEY_STR, U(7)},        {"s", KEY_STR, U(42)},        {"e", KEY_STR, S("communities")},
+    {"p", KEY_STR, S("2018-07")}, {"v", KEY_STR, F(12.5)},      {"t", KEY_STR, U(T_OBS)},
 };
 
 static const struct field record_fields[] = {
-    {"pv", KEY_STR, U(1)},        {"ty", KEY_STR, S("record")},  {"d", KEY_STR, S("jiangan")},
-    {"ep", KEY_STR, U(7)},        {"s", KEY_STR, U(42)},         {"e", KEY_STR, S("communities")},
-    {"p", KEY_STR, S("2018-07")}, {"v", KEY_STR, F(12.5)},       {"t", KEY_STR, U(T_OBS)},
+    {"pv", KEY_STR, U(1)},         {"ty", KEY_STR, S("record")}, {"d", KEY_STR, S("jiangan")},
+    {"ep", KEY_STR, U(7)},         {"s", KEY_STR, U(42)},        {"e", KEY_STR, S("communities")},
+    {"p", KEY_STR, S("2018-07")},  {"v", KEY_STR, F(12.5)},      {"t", KEY_STR, U(T_OBS)},
     {"rt", KEY_STR, U(T_OBS + 5)}, {"k", KEY_STR, U(1)},
 };
 
@@ -108,15 +122,18 @@ static const struct field welcome_fields[] = {
 };
 
 static const struct field ack_fields[] = {
-    {"pv", KEY_STR, U(1)}, {"ty", KEY_STR, S("ack")}, {"ep", KEY_STR, U(7)}, {"s", KEY_STR, U(42)},
+    {"pv", KEY_STR, U(1)},
+    {"ty", KEY_STR, S("ack")},
+    {"ep", KEY_STR, U(7)},
+    {"s", KEY_STR, U(42)},
 };
 
 static const struct field nack_fields[] = {
-    {"pv", KEY_STR, U(1)},       {"ty", KEY_STR, S("nack")},          {"ep", KEY_STR, U(7)},
-    {"s", KEY_STR, U(42)},       {"r", KEY_STR, S("EVALUE")}, {"m", KEY_STR, S("value is NaN")},
+    {"pv", KEY_STR, U(1)}, {"ty", KEY_STR, S("nack")},  {"ep", KEY_STR, U(7)},
+    {"s", KEY_STR, U(42)}, {"r", KEY_STR, S("EVALUE")}, {"m", KEY_STR, S("value is NaN")},
 };
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define NELEM(a)  (sizeof(a) / sizeof((a)[0]))
 #define MAXFIELDS 24
 
 static void assert_streq(const char *got, const char *want)
@@ -598,7 +615,7 @@ Test(msg, round_trip_record)
 
 Test(msg, round_trip_every_period_kind_and_extreme_values)
 {
-    static const char *const periods[] = {"2016", "2018H1", "2018H2", "2018Q1", "2018Q4",
+    static const char *const periods[] = {"2016",    "2018H1",  "2018H2",  "2018Q1", "2018Q4",
                                           "2018-01", "2018-12", "9999-12", "1000"};
     static const double values[] = {0.0, 1e-300, 1.7976931348623157e308, -42.5, 0.1};
     pw_msg_t in = sample(PW_MSG_UPDATE), out;
@@ -930,67 +947,66 @@ Test(msg, mutated_updates_never_crash)
 }
 
 /* Catalog checks: a small catalog in the data/ file format. */
-static const char catalog_text[] =
-    "[plan]\n"
-    "name        = test plan\n"
-    "base_year   = 2015\n"
-    "target_year = 2020\n"
-    "alert_below = 40\n"
-    "on_track_at = 100\n"
-    "\n"
-    "[district jiangan]\n"
-    "name_zh = 江岸区\n"
-    "name_en = Jiang'an\n"
-    "level   = district\n"
-    "\n"
-    "[district wuhan]\n"
-    "name_zh = 武汉市(市本级)\n"
-    "name_en = Wuhan city office\n"
-    "level   = city\n"
-    "\n"
-    "[element communities]\n"
-    "name_zh = 社区总数\n"
-    "name_en = Communities\n"
-    "unit    = communities\n"
-    "kind    = count\n"
-    "level   = district\n"
-    "\n"
-    "[element new_orgs]\n"
-    "name_zh = 新登记社会组织数\n"
-    "name_en = Newly registered organisations\n"
-    "unit    = organisations\n"
-    "kind    = flow\n"
-    "level   = district\n"
-    "\n"
-    "[element urban_dibao_standard]\n"
-    "name_zh = 城市低保标准\n"
-    "name_en = Urban dibao standard\n"
-    "unit    = yuan per person per month\n"
-    "kind    = amount\n"
-    "level   = city\n"
-    "\n"
-    "[indicator communities_total]\n"
-    "row         = 1\n"
-    "name_zh     = 社区总数\n"
-    "name_en     = Communities in total\n"
-    "category    = test\n"
-    "unit        = count\n"
-    "attribute   = expected\n"
-    "base        = 100\n"
-    "target      = 200\n"
-    "target_kind = exact\n"
-    "direction   = up\n"
-    "method      = linear\n"
-    "decimals    = 0\n"
-    "value       = sum communities\n";
+static const char catalog_text[] = "[plan]\n"
+                                   "name        = test plan\n"
+                                   "base_year   = 2015\n"
+                                   "target_year = 2020\n"
+                                   "alert_below = 40\n"
+                                   "on_track_at = 100\n"
+                                   "\n"
+                                   "[district jiangan]\n"
+                                   "name_zh = 江岸区\n"
+                                   "name_en = Jiang'an\n"
+                                   "level   = district\n"
+                                   "\n"
+                                   "[district wuhan]\n"
+                                   "name_zh = 武汉市(市本级)\n"
+                                   "name_en = Wuhan city office\n"
+                                   "level   = city\n"
+                                   "\n"
+                                   "[element communities]\n"
+                                   "name_zh = 社区总数\n"
+                                   "name_en = Communities\n"
+                                   "unit    = communities\n"
+                                   "kind    = count\n"
+                                   "level   = district\n"
+                                   "\n"
+                                   "[element new_orgs]\n"
+                                   "name_zh = 新登记社会组织数\n"
+                                   "name_en = Newly registered organisations\n"
+                                   "unit    = organisations\n"
+                                   "kind    = flow\n"
+                                   "level   = district\n"
+                                   "\n"
+                                   "[element urban_dibao_standard]\n"
+                                   "name_zh = 城市低保标准\n"
+                                   "name_en = Urban dibao standard\n"
+                                   "unit    = yuan per person per month\n"
+                                   "kind    = amount\n"
+                                   "level   = city\n"
+                                   "\n"
+                                   "[indicator communities_total]\n"
+                                   "row         = 1\n"
+                                   "name_zh     = 社区总数\n"
+                                   "name_en     = Communities in total\n"
+                                   "category    = test\n"
+                                   "unit        = count\n"
+                                   "attribute   = expected\n"
+                                   "base        = 100\n"
+                                   "target      = 200\n"
+                                   "target_kind = exact\n"
+                                   "direction   = up\n"
+                                   "method      = linear\n"
+                                   "decimals    = 0\n"
+                                   "value       = sum communities\n";
 
 static pw_catalog_t *cat;
 
 static void load_catalog(void)
 {
     char err[256] = "";
-    int rc = pw_catalog_parse("test.conf", catalog_text, sizeof catalog_text - 1, &cat, err,
-                              sizeof err);
+    int rc =
+        pw_catalog_parse("test.conf", catalog_text, sizeof catalog_text - 1, &cat, err, sizeof err);
     cr_assert(eq(int, rc, 0), "pw_catalog_parse: %s: %s", pw_strerror(rc), err);
 }
 
@@ -1026,8 +1042,7 @@ static struct check_case {
     {"target year's last month", "jiangan", "communities", "2020-12", 1000, PW_OK},
     {"unknown district", "wuchang", "communities", "2018-07", 1, PW_EDISTRICT},
     {"unknown element", "jiangan", "care_beds", "2018-07", 1, PW_EELEMENT},
-    {"city element from a district", "jiangan", "urban_dibao_standard", "2018", 540,
-     PW_EREPORTER},
+    {"city element from a district", "jiangan", "urban_dibao_standard", "2018", 540, PW_EREPORTER},
     {"district element from the city", "wuhan", "communities", "2018", 1, PW_EREPORTER},
     {"before the base year", "jiangan", "communities", "2014-12", 1, PW_EPERIOD},
     {"after the target year", "jiangan", "communities", "2021-01", 1, PW_EPERIOD},

@@ -27,8 +27,8 @@ typedef struct pw_rate {
 
 /**
  * Rounds x to the given number of decimals, half away from zero, after snapping
- * away floating-point noise (x is first rounded to 9 significant decimals past
- * the point), so that 99.99999999999997 becomes 100.00, never 99.99.
+ * away floating-point noise (to a millionth of the last digit), so that
+ * 99.99999999999997 becomes 100.00 and 39.995 becomes 40.00.
  */
 double pw_round(double x, int decimals);
 
