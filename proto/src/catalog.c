@@ -724,13 +724,12 @@ static int start_entry(struct parser *p, enum sect s, const char *id, size_t n)
                         id, lines[i]);
     }
     char *dst;
-    int rc;
     if (s == SECT_DISTRICT) {
         pw_district_t *d = reserve(cat->districts, count, &p->dcap, sizeof *d);
         if (!d)
             return oom(p);
         cat->districts = d;
-        if ((rc = push_line(&p->dlines, &p->dlcap, count, p->line)) != 0)
+        if (push_line(&p->dlines, &p->dlcap, count, p->line) != 0)
             return oom(p);
         memset(&d[count], 0, sizeof d[count]);
         dst = d[count].id;
@@ -740,7 +739,7 @@ static int start_entry(struct parser *p, enum sect s, const char *id, size_t n)
         if (!e)
             return oom(p);
         cat->elements = e;
-        if ((rc = push_line(&p->elines, &p->elcap, count, p->line)) != 0)
+        if (push_line(&p->elines, &p->elcap, count, p->line) != 0)
             return oom(p);
         memset(&e[count], 0, sizeof e[count]);
         dst = e[count].id;
@@ -750,7 +749,7 @@ static int start_entry(struct parser *p, enum sect s, const char *id, size_t n)
         if (!ind)
             return oom(p);
         cat->indicators = ind;
-        if ((rc = push_line(&p->ilines, &p->ilcap, count, p->line)) != 0)
+        if (push_line(&p->ilines, &p->ilcap, count, p->line) != 0)
             return oom(p);
         memset(&ind[count], 0, sizeof ind[count]);
         ind[count].direction = 1;
