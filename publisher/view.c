@@ -322,8 +322,22 @@ void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool c
             counts[PW_BAND_LAGGING], counts[PW_BAND_SEVERE]);
     free(rows);
     fprintf(out, "Open alerts: %zu\n", self->nalerts);
-    for (size_t i = 0; i < self->nalerts; i++)
-        pw_view_print_alert(self->cat, &self->alerts[i], out, color);
+    for (size_t i = 0; i < self->nalerts; i++) {
+        const pw_event_t *a = &self->alerts[i];
+        pw_view_print_alert(self->cat, a, out, color);
+        /* An alert stays open while later periods stay severe: say where it stands. */
+        for (size_t k = 0; k < self->nrows; k++) {
+            const pw_event_t *r = &self->rows[k];
+            if (!same_series(r, a) || !pw_period_eq(r->period, p) || !r->has_rate ||
+                pw_period_eq(r->period, a->period))
+                continue;
+            char value[32] = "-";
+            if (r->has_value)
+                fmt_num(value, sizeof(value), r->value, decimals_of(self->cat, r->indicator));
+            fprintf(out, "          now at %s: value %s, rate %.2f (%s %s)\n", ptext, value,
+                    (double)r->centi / 100.0, pw_band_name(r->band), pw_band_name_zh(r->band));
+        }
+    }
 }
 
 static void json_str(FILE *out, const char *s)

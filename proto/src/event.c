@@ -108,8 +108,13 @@ static int pack_body(msgpack_packer *pk, const pw_event_t *ev)
         err = err ? err : pack_u64(pk, E_WANT, ev->want);
     } else {
         err = err ? err : pack_cstr(pk, E_A, action_names[ev->action], 16);
+        err = err ? err : pack_key(pk, E_VAL);
+        if (err == 0)
+            err = ev->has_value ? msgpack_pack_double(pk, ev->value) : msgpack_pack_nil(pk);
         err = err ? err : pack_rate(pk, ev);
         err = err ? err : pack_cstr(pk, E_BAND, pw_band_name(ev->band), PW_ID_MAX);
+        err = err ? err : pack_u64(pk, E_HAVE, ev->have);
+        err = err ? err : pack_u64(pk, E_WANT, ev->want);
         err = err ? err : pack_cstr(pk, E_WHY, ev->why, PW_MSG_TEXTMAX - 1);
     }
     return err;
@@ -127,7 +132,7 @@ int pw_event_pack(msgpack_packer *pk, const pw_event_t *ev)
     case PW_EV_ALERT:
         if (ev->action != PW_ALERT_OPEN && ev->action != PW_ALERT_RESOLVE)
             return -EINVAL;
-        nkeys = 11;
+        nkeys = 14;
         break;
     case PW_EV_HB:
         nkeys = 4;
@@ -300,9 +305,19 @@ static int read_alert(const msgpack_object *const v[E_COUNT], pw_event_t *out)
         out->action = PW_ALERT_RESOLVE;
     else
         rc = PW_EMALFORMED;
+    rc = rc ? rc : get_value(v[E_VAL], out);
     rc = rc ? rc : get_rate(v[E_RATE], true, out);
     rc = rc ? rc : get_band(v[E_BAND], &out->band);
     rc = rc ? rc : get_why(v[E_WHY], out->why);
+    /* Completeness is optional in an alert: version 1 stores written before
+     * it was added still decode. */
+    uint64_t have = 0, want = 0;
+    if (rc == PW_OK && v[E_HAVE] != NULL)
+        rc = get_u64(v[E_HAVE], UINT32_MAX, &have);
+    if (rc == PW_OK && v[E_WANT] != NULL)
+        rc = get_u64(v[E_WANT], UINT32_MAX, &want);
+    out->have = (uint32_t)have;
+    out->want = (uint32_t)want;
     return rc;
 }
 

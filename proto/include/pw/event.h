@@ -17,7 +17,7 @@
  * commit order; a snapshot says which q it reflects.
  *
  *   rate  {pv, ty:"rate",  q, t, i, sr, p, val?, rate?, band, ach, have, want}
- *   alert {pv, ty:"alert", q, t, i, sr, p, a:"open"|"resolve", rate, band, why}
+ *   alert {pv, ty:"alert", q, t, i, sr, p, a:"open"|"resolve", val?, rate?, band, have, want, why}
  *   hb    {pv, ty:"hb",    q, t}               publisher heartbeat: head sequence
  *
  * Requests to the publisher (DEALER -> ROUTER) and replies:
@@ -58,13 +58,13 @@ typedef struct pw_event {
     char why[PW_MSG_TEXTMAX];   /**< why (alert): what made it change */
 } pw_event_t;
 
-/** Packs ev as one msgpack map. 0 or -ENOMEM. */
+/** Packs ev as one msgpack map. 0, -ENOMEM, or -EINVAL for a bad type or action. */
 int pw_event_pack(msgpack_packer *pk, const pw_event_t *ev);
 
-/** Reads an event from a decoded map. 0 or PW_EMALFORMED. */
+/** Reads an event from a decoded map. 0, PW_EMALFORMED or PW_EVERSION. */
 int pw_event_from_object(const msgpack_object *obj, pw_event_t *out);
 
-/** Encodes one event as a standalone frame into buf. 0 or -ENOMEM. */
+/** Encodes one event as a standalone frame into buf. 0, -ENOMEM or -EINVAL. */
 int pw_event_encode(const pw_event_t *ev, pw_buf_t *buf);
 
 /** Decodes one standalone event frame. 0 or PW_EMALFORMED / PW_EVERSION. */

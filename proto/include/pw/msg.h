@@ -70,21 +70,25 @@ void pw_buf_free(pw_buf_t *buf);
 
 /**
  * Encodes m into buf (replacing its contents; the buffer is reused, so no
- * allocation once it is large enough). 0, -EINVAL for a bad type, or -ENOMEM.
+ * allocation once it is large enough). 0, -ENOMEM, or -EINVAL for a bad type
+ * or a nack reason that has no wire name (pw_err_name).
  */
 int pw_msg_encode(const pw_msg_t *m, pw_buf_t *buf);
 
 /**
- * Decodes one frame. 0, or PW_EMALFORMED (bad msgpack, bad types, unknown,
- * missing or duplicate keys, trailing bytes, invalid UTF-8, over-long strings),
- * PW_EVERSION (another protocol version), PW_EPERIOD, PW_EVALUE (NaN or ±Inf),
- * PW_ESEQ (seq 0 where one is required), PW_ETIME (t <= 0).
- * Checks only the message itself; catalog checks are pw_msg_check()'s.
+ * Decodes one frame. 0, or PW_EVERSION (another protocol version), or the code
+ * of the first bad field: PW_ESEQ (s not an integer, or 0 where one is
+ * required), PW_EPERIOD (p not a valid period string), PW_EVALUE (v not a
+ * number, NaN or ±Inf), PW_ETIME (t or rt not a positive integer), and
+ * PW_EMALFORMED for everything else (bad msgpack, wrong types of the other
+ * fields, unknown, missing or duplicate keys, trailing bytes, invalid UTF-8,
+ * over-long strings). Checks only the message; catalog checks are pw_msg_check()'s.
  */
 int pw_msg_decode(const void *data, size_t len, pw_msg_t *out);
 
 /**
- * Checks an update against the catalog: PW_EDISTRICT, PW_EELEMENT,
+ * Checks an update or record against the catalog (hello and welcome: the
+ * district only; ack and nack always pass): PW_EDISTRICT, PW_EELEMENT,
  * PW_EREPORTER (a city element from a district or the reverse), PW_EPERIOD
  * (outside base_year..target_year), PW_EVALUE (negative or fractional count).
  */
