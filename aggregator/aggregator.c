@@ -138,6 +138,7 @@ static int restore(pw_aggregator_t *self)
         PW_WARN("the catalog changed since this store was last written: recomputing every rate");
     if ((rc = pw_store_put_digest(self->txn, self->cat->digest)) != 0)
         goto fail;
+    pw_model_restore_finish(self->model);
     pw_model_touch_all(self->model);
     self->pending = self->head;
     if ((rc = pw_model_flush(self->model, pw_now_ms(), persist_event, self)) != 0)

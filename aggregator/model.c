@@ -347,40 +347,43 @@ static void cell_to_event(const pw_model_t *self, size_t sidx, pw_period_t p, co
     ev->want = c->want;
 }
 
+static bool decides(const pw_model_t *self, size_t row)
+{
+    const pw_cell_t *c = &self->pub[row];
+    return self->pub_valid[row] && c->has_value && c->rate.has_rate && c->want > 0 &&
+           c->have == c->want;
+}
+
 /* The latest period whose row is complete and rated: it alone opens or resolves alerts. */
 static const pw_cell_t *governing(const pw_model_t *self, size_t sidx, pw_period_t *p_out)
 {
     for (size_t k = self->np; k-- > 0;) {
-        size_t pidx = self->order[k];
-        size_t row = pidx * self->ns + sidx;
-        const pw_cell_t *c = &self->pub[row];
-        if (self->pub_valid[row] && c->has_value && c->rate.has_rate && c->want > 0 &&
-            c->have == c->want) {
+        size_t row = self->order[k] * self->ns + sidx;
+        if (decides(self, row)) {
             *p_out = self->sorted[k];
-            return c;
+            return &self->pub[row];
         }
     }
     return NULL;
 }
 
-static int update_alert(pw_model_t *self, size_t sidx, int64_t now_ms, pw_model_emit_fn emit,
-                        void *ctx)
+/* True when some period after p already has a value for the series. */
+static bool later_data(const pw_model_t *self, size_t sidx, pw_period_t p)
 {
-    pw_period_t p;
-    const pw_cell_t *c = governing(self, sidx, &p);
-    if (!c)
-        return PW_OK; /* nothing complete yet: no alert opens or closes on missing data */
+    for (size_t k = self->np; k-- > 0 && pw_period_cmp(self->sorted[k], p) > 0;) {
+        size_t row = self->order[k] * self->ns + sidx;
+        if (self->pub_valid[row] && self->pub[row].has_value)
+            return true;
+    }
+    return false;
+}
+
+/* Lets period p, whose row c is complete, decide the series' alert. */
+static int decide(pw_model_t *self, size_t sidx, pw_period_t p, const pw_cell_t *c,
+                  const char *why, int64_t now_ms, pw_model_emit_fn emit, void *ctx)
+{
     struct alert_state *st = &self->alerts[sidx];
     bool severe = c->rate.band == PW_BAND_SEVERE;
-    char ptext[PW_PERIOD_STRMAX], why[PW_MSG_TEXTMAX];
-    pw_period_format(p, ptext);
-    if (!st->has_gov || pw_period_cmp(p, st->gov) > 0)
-        snprintf(why, sizeof(why), "period %s complete (%u/%u reporters)", ptext, c->have,
-                 c->want);
-    else if (pw_period_cmp(p, st->gov) < 0)
-        snprintf(why, sizeof(why), "period %s governs again after a revision", ptext);
-    else
-        snprintf(why, sizeof(why), "revised data for %s", ptext);
     st->has_gov = true;
     st->gov = p;
     st->centi = c->rate.centi;
@@ -403,6 +406,46 @@ static int update_alert(pw_model_t *self, size_t sidx, int64_t now_ms, pw_model_
     ev.want = c->want;
     snprintf(ev.why, sizeof(ev.why), "%s", why);
     return emit(ctx, &ev);
+}
+
+/*
+ * Periods that became complete since the last decision decide in period
+ * order, one after the other, as if each had completed on its own: the alert
+ * history then does not depend on how updates were batched (a restart, a
+ * slow district). A revision of the governing period decides again.
+ */
+static int update_alert(pw_model_t *self, size_t sidx, int64_t now_ms, pw_model_emit_fn emit,
+                        void *ctx)
+{
+    struct alert_state *st = &self->alerts[sidx];
+    char ptext[PW_PERIOD_STRMAX], why[PW_MSG_TEXTMAX];
+    int rc = PW_OK;
+    bool advanced = false;
+    for (size_t k = 0; k < self->np && rc == 0; k++) {
+        pw_period_t p = self->sorted[k];
+        size_t row = self->order[k] * self->ns + sidx;
+        if ((st->has_gov && pw_period_cmp(p, st->gov) <= 0) || !decides(self, row))
+            continue;
+        const pw_cell_t *c = &self->pub[row];
+        pw_period_format(p, ptext);
+        if (later_data(self, sidx, p))
+            snprintf(why, sizeof(why), "late data completes period %s (%u/%u reporters)", ptext,
+                     c->have, c->want);
+        else
+            snprintf(why, sizeof(why), "period %s complete (%u/%u reporters)", ptext, c->have,
+                     c->want);
+        rc = decide(self, sidx, p, c, why, now_ms, emit, ctx);
+        advanced = true;
+    }
+    if (rc != 0 || advanced || !st->has_gov)
+        return rc;
+    pw_period_t p;
+    const pw_cell_t *c = governing(self, sidx, &p);
+    if (!c || !pw_period_eq(p, st->gov) || c->rate.centi == st->centi)
+        return PW_OK;
+    pw_period_format(p, ptext);
+    snprintf(why, sizeof(why), "revised data for %s", ptext);
+    return decide(self, sidx, p, c, why, now_ms, emit, ctx);
 }
 
 int pw_model_flush(pw_model_t *self, int64_t now_ms, pw_model_emit_fn emit, void *ctx)
@@ -493,6 +536,20 @@ int pw_model_restore_alert(pw_model_t *self, const pw_event_t *ev)
     st->gov = ev->period;
     st->centi = ev->centi;
     return PW_OK;
+}
+
+void pw_model_restore_finish(pw_model_t *self)
+{
+    /* Every complete period has decided already: the latest one governs. */
+    for (size_t sidx = 0; sidx < self->ns; sidx++) {
+        pw_period_t p;
+        const pw_cell_t *c = governing(self, sidx, &p);
+        if (!c)
+            continue;
+        self->alerts[sidx].has_gov = true;
+        self->alerts[sidx].gov = p;
+        self->alerts[sidx].centi = c->rate.centi;
+    }
 }
 
 uint64_t pw_model_evaluations(const pw_model_t *self)

@@ -77,6 +77,9 @@ int pw_model_restore_rate(pw_model_t *self, const pw_event_t *ev);
 /** Restores an open alert (PW_EV_ALERT, action open) at start-up, without emitting. */
 int pw_model_restore_alert(pw_model_t *self, const pw_event_t *ev);
 
+/** Ends a restore: the latest complete period of each series governs its alert. */
+void pw_model_restore_finish(pw_model_t *self);
+
 /** Number of rows evaluated by flushes so far (for metrics and benchmarks). */
 uint64_t pw_model_evaluations(const pw_model_t *self);
 

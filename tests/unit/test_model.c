@@ -291,6 +291,7 @@ Test(model, restored_state_flushes_without_events)
         else if (s.ev[i].action == PW_ALERT_OPEN)
             pw_model_restore_alert(again, &s.ev[i]);
     }
+    pw_model_restore_finish(again);
     pw_model_touch_all(again);
     struct sink t = {.n = 0};
     cr_assert_eq(pw_model_flush(again, 2, collect, &t), PW_OK);
@@ -316,4 +317,45 @@ Test(model, same_input_gives_the_same_events)
     pw_model_destroy(&again);
     cr_assert_eq(s1.n, s2.n);
     cr_assert_eq(memcmp(s1.ev, s2.ev, s1.n * sizeof(pw_event_t)), 0);
+}
+
+Test(model, periods_completing_together_decide_in_order)
+{
+    /* 2016 (severe) and 2018H1 (fine) complete in the same flush: the history
+     * is the same as if they had completed one after the other. */
+    struct sink s = {.n = 0};
+    ratio_data("2016", (double[]){374, 374, 374}, (double[]){10000, 10000, 10000}, 3);
+    ratio_data("2018H1", (double[]){400, 400, 400}, (double[]){10000, 10000, 10000}, 3);
+    pw_model_flush(model, 1, collect, &s);
+    cr_assert_eq(count_alerts(&s, PW_ALERT_OPEN), 1);
+    cr_assert_eq(count_alerts(&s, PW_ALERT_RESOLVE), 1);
+    cr_assert_eq(s.ev[s.n - 2].action, PW_ALERT_OPEN);
+    cr_assert_eq(s.ev[s.n - 1].action, PW_ALERT_RESOLVE);
+}
+
+Test(model, a_resolved_alert_does_not_reopen_after_a_restore)
+{
+    struct sink s = {.n = 0};
+    ratio_data("2016", (double[]){374, 374, 374}, (double[]){10000, 10000, 10000}, 3);
+    pw_model_flush(model, 1, collect, &s);
+    ratio_data("2018H1", (double[]){400, 400, 400}, (double[]){10000, 10000, 10000}, 3);
+    pw_model_flush(model, 2, collect, &s);
+    cr_assert_eq(count_alerts(&s, PW_ALERT_RESOLVE), 1);
+    pw_model_t *again = NULL;
+    cr_assert_eq(pw_model_new(cat, &again), PW_OK);
+    for (int d = 0; d < 3; d++) {
+        pw_model_set(again, d, 0, per("2016"), 374, NULL);
+        pw_model_set(again, d, 1, per("2016"), 10000, NULL);
+        pw_model_set(again, d, 0, per("2018H1"), 400, NULL);
+        pw_model_set(again, d, 1, per("2018H1"), 10000, NULL);
+    }
+    for (size_t i = 0; i < s.n; i++)
+        if (s.ev[i].type == PW_EV_RATE)
+            pw_model_restore_rate(again, &s.ev[i]);
+    pw_model_restore_finish(again);
+    pw_model_touch_all(again);
+    struct sink t = {.n = 0};
+    cr_assert_eq(pw_model_flush(again, 3, collect, &t), PW_OK);
+    cr_assert_eq(t.n, 0, "no alert reopens from the 2016 row");
+    pw_model_destroy(&again);
 }
