@@ -10,23 +10,33 @@
 #include "pw/error.h"
 #include "pw/log.h"
 
-#define PERIODS_MAX 16
 
 static const char usage_text[] =
     "usage: planwatch collector --district ID --data FILE [options]\n"
     "\n"
-    "Sends a district's observations to the aggregator, one update each, and\n"
-    "waits until every one is acknowledged (stored) or rejected. Exits 0 only\n"
-    "when all were stored; each rejected one is printed with the reason.\n"
+    "Sends a district's observations to the aggregator. Each observation that is\n"
+    "new or changed is first committed to the collector's spool, and leaves it only\n"
+    "when the aggregator has answered: acknowledged (stored) or rejected (printed\n"
+    "with the reason). A collector restarted after a crash resends what is\n"
+    "unanswered. Without --follow it exits once everything is answered: 0 when all\n"
+    "was stored, 1 otherwise. With --follow it keeps watching the file and sends\n"
+    "every change, spooling through aggregator outages, until SIGINT or SIGTERM.\n"
     "\n"
     "options:\n"
     "  --district ID        the reporter's id in the catalog (required)\n"
-    "  --data FILE          its data file: CSV with period,element,value (required)\n"
+    "  --data FILE          its data file: CSV with period,element,value (required);\n"
+    "                       with --follow, replace it atomically (write, then rename)\n"
     "  --connect ENDPOINT   the aggregator's intake (default tcp://127.0.0.1:5555)\n"
+    "  --spool DIR          the spool (default $STATE_DIRECTORY/spool-ID, else\n"
+    "                       ~/.local/state/planwatch/spool-ID)\n"
+    "  --follow             keep running: watch the file and send every change\n"
     "  --period P           send only this period's observations (repeatable)\n"
     "  --catalog FILE       check the file against this catalog before sending\n"
     "  --window N           updates in flight at most (default 1024)\n"
-    "  --timeout SEC        give up after SEC seconds without an answer (default 30)\n"
+    "  --timeout SEC        without --follow: give up after SEC seconds without an\n"
+    "                       answer, keeping the rest spooled (default 30)\n"
+    "  --spool-max MIB      spool size bound (default 1024); when full, new\n"
+    "                       observations wait in the file, with an error logged\n"
     "  --quiet              no summary line\n"
     "  --log-level LEVEL    error, warn, info or debug (default warn)\n"
     "  -h, --help           this text\n";
@@ -35,28 +45,41 @@ struct reject_ctx {
     const char *file;
 };
 
-static void on_reject(void *ctx, const pw_obs_t *obs, int reason, const char *text)
+static void on_reject(void *ctx, const pw_msg_t *m, int line, int reason, const char *text)
 {
     const struct reject_ctx *rc = ctx;
     char ptext[PW_PERIOD_STRMAX];
-    pw_period_format(obs->period, ptext);
+    pw_period_format(m->period, ptext);
     fprintf(stderr, "planwatch collector: %s:%d: %s %s = %g rejected by the aggregator: %s (%s)\n",
-            rc->file, obs->line, obs->element, ptext, obs->value, pw_err_name(reason), text);
+            rc->file, line, m->element, ptext, m->value, pw_err_name(reason), text);
+}
+
+/* $STATE_DIRECTORY (systemd) or the XDG state directory. */
+static void default_spool(const char *district, char *buf, size_t len)
+{
+    const char *state = getenv("STATE_DIRECTORY"), *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    if (state && *state)
+        snprintf(buf, len, "%s/spool-%s", state, district);
+    else if (xdg && *xdg)
+        snprintf(buf, len, "%s/planwatch/spool-%s", xdg, district);
+    else
+        snprintf(buf, len, "%s/.local/state/planwatch/spool-%s", home ? home : "/tmp", district);
 }
 
 int pw_cmd_collector(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"district", required_argument, 0, 'd'}, {"data", required_argument, 0, 'f'},
-        {"connect", required_argument, 0, 'c'},  {"period", required_argument, 0, 'p'},
-        {"catalog", required_argument, 0, 'C'},  {"window", required_argument, 0, 'w'},
-        {"timeout", required_argument, 0, 't'},  {"quiet", no_argument, 0, 'q'},
-        {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"district", required_argument, 0, 'd'},  {"data", required_argument, 0, 'f'},
+        {"connect", required_argument, 0, 'c'},   {"period", required_argument, 0, 'p'},
+        {"catalog", required_argument, 0, 'C'},   {"window", required_argument, 0, 'w'},
+        {"timeout", required_argument, 0, 't'},   {"quiet", no_argument, 0, 'q'},
+        {"spool", required_argument, 0, 's'},     {"follow", no_argument, 0, 'F'},
+        {"spool-max", required_argument, 0, 'M'}, {"log-level", required_argument, 0, 'l'},
+        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     pw_collector_opts_t opts = {.connect = "tcp://127.0.0.1:5555"};
-    const char *data = NULL, *catalog_path = NULL;
-    pw_period_t periods[PERIODS_MAX];
-    size_t nperiods = 0;
+    const char *catalog_path = NULL;
+    char spool[4096];
     bool quiet = false;
     pw_log_level_t level = PW_LOG_WARN;
     int c;
@@ -66,36 +89,45 @@ int pw_cmd_collector(int argc, char **argv)
             opts.district = optarg;
             break;
         case 'f':
-            data = optarg;
+            opts.data = optarg;
             break;
         case 'c':
             opts.connect = optarg;
             break;
+        case 's':
+            opts.spool_dir = optarg;
+            break;
+        case 'F':
+            opts.follow = true;
+            break;
         case 'p':
-            if (nperiods == PERIODS_MAX ||
-                pw_period_parse(optarg, strlen(optarg), &periods[nperiods]) != 0) {
+            if (opts.nperiods == PW_COLLECTOR_PERIODS_MAX ||
+                pw_period_parse(optarg, strlen(optarg), &opts.periods[opts.nperiods]) != 0) {
                 fprintf(stderr, "planwatch collector: bad --period '%s' (2016, 2018H1, 2018Q3, "
                                 "2018-07)\n", optarg);
                 return 2;
             }
-            nperiods++;
+            opts.nperiods++;
             break;
         case 'C':
             catalog_path = optarg;
             break;
         case 'w':
-        case 't': {
+        case 't':
+        case 'M': {
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*end || v <= 0 || v > 1000000) {
                 fprintf(stderr, "planwatch collector: --%s wants a positive number\n",
-                        c == 'w' ? "window" : "timeout");
+                        c == 'w' ? "window" : c == 't' ? "timeout" : "spool-max");
                 return 2;
             }
             if (c == 'w')
                 opts.window = (size_t)v;
-            else
+            else if (c == 't')
                 opts.timeout_ms = (int)v * 1000;
+            else
+                opts.spool_max = (size_t)v << 20;
             break;
         }
         case 'q':
@@ -115,44 +147,35 @@ int pw_cmd_collector(int argc, char **argv)
             return 2;
         }
     }
-    if (!opts.district || !data || optind != argc) {
+    if (!opts.district || !opts.data || optind != argc) {
         fputs(usage_text, stderr);
         return 2;
+    }
+    if (!opts.spool_dir) {
+        default_spool(opts.district, spool, sizeof(spool));
+        opts.spool_dir = spool;
     }
     pw_log_init("collector", level);
     pw_cli_signals();
     pw_catalog_t *cat = NULL;
     if (catalog_path && pw_cli_load_catalog(catalog_path, &cat) != 0)
         return 1;
-    char err[512] = "";
-    pw_datafile_t *df = NULL;
-    int rc = pw_datafile_load(data, cat, &df, err, sizeof(err));
-    if (rc != 0) {
-        fprintf(stderr, "planwatch collector: %s\n", err[0] ? err : pw_strerror(rc));
-        pw_catalog_destroy(&cat);
-        return 1;
-    }
-    /* Keep the selected periods' observations, in file order. */
-    size_t n = 0;
-    for (size_t i = 0; i < df->n; i++) {
-        bool keep = nperiods == 0;
-        for (size_t k = 0; k < nperiods && !keep; k++)
-            keep = pw_period_eq(df->obs[i].period, periods[k]);
-        if (keep)
-            df->obs[n++] = df->obs[i];
-    }
+    opts.catalog = cat;
     pw_collector_result_t res;
-    struct reject_ctx rctx = {data};
-    rc = pw_collector_send(&opts, df->obs, n, on_reject, &rctx, &res);
+    struct reject_ctx rctx = {opts.data};
+    int rc = pw_collector_run(&opts, on_reject, &rctx, &res, &pw_cli_stop);
     if (rc == PW_ETIMEOUT)
-        fprintf(stderr, "planwatch collector: %s: no answer from the aggregator at %s: %s\n",
-                opts.district, opts.connect, pw_strerror(rc));
+        fprintf(stderr,
+                "planwatch collector: %s: no answer from the aggregator at %s: %llu updates "
+                "kept in the spool %s, sent on the next run\n",
+                opts.district, opts.connect, (unsigned long long)res.pending, opts.spool_dir);
+    else if (rc == PW_EDATA)
+        ; /* the parser's message is out already */
     else if (rc != 0)
         fprintf(stderr, "planwatch collector: %s: %s\n", opts.district, pw_strerror(rc));
     if (rc == 0 && !quiet)
-        printf("%s: %zu updates sent, %zu stored, %zu rejected\n", opts.district, res.sent,
-               res.stored, res.rejected);
-    pw_datafile_destroy(&df);
+        printf("%s: %zu updates sent, %zu stored, %zu rejected%s\n", opts.district, res.answered,
+               res.stored, res.rejected, pw_cli_stop ? " (stopped)" : "");
     pw_catalog_destroy(&cat);
     return rc == 0 && res.rejected == 0 ? 0 : 1;
 }

@@ -2,187 +2,321 @@
 #include "collector.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 #include "pw/error.h"
 #include "pw/log.h"
-#include "pw/msg.h"
 #include "pw/util.h"
+#include "spool.h"
 
-struct session {
-    const pw_collector_opts_t *opts;
-    const pw_obs_t *obs;
-    size_t n;
-    void *sock;
-    uint64_t epoch;
-    uint64_t first;   /* seq of obs[0] */
-    uint64_t acked;   /* everything up to here is answered */
-    uint64_t next;    /* next seq to send */
-    uint64_t highest; /* highest seq ever sent */
-    unsigned char *nacked; /* per observation: rejected */
-    pw_buf_t buf;
-    pw_collector_reject_fn on_reject;
-    void *ctx;
-    pw_collector_result_t *res;
+#define HELLO_MS      1000  /* hello while not welcomed, and as keep-alive when idle */
+#define WATCH_MS      500   /* how often a followed file is checked */
+#define SILENCE_LOGMS 10000 /* follow mode: remind how long the aggregator is silent */
+
+struct file_sig {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
 };
 
-static int send_msg(struct session *s, const pw_msg_t *m)
+struct run {
+    const pw_collector_opts_t *o;
+    pw_collector_result_t *res;
+    pw_collector_reject_fn on_reject;
+    void *ctx;
+    pw_spool_t *spool;
+    void *sock;
+    pw_datafile_t *df;     /* the file as last read, for line numbers */
+    struct file_sig sig;
+    bool loaded;           /* the file has been spooled at least once */
+    bool welcomed;
+    uint64_t next;         /* next sequence to send */
+    uint64_t highest_sent;
+    uint64_t run_acked0;   /* answered before this run */
+    int64_t last_hello, last_answer, last_send, last_watch, last_silence_log;
+    bool full_warned;
+    pw_buf_t buf;
+};
+
+static int send_msg(struct run *r, const pw_msg_t *m)
 {
-    int rc = pw_msg_encode(m, &s->buf);
+    int rc = pw_msg_encode(m, &r->buf);
     if (rc != 0)
         return rc;
-    if (zmq_send(s->sock, s->buf.data, s->buf.len, 0) < 0)
-        return -zmq_errno();
+    /* DONTWAIT: with the aggregator gone the pipe fills; the update stays
+     * spooled and is sent again after the next silence. */
+    if (zmq_send(r->sock, r->buf.data, r->buf.len, ZMQ_DONTWAIT) < 0)
+        return zmq_errno() == EAGAIN ? PW_ETIMEOUT : -zmq_errno();
+    r->last_send = pw_mono_ms();
     return 0;
 }
 
-static int send_update(struct session *s, uint64_t seq)
+static int hello(struct run *r)
 {
-    const pw_obs_t *o = &s->obs[seq - s->first];
     pw_msg_t m;
     memset(&m, 0, sizeof(m));
-    m.type = PW_MSG_UPDATE;
-    snprintf(m.district, sizeof(m.district), "%s", s->opts->district);
-    m.epoch = s->epoch;
-    m.seq = seq;
-    snprintf(m.element, sizeof(m.element), "%s", o->element);
-    m.period = o->period;
-    m.value = o->value;
-    m.observed_ms = pw_now_ms();
-    if (seq <= s->highest)
-        s->res->resent++;
-    else
-        s->highest = seq;
-    return send_msg(s, &m);
+    m.type = PW_MSG_HELLO;
+    snprintf(m.district, sizeof(m.district), "%s", r->o->district);
+    m.epoch = pw_spool_epoch(r->spool);
+    r->last_hello = pw_mono_ms();
+    int rc = send_msg(r, &m);
+    return rc == PW_ETIMEOUT ? 0 : rc;
 }
 
-/* Waits for one frame up to timeout_ms; 0 with *m filled, PW_ETIMEOUT, or an error. */
-static int recv_msg(struct session *s, int timeout_ms, pw_msg_t *m)
+static bool selected(const pw_collector_opts_t *o, pw_period_t p)
 {
-    zmq_pollitem_t item = {s->sock, 0, ZMQ_POLLIN, 0};
+    if (o->nperiods == 0)
+        return true;
+    for (size_t k = 0; k < o->nperiods; k++)
+        if (pw_period_eq(o->periods[k], p))
+            return true;
+    return false;
+}
+
+static bool file_changed(struct run *r, struct file_sig *now)
+{
+    struct stat st;
+    if (stat(r->o->data, &st) != 0)
+        return false;
+    now->dev = st.st_dev;
+    now->ino = st.st_ino;
+    now->size = st.st_size;
+    now->mtime = st.st_mtim;
+    return !r->loaded || memcmp(now, &r->sig, sizeof(*now)) != 0;
+}
+
+/* Reads the file and spools what is new or changed, in one transaction. */
+static int load_file(struct run *r)
+{
+    struct file_sig sig;
+    memset(&sig, 0, sizeof(sig));
+    if (r->o->follow && !file_changed(r, &sig))
+        return 0;
+    char err[512] = "";
+    pw_datafile_t *df = NULL;
+    int rc = pw_datafile_load(r->o->data, r->o->catalog, &df, err, sizeof(err));
+    if (rc != 0) {
+        PW_ERROR("%s", err[0] ? err : pw_strerror(rc));
+        if (r->o->follow) {
+            r->sig = sig; /* read it again when it changes */
+            r->loaded = true;
+        }
+        return r->o->follow ? 0 : PW_EDATA;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < df->n; i++)
+        if (selected(r->o, df->obs[i].period))
+            df->obs[n++] = df->obs[i];
+    df->n = n;
+    size_t added = 0;
+    rc = pw_spool_add(r->spool, df->obs, df->n, pw_now_ms(), &added);
+    if (rc == PW_ESTOREFULL) {
+        if (!r->full_warned)
+            PW_ERROR("spool %s is full (%llu updates waiting): new observations are not "
+                     "spooled until the aggregator takes some; none is dropped, the file is "
+                     "read again",
+                     r->o->spool_dir, (unsigned long long)pw_spool_pending(r->spool));
+        r->full_warned = true;
+        pw_datafile_destroy(&df);
+        return r->o->follow ? 0 : rc; /* sig unchanged: retried at the next check */
+    }
+    if (rc != 0) {
+        pw_datafile_destroy(&df);
+        return rc;
+    }
+    r->full_warned = false;
+    if (added)
+        PW_INFO("%zu updates spooled from %s", added, r->o->data);
+    r->res->spooled += added;
+    pw_datafile_destroy(&r->df);
+    r->df = df;
+    r->sig = sig;
+    r->loaded = true;
+    return 0;
+}
+
+static int line_of(const struct run *r, const pw_msg_t *m)
+{
+    for (size_t i = 0; r->df && i < r->df->n; i++)
+        if (pw_period_eq(r->df->obs[i].period, m->period) &&
+            strcmp(r->df->obs[i].element, m->element) == 0)
+            return r->df->obs[i].line;
+    return 0;
+}
+
+static int send_one(void *ctx, const pw_msg_t *m)
+{
+    struct run *r = ctx;
+    if (m->seq != r->next)
+        return 0; /* answered meanwhile */
+    int rc = send_msg(r, m);
+    if (rc != 0)
+        return rc;
+    if (m->seq <= r->highest_sent)
+        r->res->resent++;
+    else
+        r->highest_sent = m->seq;
+    r->next++;
+    return 0;
+}
+
+/* Sends spooled updates while the window has room. */
+static int fill_window(struct run *r)
+{
+    uint64_t acked = pw_spool_acked(r->spool), head = pw_spool_head(r->spool);
+    if (r->next <= acked)
+        r->next = acked + 1;
+    uint64_t limit = acked + r->o->window;
+    if (limit > head)
+        limit = head;
+    if (r->next > limit)
+        return 0;
+    int rc = pw_spool_read(r->spool, r->next, (size_t)(limit - r->next + 1), send_one, r);
+    return rc == PW_ETIMEOUT ? 0 : rc;
+}
+
+struct reject_ctx {
+    struct run *r;
+    int reason;
+    const char *text;
+};
+
+static int report_reject(void *ctx, const pw_msg_t *m)
+{
+    struct reject_ctx *rc = ctx;
+    rc->r->res->rejected++;
+    if (rc->r->on_reject)
+        rc->r->on_reject(rc->r->ctx, m, line_of(rc->r, m), rc->reason, rc->text);
+    return 1; /* just this one */
+}
+
+static int on_answer(struct run *r, const pw_msg_t *m)
+{
+    if (m->epoch != pw_spool_epoch(r->spool))
+        return 0; /* meant for an earlier instance of this district */
+    uint64_t acked = pw_spool_acked(r->spool), head = pw_spool_head(r->spool);
+    switch (m->type) {
+    case PW_MSG_WELCOME:
+        if (m->seq < acked)
+            PW_WARN("aggregator has only up to %llu of ours, %llu were answered: was its "
+                    "store replaced?",
+                    (unsigned long long)m->seq, (unsigned long long)acked);
+        if (!r->welcomed)
+            PW_INFO("connected to %s: %llu committed, %llu waiting", r->o->connect,
+                    (unsigned long long)m->seq, (unsigned long long)(head - m->seq));
+        r->welcomed = true;
+        r->last_answer = pw_mono_ms();
+        r->next = (m->seq > acked ? m->seq : acked) + 1;
+        return pw_spool_ack(r->spool, m->seq);
+    case PW_MSG_ACK:
+        r->last_answer = pw_mono_ms();
+        return pw_spool_ack(r->spool, m->seq);
+    case PW_MSG_NACK:
+        r->last_answer = pw_mono_ms();
+        if (m->reason == PW_EGAP) {
+            /* Something was lost in flight: go back to what it has. */
+            r->next = m->seq + 1;
+            return pw_spool_ack(r->spool, m->seq);
+        }
+        if (m->reason == PW_ESTOREFULL || m->reason == -EBUSY) {
+            /* Retryable: nothing was stored; resend after a pause. */
+            PW_WARN("aggregator cannot take update %llu now: %s", (unsigned long long)m->seq,
+                    m->text);
+            r->next = acked + 1;
+            r->last_send = pw_mono_ms();
+            return 0;
+        }
+        if (m->seq > acked && m->seq <= head) {
+            struct reject_ctx rc = {r, m->reason, m->text};
+            pw_spool_read(r->spool, m->seq, 1, report_reject, &rc);
+            return pw_spool_ack(r->spool, m->seq);
+        }
+        if (m->seq == 0)
+            PW_ERROR("aggregator refused %s: %s (%s)", r->o->district, pw_err_name(m->reason),
+                     m->text);
+        return m->seq == 0 && m->reason == PW_EDISTRICT ? PW_EDISTRICT : 0;
+    default:
+        return 0;
+    }
+}
+
+static int receive(struct run *r, int timeout_ms)
+{
+    zmq_pollitem_t item = {r->sock, 0, ZMQ_POLLIN, 0};
     int n = zmq_poll(&item, 1, timeout_ms);
     if (n < 0)
-        return zmq_errno() == EINTR ? PW_ETIMEOUT : -zmq_errno();
-    if (n == 0)
-        return PW_ETIMEOUT;
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    if (zmq_msg_recv(&msg, s->sock, 0) < 0) {
+        return zmq_errno() == EINTR ? 0 : -zmq_errno();
+    int rc = 0;
+    while (rc == 0) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, r->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            break;
+        }
+        pw_msg_t m;
+        if (pw_msg_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &m) == 0)
+            rc = on_answer(r, &m);
         zmq_msg_close(&msg);
-        return PW_ETIMEOUT;
     }
-    int rc = pw_msg_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), m);
-    zmq_msg_close(&msg);
     return rc;
 }
 
-static int handshake(struct session *s)
+static int loop(struct run *r, volatile sig_atomic_t *stop)
 {
-    pw_msg_t hello;
-    memset(&hello, 0, sizeof(hello));
-    hello.type = PW_MSG_HELLO;
-    snprintf(hello.district, sizeof(hello.district), "%s", s->opts->district);
-    hello.epoch = s->epoch;
-    int64_t deadline = pw_mono_ms() + s->opts->timeout_ms;
-    while (pw_mono_ms() < deadline) {
-        int rc = send_msg(s, &hello);
-        if (rc != 0)
-            return rc;
-        pw_msg_t m;
-        int64_t until = pw_mono_ms() + 1000;
-        while ((rc = recv_msg(s, (int)(until - pw_mono_ms()), &m)) != PW_ETIMEOUT) {
-            if (rc != 0)
-                continue; /* not ours to understand; keep waiting */
-            if (m.type == PW_MSG_WELCOME && m.epoch == s->epoch) {
-                s->first = s->acked = m.seq;
-                s->first++;
-                s->next = s->first;
-                s->highest = m.seq;
-                return 0;
-            }
-            if (m.type == PW_MSG_NACK && m.epoch == s->epoch) {
-                PW_ERROR("aggregator refused %s: %s", s->opts->district, m.text);
-                return m.reason ? m.reason : PW_EDISTRICT;
-            }
-            if (pw_mono_ms() >= until)
+    int rc = load_file(r);
+    int64_t start = pw_mono_ms();
+    r->last_answer = start;
+    r->last_silence_log = start;
+    while (rc == 0 && !(stop && *stop)) {
+        int64_t now = pw_mono_ms();
+        if (r->o->follow && now - r->last_watch >= WATCH_MS) {
+            r->last_watch = now;
+            if ((rc = load_file(r)) != 0)
                 break;
         }
-    }
-    return PW_ETIMEOUT;
-}
-
-static void on_answer(struct session *s, const pw_msg_t *m)
-{
-    if (m->epoch != s->epoch)
-        return; /* an answer to an earlier run of this district */
-    uint64_t last = s->first + s->n - 1;
-    if (m->type == PW_MSG_ACK) {
-        if (m->seq > s->acked && m->seq <= last)
-            s->acked = m->seq;
-    } else if (m->type == PW_MSG_NACK && m->reason == PW_EGAP) {
-        /* The aggregator lost something in flight: go back to what it has. */
-        if (m->seq >= s->acked && m->seq < s->next) {
-            s->acked = m->seq;
-            s->next = m->seq + 1;
+        uint64_t pending = pw_spool_pending(r->spool);
+        if (!r->o->follow && pending == 0)
+            break; /* one-shot: all spooled and all answered */
+        if (!r->welcomed) {
+            if (now - r->last_hello >= HELLO_MS && (rc = hello(r)) != 0)
+                break;
+        } else if (now - r->last_answer >= r->o->resend_ms && pending > 0 &&
+                   now - r->last_send >= r->o->resend_ms) {
+            /* Silence with updates in flight: they may be lost with a dead
+             * connection. Say hello again to resync, then resend. */
+            r->welcomed = false;
+            r->next = pw_spool_acked(r->spool) + 1;
+            rc = hello(r);
+        } else if (pending == 0 && now - r->last_send >= HELLO_MS) {
+            rc = hello(r); /* keep-alive while idle: the aggregator sees us connected */
         }
-    } else if (m->type == PW_MSG_NACK && m->seq >= s->first && m->seq <= last) {
-        size_t i = (size_t)(m->seq - s->first);
-        if (!s->nacked[i]) {
-            s->nacked[i] = 1;
-            s->res->rejected++;
-            if (s->on_reject)
-                s->on_reject(s->ctx, &s->obs[i], m->reason, m->text);
-        }
-        if (m->seq > s->acked)
-            s->acked = m->seq;
-    }
-    if (s->next <= s->acked)
-        s->next = s->acked + 1;
-}
-
-static int run(struct session *s)
-{
-    int rc = handshake(s);
-    if (rc != 0)
-        return rc;
-    uint64_t end = s->first + s->n; /* one past the last seq */
-    int64_t last_progress = pw_mono_ms();
-    while (s->acked + 1 < end) {
-        while (s->next < end && s->next - s->acked <= s->opts->window)
-            if ((rc = send_update(s, s->next++)) != 0)
-                return rc;
-        pw_msg_t m;
-        uint64_t before = s->acked;
-        rc = recv_msg(s, 100, &m);
+        if (rc == 0 && r->welcomed)
+            rc = fill_window(r);
         if (rc == 0)
-            on_answer(s, &m);
-        if (s->acked != before) {
-            last_progress = pw_mono_ms();
-            continue;
-        }
-        int64_t quiet = pw_mono_ms() - last_progress;
-        if (quiet >= s->opts->timeout_ms)
-            return PW_ETIMEOUT;
-        if (rc == PW_ETIMEOUT && quiet >= s->opts->resend_ms && s->next > s->acked + 1) {
-            /* Silence: whatever is in flight may be lost; the aggregator
-             * absorbs anything it already has. */
-            s->next = s->acked + 1;
-            last_progress = pw_mono_ms() - s->opts->resend_ms / 2;
+            rc = receive(r, 50);
+        int64_t silent = pw_mono_ms() - r->last_answer;
+        if (rc == 0 && pending > 0 && !r->o->follow && silent >= r->o->timeout_ms)
+            rc = PW_ETIMEOUT;
+        if (rc == 0 && pending > 0 && r->o->follow && silent >= SILENCE_LOGMS &&
+            pw_mono_ms() - r->last_silence_log >= SILENCE_LOGMS) {
+            r->last_silence_log = pw_mono_ms();
+            PW_WARN("no answer from %s for %lld s: %llu updates kept in the spool", r->o->connect,
+                    (long long)(silent / 1000), (unsigned long long)pending);
         }
     }
-    s->res->stored = s->n - s->res->rejected;
-    return 0;
+    return rc;
 }
 
-int pw_collector_send(const pw_collector_opts_t *opts, const pw_obs_t *obs, size_t n,
-                      pw_collector_reject_fn on_reject, void *ctx, pw_collector_result_t *res)
+int pw_collector_run(const pw_collector_opts_t *opts, pw_collector_reject_fn on_reject,
+                     void *ctx, pw_collector_result_t *res, volatile sig_atomic_t *stop)
 {
     memset(res, 0, sizeof(*res));
-    res->sent = n;
     pw_collector_opts_t o = *opts;
     if (!o.window)
         o.window = 1024;
@@ -190,37 +324,45 @@ int pw_collector_send(const pw_collector_opts_t *opts, const pw_obs_t *obs, size
         o.timeout_ms = 30000;
     if (o.resend_ms <= 0)
         o.resend_ms = 2000;
-    struct session s = {.opts = &o, .obs = obs, .n = n, .on_reject = on_reject, .ctx = ctx,
-                        .res = res};
-    s.epoch = pw_random_u64();
-    s.nacked = calloc(n ? n : 1, 1);
-    void *zctx = zmq_ctx_new();
-    int rc;
-    if (!s.nacked || !zctx) {
-        rc = -ENOMEM;
-        goto out;
+    struct run r = {.o = &o, .res = res, .on_reject = on_reject, .ctx = ctx};
+    void *zctx = NULL;
+    int rc = pw_spool_open(&r.spool, o.spool_dir, o.district, o.spool_max);
+    if (rc != 0) {
+        PW_ERROR("cannot open spool %s: %s", o.spool_dir,
+                 rc == PW_EINCOMPAT ? "it belongs to another district" : pw_strerror(rc));
+        return rc;
     }
-    s.sock = zmq_socket(zctx, ZMQ_DEALER);
-    if (!s.sock) {
+    r.run_acked0 = pw_spool_acked(r.spool);
+    zctx = zmq_ctx_new();
+    r.sock = zctx ? zmq_socket(zctx, ZMQ_DEALER) : NULL;
+    if (!r.sock) {
         rc = -zmq_errno();
         goto out;
     }
-    int linger = 0, ivl = 1000, hb_timeout = 3000;
-    zmq_setsockopt(s.sock, ZMQ_LINGER, &linger, sizeof(linger));
-    zmq_setsockopt(s.sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl));
-    zmq_setsockopt(s.sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof(hb_timeout));
-    if (zmq_connect(s.sock, o.connect) != 0) {
+    int linger = 0, ivl = 1000, hb_timeout = 3000, hwm = 100000;
+    zmq_setsockopt(r.sock, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(r.sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl));
+    zmq_setsockopt(r.sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof(hb_timeout));
+    zmq_setsockopt(r.sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    if (zmq_connect(r.sock, o.connect) != 0) {
         rc = -zmq_errno();
         PW_ERROR("zmq_connect(%s) failed: %s", o.connect, pw_strerror(rc));
         goto out;
     }
-    rc = run(&s);
+    rc = loop(&r, stop);
 out:
-    if (s.sock)
-        zmq_close(s.sock);
+    if (r.spool) {
+        pw_spool_flush(r.spool);
+        res->answered = (size_t)(pw_spool_acked(r.spool) - r.run_acked0);
+        res->stored = res->answered - res->rejected;
+        res->pending = pw_spool_pending(r.spool);
+    }
+    if (r.sock)
+        zmq_close(r.sock);
     if (zctx)
         zmq_ctx_term(zctx);
-    pw_buf_free(&s.buf);
-    free(s.nacked);
+    pw_spool_destroy(&r.spool);
+    pw_datafile_destroy(&r.df);
+    pw_buf_free(&r.buf);
     return rc;
 }

@@ -2,45 +2,72 @@
 #ifndef PW_COLLECTOR_H
 #define PW_COLLECTOR_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pw/catalog.h"
 #include "pw/datafile.h"
+#include "pw/msg.h"
 
 /*
- * A district collector: sends observations to the aggregator over a DEALER
- * socket and waits until each is acknowledged (committed) or rejected.
- * It says hello with a fresh random epoch and learns the last sequence the
- * aggregator committed for it; updates are numbered from there, kept in
- * flight up to a window, and resent from the last acknowledged sequence after
- * a gap report or a silence.
+ * A district collector. It reads the district's data file and commits every
+ * observation that is new or changed to its spool (spool.h) before sending
+ * anything. It then sends the spooled updates to the aggregator over a DEALER
+ * socket, with up to `window` in flight, and removes each one from the spool
+ * only when the aggregator has answered it (an ack after its commit, or a
+ * nack with a reason).
+ *
+ * It says hello with its spool's epoch and learns the last sequence the
+ * aggregator committed for it, so a restarted collector resends exactly what
+ * is unanswered, in order. After a gap report or a silence it resends from the
+ * last answered sequence; the aggregator absorbs duplicates. ZeroMQ
+ * heartbeats and a hello every second while idle notice a dead peer.
+ *
+ * One-shot mode returns once the file is spooled and the spool is empty.
+ * Follow mode watches the file and spools every change, until *stop; with the
+ * aggregator down it keeps spooling and catches up when it returns.
  */
 
+#define PW_COLLECTOR_PERIODS_MAX 16
+
 typedef struct pw_collector_opts {
-    const char *district;  /**< reporter id */
-    const char *connect;   /**< aggregator intake endpoint */
-    size_t window;         /**< updates in flight at most; 0 = 1024 */
-    int timeout_ms;        /**< give up after this long without any answer; 0 = 30000 */
-    int resend_ms;         /**< resend unacknowledged updates after this silence; 0 = 2000 */
+    const char *district;        /**< reporter id */
+    const char *connect;         /**< aggregator intake endpoint */
+    const char *data;            /**< the district's data file */
+    const char *spool_dir;       /**< the spool's directory */
+    const pw_catalog_t *catalog; /**< check the file against it; may be NULL */
+    pw_period_t periods[PW_COLLECTOR_PERIODS_MAX]; /**< send only these (none = all) */
+    size_t nperiods;
+    bool follow;                 /**< keep watching the file */
+    size_t window;               /**< updates in flight at most; 0 = 1024 */
+    int timeout_ms;              /**< one-shot: give up after this silence; 0 = 30000 */
+    int resend_ms;               /**< resend after this silence; 0 = 2000 */
+    size_t spool_max;            /**< spool size bound in bytes; 0 = 1 GiB */
 } pw_collector_opts_t;
 
 typedef struct pw_collector_result {
-    size_t sent;      /**< updates to send */
-    size_t stored;    /**< acknowledged and stored */
-    size_t rejected;  /**< answered with a NACK */
-    size_t resent;    /**< updates sent more than once */
+    size_t spooled;   /**< updates added to the spool by this run */
+    size_t answered;  /**< updates answered during this run */
+    size_t stored;    /**< of them, acknowledged (stored) */
+    size_t rejected;  /**< of them, rejected */
+    size_t resent;    /**< sends of an update already sent */
+    uint64_t pending; /**< left in the spool at the end */
 } pw_collector_result_t;
 
-/** Called for each rejected observation, with the aggregator's reason. */
-typedef void (*pw_collector_reject_fn)(void *ctx, const pw_obs_t *obs, int reason,
+/** Called for each rejected update; line is its data-file line, or 0 if unknown. */
+typedef void (*pw_collector_reject_fn)(void *ctx, const pw_msg_t *update, int line, int reason,
                                        const char *text);
 
 /**
- * Sends obs[0..n) in order and waits for every answer.
- * 0 when all were answered (res tells how many were rejected), PW_ETIMEOUT
- * when the aggregator stopped answering, -errno for socket failures.
+ * Runs the collector. 0 when done (one-shot: everything answered; follow:
+ * stopped), PW_ETIMEOUT when the aggregator stopped answering (one-shot; the
+ * rest stays spooled), PW_EDATA for a bad data file (one-shot; in follow mode
+ * it is logged and the file is read again when it changes), PW_ESTOREFULL
+ * when the spool is full (one-shot), -errno for socket failures.
  */
-int pw_collector_send(const pw_collector_opts_t *opts, const pw_obs_t *obs, size_t n,
-                      pw_collector_reject_fn on_reject, void *ctx, pw_collector_result_t *res);
+int pw_collector_run(const pw_collector_opts_t *opts, pw_collector_reject_fn on_reject,
+                     void *ctx, pw_collector_result_t *res, volatile sig_atomic_t *stop);
 
 #endif

@@ -280,12 +280,14 @@ static int feed_period(struct demo *d, size_t k)
     memset(kids, 0, sizeof(kids));
     int rc = 0;
     for (size_t r = 0; r < d->nreporters && rc == 0; r++) {
-        char id[PW_ID_MAX], log[4096];
+        char id[PW_ID_MAX], log[4096], spool[4096];
         snprintf(id, sizeof(id), "%s", d->cat->districts[d->reporters[r]].id);
+        fmt(spool, sizeof(spool), "%s/spool-%s", d->dir, id);
         snprintf(kids[r].name, sizeof(kids[r].name), "collector %s", id);
         fmt(log, sizeof(log), "%s/collector-%s-%s.log", d->dir, id, ptext);
-        char *args[] = {"planwatch", "collector", "--district", id, "--data",
-                        d->files[r], "--connect", d->intake, "--period", ptext, NULL};
+        char *args[] = {"planwatch", "collector", "--district", id,          "--data",
+                        d->files[r], "--connect", d->intake, "--period", ptext,
+                        "--spool",   spool,       NULL};
         rc = spawn(&kids[r], log, args);
     }
     size_t running = d->nreporters, failed = 0;

@@ -93,8 +93,10 @@ Test(cli, bad_data_file_names_file_and_line)
     FILE *f = fopen(bad, "w");
     fputs("period,element,value\n2016,care_beds,12\n2016,care_beds,abc\n", f);
     fclose(f);
+    char spool[128];
+    snprintf(spool, sizeof(spool), "%s/spool", dir);
     char *args[] = {"planwatch", "collector", "--district", "jiangan", "--data", bad,
-                    "--connect", "tcp://127.0.0.1:1", "--timeout", "1", NULL};
+                    "--connect", "tcp://127.0.0.1:1", "--timeout", "1", "--spool", spool, NULL};
     char *out, *err;
     cr_assert_eq(run(args, &out, &err), 1);
     cr_assert(strstr(err, "bad.csv:3:"), "%s", err);
@@ -121,12 +123,15 @@ Test(cli, bad_catalog_names_file_and_line)
 
 Test(cli, collector_without_aggregator_times_out_with_a_clear_error)
 {
+    char spool[128];
+    snprintf(spool, sizeof(spool), "%s/spool", dir);
     char *args[] = {"planwatch", "collector", "--district", "jiangan", "--data",
                     PW_SOURCE_DIR "/data/wuhan/districts/jiangan.csv", "--connect",
-                    "tcp://127.0.0.1:1", "--timeout", "1", NULL};
+                    "tcp://127.0.0.1:1", "--timeout", "1", "--spool", spool, NULL};
     char *out, *err;
     cr_assert_eq(run(args, &out, &err), 1);
     cr_assert(strstr(err, "no answer from the aggregator"), "%s", err);
+    cr_assert(strstr(err, "114 updates kept in the spool"), "%s", err);
     free(out);
     free(err);
 }

@@ -184,17 +184,19 @@ static void stop_servers(struct servers *s)
     cr_assert_eq(pw_proc_stop(&s->agg, 10000), 0, "aggregator exit status");
 }
 
-/* All 14 collectors at once, every period interleaved: real concurrency. */
-static void run_collectors(struct servers *s)
+/* All 14 collectors at once, every period interleaved: real concurrency.
+ * Each run uses its own spools (generation gen): a new collector instance. */
+static void run_collectors(struct servers *s, int gen)
 {
     pw_proc_t kids[NREPORTERS];
     for (int i = 0; i < NREPORTERS; i++) {
-        char file[256], log[128], id[32];
+        char file[256], log[128], id[32], spool[128];
         snprintf(id, sizeof(id), "%s", reporters[i]);
         snprintf(file, sizeof(file), "%s/districts/%s.csv", DATA, reporters[i]);
         snprintf(log, sizeof(log), "%s/collector-%s.log", dir, reporters[i]);
+        snprintf(spool, sizeof(spool), "%s/spool%d-%s", dir, gen, reporters[i]);
         char *args[] = {"planwatch", "collector", "--district", id, "--data", file,
-                        "--connect", s->intake, NULL};
+                        "--connect", s->intake, "--spool", spool, NULL};
         cr_assert_eq(pw_proc_spawn(&kids[i], PLANWATCH_BIN, args, log), 0);
     }
     for (int i = 0; i < NREPORTERS; i++)
@@ -225,7 +227,7 @@ Test(pipeline, fourteen_concurrent_collectors_then_restart_resumes_exactly)
 {
     struct servers s;
     start_servers(&s);
-    run_collectors(&s);
+    run_collectors(&s, 1);
     char before[128], after[128];
     snprintf(before, sizeof(before), "%s/before.json", dir);
     snprintf(after, sizeof(after), "%s/after.json", dir);
@@ -235,9 +237,9 @@ Test(pipeline, fourteen_concurrent_collectors_then_restart_resumes_exactly)
     /* Restart the aggregator: state comes back from LMDB exactly. */
     cr_assert_eq(pw_proc_stop(&s.agg, 10000), 0);
     start_aggregator(&s);
-    /* Sending everything again (a new collector run, a new epoch) stores the
-     * same values: no rate or alert changes. */
-    run_collectors(&s);
+    /* Sending everything again (new collector instances with new epochs)
+     * stores the same values: no rate or alert changes. */
+    run_collectors(&s, 2);
     monitor_once(&s, after);
     char *a = table_without_stamps(before), *b = table_without_stamps(after);
     cr_assert_str_eq(a, b);
@@ -262,8 +264,10 @@ Test(pipeline, rejected_update_is_reported_and_the_rest_is_stored)
     fclose(f);
     char out[128];
     snprintf(out, sizeof(out), "%s/collector.out", dir);
+    char spool[128];
+    snprintf(spool, sizeof(spool), "%s/spool-bad", dir);
     char *args[] = {"planwatch", "collector", "--district", "jiangan", "--data", bad,
-                    "--connect", s.intake, NULL};
+                    "--connect", s.intake, "--spool", spool, NULL};
     int rc = pw_proc_run(PLANWATCH_BIN, args, out, 30000);
     cr_assert_eq(rc, 1, "a rejected update makes the collector exit 1");
     char errpath[160];

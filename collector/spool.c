@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: MIT */
+#include "spool.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pw/error.h"
+#include "pw/util.h"
+
+#define ACK_BATCH 512 /* answered updates removed per transaction */
+
+enum { DB_META, DB_PENDING, DB_LAST, DB_COUNT };
+static const char *const db_names[DB_COUNT] = {"meta", "pending", "last"};
+
+struct pw_spool {
+    MDB_env *env;
+    MDB_dbi dbi[DB_COUNT];
+    char district[PW_ID_MAX];
+    uint64_t epoch;
+    uint64_t head;   /* highest seq spooled */
+    uint64_t acked;  /* answered, in memory */
+    uint64_t stored_acked; /* answered, on disk */
+    pw_buf_t buf;
+};
+
+static int map_rc(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return PW_OK;
+    case MDB_NOTFOUND:
+        return PW_ENOTFOUND;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+        return PW_ESTOREFULL;
+    default:
+        return rc > 0 ? -rc : PW_ESTORE;
+    }
+}
+
+/* LMDB takes keys and values through non-const pointers but only reads them. */
+static MDB_val mval(const void *p, size_t n)
+{
+    MDB_val v;
+    v.mv_size = n;
+    memcpy(&v.mv_data, &p, sizeof(p));
+    return v;
+}
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+static uint64_t get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static int meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t *out)
+{
+    MDB_val k = mval(key, strlen(key)), v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc != 0)
+        return map_rc(rc);
+    if (v.mv_size != 8)
+        return PW_ESTORE;
+    *out = get_be64(v.mv_data);
+    return 0;
+}
+
+static int meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t value)
+{
+    unsigned char b[8];
+    put_be64(b, value);
+    MDB_val k = mval(key, strlen(key)), v = mval(b, 8);
+    return map_rc(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+/* Reads or, in a new spool, writes the identity: district and epoch. */
+static int identity(pw_spool_t *self, MDB_txn *txn, const char *district)
+{
+    MDB_dbi meta = self->dbi[DB_META];
+    MDB_val k = mval("district", 8), v;
+    int rc = mdb_get(txn, meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        self->epoch = pw_random_u64();
+        MDB_val nv = mval(district, strlen(district));
+        if ((rc = map_rc(mdb_put(txn, meta, &k, &nv, 0))) != 0 ||
+            (rc = meta_put_u64(txn, meta, "epoch", self->epoch)) != 0 ||
+            (rc = meta_put_u64(txn, meta, "next", 1)) != 0 ||
+            (rc = meta_put_u64(txn, meta, "acked", 0)) != 0)
+            return rc;
+        self->head = self->acked = 0;
+        return 0;
+    }
+    if (rc != 0)
+        return map_rc(rc);
+    if (v.mv_size != strlen(district) || memcmp(v.mv_data, district, v.mv_size) != 0)
+        return PW_EINCOMPAT;
+    uint64_t next;
+    if ((rc = meta_get_u64(txn, meta, "epoch", &self->epoch)) != 0 ||
+        (rc = meta_get_u64(txn, meta, "next", &next)) != 0 ||
+        (rc = meta_get_u64(txn, meta, "acked", &self->acked)) != 0)
+        return rc;
+    self->head = next - 1;
+    return 0;
+}
+
+int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_t max_bytes)
+{
+    *out = NULL;
+    int rc;
+    MDB_txn *txn = NULL;
+    pw_spool_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return -ENOMEM;
+    snprintf(self->district, sizeof(self->district), "%s", district);
+    if ((rc = pw_mkdir_p(dir)) != 0)
+        goto fail;
+    if ((rc = map_rc(mdb_env_create(&self->env))) != 0)
+        goto fail;
+    mdb_env_set_maxdbs(self->env, DB_COUNT);
+    mdb_env_set_mapsize(self->env, max_bytes ? max_bytes : (size_t)1 << 30);
+    if ((rc = map_rc(mdb_env_open(self->env, dir, 0, 0600))) != 0)
+        goto fail;
+    int dead;
+    mdb_reader_check(self->env, &dead);
+    if ((rc = map_rc(mdb_txn_begin(self->env, NULL, 0, &txn))) != 0)
+        goto fail;
+    for (int i = 0; i < DB_COUNT; i++)
+        if ((rc = map_rc(mdb_dbi_open(txn, db_names[i], MDB_CREATE, &self->dbi[i]))) != 0)
+            goto fail;
+    if ((rc = identity(self, txn, district)) != 0)
+        goto fail;
+    rc = map_rc(mdb_txn_commit(txn));
+    txn = NULL;
+    if (rc != 0)
+        goto fail;
+    self->stored_acked = self->acked;
+    *out = self;
+    return 0;
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    if (self->env)
+        mdb_env_close(self->env);
+    free(self);
+    return rc;
+}
+
+void pw_spool_destroy(pw_spool_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    pw_spool_t *self = *self_p;
+    pw_spool_flush(self);
+    mdb_env_close(self->env);
+    pw_buf_free(&self->buf);
+    free(self);
+    *self_p = NULL;
+}
+
+uint64_t pw_spool_epoch(const pw_spool_t *self)
+{
+    return self->epoch;
+}
+
+uint64_t pw_spool_head(const pw_spool_t *self)
+{
+    return self->head;
+}
+
+uint64_t pw_spool_acked(const pw_spool_t *self)
+{
+    return self->acked;
+}
+
+uint64_t pw_spool_pending(const pw_spool_t *self)
+{
+    return self->head - self->acked;
+}
+
+static size_t last_key(char *buf, const pw_obs_t *o)
+{
+    char ptext[PW_PERIOD_STRMAX];
+    pw_period_format(o->period, ptext);
+    size_t a = strlen(ptext), b = strnlen(o->element, PW_ID_MAX);
+    memcpy(buf, ptext, a);
+    buf[a] = '\0';
+    memcpy(buf + a + 1, o->element, b);
+    return a + 1 + b;
+}
+
+int pw_spool_add(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t now_ms,
+                 size_t *added_out)
+{
+    if (added_out)
+        *added_out = 0;
+    MDB_txn *txn;
+    int rc = map_rc(mdb_txn_begin(self->env, NULL, 0, &txn));
+    if (rc != 0)
+        return rc;
+    uint64_t seq = self->head;
+    size_t added = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char key[PW_PERIOD_STRMAX + PW_ID_MAX];
+        MDB_val k = mval(key, last_key(key, &obs[i])), v;
+        int grc = mdb_get(txn, self->dbi[DB_LAST], &k, &v);
+        double old;
+        if (grc == 0 && v.mv_size == sizeof(old)) {
+            memcpy(&old, v.mv_data, sizeof(old));
+            if (old == obs[i].value)
+                continue; /* already spooled with this value */
+        } else if (grc != MDB_NOTFOUND) {
+            rc = map_rc(grc);
+            break;
+        }
+        pw_msg_t m;
+        memset(&m, 0, sizeof(m));
+        m.type = PW_MSG_UPDATE;
+        snprintf(m.district, sizeof(m.district), "%s", self->district);
+        m.epoch = self->epoch;
+        m.seq = ++seq;
+        snprintf(m.element, sizeof(m.element), "%s", obs[i].element);
+        m.period = obs[i].period;
+        m.value = obs[i].value;
+        m.observed_ms = now_ms;
+        if ((rc = pw_msg_encode(&m, &self->buf)) != 0)
+            break;
+        unsigned char sk[8];
+        put_be64(sk, seq);
+        MDB_val skv = mval(sk, 8), val = mval(self->buf.data, self->buf.len);
+        MDB_val nv = mval(&obs[i].value, sizeof(double));
+        if ((rc = map_rc(mdb_put(txn, self->dbi[DB_PENDING], &skv, &val, MDB_APPEND))) == 0)
+            rc = map_rc(mdb_put(txn, self->dbi[DB_LAST], &k, &nv, 0));
+        added++;
+    }
+    if (rc == 0 && added)
+        rc = meta_put_u64(txn, self->dbi[DB_META], "next", seq + 1);
+    if (rc != 0 || !added) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    if ((rc = map_rc(mdb_txn_commit(txn))) != 0)
+        return rc;
+    self->head = seq;
+    if (added_out)
+        *added_out = added;
+    return 0;
+}
+
+int pw_spool_read(pw_spool_t *self, uint64_t from, size_t max,
+                  int (*fn)(void *ctx, const pw_msg_t *update), void *ctx)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = map_rc(mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn));
+    if (rc != 0)
+        return rc;
+    if ((rc = map_rc(mdb_cursor_open(txn, self->dbi[DB_PENDING], &cur))) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    unsigned char key[8];
+    put_be64(key, from);
+    MDB_val k = mval(key, 8), v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (size_t n = 0; mrc == 0 && n < max && rc == 0; n++) {
+        pw_msg_t m;
+        if (pw_msg_decode(v.mv_data, v.mv_size, &m) != 0 || m.type != PW_MSG_UPDATE)
+            rc = PW_ESTORE;
+        else if (m.seq > self->acked)
+            rc = fn(ctx, &m);
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int pw_spool_flush(pw_spool_t *self)
+{
+    if (self->acked == self->stored_acked)
+        return 0;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = map_rc(mdb_txn_begin(self->env, NULL, 0, &txn));
+    if (rc != 0)
+        return rc;
+    if ((rc = map_rc(mdb_cursor_open(txn, self->dbi[DB_PENDING], &cur))) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    MDB_val k, v;
+    int mrc;
+    while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 8 &&
+           get_be64(k.mv_data) <= self->acked)
+        if ((rc = map_rc(mdb_cursor_del(cur, 0))) != 0)
+            break;
+    mdb_cursor_close(cur);
+    if (rc == 0)
+        rc = meta_put_u64(txn, self->dbi[DB_META], "acked", self->acked);
+    if (rc == 0)
+        rc = map_rc(mdb_txn_commit(txn));
+    else
+        mdb_txn_abort(txn);
+    if (rc == 0)
+        self->stored_acked = self->acked;
+    return rc;
+}
+
+int pw_spool_ack(pw_spool_t *self, uint64_t seq)
+{
+    if (seq > self->head)
+        seq = self->head;
+    if (seq <= self->acked)
+        return 0;
+    self->acked = seq;
+    /* Removing answered updates needs a synced commit; batching them costs at
+     * worst a resend after a crash, which the aggregator absorbs. */
+    if (self->acked - self->stored_acked >= ACK_BATCH || self->acked == self->head)
+        return pw_spool_flush(self);
+    return 0;
+}

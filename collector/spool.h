@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PW_SPOOL_H
+#define PW_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pw/datafile.h"
+#include "pw/msg.h"
+
+/*
+ * A collector's durable outbox: an LMDB environment of its own holding
+ *   meta     district, epoch (the collector instance), next sequence, acked
+ *   pending  u64 seq (big-endian) -> the encoded update, until answered
+ *   last     "period\0element" -> the last value spooled, so that re-reading
+ *            a data file spools only what changed
+ * Updates are committed here (default LMDB sync: durable) before they are
+ * sent, and leave only when the aggregator has answered them. The epoch is
+ * drawn once, when the spool is created: a collector that loses its spool
+ * comes back as a new instance whose sequence numbers cannot be mistaken
+ * for old ones.
+ */
+
+typedef struct pw_spool pw_spool_t;
+
+/**
+ * Opens or creates the spool of district in dir; max_bytes bounds its size
+ * (0 = 1 GiB). 0, -errno, PW_ESTORE, or PW_EINCOMPAT when the spool belongs
+ * to another district. Caller owns *out; free with pw_spool_destroy().
+ */
+int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_t max_bytes);
+
+/** Closes and NULLs. NULL-safe. */
+void pw_spool_destroy(pw_spool_t **self_p);
+
+/** The collector instance's epoch. */
+uint64_t pw_spool_epoch(const pw_spool_t *self);
+
+/** The highest sequence spooled so far (0 when none). */
+uint64_t pw_spool_head(const pw_spool_t *self);
+
+/** Everything up to this sequence has been answered. */
+uint64_t pw_spool_acked(const pw_spool_t *self);
+
+/** Updates spooled and not yet answered. */
+uint64_t pw_spool_pending(const pw_spool_t *self);
+
+/**
+ * Spools, as new updates numbered from head + 1, the observations whose value
+ * differs from the last one spooled for their period and element; all of them
+ * or none. *added_out (may be NULL) gets how many. 0, PW_ESTOREFULL (the
+ * spool is at max_bytes: nothing was added), or PW_ESTORE.
+ */
+int pw_spool_add(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t now_ms,
+                 size_t *added_out);
+
+/** Calls fn for pending updates from seq on, in order, at most max; stops on non-zero. */
+int pw_spool_read(pw_spool_t *self, uint64_t from, size_t max,
+                  int (*fn)(void *ctx, const pw_msg_t *update), void *ctx);
+
+/**
+ * Marks every update up to seq answered and removes it. Cheap to call often:
+ * removal is batched, and an answer lost to a crash only causes a resend,
+ * which the aggregator absorbs. 0 or PW_ESTORE.
+ */
+int pw_spool_ack(pw_spool_t *self, uint64_t seq);
+
+/** Writes out batched removals now (before exit). */
+int pw_spool_flush(pw_spool_t *self);
+
+#endif
