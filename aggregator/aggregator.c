@@ -40,6 +40,16 @@ struct reply {
     pw_msg_t msg;
 };
 
+/* What the aggregator knows of each reporter, for status and logs. */
+struct district_status {
+    bool connected;
+    int64_t last_seen; /* monotonic ms */
+    uint64_t epoch;    /* of the latest message */
+    uint64_t last_seq; /* last committed for that epoch */
+};
+
+#define SILENT_MS 5000 /* no message for this long: the collector is gone */
+
 struct pw_aggregator {
     pw_aggregator_opts_t opts;
     const pw_catalog_t *cat;
@@ -59,6 +69,9 @@ struct pw_aggregator {
     uint64_t head;    /* last event seq committed */
     uint64_t pending; /* events appended in the open transaction */
     pw_buf_t out;
+    struct district_status *status;
+    bool full;             /* the store is at --map-max: updates are refused */
+    int64_t full_since;
     char endpoints[1024];
     uint64_t n_stored, n_dup, n_rejected, n_batches;
 };
@@ -136,7 +149,9 @@ static int restore(pw_aggregator_t *self)
     int drc = pw_store_get_digest(self->txn, digest);
     if (drc == 0 && memcmp(digest, self->cat->digest, 32) != 0)
         PW_WARN("the catalog changed since this store was last written: recomputing every rate");
-    if ((rc = pw_store_put_digest(self->txn, self->cat->digest)) != 0)
+    /* Written only when it changes: a full store must still restore. */
+    if ((drc != 0 || memcmp(digest, self->cat->digest, 32) != 0) &&
+        (rc = pw_store_put_digest(self->txn, self->cat->digest)) != 0)
         goto fail;
     pw_model_restore_finish(self->model);
     pw_model_touch_all(self->model);
@@ -205,8 +220,9 @@ int pw_aggregator_new(const pw_aggregator_opts_t *opts, pw_aggregator_t **out)
     self->cat = opts->catalog;
     self->batch_max = opts->batch_max ? opts->batch_max : BATCH_DEFAULT;
     self->items = calloc(self->batch_max, sizeof(*self->items));
+    self->status = calloc(self->cat->ndistricts + 1, sizeof(*self->status));
     self->replies = calloc(self->batch_max + PEERS_MAX, sizeof(*self->replies));
-    if (!self->items || !self->replies) {
+    if (!self->items || !self->replies || !self->status) {
         rc = -ENOMEM;
         goto fail;
     }
@@ -257,6 +273,7 @@ void pw_aggregator_destroy(pw_aggregator_t **self_p)
     pw_buf_free(&self->out);
     free(self->items);
     free(self->replies);
+    free(self->status);
     free(self);
     *self_p = NULL;
 }
@@ -302,6 +319,35 @@ static struct peer *peer_get(pw_aggregator_t *self, int d, uint64_t epoch, int *
     return p;
 }
 
+/* Notes that district d spoke: it is connected and up to date. */
+static void seen(pw_aggregator_t *self, int d, uint64_t epoch)
+{
+    struct district_status *st = &self->status[d];
+    st->last_seen = pw_mono_ms();
+    if (st->epoch != epoch)
+        st->last_seq = 0;
+    st->epoch = epoch;
+    if (!st->connected)
+        PW_INFO("%s connected (epoch %016llx)", self->cat->districts[d].id,
+                (unsigned long long)epoch);
+    st->connected = true;
+}
+
+/* Marks collectors that have been silent too long as gone. */
+static void check_silence(pw_aggregator_t *self)
+{
+    int64_t now = pw_mono_ms();
+    for (size_t d = 0; d < self->cat->ndistricts; d++) {
+        struct district_status *st = &self->status[d];
+        if (st->connected && now - st->last_seen > SILENT_MS) {
+            st->connected = false;
+            PW_INFO("%s silent for %d s: disconnected (last committed sequence %llu)",
+                    self->cat->districts[d].id, SILENT_MS / 1000,
+                    (unsigned long long)st->last_seq);
+        }
+    }
+}
+
 static void hello(pw_aggregator_t *self, int item, const pw_msg_t *m)
 {
     int d = pw_catalog_district(self->cat, m->district, strlen(m->district));
@@ -310,6 +356,7 @@ static void hello(pw_aggregator_t *self, int item, const pw_msg_t *m)
         nack(self, item, m->epoch, 0, PW_EDISTRICT, "unknown district");
         return;
     }
+    seen(self, d, m->epoch);
     int rc;
     struct peer *p = peer_get(self, d, m->epoch, &rc);
     if (!p) {
@@ -327,12 +374,17 @@ static void hello(pw_aggregator_t *self, int item, const pw_msg_t *m)
 
 /* Applies one update inside the open transaction. A non-zero return is a
  * store failure that aborts the whole batch. */
-static int update(pw_aggregator_t *self, int item, const pw_msg_t *m, int64_t now)
+static int update(pw_aggregator_t *self, int item, const pw_msg_t *m, int64_t now, bool refuse)
 {
     int d = pw_catalog_district(self->cat, m->district, strlen(m->district));
     if (d < 0) {
         self->n_rejected++;
         nack(self, item, m->epoch, m->seq, PW_EDISTRICT, "unknown district");
+        return 0;
+    }
+    seen(self, d, m->epoch);
+    if (refuse) {
+        nack(self, item, m->epoch, m->seq, PW_ESTOREFULL, "store full: retry later");
         return 0;
     }
     int rc;
@@ -405,10 +457,9 @@ static void send_frame(pw_aggregator_t *self, zmq_msg_t *id, const pw_msg_t *m)
     zmq_send(self->router, self->out.data, self->out.len, ZMQ_DONTWAIT);
 }
 
-/* Applies the received batch in one transaction, then answers. */
-static int process_batch(pw_aggregator_t *self)
+/* Applies the received batch in one transaction; refuse: take no update. */
+static int apply_batch(pw_aggregator_t *self, bool refuse, int64_t now)
 {
-    int64_t now = pw_now_ms();
     self->npeers = 0;
     self->nreplies = 0;
     int rc = pw_store_begin(self->store, true, &self->txn);
@@ -429,7 +480,7 @@ static int process_batch(pw_aggregator_t *self)
         if (m.type == PW_MSG_HELLO)
             hello(self, (int)i, &m);
         else if (m.type == PW_MSG_UPDATE)
-            rc = update(self, (int)i, &m, now);
+            rc = update(self, (int)i, &m, now, refuse);
         else
             nack(self, (int)i, m.epoch, m.seq, PW_ETYPE, "collectors send hello and update");
     }
@@ -442,19 +493,53 @@ static int process_batch(pw_aggregator_t *self)
     if (rc == 0)
         rc = pw_model_flush(self->model, now, persist_event, self);
     if (rc == 0)
-        rc = pw_store_commit(&self->txn);
-    else
-        pw_store_abort(&self->txn);
-    if (rc != 0) {
-        /* Nothing of the batch is stored: acknowledge nothing, and bring the
-         * model back to what the store holds. Collectors resend. */
-        PW_ERROR("commit of %zu updates failed: %s", self->nitems, pw_strerror(rc));
+        return pw_store_commit(&self->txn);
+    pw_store_abort(&self->txn);
+    return rc;
+}
+
+/*
+ * Applies a batch and answers it. When the map is full the batch is undone,
+ * the map doubled (up to --map-max) and the batch applied again; at the cap,
+ * updates are refused with the retryable ESTOREFULL and collectors keep them.
+ * Nothing is ever acknowledged that was not committed.
+ */
+static int process_batch(pw_aggregator_t *self)
+{
+    int64_t now = pw_now_ms();
+    size_t map_max = self->opts.map_max ? self->opts.map_max : (size_t)64 << 30;
+    if (self->full && pw_mono_ms() - self->full_since >= 5000)
+        self->full = false; /* try again now and then: an operator may have made room */
+    int rc;
+    for (;;) {
+        rc = apply_batch(self, self->full, now);
+        if (rc == 0)
+            break;
+        /* Nothing of the batch is stored: bring the model back to the store. */
         int rrc = restore(self);
-        return rrc != 0 ? rrc : (rc == PW_ESTOREFULL ? 0 : rc);
+        if (rrc != 0) {
+            PW_ERROR("cannot restore state after a failed commit: %s", pw_strerror(rrc));
+            return rrc;
+        }
+        if (rc != PW_ESTOREFULL || self->full) {
+            PW_ERROR("commit of %zu messages failed: %s", self->nitems, pw_strerror(rc));
+            return rc;
+        }
+        size_t size;
+        if (pw_store_grow(self->store, map_max, &size) == 0) {
+            PW_INFO("store map grown to %zu MiB", size >> 20);
+            continue;
+        }
+        PW_ERROR("store full at %zu MiB (--map-max): refusing updates with ESTOREFULL; "
+                 "collectors keep them until there is room",
+                 pw_store_map_size(self->store) >> 20);
+        self->full = true;
+        self->full_since = pw_mono_ms();
     }
     self->n_batches++;
     for (size_t i = 0; i < self->npeers; i++) {
         struct peer *p = &self->peers[i];
+        self->status[p->district].last_seq = p->last;
         if (p->item < 0)
             continue;
         pw_msg_t ack;
@@ -524,6 +609,7 @@ int pw_aggregator_run(pw_aggregator_t *self, volatile sig_atomic_t *stop)
     while (!*stop) {
         zmq_pollitem_t items[] = {{self->router, 0, ZMQ_POLLIN, 0}};
         int n = zmq_poll(items, 1, 200);
+        check_silence(self);
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;

@@ -25,7 +25,8 @@ typedef struct pw_aggregator_opts {
     const char *binds[PW_AGG_BINDS_MAX];  /**< intake endpoints (ROUTER) */
     size_t nbinds;
     const char *notify;                   /**< PUB endpoint for publishers; NULL = default */
-    size_t map_size;                      /**< LMDB map size; 0 = default */
+    size_t map_size;                      /**< LMDB map size to start with; 0 = 1 GiB */
+    size_t map_max;                       /**< grow the map up to this; 0 = 64 GiB */
     size_t batch_max;                     /**< updates per transaction at most; 0 = 4096 */
 } pw_aggregator_opts_t;
 

@@ -23,7 +23,10 @@ static const char usage_text[] =
     "  --catalog FILE       indicator catalog (default: the Wuhan plan's)\n"
     "  --notify ENDPOINT    where publishers hear of new events\n"
     "                       (default ipc://DIR/notify.sock)\n"
-    "  --map-size MIB       LMDB map size in MiB (default 1024)\n"
+    "  --map-size MIB       LMDB map size to start with, in MiB (default 1024)\n"
+    "  --map-max MIB        grow the map up to this when it fills (default 65536);\n"
+    "                       at the cap, updates are refused (ESTOREFULL) and kept\n"
+    "                       by the collectors\n"
     "  --batch N            updates per transaction at most (default 4096)\n"
     "  --log-level LEVEL    error, warn, info or debug (default info)\n"
     "  -h, --help           this text\n";
@@ -34,6 +37,7 @@ int pw_cmd_aggregator(int argc, char **argv)
         {"store", required_argument, 0, 's'},   {"bind", required_argument, 0, 'b'},
         {"catalog", required_argument, 0, 'c'}, {"notify", required_argument, 0, 'n'},
         {"map-size", required_argument, 0, 'm'}, {"batch", required_argument, 0, 'B'},
+        {"map-max", required_argument, 0, 'X'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     pw_aggregator_opts_t opts = {0};
@@ -59,16 +63,19 @@ int pw_cmd_aggregator(int argc, char **argv)
             opts.notify = optarg;
             break;
         case 'm':
+        case 'X':
         case 'B': {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);
             if (*end || v == 0) {
                 fprintf(stderr, "planwatch aggregator: --%s wants a positive number, not '%s'\n",
-                        c == 'm' ? "map-size" : "batch", optarg);
+                        c == 'm' ? "map-size" : c == 'X' ? "map-max" : "batch", optarg);
                 return 2;
             }
             if (c == 'm')
                 opts.map_size = (size_t)v << 20;
+            else if (c == 'X')
+                opts.map_max = (size_t)v << 20;
             else
                 opts.batch_max = v;
             break;

@@ -177,6 +177,25 @@ void pw_store_destroy(pw_store_t **self_p)
     *self_p = NULL;
 }
 
+size_t pw_store_map_size(const pw_store_t *self)
+{
+    MDB_envinfo info;
+    mdb_env_info(self->env, &info);
+    return info.me_mapsize;
+}
+
+int pw_store_grow(pw_store_t *self, size_t max, size_t *size_out)
+{
+    size_t cur = pw_store_map_size(self);
+    size_t next = cur > max / 2 ? max : cur * 2;
+    if (next <= cur)
+        return PW_ESTOREFULL;
+    int rc = map_rc(mdb_env_set_mapsize(self->env, next));
+    if (rc == 0 && size_out)
+        *size_out = next;
+    return rc;
+}
+
 const char *pw_store_dir(const pw_store_t *self)
 {
     return self->dir;

@@ -44,6 +44,16 @@ int pw_store_open(pw_store_t **out, const char *dir, const pw_store_opts_t *opts
 /** Closes the environment (no transaction may be open) and NULLs *self_p. NULL-safe. */
 void pw_store_destroy(pw_store_t **self_p);
 
+/**
+ * Doubles the map (the most the store can hold), up to max bytes. No
+ * transaction of this process may be open. 0 with *size_out the new size, or
+ * PW_ESTOREFULL when it is at max already.
+ */
+int pw_store_grow(pw_store_t *self, size_t max, size_t *size_out);
+
+/** The current map size in bytes. */
+size_t pw_store_map_size(const pw_store_t *self);
+
 /** The directory the store lives in. Borrowed; valid until destroy. */
 const char *pw_store_dir(const pw_store_t *self);
 

@@ -169,6 +169,11 @@ int pw_cmd_collector(int argc, char **argv)
                 "planwatch collector: %s: no answer from the aggregator at %s: %llu updates "
                 "kept in the spool %s, sent on the next run\n",
                 opts.district, opts.connect, (unsigned long long)res.pending, opts.spool_dir);
+    else if (rc == PW_ESTOREFULL)
+        fprintf(stderr,
+                "planwatch collector: %s: the aggregator's store or our spool is full: %llu "
+                "updates kept in the spool %s, sent on the next run\n",
+                opts.district, (unsigned long long)res.pending, opts.spool_dir);
     else if (rc == PW_EDATA)
         ; /* the parser's message is out already */
     else if (rc != 0)

@@ -39,7 +39,9 @@ struct run {
     uint64_t highest_sent;
     uint64_t run_acked0;   /* answered before this run */
     int64_t last_hello, last_answer, last_send, last_watch, last_silence_log;
+    int64_t last_progress; /* when the answered sequence last moved */
     bool full_warned;
+    bool refused;          /* the last answer was a retryable refusal */
     pw_buf_t buf;
 };
 
@@ -215,6 +217,7 @@ static int on_answer(struct run *r, const pw_msg_t *m)
         return pw_spool_ack(r->spool, m->seq);
     case PW_MSG_ACK:
         r->last_answer = pw_mono_ms();
+        r->refused = false;
         return pw_spool_ack(r->spool, m->seq);
     case PW_MSG_NACK:
         r->last_answer = pw_mono_ms();
@@ -225,12 +228,15 @@ static int on_answer(struct run *r, const pw_msg_t *m)
         }
         if (m->reason == PW_ESTOREFULL || m->reason == -EBUSY) {
             /* Retryable: nothing was stored; resend after a pause. */
-            PW_WARN("aggregator cannot take update %llu now: %s", (unsigned long long)m->seq,
-                    m->text);
+            if (!r->refused)
+                PW_WARN("aggregator cannot take update %llu now: %s",
+                        (unsigned long long)m->seq, m->text);
+            r->refused = true;
             r->next = acked + 1;
             r->last_send = pw_mono_ms();
             return 0;
         }
+        r->refused = false;
         if (m->seq > acked && m->seq <= head) {
             struct reject_ctx rc = {r, m->reason, m->text};
             pw_spool_read(r->spool, m->seq, 1, report_reject, &rc);
@@ -272,7 +278,9 @@ static int loop(struct run *r, volatile sig_atomic_t *stop)
     int rc = load_file(r);
     int64_t start = pw_mono_ms();
     r->last_answer = start;
+    r->last_progress = start;
     r->last_silence_log = start;
+    uint64_t progress_mark = pw_spool_acked(r->spool);
     while (rc == 0 && !(stop && *stop)) {
         int64_t now = pw_mono_ms();
         if (r->o->follow && now - r->last_watch >= WATCH_MS) {
@@ -300,14 +308,22 @@ static int loop(struct run *r, volatile sig_atomic_t *stop)
             rc = fill_window(r);
         if (rc == 0)
             rc = receive(r, 50);
-        int64_t silent = pw_mono_ms() - r->last_answer;
-        if (rc == 0 && pending > 0 && !r->o->follow && silent >= r->o->timeout_ms)
-            rc = PW_ETIMEOUT;
-        if (rc == 0 && pending > 0 && r->o->follow && silent >= SILENCE_LOGMS &&
+        /* Giving up and complaining go by progress, not by answers: an
+         * aggregator that answers "full, retry" again and again is no better
+         * than a silent one. */
+        if (pw_spool_acked(r->spool) != progress_mark || pw_spool_pending(r->spool) == 0) {
+            progress_mark = pw_spool_acked(r->spool);
+            r->last_progress = pw_mono_ms();
+        }
+        int64_t stuck = pw_mono_ms() - r->last_progress;
+        if (rc == 0 && pending > 0 && !r->o->follow && stuck >= r->o->timeout_ms)
+            rc = r->refused ? PW_ESTOREFULL : PW_ETIMEOUT;
+        if (rc == 0 && pending > 0 && r->o->follow && stuck >= SILENCE_LOGMS &&
             pw_mono_ms() - r->last_silence_log >= SILENCE_LOGMS) {
             r->last_silence_log = pw_mono_ms();
-            PW_WARN("no answer from %s for %lld s: %llu updates kept in the spool", r->o->connect,
-                    (long long)(silent / 1000), (unsigned long long)pending);
+            PW_WARN("%s for %lld s: %llu updates kept in the spool",
+                    r->refused ? "the aggregator refuses updates (store full)" : "no progress",
+                    (long long)(stuck / 1000), (unsigned long long)pending);
         }
     }
     return rc;

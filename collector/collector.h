@@ -62,10 +62,12 @@ typedef void (*pw_collector_reject_fn)(void *ctx, const pw_msg_t *update, int li
 
 /**
  * Runs the collector. 0 when done (one-shot: everything answered; follow:
- * stopped), PW_ETIMEOUT when the aggregator stopped answering (one-shot; the
+ * stopped), PW_ETIMEOUT when nothing was answered for timeout_ms (one-shot;
+ * the rest stays spooled), PW_ESTOREFULL when the spool is full or the
+ * aggregator kept refusing updates because its store is full (one-shot; the
  * rest stays spooled), PW_EDATA for a bad data file (one-shot; in follow mode
- * it is logged and the file is read again when it changes), PW_ESTOREFULL
- * when the spool is full (one-shot), -errno for socket failures.
+ * it is logged and the file is read again when it changes), -errno for
+ * socket failures.
  */
 int pw_collector_run(const pw_collector_opts_t *opts, pw_collector_reject_fn on_reject,
                      void *ctx, pw_collector_result_t *res, volatile sig_atomic_t *stop);

@@ -3,13 +3,13 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "pw/error.h"
 
 enum sect { SECT_NONE = 0, SECT_PLAN, SECT_DISTRICT, SECT_ELEMENT, SECT_INDICATOR, NSECT };
@@ -170,36 +170,7 @@ __attribute__((format(printf, 3, 4))) static int sfail(struct parser *p, int lin
 
 static int oom(struct parser *p)
 {
-    if (p->errlen > 0)
-        snprintf(p->err, p->errlen, "%s: %s", p->name, strerror(ENOMEM));
-    return -ENOMEM;
-}
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static void trim(const char **s, size_t *n)
-{
-    while (*n > 0 && is_space(**s)) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n > 0 && is_space((*s)[*n - 1]))
-        (*n)--;
-}
-
-static bool is_id(const char *s, size_t n)
-{
-    if (n == 0 || n >= PW_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-            return false;
-    }
-    return true;
+    return pw__text_sys_error(p->err, p->errlen, p->name, -ENOMEM);
 }
 
 static bool eqn(const char *s, size_t n, const char *word)
@@ -207,114 +178,14 @@ static bool eqn(const char *s, size_t n, const char *word)
     return strlen(word) == n && memcmp(s, word, n) == 0;
 }
 
-/* Length of the valid UTF-8 prefix of s (n when it is all valid); NUL counts as invalid. */
-static size_t utf8_valid(const char *text, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t len;
-        unsigned min;
-        if (c == 0)
-            return i;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-            min = 0x80;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            min = 0x800;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            min = 0x10000;
-        } else {
-            return i;
-        }
-        if (n - i < len)
-            return i;
-        unsigned cp = c & (0x7Fu >> len);
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-            cp = (cp << 6) | (s[i + k] & 0x3Fu);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return i;
-        i += len;
-    }
-    return n;
-}
-
-/*
- * A plain decimal: an optional '-', digits, and optionally '.' and digits. strtod alone
- * would also take hex, exponents, "inf" and "nan", which in a typed file are typos.
- */
-static bool parse_number(const char *s, size_t n, double *out)
-{
-    size_t i = 0, int_digits = 0, frac_digits = 0;
-    char buf[128];
-    if (i < n && s[i] == '-')
-        i++;
-    while (i < n && s[i] >= '0' && s[i] <= '9') {
-        i++;
-        int_digits++;
-    }
-    if (i < n && s[i] == '.') {
-        i++;
-        while (i < n && s[i] >= '0' && s[i] <= '9') {
-            i++;
-            frac_digits++;
-        }
-        if (frac_digits == 0)
-            return false;
-    }
-    if (int_digits == 0 || i != n || n >= sizeof buf)
-        return false;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    double v = strtod(buf, NULL);
-    if (!isfinite(v))
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_int(const char *s, size_t n, long *out)
-{
-    double v;
-    if (n > 10 || memchr(s, '.', n) != NULL || !parse_number(s, n, &v))
-        return false;
-    *out = (long)v;
-    return true;
-}
-
 static int push_line(int **lines, size_t *cap, size_t n, int line)
 {
-    if (n >= *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        int *q = realloc(*lines, ncap * sizeof *q);
-        if (!q)
-            return -ENOMEM;
-        *lines = q;
-        *cap = ncap;
-    }
-    (*lines)[n] = line;
+    int *q = pw__text_reserve(*lines, n, cap, sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    *lines = q;
+    q[n] = line;
     return 0;
-}
-
-/* Makes room for item n of an array of sz-byte items; NULL when out of memory. */
-static void *reserve(void *arr, size_t n, size_t *cap, size_t sz)
-{
-    if (n < *cap)
-        return arr;
-    size_t ncap = *cap ? *cap * 2 : 16;
-    void *q = realloc(arr, ncap * sz);
-    if (q)
-        *cap = ncap;
-    return q;
 }
 
 /* "a, b or c" */
@@ -399,7 +270,7 @@ static int bad_number(struct parser *p, enum key k, const char *v, size_t n)
 
 static int add_ref(struct parser *p, size_t series, bool is_b, const char *v, size_t n)
 {
-    struct ref *r = reserve(p->refs, p->nrefs, &p->refcap, sizeof *r);
+    struct ref *r = pw__text_reserve(p->refs, p->nrefs, &p->refcap, sizeof *r);
     if (!r)
         return oom(p);
     p->refs = r;
@@ -419,14 +290,14 @@ static int parse_formula(struct parser *p, pw_series_t *s, size_t series, const 
     size_t len[8], ntok = 0;
     size_t i = 0;
     while (i < n) {
-        while (i < n && is_space(v[i]))
+        while (i < n && pw__text_is_space(v[i]))
             i++;
         if (i == n)
             break;
         if (ntok == COUNT(tok))
             return sfail(p, p->line, "formula '%.*s' has too many words", (int)n, v);
         tok[ntok] = v + i;
-        while (i < n && !is_space(v[i]))
+        while (i < n && !pw__text_is_space(v[i]))
             i++;
         len[ntok] = (size_t)(v + i - tok[ntok]);
         ntok++;
@@ -449,7 +320,7 @@ static int parse_formula(struct parser *p, pw_series_t *s, size_t series, const 
         return sfail(p, p->line, "formula '%.*s' should read '%s' (words separated by spaces)",
                      (int)n, v, f->usage);
     for (size_t k = 1; k < nelem; k += 2) {
-        if (!is_id(tok[k], len[k]))
+        if (!pw__id_valid(tok[k], len[k]))
             return sfail(p, p->line, "'%.*s' in formula is not an element id", (int)len[k], tok[k]);
     }
     s->formula = f->formula;
@@ -459,7 +330,7 @@ static int parse_formula(struct parser *p, pw_series_t *s, size_t series, const 
     if (ntok == nelem + 2) {
         const char *k = tok[nelem + 1];
         size_t kn = len[nelem + 1];
-        if (!parse_number(k, kn, &s->scale) || !(s->scale > 0))
+        if (!pw__text_parse_number(k, kn, &s->scale) || !(s->scale > 0))
             return sfail(p, p->line, "scale '%.*s' in formula is not a positive number", (int)kn,
                          k);
     }
@@ -475,7 +346,7 @@ static int set_value(struct parser *p, const char *key, size_t klen, const char 
     bool plain = klen == 5;
     const char *sname = key + 6;
     size_t slen = plain ? 0 : klen - 6;
-    if (!plain && !is_id(sname, slen))
+    if (!plain && !pw__id_valid(sname, slen))
         return sfail(p, p->line,
                      "bad series name '%.*s' in '%.*s' (use a-z, 0-9 and _, up to %d characters)",
                      (int)slen, sname, (int)klen, key, PW_ID_MAX - 1);
@@ -505,7 +376,7 @@ static int set_value(struct parser *p, const char *key, size_t klen, const char 
 
 static int set_target(struct parser *p, pw_indicator_t *ind, const char *v, size_t n)
 {
-    if (parse_number(v, n, &ind->target)) {
+    if (pw__text_parse_number(v, n, &ind->target)) {
         ind->target_hi = ind->target;
         p->target_range = false;
         return 0;
@@ -517,9 +388,9 @@ static int set_target(struct parser *p, pw_indicator_t *ind, const char *v, size
         double lo, hi;
         if (v[i] != '-')
             continue;
-        trim(&l, &ln);
-        trim(&h, &hn);
-        if (!parse_number(l, ln, &lo) || !parse_number(h, hn, &hi))
+        pw__text_trim(&l, &ln);
+        pw__text_trim(&h, &hn);
+        if (!pw__text_parse_number(l, ln, &lo) || !pw__text_parse_number(h, hn, &hi))
             continue;
         if (!(lo < hi))
             return sfail(p, p->line, "range target '%.*s': the low end must be below the high end",
@@ -544,20 +415,21 @@ static int set_key(struct parser *p, enum key k, const char *v, size_t n)
     case K_UNIT:
         return set_string(p, k, v, n);
     case K_CATEGORY:
-        if (!is_id(v, n))
+        if (!pw__id_valid(v, n))
             return sfail(p, p->line, "bad category '%.*s' (use a-z, 0-9 and _, like elderly_care)",
                          (int)n, v);
         return set_string(p, k, v, n);
     case K_BASE_YEAR:
     case K_TARGET_YEAR:
-        if (!parse_int(v, n, &i) || i < 1000 || i > 9999)
+        if (!pw__text_parse_int(v, n, &i) || i < 1000 || i > 9999)
             return sfail(p, p->line, "%s must be a year from 1000 to 9999, not '%.*s'",
                          key_names[k], (int)n, v);
         *(k == K_BASE_YEAR ? &p->cat->base_year : &p->cat->target_year) = (int)i;
         return 0;
     case K_ALERT_BELOW:
     case K_ON_TRACK_AT:
-        if (!parse_number(v, n, k == K_ALERT_BELOW ? &p->cat->alert_below : &p->cat->on_track_at))
+        if (!pw__text_parse_number(
+                v, n, k == K_ALERT_BELOW ? &p->cat->alert_below : &p->cat->on_track_at))
             return bad_number(p, k, v, n);
         return 0;
     case K_LEVEL:
@@ -575,7 +447,7 @@ static int set_key(struct parser *p, enum key k, const char *v, size_t n)
         cur_element(p)->flow = e == 1;
         return 0;
     case K_ROW:
-        if (!parse_int(v, n, &i) || i < 0 || i > 1000000)
+        if (!pw__text_parse_int(v, n, &i) || i < 0 || i > 1000000)
             return sfail(p, p->line, "row must be a whole number 0 or above, not '%.*s'", (int)n,
                          v);
         cur_indicator(p)->row = (int)i;
@@ -591,7 +463,7 @@ static int set_key(struct parser *p, enum key k, const char *v, size_t n)
             cur_indicator(p)->base = 0;
             return 0;
         }
-        if (!parse_number(v, n, &cur_indicator(p)->base))
+        if (!pw__text_parse_number(v, n, &cur_indicator(p)->base))
             return sfail(p, p->line,
                          "bad base '%.*s' (expected a plain decimal like 37.5, or none)", (int)n,
                          v);
@@ -615,7 +487,7 @@ static int set_key(struct parser *p, enum key k, const char *v, size_t n)
         cur_indicator(p)->method = (pw_method_t)e;
         return 0;
     case K_DECIMALS:
-        if (!parse_int(v, n, &i) || i < 0 || i > 6)
+        if (!pw__text_parse_int(v, n, &i) || i < 0 || i > 6)
             return sfail(p, p->line, "decimals must be a whole number from 0 to 6, not '%.*s'",
                          (int)n, v);
         cur_indicator(p)->decimals = (int)i;
@@ -725,7 +597,7 @@ static int start_entry(struct parser *p, enum sect s, const char *id, size_t n)
     }
     char *dst;
     if (s == SECT_DISTRICT) {
-        pw_district_t *d = reserve(cat->districts, count, &p->dcap, sizeof *d);
+        pw_district_t *d = pw__text_reserve(cat->districts, count, &p->dcap, sizeof *d);
         if (!d)
             return oom(p);
         cat->districts = d;
@@ -735,7 +607,7 @@ static int start_entry(struct parser *p, enum sect s, const char *id, size_t n)
         dst = d[count].id;
         cat->ndistricts++;
     } else if (s == SECT_ELEMENT) {
-        pw_element_t *e = reserve(cat->elements, count, &p->ecap, sizeof *e);
+        pw_element_t *e = pw__text_reserve(cat->elements, count, &p->ecap, sizeof *e);
         if (!e)
             return oom(p);
         cat->elements = e;
@@ -745,7 +617,7 @@ static int start_entry(struct parser *p, enum sect s, const char *id, size_t n)
         dst = e[count].id;
         cat->nelements++;
     } else {
-        pw_indicator_t *ind = reserve(cat->indicators, count, &p->icap, sizeof *ind);
+        pw_indicator_t *ind = pw__text_reserve(cat->indicators, count, &p->icap, sizeof *ind);
         if (!ind)
             return oom(p);
         cat->indicators = ind;
@@ -772,15 +644,15 @@ static int do_header(struct parser *p, const char *s, size_t n)
     p->sect = SECT_NONE;
     const char *in = s + 1;
     size_t len = n - 2;
-    trim(&in, &len);
+    pw__text_trim(&in, &len);
     if (len == 0)
         return fail(p, p->line, "empty section header '[]'");
     size_t klen = 0;
-    while (klen < len && !is_space(in[klen]))
+    while (klen < len && !pw__text_is_space(in[klen]))
         klen++;
     const char *id = in + klen;
     size_t idlen = len - klen;
-    trim(&id, &idlen);
+    pw__text_trim(&id, &idlen);
     enum sect kind = SECT_NONE;
     for (int i = SECT_PLAN; i < NSECT; i++)
         if (eqn(in, klen, sect_names[i]))
@@ -796,7 +668,7 @@ static int do_header(struct parser *p, const char *s, size_t n)
     if (kind != SECT_PLAN && idlen == 0)
         return fail(p, p->line, "[%s] needs an id, like [%s %s]", sect_names[kind],
                     sect_names[kind], kind == SECT_DISTRICT ? "jiangan" : "care_beds");
-    if (kind != SECT_PLAN && !is_id(id, idlen))
+    if (kind != SECT_PLAN && !pw__id_valid(id, idlen))
         return fail(p, p->line, "bad %s id '%.*s' (use 1 to %d of a-z, 0-9 and _)",
                     sect_names[kind], (int)idlen, id, PW_ID_MAX - 1);
     if (kind == SECT_PLAN) {
@@ -817,13 +689,13 @@ static int do_header(struct parser *p, const char *s, size_t n)
 
 static int do_line(struct parser *p, const char *s, size_t n)
 {
-    size_t ok = utf8_valid(s, n);
+    size_t ok = pw__text_utf8_check(s, n);
     if (ok < n && s[ok] == '\0')
         return fail(p, p->line, "NUL byte in the line (is this a text file?)");
     if (ok < n)
         return fail(p, p->line, "invalid UTF-8 at byte %zu of the line (save the file as UTF-8)",
                     ok + 1);
-    trim(&s, &n);
+    pw__text_trim(&s, &n);
     if (n == 0 || s[0] == '#')
         return 0;
     if (s[0] == '[')
@@ -835,8 +707,8 @@ static int do_line(struct parser *p, const char *s, size_t n)
                     s);
     const char *key = s, *v = eq + 1;
     size_t klen = (size_t)(eq - s), vlen = n - klen - 1;
-    trim(&key, &klen);
-    trim(&v, &vlen);
+    pw__text_trim(&key, &klen);
+    pw__text_trim(&v, &vlen);
     return do_key(p, key, klen, v, vlen);
 }
 
@@ -929,40 +801,13 @@ int pw_catalog_load(const char *path, pw_catalog_t **out, char *err, size_t errl
 {
     assert(path && out && (err || errlen == 0));
     *out = NULL;
-    int rc = 0;
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        rc = -errno;
-        goto out;
-    }
-    for (;;) {
-        if (cap - len < 4096) {
-            size_t ncap = cap ? cap * 2 : 65536;
-            char *q = realloc(buf, ncap);
-            if (!q) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            buf = q;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = errno ? -errno : -EIO;
-            break;
-        }
-    }
+    size_t len = 0;
+    int rc = pw__text_read_file(path, &buf, &len);
     if (rc == 0)
         rc = pw_catalog_parse(path, buf, len, out, err, errlen);
-out:
-    if (rc < 0 && rc > -1000 && errlen > 0)
-        snprintf(err, errlen, "%s: %s", path, strerror(-rc));
-    if (f)
-        fclose(f);
+    if (rc < 0 && rc > -1000)
+        pw__text_sys_error(err, errlen, path, rc);
     free(buf);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "pw/error.h"
 
 #define HEADER "period,element,value"
@@ -45,108 +46,7 @@ __attribute__((format(printf, 3, 4))) static int fail(struct parser *p, int line
 
 static int oom(struct parser *p)
 {
-    if (p->errlen > 0)
-        snprintf(p->err, p->errlen, "%s: %s", p->name, strerror(ENOMEM));
-    return -ENOMEM;
-}
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static void trim(const char **s, size_t *n)
-{
-    while (*n > 0 && is_space(**s)) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n > 0 && is_space((*s)[*n - 1]))
-        (*n)--;
-}
-
-static bool is_id(const char *s, size_t n)
-{
-    if (n == 0 || n >= PW_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-            return false;
-    }
-    return true;
-}
-
-/* Length of the valid UTF-8 prefix of s (n when it is all valid); NUL counts as invalid. */
-static size_t utf8_valid(const char *text, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t len;
-        unsigned min;
-        if (c == 0)
-            return i;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-            min = 0x80;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            min = 0x800;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            min = 0x10000;
-        } else {
-            return i;
-        }
-        if (n - i < len)
-            return i;
-        unsigned cp = c & (0x7Fu >> len);
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-            cp = (cp << 6) | (s[i + k] & 0x3Fu);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return i;
-        i += len;
-    }
-    return n;
-}
-
-/* Same rules as the catalog's numbers: an optional '-', digits, optionally '.' and digits. */
-static bool parse_number(const char *s, size_t n, double *out)
-{
-    size_t i = 0, int_digits = 0, frac_digits = 0;
-    char buf[128];
-    if (i < n && s[i] == '-')
-        i++;
-    while (i < n && s[i] >= '0' && s[i] <= '9') {
-        i++;
-        int_digits++;
-    }
-    if (i < n && s[i] == '.') {
-        i++;
-        while (i < n && s[i] >= '0' && s[i] <= '9') {
-            i++;
-            frac_digits++;
-        }
-        if (frac_digits == 0)
-            return false;
-    }
-    if (int_digits == 0 || i != n || n >= sizeof buf)
-        return false;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    double v = strtod(buf, NULL);
-    if (!isfinite(v))
-        return false;
-    *out = v == 0 ? 0.0 : v; /* no "-0" in the data */
-    return true;
+    return pw__text_sys_error(p->err, p->errlen, p->name, -ENOMEM);
 }
 
 static uint64_t obs_hash(const pw_obs_t *o)
@@ -231,7 +131,7 @@ static int do_row(struct parser *p, const char *s, size_t n)
         if (nf < 3) {
             f[nf] = start;
             len[nf] = (size_t)(stop - start);
-            trim(&f[nf], &len[nf]);
+            pw__text_trim(&f[nf], &len[nf]);
         }
         nf++;
         if (!comma)
@@ -246,16 +146,18 @@ static int do_row(struct parser *p, const char *s, size_t n)
                     "bad period '%.*s' (expected a year 2016, a half 2018H1, a quarter 2018Q3 or "
                     "a month 2018-07)",
                     (int)len[0], f[0]);
-    if (!is_id(f[1], len[1]))
+    if (!pw__id_valid(f[1], len[1]))
         return fail(p, p->line, "bad element id '%.*s' (use 1 to %d of a-z, 0-9 and _)",
                     (int)len[1], f[1], PW_ID_MAX - 1);
     memcpy(o.element, f[1], len[1]);
     o.element[len[1]] = '\0';
     if (len[2] == 0)
         return fail(p, p->line, "missing value");
-    if (!parse_number(f[2], len[2], &o.value))
+    if (!pw__text_parse_number(f[2], len[2], &o.value))
         return fail(p, p->line, "bad value '%.*s' (expected a plain decimal like 12 or -0.5)",
                     (int)len[2], f[2]);
+    if (o.value == 0)
+        o.value = 0.0; /* no "-0" in the data */
     int rc = p->cat ? check_value(p, &o, f[2], len[2]) : 0;
     if (rc != 0)
         return rc;
@@ -268,14 +170,10 @@ static int do_row(struct parser *p, const char *s, size_t n)
         return fail(p, p->line, "duplicate observation of '%s' for %s (first at line %d)",
                     o.element, buf, p->df->obs[*slot - 1].line);
     }
-    if (p->df->n == p->cap) {
-        size_t ncap = p->cap ? p->cap * 2 : 64;
-        pw_obs_t *q = realloc(p->df->obs, ncap * sizeof *q);
-        if (!q)
-            return oom(p);
-        p->df->obs = q;
-        p->cap = ncap;
-    }
+    pw_obs_t *q = pw__text_reserve(p->df->obs, p->df->n, &p->cap, sizeof *q);
+    if (!q)
+        return oom(p);
+    p->df->obs = q;
     p->df->obs[p->df->n++] = o;
     *slot = p->df->n;
     return 0;
@@ -303,7 +201,7 @@ int pw_datafile_parse(const char *name, const char *text, size_t len, const pw_c
         size_t n = nl ? (size_t)(nl - s) : len - pos;
         pos = nl ? pos + n + 1 : len;
         p.line++;
-        size_t ok = utf8_valid(s, n);
+        size_t ok = pw__text_utf8_check(s, n);
         if (ok < n && s[ok] == '\0') {
             rc = fail(&p, p.line, "NUL byte in the line (is this a text file?)");
             break;
@@ -313,7 +211,7 @@ int pw_datafile_parse(const char *name, const char *text, size_t len, const pw_c
                       ok + 1);
             break;
         }
-        trim(&s, &n);
+        pw__text_trim(&s, &n);
         if (n == 0 || s[0] == '#')
             continue;
         if (header) {
@@ -340,40 +238,13 @@ int pw_datafile_load(const char *path, const pw_catalog_t *cat, pw_datafile_t **
 {
     assert(path && out && (err || errlen == 0));
     *out = NULL;
-    int rc = 0;
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        rc = -errno;
-        goto out;
-    }
-    for (;;) {
-        if (cap - len < 4096) {
-            size_t ncap = cap ? cap * 2 : 65536;
-            char *q = realloc(buf, ncap);
-            if (!q) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            buf = q;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = errno ? -errno : -EIO;
-            break;
-        }
-    }
+    size_t len = 0;
+    int rc = pw__text_read_file(path, &buf, &len);
     if (rc == 0)
         rc = pw_datafile_parse(path, buf, len, cat, out, err, errlen);
-out:
-    if (rc < 0 && rc > -1000 && errlen > 0)
-        snprintf(err, errlen, "%s: %s", path, strerror(-rc));
-    if (f)
-        fclose(f);
+    if (rc < 0 && rc > -1000)
+        pw__text_sys_error(err, errlen, path, rc);
     free(buf);
     return rc;
 }

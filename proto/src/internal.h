@@ -38,4 +38,30 @@ bool pw__utf8_valid(const char *s, size_t len);
 /** True when s[0..len) is a wire id: 1..PW_ID_MAX-1 bytes of [a-z0-9_]. */
 bool pw__id_valid(const char *s, size_t len);
 
+/* text.c: line-oriented helpers for the catalog and data-file parsers. */
+
+/** True for the blanks of a text line: space, \t, \r, \v and \f (not \n, the line break). */
+bool pw__text_is_space(char c);
+
+/** Narrows s[0..*n) in place so it neither starts nor ends with a pw__text_is_space() byte. */
+void pw__text_trim(const char **s, size_t *n);
+
+/** Offset of the first byte of s[0..n) that is NUL or not well-formed UTF-8; n when all valid. */
+size_t pw__text_utf8_check(const char *s, size_t n);
+
+/** Parses exactly -?[0-9]+(.[0-9]+)? in s[0..n) to a finite *out; else false, *out untouched. */
+bool pw__text_parse_number(const char *s, size_t n, double *out);
+
+/** Parses exactly -?[0-9]+, at most 10 bytes, in s[0..n) to *out; else false, *out untouched. */
+bool pw__text_parse_int(const char *s, size_t n, long *out);
+
+/** Grows arr (sz-byte items) to hold item n, *cap doubling from 16; NULL, arr intact, if OOM. */
+void *pw__text_reserve(void *arr, size_t n, size_t *cap, size_t sz);
+
+/** Writes "name: strerror(-rc)" to err when errlen > 0; returns rc (a negative errno). */
+int pw__text_sys_error(char *err, size_t errlen, const char *name, int rc);
+
+/** Reads all of path into *buf_out (caller frees) and *len_out; 0, or -errno and *buf_out NULL. */
+int pw__text_read_file(const char *path, char **buf_out, size_t *len_out);
+
 #endif

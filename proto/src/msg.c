@@ -109,48 +109,7 @@ int pw__pack_str(msgpack_packer *pk, const char *s, size_t len)
 
 bool pw__utf8_valid(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned c = p[i];
-        size_t more;
-        unsigned lo = 0x80, hi = 0xbf; /* allowed range of the first continuation byte */
-
-        if (c == 0)
-            return false; /* ids and texts become C strings; a NUL would cut them short */
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            more = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            more = 2;
-            if (c == 0xe0)
-                lo = 0xa0; /* overlong */
-            else if (c == 0xed)
-                hi = 0x9f; /* UTF-16 surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            more = 3;
-            if (c == 0xf0)
-                lo = 0x90; /* overlong */
-            else if (c == 0xf4)
-                hi = 0x8f; /* above U+10FFFF */
-        } else {
-            return false; /* a lone continuation byte, c0/c1 overlongs, f5..ff */
-        }
-        if (len - i <= more)
-            return false;
-        if (p[i + 1] < lo || p[i + 1] > hi)
-            return false;
-        for (size_t j = 2; j <= more; j++) {
-            if ((p[i + j] & 0xc0) != 0x80)
-                return false;
-        }
-        i += more + 1;
-    }
-    return true;
+    return pw__text_utf8_check(s, len) == len;
 }
 
 bool pw__id_valid(const char *s, size_t len)

@@ -106,6 +106,25 @@ int pw_proc_wait(pw_proc_t *p, int timeout_ms)
     return WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1;
 }
 
+int pw_proc_poll(pw_proc_t *p)
+{
+    if (p->pid > 0) {
+        if (waitpid(p->pid, &p->status, WNOHANG) == 0)
+            return PW_PROC_RUNNING;
+        p->pid = 0;
+    }
+    return WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1;
+}
+
+void pw_proc_kill(pw_proc_t *p)
+{
+    if (p->pid > 0) {
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, &p->status, 0);
+        p->pid = 0;
+    }
+}
+
 int pw_proc_stop(pw_proc_t *p, int timeout_ms)
 {
     if (p->pid > 0)

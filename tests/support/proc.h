@@ -23,6 +23,13 @@ int pw_proc_wait_log(pw_proc_t *p, const char *needle, int timeout_ms);
 /** Waits for exit up to timeout_ms; returns the exit code, or -1 (killed, timeout). */
 int pw_proc_wait(pw_proc_t *p, int timeout_ms);
 
+/** Without waiting: PW_PROC_RUNNING, else the exit code (-1 when killed by a signal). */
+#define PW_PROC_RUNNING (-2)
+int pw_proc_poll(pw_proc_t *p);
+
+/** SIGKILL and reap. */
+void pw_proc_kill(pw_proc_t *p);
+
 /** SIGTERM then wait; the exit code, or -1. */
 int pw_proc_stop(pw_proc_t *p, int timeout_ms);
 

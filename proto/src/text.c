@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+bool pw__text_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+void pw__text_trim(const char **s, size_t *n)
+{
+    while (*n > 0 && pw__text_is_space(**s)) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n > 0 && pw__text_is_space((*s)[*n - 1]))
+        (*n)--;
+}
+
+size_t pw__text_utf8_check(const char *text, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t len;
+        unsigned min;
+        if (c == 0)
+            return i;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+            min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            min = 0x10000;
+        } else {
+            return i;
+        }
+        if (n - i < len)
+            return i;
+        unsigned cp = c & (0x7Fu >> len);
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + k] & 0x3Fu);
+        }
+        /* Overlong forms, UTF-16 surrogates and code points past U+10FFFF. */
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return i;
+        i += len;
+    }
+    return n;
+}
+
+/*
+ * strtod alone would also take hex, exponents, "inf" and "nan", which in a typed file are
+ * typos, so the shape is checked first.
+ */
+bool pw__text_parse_number(const char *s, size_t n, double *out)
+{
+    size_t i = 0, int_digits = 0, frac_digits = 0;
+    char buf[128];
+    if (i < n && s[i] == '-')
+        i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        i++;
+        int_digits++;
+    }
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9') {
+            i++;
+            frac_digits++;
+        }
+        if (frac_digits == 0)
+            return false;
+    }
+    if (int_digits == 0 || i != n || n >= sizeof buf)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    double v = strtod(buf, NULL);
+    if (!isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+bool pw__text_parse_int(const char *s, size_t n, long *out)
+{
+    double v;
+    if (n > 10 || memchr(s, '.', n) != NULL || !pw__text_parse_number(s, n, &v))
+        return false;
+    *out = (long)v;
+    return true;
+}
+
+void *pw__text_reserve(void *arr, size_t n, size_t *cap, size_t sz)
+{
+    if (n < *cap)
+        return arr;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *q = realloc(arr, ncap * sz);
+    if (q)
+        *cap = ncap;
+    return q;
+}
+
+int pw__text_sys_error(char *err, size_t errlen, const char *name, int rc)
+{
+    if (errlen > 0)
+        snprintf(err, errlen, "%s: %s", name, strerror(-rc));
+    return rc;
+}
+
+int pw__text_read_file(const char *path, char **buf_out, size_t *len_out)
+{
+    *buf_out = NULL;
+    *len_out = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -errno;
+    int rc = 0;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (cap - len < 4096) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *q = realloc(buf, ncap);
+            if (!q) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            buf = q;
+            cap = ncap;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f))
+                rc = errno ? -errno : -EIO;
+            break;
+        }
+    }
+out:
+    fclose(f);
+    if (rc == 0) {
+        *buf_out = buf;
+        *len_out = len;
+    } else {
+        free(buf);
+    }
+    return rc;
+}
