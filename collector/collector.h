@@ -22,8 +22,8 @@
  * It says hello with its spool's epoch and learns the last sequence the
  * aggregator committed for it, so a restarted collector resends exactly what
  * is unanswered, in order. After a gap report or a silence it resends from the
- * last answered sequence; the aggregator absorbs duplicates. ZeroMQ
- * heartbeats and a hello every second while idle notice a dead peer.
+ * last answered sequence; the aggregator absorbs duplicates. A hello every
+ * second while idle, and a resync after a silence, notice a dead peer.
  *
  * One-shot mode returns once the file is spooled and the spool is empty.
  * Follow mode watches the file and spools every change, until *stop; with the
