@@ -33,7 +33,8 @@ struct run {
     void *sock;
     pw_datafile_t *df;     /* the file as last read, for line numbers */
     struct file_sig sig;
-    bool loaded;           /* the file has been spooled at least once */
+    bool loaded;           /* the file has been read at least once */
+    bool unspooled;        /* the spool was full: part of the file still waits */
     bool welcomed;
     uint64_t next;         /* next sequence to send */
     uint64_t highest_sent;
@@ -97,7 +98,8 @@ static int load_file(struct run *r)
 {
     struct file_sig sig;
     memset(&sig, 0, sizeof(sig));
-    if (r->o->follow && !file_changed(r, &sig))
+    bool changed = file_changed(r, &sig);
+    if (r->loaded && !changed && !r->unspooled)
         return 0;
     char err[512] = "";
     pw_datafile_t *df = NULL;
@@ -117,24 +119,29 @@ static int load_file(struct run *r)
     df->n = n;
     size_t added = 0;
     rc = pw_spool_add(r->spool, df->obs, df->n, pw_now_ms(), &added);
-    if (rc == PW_ESTOREFULL) {
-        if (!r->full_warned)
-            PW_ERROR("spool %s is full (%llu updates waiting): new observations are not "
-                     "spooled until the aggregator takes some; none is dropped, the file is "
-                     "read again",
-                     r->o->spool_dir, (unsigned long long)pw_spool_pending(r->spool));
-        r->full_warned = true;
-        pw_datafile_destroy(&df);
-        return r->o->follow ? 0 : rc; /* sig unchanged: retried at the next check */
-    }
-    if (rc != 0) {
-        pw_datafile_destroy(&df);
-        return rc;
-    }
-    r->full_warned = false;
+    r->res->spooled += added;
     if (added)
         PW_INFO("%zu updates spooled from %s", added, r->o->data);
-    r->res->spooled += added;
+    if (rc == PW_ESTOREFULL) {
+        /* Nothing is dropped: what did not fit stays in the file and is
+         * spooled, by the same comparison, once answers make room. */
+        if (!r->full_warned)
+            PW_ERROR("spool %s is full (%llu updates waiting, --spool-max): the rest of %s "
+                     "is spooled as the aggregator takes updates",
+                     r->o->spool_dir, (unsigned long long)pw_spool_pending(r->spool),
+                     r->o->data);
+        r->full_warned = true;
+        r->unspooled = true;
+        rc = 0;
+    } else if (rc != 0) {
+        pw_datafile_destroy(&df);
+        return rc;
+    } else {
+        if (r->full_warned)
+            PW_INFO("spool has room again: %s is spooled completely", r->o->data);
+        r->full_warned = false;
+        r->unspooled = false;
+    }
     pw_datafile_destroy(&r->df);
     r->df = df;
     r->sig = sig;
@@ -283,13 +290,13 @@ static int loop(struct run *r, volatile sig_atomic_t *stop)
     uint64_t progress_mark = pw_spool_acked(r->spool);
     while (rc == 0 && !(stop && *stop)) {
         int64_t now = pw_mono_ms();
-        if (r->o->follow && now - r->last_watch >= WATCH_MS) {
+        if ((r->o->follow || r->unspooled) && now - r->last_watch >= WATCH_MS) {
             r->last_watch = now;
             if ((rc = load_file(r)) != 0)
                 break;
         }
         uint64_t pending = pw_spool_pending(r->spool);
-        if (!r->o->follow && pending == 0)
+        if (!r->o->follow && pending == 0 && !r->unspooled)
             break; /* one-shot: all spooled and all answered */
         if (!r->welcomed) {
             if (now - r->last_hello >= HELLO_MS && (rc = hello(r)) != 0)

@@ -24,6 +24,7 @@ struct pw_spool {
     uint64_t head;   /* highest seq spooled */
     uint64_t acked;  /* answered, in memory */
     uint64_t stored_acked; /* answered, on disk */
+    uint64_t max_pending;  /* the spool's bound, in updates */
     pw_buf_t buf;
 };
 
@@ -131,7 +132,13 @@ int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_
     if ((rc = map_rc(mdb_env_create(&self->env))) != 0)
         goto fail;
     mdb_env_set_maxdbs(self->env, DB_COUNT);
-    mdb_env_set_mapsize(self->env, max_bytes ? max_bytes : (size_t)1 << 30);
+    /* The bound is kept in updates (about 256 bytes each with their index
+     * and the last-value table), against a map twice that size: the spool
+     * never nears LMDB's own limit, where even removing entries can fail. */
+    if (!max_bytes)
+        max_bytes = (size_t)1 << 30;
+    self->max_pending = max_bytes / 256;
+    mdb_env_set_mapsize(self->env, 2 * max_bytes + ((size_t)1 << 20));
     if ((rc = map_rc(mdb_env_open(self->env, dir, 0, 0600))) != 0)
         goto fail;
     int dead;
@@ -202,18 +209,24 @@ static size_t last_key(char *buf, const pw_obs_t *o)
     return a + 1 + b;
 }
 
-int pw_spool_add(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t now_ms,
-                 size_t *added_out)
+#define ADD_CHUNK 1024 /* observations per spool transaction */
+
+/* Spools one chunk in one transaction; *added_out counts what it committed. */
+static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t now_ms,
+                     size_t *added_out)
 {
-    if (added_out)
-        *added_out = 0;
     MDB_txn *txn;
     int rc = map_rc(mdb_txn_begin(self->env, NULL, 0, &txn));
     if (rc != 0)
         return rc;
     uint64_t seq = self->head;
     size_t added = 0;
+    bool full = false;
     for (size_t i = 0; i < n && rc == 0; i++) {
+        if (seq - self->acked >= self->max_pending) {
+            full = true;
+            break;
+        }
         char key[PW_PERIOD_STRMAX + PW_ID_MAX];
         MDB_val k = mval(key, last_key(key, &obs[i])), v;
         int grc = mdb_get(txn, self->dbi[DB_LAST], &k, &v);
@@ -250,14 +263,27 @@ int pw_spool_add(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t now_ms
         rc = meta_put_u64(txn, self->dbi[DB_META], "next", seq + 1);
     if (rc != 0 || !added) {
         mdb_txn_abort(txn);
-        return rc;
+        return rc != 0 ? rc : (full ? PW_ESTOREFULL : 0);
     }
     if ((rc = map_rc(mdb_txn_commit(txn))) != 0)
         return rc;
     self->head = seq;
+    *added_out += added;
+    return full ? PW_ESTOREFULL : 0;
+}
+
+int pw_spool_add(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t now_ms,
+                 size_t *added_out)
+{
+    size_t added = 0;
+    int rc = 0;
+    /* Chunks, so that a spool with room for only part of a file takes that
+     * part now and the rest (found again by the same comparison) later. */
+    for (size_t i = 0; i < n && rc == 0; i += ADD_CHUNK)
+        rc = add_chunk(self, obs + i, n - i < ADD_CHUNK ? n - i : ADD_CHUNK, now_ms, &added);
     if (added_out)
         *added_out = added;
-    return 0;
+    return rc;
 }
 
 int pw_spool_read(pw_spool_t *self, uint64_t from, size_t max,

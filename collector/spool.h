@@ -24,8 +24,8 @@
 typedef struct pw_spool pw_spool_t;
 
 /**
- * Opens or creates the spool of district in dir; max_bytes bounds its size
- * (0 = 1 GiB). 0, -errno, PW_ESTORE, or PW_EINCOMPAT when the spool belongs
+ * Opens or creates the spool of district in dir; max_bytes bounds what it
+ * holds (0 = 1 GiB; about 256 bytes an update). 0, -errno, PW_ESTORE, or PW_EINCOMPAT when the spool belongs
  * to another district. Caller owns *out; free with pw_spool_destroy().
  */
 int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_t max_bytes);
@@ -47,9 +47,10 @@ uint64_t pw_spool_pending(const pw_spool_t *self);
 
 /**
  * Spools, as new updates numbered from head + 1, the observations whose value
- * differs from the last one spooled for their period and element; all of them
- * or none. *added_out (may be NULL) gets how many. 0, PW_ESTOREFULL (the
- * spool is at max_bytes: nothing was added), or PW_ESTORE.
+ * differs from the last one spooled for their period and element, committing
+ * a chunk at a time. *added_out (may be NULL) gets how many were committed.
+ * 0, PW_ESTOREFULL (the spool reached max_bytes: the rest was not added; a
+ * later call with the same observations adds it), or PW_ESTORE.
  */
 int pw_spool_add(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t now_ms,
                  size_t *added_out);

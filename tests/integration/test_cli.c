@@ -17,6 +17,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+    pw_proc_kill_all();
     pw_tmpdir_remove(dir);
 }
 

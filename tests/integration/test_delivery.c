@@ -13,6 +13,7 @@
  * decided by the first version alone, whatever the interleaving.
  */
 #include <criterion/criterion.h>
+#include <glob.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,6 +73,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+    pw_proc_kill_all();
     if (!getenv("PW_TEST_KEEP")) /* keep the logs and stores to look at */
         pw_tmpdir_remove(dir);
 }
@@ -140,6 +142,7 @@ struct cluster {
     pw_proc_t agg;
     int restarts;
     char map_size[16], map_max[16]; /* "" = the aggregator's default */
+    char spool_max[16];             /* "" = the collector's default */
 };
 
 static void cluster_init(struct cluster *c, const char *name)
@@ -184,9 +187,17 @@ static void collector_start(struct cluster *c, int d, pw_proc_t *p, bool follow,
     snprintf(timeout, sizeof(timeout), "%d", timeout_s);
     snprintf(log, sizeof(log), "%s/collector-d%02d-%ld.log", c->base, d, (long)pw_mono_ms());
     snprintf(id, sizeof(id), "d%02d", d);
-    char *args[] = {"planwatch", "collector", "--district", id, "--data", c->data[d],
-                    "--connect", c->intake, "--spool", c->spool[d], "--timeout", timeout,
-                    follow ? "--follow" : NULL, NULL};
+    char *args[24] = {"planwatch", "collector", "--district", id, "--data", c->data[d],
+                      "--connect", c->intake, "--spool", c->spool[d], "--timeout", timeout,
+                      "--log-level", "info"};
+    int n = 14;
+    if (c->spool_max[0]) {
+        args[n++] = "--spool-max";
+        args[n++] = c->spool_max;
+    }
+    if (follow)
+        args[n++] = "--follow";
+    args[n] = NULL;
     cr_assert_eq(pw_proc_spawn(p, PLANWATCH_BIN, args, log), 0);
 }
 
@@ -467,4 +478,42 @@ Test(delivery, full_map_grows_or_refuses_and_never_acknowledges_what_it_did_not_
     cr_assert_eq(cs.current_ok, keys);
     cr_assert_eq(cs.log, keys, "each update stored once, none lost at the cap");
     cr_assert_eq(cs.log_dups, 0);
+}
+
+Test(delivery, full_spool_waits_in_the_file_and_drops_nothing)
+{
+    /* Spools bounded to 1 MiB (4 096 updates) while the aggregator is down
+     * and three versions (8 550 updates per district) are written. */
+    struct cluster c;
+    cluster_init(&c, "spoolfull");
+    snprintf(c.spool_max, sizeof(c.spool_max), "1");
+    pw_proc_t kids[NDIST];
+    for (int d = 0; d < NDIST; d++) {
+        write_data(c.data[d], d, 1);
+        collector_start(&c, d, &kids[d], true, 30);
+    }
+    sleep(1);
+    for (int v = 2; v <= NVERSIONS; v++) {
+        for (int d = 0; d < NDIST; d++)
+            write_data(c.data[d], d, v);
+        sleep(1);
+    }
+    for (int d = 0; d < NDIST; d++)
+        cr_assert_eq(pw_proc_poll(&kids[d]), PW_PROC_RUNNING, "collector d%02d died", d);
+    agg_start(&c);
+    cr_assert(wait_converged(&c, 3, 120000), "the latest values never arrived");
+    for (int d = 0; d < NDIST; d++)
+        cr_assert_eq(pw_proc_stop(&kids[d], 10000), 0, "collector d%02d exit", d);
+    cr_assert_eq(pw_proc_stop(&c.agg, 20000), 0);
+    struct census cs;
+    take_census(&c, 3, &cs);
+    cr_assert_eq(cs.log_dups, 0);
+    char pattern[200];
+    snprintf(pattern, sizeof(pattern), "%s/collector-d00-*.log", c.base);
+    glob_t g;
+    cr_assert_eq(glob(pattern, 0, NULL, &g), 0);
+    char *log = pw_read_file(g.gl_pathv[0]);
+    globfree(&g);
+    cr_assert(log && strstr(log, "is full"), "the collector said its spool was full: %s", log);
+    free(log);
 }

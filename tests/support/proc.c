@@ -10,11 +10,16 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "pw/util.h"
+
+/* Every child started, so a failed test can kill what it left running. */
+static pid_t live[1024];
+static size_t nlive;
 
 static int spawn_to(pw_proc_t *p, const char *bin, char *const args[], const char *out,
                     const char *err)
@@ -24,6 +29,8 @@ static int spawn_to(pw_proc_t *p, const char *bin, char *const args[], const cha
     if (pid < 0)
         return -errno;
     if (pid == 0) {
+        /* A test that fails or times out must not leave servers behind. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int fe = strcmp(out, err) == 0 ? fo : open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fo >= 0)
@@ -38,7 +45,18 @@ static int spawn_to(pw_proc_t *p, const char *bin, char *const args[], const cha
     }
     p->pid = pid;
     p->status = 0;
+    if (nlive < sizeof(live) / sizeof(live[0]))
+        live[nlive++] = pid;
     return 0;
+}
+
+void pw_proc_kill_all(void)
+{
+    for (size_t i = 0; i < nlive; i++) {
+        if (kill(live[i], SIGKILL) == 0)
+            waitpid(live[i], NULL, 0);
+    }
+    nlive = 0;
 }
 
 int pw_proc_spawn(pw_proc_t *p, const char *bin, char *const args[], const char *log)

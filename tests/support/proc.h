@@ -30,6 +30,9 @@ int pw_proc_poll(pw_proc_t *p);
 /** SIGKILL and reap. */
 void pw_proc_kill(pw_proc_t *p);
 
+/** SIGKILLs every child this process started that is still running (for teardown). */
+void pw_proc_kill_all(void);
+
 /** SIGTERM then wait; the exit code, or -1. */
 int pw_proc_stop(pw_proc_t *p, int timeout_ms);
 
