@@ -39,7 +39,7 @@ static void make_periods(void)
 {
     size_t n = 0;
     for (int y = 2015; y <= 2020; y++) {
-        char t[16];
+        char t[32];
         for (int m = 1; m <= 12; m++) {
             snprintf(t, sizeof(t), "%d-%02d", y, m);
             pw_period_parse(t, strlen(t), &periods[n++]);
@@ -154,9 +154,11 @@ static void cluster_init(struct cluster *c, const char *name)
     snprintf(c->store, sizeof(c->store), "%s/store", c->base);
     snprintf(c->intake, sizeof(c->intake), "tcp://127.0.0.1:%d", pw_free_port());
     write_catalog(c->catalog);
+    char base[sizeof(c->base)];
+    memcpy(base, c->base, sizeof(base));
     for (int d = 0; d < NDIST; d++) {
-        snprintf(c->data[d], sizeof(c->data[d]), "%s/d%02d.csv", c->base, d);
-        snprintf(c->spool[d], sizeof(c->spool[d]), "%s/spool-d%02d", c->base, d);
+        snprintf(c->data[d], sizeof(c->data[d]), "%.100s/d%02d.csv", base, d % 100);
+        snprintf(c->spool[d], sizeof(c->spool[d]), "%.100s/spool-d%02d", base, d % 100);
     }
 }
 
@@ -183,7 +185,7 @@ static void agg_start(struct cluster *c)
 
 static void collector_start(struct cluster *c, int d, pw_proc_t *p, bool follow, int timeout_s)
 {
-    char log[200], id[8], timeout[16];
+    char log[200], id[16], timeout[16];
     snprintf(timeout, sizeof(timeout), "%d", timeout_s);
     snprintf(log, sizeof(log), "%s/collector-d%02d-%ld.log", c->base, d, (long)pw_mono_ms());
     snprintf(id, sizeof(id), "d%02d", d);
@@ -283,7 +285,7 @@ static void take_census(struct cluster *c, int version, struct census *cs)
     /* The history series by series: how transitions of different indicators
      * interleave depends on batching, their order within a series must not. */
     for (int e = 0; e < NELEM; e++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof(id), "i%02d", e);
         struct alert_list al = {cs, id};
         cr_assert_eq(pw_store_alert_foreach(t, list_alert, &al), 0);
