@@ -91,6 +91,8 @@ static int persist_event(void *ctx, pw_event_t *ev)
     self->pending = ev->seq;
     if (ev->type == PW_EV_RATE)
         return pw_store_rate_put(self->txn, ev);
+    if (ev->action == PW_ALERT_UPDATE) /* the open alert's figures, not a new state */
+        return pw_store_open_put(self->txn, ev);
     if ((rc = pw_store_alert_append(self->txn, ev)) != 0)
         return rc;
     char ptext[PW_PERIOD_STRMAX];

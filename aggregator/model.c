@@ -378,17 +378,118 @@ static bool later_data(const pw_model_t *self, size_t sidx, pw_period_t p)
     return false;
 }
 
+/* Orders district parts by shortfall, largest first. */
+static int cmp_shortfall(const void *a, const void *b)
+{
+    const pw_event_district_t *x = a, *y = b;
+    return x->shortfall < y->shortfall ? 1 : x->shortfall > y->shortfall ? -1 : 0;
+}
+
+/*
+ * What an alert needs to be acted on: the value planned to date, the target,
+ * the change still needed each year, and the districts that weigh most on the
+ * shortfall. For a ratio, a district's part is its own ratio's distance below
+ * the planned value, times its weight in the city-wide denominator. For a sum,
+ * it is its distance below its share of the planned value, the share taken
+ * from the base year's data when there is some.
+ */
+static void alert_detail(const pw_model_t *self, size_t sidx, pw_period_t p, const pw_cell_t *c,
+                         pw_event_t *ev)
+{
+    const pw_catalog_t *cat = self->cat;
+    const pw_indicator_t *ind = &cat->indicators[self->sref[sidx].ind];
+    const pw_series_t *sr = &ind->series[self->sref[sidx].s];
+    double f = pw_elapsed(cat, p);
+    ev->has_detail = true;
+    ev->target = ind->target;
+    if (!ind->has_base || ind->target_kind == PW_TARGET_RANGE)
+        ev->planned = ind->target;
+    else
+        ev->planned = pw_round(pw_planned(ind, f), ind->decimals + 2);
+    int months_left = 12 * (cat->target_year - cat->base_year) -
+                      pw_period_months_after(p, cat->base_year);
+    double years_left = months_left > 12 ? months_left / 12.0 : 1.0;
+    ev->needed_per_year = pw_round((ind->target - c->value) / years_left, ind->decimals + 2);
+
+    int pidx = find_period(self, p);
+    pw_period_t base_p = {.end = cat->base_year * 12 + 11, .months = 12};
+    int bidx = find_period(self, base_p);
+    pw_level_t lb = cat->elements[sr->b >= 0 ? sr->b : sr->a].level;
+    if (pidx < 0 || lb != PW_LEVEL_DISTRICT || cat->elements[sr->a].level != PW_LEVEL_DISTRICT)
+        return; /* a figure the city reports has no district parts */
+    const double *vals = self->vals + (size_t)pidx * self->nd * self->ne;
+    const unsigned char *have = self->have + (size_t)pidx * self->nd * self->ne;
+    bool ratio = sr->b >= 0;
+    double total = 0, base_total = 0;
+    for (size_t d = 0; d < self->nd; d++) {
+        size_t at = d * self->ne;
+        if (!have[at + (size_t)sr->a] || (ratio && !have[at + (size_t)sr->b]))
+            continue;
+        total += vals[at + (size_t)(ratio ? sr->b : sr->a)];
+        if (!ratio && bidx >= 0 &&
+            self->have[((size_t)bidx * self->nd + d) * self->ne + (size_t)sr->a])
+            base_total += self->vals[((size_t)bidx * self->nd + d) * self->ne + (size_t)sr->a];
+    }
+    if (total == 0.0)
+        return;
+    pw_event_district_t parts[256];
+    size_t n = 0;
+    for (size_t d = 0; d < self->nd && n < 256; d++) {
+        size_t at = d * self->ne;
+        if (!have[at + (size_t)sr->a] || (ratio && !have[at + (size_t)sr->b]))
+            continue;
+        double a = vals[at + (size_t)sr->a], part;
+        pw_event_district_t *x = &parts[n];
+        memset(x, 0, sizeof(*x));
+        snprintf(x->district, sizeof(x->district), "%s", cat->districts[d].id);
+        if (ratio) {
+            double b = vals[at + (size_t)sr->b];
+            if (b == 0.0)
+                continue;
+            x->weight = b / total;
+            x->value = sr->formula == PW_FORMULA_WMEAN ? a * sr->scale : a / b * sr->scale;
+            part = (ev->planned - x->value) * x->weight;
+        } else {
+            double scale = sr->scale * (sr->formula == PW_FORMULA_ANNUALISED
+                                            ? 12.0 / (double)p.months
+                                            : 1.0);
+            double share = a / total;
+            if (base_total > 0.0)
+                share = self->vals[((size_t)bidx * self->nd + d) * self->ne + (size_t)sr->a] /
+                        base_total;
+            x->weight = a / total;
+            x->value = a * scale;
+            part = ev->planned * share - x->value;
+        }
+        x->shortfall = part * ind->direction;
+        x->value = pw_round(x->value, ind->decimals + 1);
+        x->weight = pw_round(x->weight, 4);
+        x->shortfall = pw_round(x->shortfall, ind->decimals + 2);
+        n++;
+    }
+    qsort(parts, n, sizeof(parts[0]), cmp_shortfall);
+    for (size_t k = 0; k < n && ev->ntop < PW_TOP_MAX; k++)
+        if (parts[k].shortfall > 0.0)
+            ev->top[ev->ntop++] = parts[k];
+}
+
 /* Lets period p, whose row c is complete, decide the series' alert. */
 static int decide(pw_model_t *self, size_t sidx, pw_period_t p, const pw_cell_t *c,
                   const char *why, int64_t now_ms, pw_model_emit_fn emit, void *ctx)
 {
     struct alert_state *st = &self->alerts[sidx];
     bool severe = c->rate.band == PW_BAND_SEVERE;
+    bool moved = !st->has_gov || !pw_period_eq(st->gov, p) || st->centi != c->rate.centi;
     st->has_gov = true;
     st->gov = p;
     st->centi = c->rate.centi;
-    if (severe == st->open)
+    if (severe == st->open && !(severe && moved))
         return PW_OK;
+    /* An open alert that stays severe is refreshed, not repeated: its
+     * figures and detail follow the period that now governs it. */
+    pw_alert_action_t action = severe == st->open ? PW_ALERT_UPDATE
+                               : severe          ? PW_ALERT_OPEN
+                                                 : PW_ALERT_RESOLVE;
     st->open = severe;
     pw_event_t ev;
     memset(&ev, 0, sizeof(ev));
@@ -396,7 +497,7 @@ static int decide(pw_model_t *self, size_t sidx, pw_period_t p, const pw_cell_t 
     ev.time_ms = now_ms;
     fill_ids(self, sidx, &ev);
     ev.period = p;
-    ev.action = severe ? PW_ALERT_OPEN : PW_ALERT_RESOLVE;
+    ev.action = action;
     ev.has_value = true;
     ev.value = c->value;
     ev.has_rate = true;
@@ -405,6 +506,7 @@ static int decide(pw_model_t *self, size_t sidx, pw_period_t p, const pw_cell_t 
     ev.have = c->have;
     ev.want = c->want;
     snprintf(ev.why, sizeof(ev.why), "%s", why);
+    alert_detail(self, sidx, p, c, &ev);
     return emit(ctx, &ev);
 }
 

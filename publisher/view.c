@@ -70,14 +70,15 @@ int pw_view_apply(pw_view_t *self, const pw_event_t *ev)
     for (size_t i = 0; i < self->nalerts; i++) {
         if (!same_series(&self->alerts[i], ev))
             continue;
-        if (ev->action == PW_ALERT_OPEN)
-            self->alerts[i] = *ev;
-        else
+        if (ev->action == PW_ALERT_RESOLVE)
             self->alerts[i] = self->alerts[--self->nalerts];
+        else
+            self->alerts[i] = *ev;
         return 0;
     }
-    return ev->action == PW_ALERT_OPEN ? push(&self->alerts, &self->nalerts, &self->capalerts, ev)
-                                       : 0;
+    return ev->action != PW_ALERT_RESOLVE
+               ? push(&self->alerts, &self->nalerts, &self->capalerts, ev)
+               : 0;
 }
 
 int pw_view_load(pw_view_t *self, const pw_reply_t *snap)
@@ -323,7 +324,9 @@ void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool c
     free(rows);
     fprintf(out, "Open alerts: %zu\n", self->nalerts);
     for (size_t i = 0; i < self->nalerts; i++) {
-        const pw_event_t *a = &self->alerts[i];
+        pw_event_t shown = self->alerts[i];
+        shown.action = PW_ALERT_OPEN; /* an updated alert is still the open one */
+        const pw_event_t *a = &shown;
         pw_view_print_alert(self->cat, a, out, color);
         /* An alert stays open while later periods stay severe: say where it stands. */
         for (size_t k = 0; k < self->nrows; k++) {
@@ -380,15 +383,53 @@ static void json_common(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out
             ev->has_rate ? pw_band_name(ev->band) : "null", ev->has_rate ? "\"" : "");
 }
 
+static const char *district_name(const pw_catalog_t *cat, const char *id)
+{
+    int d = cat ? pw_catalog_district(cat, id, strlen(id)) : -1;
+    return d < 0 ? id : cat->districts[d].name_zh;
+}
+
+/* planned, target, needed_per_period (a year of the plan) and top_districts. */
+static void json_detail(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out)
+{
+    int dec = decimals_of(cat, ev->indicator);
+    char num[48];
+    fmt_num(num, sizeof(num), ev->planned, dec + 2);
+    fprintf(out, ",\"planned\":%s", num);
+    fmt_num(num, sizeof(num), ev->target, dec + 2);
+    fprintf(out, ",\"target\":%s", num);
+    fmt_num(num, sizeof(num), ev->needed_per_year, dec + 2);
+    fprintf(out, ",\"needed_per_period\":%s,\"top_districts\":[", num);
+    for (uint32_t i = 0; i < ev->ntop; i++) {
+        const pw_event_district_t *d = &ev->top[i];
+        fprintf(out, "%s{\"district\":", i ? "," : "");
+        json_str(out, d->district);
+        fputs(",\"name_zh\":", out);
+        json_str(out, district_name(cat, d->district));
+        fmt_num(num, sizeof(num), d->value, dec + 1);
+        fprintf(out, ",\"value\":%s", num);
+        fmt_num(num, sizeof(num), d->weight, 4);
+        fprintf(out, ",\"weight\":%s", num);
+        fmt_num(num, sizeof(num), d->shortfall, dec + 2);
+        fprintf(out, ",\"shortfall\":%s}", num);
+    }
+    fputc(']', out);
+}
+
 void pw_view_print_event_json(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out)
 {
     char when[32];
     pw_format_time(ev->time_ms, when);
+    if (ev->type == PW_EV_ALERT && ev->action == PW_ALERT_UPDATE)
+        return; /* JSON alert events are transitions (open, resolve); the refreshed
+                 * figures of an open alert come as its rows and in snapshots */
     if (ev->type == PW_EV_ALERT) {
         fprintf(out, "{\"alert\":\"%s\",", ev->action == PW_ALERT_OPEN ? "open" : "resolve");
         json_common(cat, ev, out);
         fprintf(out, ",\"complete\":\"%u/%u\",\"why\":", ev->have, ev->want);
         json_str(out, ev->why);
+        if (ev->has_detail)
+            json_detail(cat, ev, out);
     } else {
         fputc('{', out);
         json_common(cat, ev, out);
@@ -422,10 +463,11 @@ void pw_view_print_alert(const pw_catalog_t *cat, const pw_event_t *ev, FILE *ou
     const pw_indicator_t *ind = find_ind(cat, ev->indicator);
     if (ev->has_value)
         fmt_num(value, sizeof(value), ev->value, ind ? ind->decimals : 6);
-    bool open = ev->action == PW_ALERT_OPEN;
+    bool open = ev->action != PW_ALERT_RESOLVE;
     if (color)
         fputs(open ? "\033[1;31m" : "\033[32m", out);
-    fprintf(out, "  ALERT %-7s ", open ? "OPEN" : "RESOLVE");
+    fprintf(out, "  ALERT %-7s ",
+            ev->action == PW_ALERT_OPEN ? "OPEN" : open ? "UPDATE" : "RESOLVE");
     if (color)
         fputs("\033[0m", out);
     fprintf(out, "%s%s%s", ev->indicator, ev->series[0] ? "/" : "", ev->series);
@@ -435,5 +477,26 @@ void pw_view_print_alert(const pw_catalog_t *cat, const pw_event_t *ev, FILE *ou
             pw_band_name(ev->band), pw_band_name_zh(ev->band));
     if (ev->why[0])
         fprintf(out, "; %s", ev->why);
+    fputc('\n', out);
+    if (!ev->has_detail || !open)
+        return;
+    int dec = ind ? ind->decimals : 6;
+    char planned[32], target[32], need[32];
+    fmt_num(planned, sizeof(planned), ev->planned, dec + 1);
+    fmt_num(target, sizeof(target), ev->target, dec + 1);
+    fmt_num(need, sizeof(need), ev->needed_per_year, dec + 1);
+    fprintf(out, "          planned by %s: %s; target %s by %d: needs %s%s a year from here\n",
+            ptext, planned, target, cat ? cat->target_year : 0,
+            ev->needed_per_year > 0 ? "+" : "", need);
+    if (ev->ntop == 0)
+        return;
+    fprintf(out, "          weighing most on the shortfall:");
+    for (uint32_t i = 0; i < ev->ntop; i++) {
+        const pw_event_district_t *d = &ev->top[i];
+        char v[32];
+        fmt_num(v, sizeof(v), d->value, dec + 1);
+        fprintf(out, "%s %s %s (weight %.1f%%)", i ? "," : "", district_name(cat, d->district),
+                v, d->weight * 100.0);
+    }
     fputc('\n', out);
 }

@@ -41,7 +41,7 @@ void pw_view_print_json(const pw_view_t *self, FILE *out, pw_period_t p);
 /** Prints an alert event as one line for people. */
 void pw_view_print_alert(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out, bool color);
 
-/** Prints an event (rate or alert) as one JSON object line. */
+/** Prints an event (rate, alert open or resolve) as one JSON object line; not alert updates. */
 void pw_view_print_event_json(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out);
 
 /** Display columns of a UTF-8 string in a terminal (CJK characters take two). */

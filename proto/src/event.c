@@ -27,6 +27,10 @@ enum ekey {
     E_WANT,
     E_A,
     E_WHY,
+    E_PL,
+    E_TG,
+    E_NP,
+    E_TOP,
     E_COUNT
 };
 
@@ -34,11 +38,13 @@ static const char *const ekey_names[E_COUNT] = {
     [E_PV] = "pv",   [E_TY] = "ty",     [E_Q] = "q",       [E_T] = "t",       [E_I] = "i",
     [E_SR] = "sr",   [E_P] = "p",       [E_VAL] = "val",   [E_RATE] = "rate", [E_BAND] = "band",
     [E_ACH] = "ach", [E_HAVE] = "have", [E_WANT] = "want", [E_A] = "a",       [E_WHY] = "why",
+    [E_PL] = "pl",   [E_TG] = "tg",     [E_NP] = "np",     [E_TOP] = "top",
 };
 
 static const char *const action_names[] = {
     [PW_ALERT_OPEN] = "open",
     [PW_ALERT_RESOLVE] = "resolve",
+    [PW_ALERT_UPDATE] = "update",
 };
 
 const char *pw_event_type_name(pw_event_type_t type)
@@ -86,6 +92,35 @@ static int pack_rate(msgpack_packer *pk, const pw_event_t *ev)
     return ev->has_rate ? msgpack_pack_int64(pk, ev->centi) : msgpack_pack_nil(pk);
 }
 
+static int pack_double(msgpack_packer *pk, enum ekey k, double v)
+{
+    int err = pack_key(pk, k);
+    return err != 0 ? err : msgpack_pack_double(pk, v);
+}
+
+static int pack_detail(msgpack_packer *pk, const pw_event_t *ev)
+{
+    int err = pack_double(pk, E_PL, ev->planned);
+    err = err ? err : pack_double(pk, E_TG, ev->target);
+    err = err ? err : pack_double(pk, E_NP, ev->needed_per_year);
+    err = err ? err : pack_key(pk, E_TOP);
+    uint32_t n = ev->ntop < PW_TOP_MAX ? ev->ntop : PW_TOP_MAX;
+    err = err ? err : msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n && err == 0; i++) {
+        const pw_event_district_t *d = &ev->top[i];
+        err = msgpack_pack_map(pk, 4);
+        err = err ? err : pw__pack_str(pk, "d", 1);
+        err = err ? err : pw__pack_str(pk, d->district, strnlen(d->district, PW_ID_MAX - 1));
+        err = err ? err : pw__pack_str(pk, "v", 1);
+        err = err ? err : msgpack_pack_double(pk, d->value);
+        err = err ? err : pw__pack_str(pk, "w", 1);
+        err = err ? err : msgpack_pack_double(pk, d->weight);
+        err = err ? err : pw__pack_str(pk, "s", 1);
+        err = err ? err : msgpack_pack_double(pk, d->shortfall);
+    }
+    return err;
+}
+
 static int pack_body(msgpack_packer *pk, const pw_event_t *ev)
 {
     char period[PW_PERIOD_STRMAX];
@@ -116,6 +151,8 @@ static int pack_body(msgpack_packer *pk, const pw_event_t *ev)
         err = err ? err : pack_u64(pk, E_HAVE, ev->have);
         err = err ? err : pack_u64(pk, E_WANT, ev->want);
         err = err ? err : pack_cstr(pk, E_WHY, ev->why, PW_MSG_TEXTMAX - 1);
+        if (err == 0 && ev->has_detail)
+            err = pack_detail(pk, ev);
     }
     return err;
 }
@@ -130,9 +167,10 @@ int pw_event_pack(msgpack_packer *pk, const pw_event_t *ev)
         nkeys = 13;
         break;
     case PW_EV_ALERT:
-        if (ev->action != PW_ALERT_OPEN && ev->action != PW_ALERT_RESOLVE)
+        if (ev->action != PW_ALERT_OPEN && ev->action != PW_ALERT_RESOLVE &&
+            ev->action != PW_ALERT_UPDATE)
             return -EINVAL;
-        nkeys = 14;
+        nkeys = ev->has_detail ? 18 : 14;
         break;
     case PW_EV_HB:
         nkeys = 4;
@@ -295,6 +333,61 @@ static int read_rate(const msgpack_object *const v[E_COUNT], pw_event_t *out)
     return rc;
 }
 
+static int get_double(const msgpack_object *o, double *out)
+{
+    pw_event_t tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    if (o == NULL || o->type == MSGPACK_OBJECT_NIL || get_value(o, &tmp) != PW_OK)
+        return PW_EMALFORMED;
+    *out = tmp.value;
+    return PW_OK;
+}
+
+/* The alert detail is optional (events written before it existed lack it). */
+static int read_detail(const msgpack_object *const v[E_COUNT], pw_event_t *out)
+{
+    if (v[E_PL] == NULL)
+        return PW_OK;
+    int rc = get_double(v[E_PL], &out->planned);
+    rc = rc ? rc : get_double(v[E_TG], &out->target);
+    rc = rc ? rc : get_double(v[E_NP], &out->needed_per_year);
+    const msgpack_object *top = v[E_TOP];
+    if (rc == PW_OK && (top == NULL || top->type != MSGPACK_OBJECT_ARRAY ||
+                        top->via.array.size > PW_TOP_MAX))
+        rc = PW_EMALFORMED;
+    for (uint32_t i = 0; rc == PW_OK && i < top->via.array.size; i++) {
+        const msgpack_object *m = &top->via.array.ptr[i];
+        pw_event_district_t *d = &out->top[i];
+        if (m->type != MSGPACK_OBJECT_MAP) {
+            rc = PW_EMALFORMED;
+            break;
+        }
+        int seen = 0;
+        for (uint32_t k = 0; rc == PW_OK && k < m->via.map.size; k++) {
+            const msgpack_object_kv *kv = &m->via.map.ptr[k];
+            if (str_eq(&kv->key, "d")) {
+                rc = get_id(&kv->val, false, d->district);
+                seen |= 1;
+            } else if (str_eq(&kv->key, "v")) {
+                rc = get_double(&kv->val, &d->value);
+                seen |= 2;
+            } else if (str_eq(&kv->key, "w")) {
+                rc = get_double(&kv->val, &d->weight);
+                seen |= 4;
+            } else if (str_eq(&kv->key, "s")) {
+                rc = get_double(&kv->val, &d->shortfall);
+                seen |= 8;
+            }
+        }
+        if (rc == PW_OK && seen != 15)
+            rc = PW_EMALFORMED;
+        out->ntop = i + 1;
+    }
+    if (rc == PW_OK)
+        out->has_detail = true;
+    return rc;
+}
+
 static int read_alert(const msgpack_object *const v[E_COUNT], pw_event_t *out)
 {
     int rc = PW_OK;
@@ -303,6 +396,8 @@ static int read_alert(const msgpack_object *const v[E_COUNT], pw_event_t *out)
         out->action = PW_ALERT_OPEN;
     else if (v[E_A] != NULL && str_eq(v[E_A], "resolve"))
         out->action = PW_ALERT_RESOLVE;
+    else if (v[E_A] != NULL && str_eq(v[E_A], "update"))
+        out->action = PW_ALERT_UPDATE;
     else
         rc = PW_EMALFORMED;
     rc = rc ? rc : get_value(v[E_VAL], out);
@@ -318,7 +413,7 @@ static int read_alert(const msgpack_object *const v[E_COUNT], pw_event_t *out)
         rc = get_u64(v[E_WANT], UINT32_MAX, &want);
     out->have = (uint32_t)have;
     out->want = (uint32_t)want;
-    return rc;
+    return rc ? rc : read_detail(v, out);
 }
 
 static int read_event(const msgpack_object *obj, pw_event_t *out)

@@ -12,8 +12,11 @@
 /** Largest standalone event frame (snapshot and range replies embed many events). */
 #define PW__EVENT_MAXSIZE (16u * 1024u * 1024u)
 
-/** Deepest container nesting a frame may use (a reply map > array > event map is 3). */
-#define PW__MP_MAXDEPTH 4
+/** Deepest container nesting a frame may use (reply > alerts > event > top > district is 5). */
+#define PW__MP_MAXDEPTH 5
+
+/** Intake messages are flat maps: anything nested deeper than this is hostile. */
+#define PW__MSG_MAXDEPTH 4
 
 /**
  * Walks one msgpack frame without allocating and without recursion, so that

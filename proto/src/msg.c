@@ -550,7 +550,7 @@ int pw_msg_decode(const void *data, size_t len, pw_msg_t *out)
 
     memset(out, 0, sizeof *out);
     /* Before msgpack-c sees the bytes: it allocates by declared counts (issue #985). */
-    rc = pw__mp_prevalidate(data, len, PW_MSG_MAXSIZE, PW__MP_MAXDEPTH);
+    rc = pw__mp_prevalidate(data, len, PW_MSG_MAXSIZE, PW__MSG_MAXDEPTH);
     if (rc != PW_OK)
         return rc;
 

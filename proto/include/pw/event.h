@@ -17,7 +17,9 @@
  * commit order; a snapshot says which q it reflects.
  *
  *   rate  {pv, ty:"rate",  q, t, i, sr, p, val?, rate?, band, ach, have, want}
- *   alert {pv, ty:"alert", q, t, i, sr, p, a:"open"|"resolve", val?, rate?, band, have, want, why}
+ *   alert {pv, ty:"alert", q, t, i, sr, p, a:"open"|"resolve"|"update", val?, rate?, band, have, want, why,
+ *          pl?, tg?, np?, top?:[{d, v, w, s}...]}   (detail: planned, target, needed
+ *          per year, the districts weighing most on the shortfall)
  *   hb    {pv, ty:"hb",    q, t}               publisher heartbeat: head sequence
  *
  * Requests to the publisher (DEALER -> ROUTER) and replies:
@@ -28,6 +30,7 @@
  */
 
 #define PW_RANGE_MAX 4096
+#define PW_TOP_MAX   3 /**< districts named in an alert's detail */
 
 typedef enum pw_event_type {
     PW_EV_RATE = 1,
@@ -38,7 +41,16 @@ typedef enum pw_event_type {
 typedef enum pw_alert_action {
     PW_ALERT_OPEN = 1,
     PW_ALERT_RESOLVE,
+    PW_ALERT_UPDATE, /**< still open: a later period or a revision changed its figures */
 } pw_alert_action_t;
+
+/** A district's part in an alert: its own figure and how much it weighs. */
+typedef struct pw_event_district {
+    char district[PW_ID_MAX]; /**< d */
+    double value;             /**< v: the district's own value of the indicator */
+    double weight;            /**< w: its share of the city-wide denominator (or sum) */
+    double shortfall;         /**< s: what it takes off the city-wide figure vs the plan */
+} pw_event_district_t;
 
 typedef struct pw_event {
     pw_event_type_t type;
@@ -56,6 +68,12 @@ typedef struct pw_event {
     uint32_t have, want;        /**< completeness: reporters in / expected */
     pw_alert_action_t action;   /**< a (alert) */
     char why[PW_MSG_TEXTMAX];   /**< why (alert): what made it change */
+    bool has_detail;            /**< alert detail below is present */
+    double planned;             /**< pl: the value planned to date at the period */
+    double target;              /**< tg: the target (a range's lower bound) */
+    double needed_per_year;     /**< np: change still needed each year to the target */
+    uint32_t ntop;              /**< districts in top */
+    pw_event_district_t top[PW_TOP_MAX]; /**< top: who weighs most on the shortfall */
 } pw_event_t;
 
 /** Packs ev as one msgpack map. 0, -ENOMEM, or -EINVAL for a bad type or action. */
