@@ -43,9 +43,12 @@ struct reply {
 /* What the aggregator knows of each reporter, for status and logs. */
 struct district_status {
     bool connected;
+    bool dirty;        /* to be written to the store with the next batch */
     int64_t last_seen; /* monotonic ms */
+    int64_t seen_ms;   /* the same, unix ms, for the bureau */
     uint64_t epoch;    /* of the latest message */
     uint64_t last_seq; /* last committed for that epoch */
+    uint64_t lag;      /* updates in its spool, as its last hello said */
 };
 
 #define SILENT_MS 5000 /* no message for this long: the collector is gone */
@@ -332,6 +335,8 @@ static void seen(pw_aggregator_t *self, int d, uint64_t epoch)
 {
     struct district_status *st = &self->status[d];
     st->last_seen = pw_mono_ms();
+    st->seen_ms = pw_now_ms();
+    st->dirty = true;
     if (st->epoch != epoch)
         st->last_seq = 0;
     st->epoch = epoch;
@@ -365,6 +370,7 @@ static void hello(pw_aggregator_t *self, int item, const pw_msg_t *m)
         return;
     }
     seen(self, d, m->epoch);
+    self->status[d].lag = m->lag;
     int rc;
     struct peer *p = peer_get(self, d, m->epoch, &rc);
     if (!p) {
@@ -494,9 +500,26 @@ static int apply_batch(pw_aggregator_t *self, bool refuse, int64_t now)
     }
     for (size_t i = 0; i < self->npeers && rc == 0; i++) {
         struct peer *p = &self->peers[i];
+        if (p->epoch == self->status[p->district].epoch)
+            self->status[p->district].last_seq = p->last;
         if (p->last != p->stored)
             rc = pw_store_seq_put(self->txn, self->cat->districts[p->district].id, p->epoch,
                                   p->last, now);
+    }
+    /* What the bureau sees of each collector; not while refusing, when the
+     * store has no room for anything. */
+    for (size_t d = 0; d < self->cat->ndistricts && rc == 0 && !refuse; d++) {
+        struct district_status *ds = &self->status[d];
+        if (!ds->dirty)
+            continue;
+        pw_district_status_t st;
+        memset(&st, 0, sizeof(st));
+        snprintf(st.district, sizeof(st.district), "%s", self->cat->districts[d].id);
+        st.epoch = ds->epoch;
+        st.last_seq = ds->last_seq;
+        st.last_seen_ms = ds->seen_ms;
+        st.lag = ds->lag;
+        rc = pw_store_status_put(self->txn, &st);
     }
     if (rc == 0)
         rc = pw_model_flush(self->model, now, persist_event, self);
@@ -545,6 +568,8 @@ static int process_batch(pw_aggregator_t *self)
         self->full_since = pw_mono_ms();
     }
     self->n_batches++;
+    for (size_t d = 0; d < self->cat->ndistricts; d++)
+        self->status[d].dirty = false;
     for (size_t i = 0; i < self->npeers; i++) {
         struct peer *p = &self->peers[i];
         self->status[p->district].last_seq = p->last;

@@ -298,6 +298,77 @@ static void eval_at(const pw_model_t *self, int i, int s, int pidx, pw_period_t 
     pw_rate_eval(cat, ind, p, out->value, &out->rate);
 }
 
+void pw_model_eval_reporter(const pw_model_t *self, int d, int i, int s, pw_period_t p,
+                            pw_cell_t *out)
+{
+    const pw_catalog_t *cat = self->cat;
+    const pw_indicator_t *ind = &cat->indicators[i];
+    const pw_series_t *sr = &ind->series[s];
+    memset(out, 0, sizeof(*out));
+    out->want = 1;
+    pw_level_t ld = cat->districts[d].level;
+    if (cat->elements[sr->a].level != ld || (sr->b >= 0 && cat->elements[sr->b].level != ld))
+        return;
+    double a, b = 1.0;
+    if (!pw_model_get(self, d, sr->a, p, &a) || (sr->b >= 0 && !pw_model_get(self, d, sr->b, p, &b)))
+        return;
+    out->have = 1;
+    double v;
+    bool rated = true;
+    switch (sr->formula) {
+    case PW_FORMULA_SUM:
+        v = a * sr->scale;
+        rated = false;
+        break;
+    case PW_FORMULA_ANNUALISED:
+        v = a * 12.0 / (double)p.months * sr->scale;
+        rated = false;
+        break;
+    case PW_FORMULA_WMEAN:
+        v = a * sr->scale;
+        break;
+    default:
+        if (b == 0.0)
+            return;
+        v = a / b * sr->scale;
+        break;
+    }
+    if (!isfinite(v))
+        return;
+    out->has_value = true;
+    out->value = pw_round(v, ind->decimals);
+    if (rated)
+        pw_rate_eval(cat, ind, p, out->value, &out->rate);
+}
+
+void pw_model_reporting(const pw_model_t *self, int d, pw_period_t p, uint32_t *reported,
+                        uint32_t *expected, char *missing, size_t len)
+{
+    const pw_catalog_t *cat = self->cat;
+    *reported = *expected = 0;
+    size_t used = 0;
+    if (len)
+        missing[0] = '\0';
+    for (size_t e = 0; e < self->ne; e++) {
+        /* Owed: at the reporter's level, and used by some indicator. */
+        if (cat->elements[e].level != cat->districts[d].level || self->el_off[e] == self->el_off[e + 1])
+            continue;
+        (*expected)++;
+        double v;
+        if (pw_model_get(self, d, (int)e, p, &v)) {
+            (*reported)++;
+            continue;
+        }
+        size_t need = strlen(cat->elements[e].id) + 1;
+        if (used + need + 4 < len) {
+            used += (size_t)snprintf(missing + used, len - used, "%s%s", used ? " " : "",
+                                     cat->elements[e].id);
+        } else if (len > used + 4 && !strstr(missing, "...")) {
+            used += (size_t)snprintf(missing + used, len - used, " ...");
+        }
+    }
+}
+
 void pw_model_eval(const pw_model_t *self, int i, int s, pw_period_t p, pw_cell_t *out)
 {
     int pidx = find_period(self, p);

@@ -62,6 +62,23 @@ const pw_period_t *pw_model_periods(const pw_model_t *self, size_t *n_out);
 void pw_model_eval(const pw_model_t *self, int i, int s, pw_period_t p, pw_cell_t *out);
 
 /**
+ * Reporter d's own figure for series s of indicator i at p, from its elements
+ * alone; no value when the series needs another level's elements. Only
+ * ratios, shares and weighted means get a rate: a district's share of a
+ * city-wide sum has no plan of its own.
+ */
+void pw_model_eval_reporter(const pw_model_t *self, int d, int i, int s, pw_period_t p,
+                            pw_cell_t *out);
+
+/**
+ * Reporter d's reporting for p: the elements it owes (at its level and used by
+ * some indicator), how many it has sent, and the ids of the missing ones,
+ * space-separated into missing (cut with "..." when longer than len).
+ */
+void pw_model_reporting(const pw_model_t *self, int d, pw_period_t p, uint32_t *reported,
+                        uint32_t *expected, char *missing, size_t len);
+
+/**
  * Re-evaluates dirty rows and alert states, calling emit for each rate row
  * that changed (PW_EV_RATE) and each alert opened or resolved (PW_EV_ALERT),
  * stamped with now_ms. The events' seq is left 0 for the caller to assign.

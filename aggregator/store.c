@@ -13,9 +13,20 @@
 #define STORE_FORMAT 1u
 #define KEYMAX       (3 * PW_ID_MAX + PW_PERIOD_STRMAX)
 
-enum { DB_META, DB_LOG, DB_CURRENT, DB_SEQS, DB_RATES, DB_OPEN, DB_ALERTS, DB_EVENTS, DB_COUNT };
-static const char *const db_names[DB_COUNT] = {"meta", "log",  "current", "seqs",
-                                               "rates", "open", "alerts",  "events"};
+enum {
+    DB_META,
+    DB_LOG,
+    DB_CURRENT,
+    DB_SEQS,
+    DB_RATES,
+    DB_OPEN,
+    DB_ALERTS,
+    DB_EVENTS,
+    DB_STATUS,
+    DB_COUNT
+};
+static const char *const db_names[DB_COUNT] = {"meta",  "log",  "current", "seqs",  "rates",
+                                               "open",  "alerts", "events", "status"};
 
 struct pw_store {
     MDB_env *env;
@@ -625,4 +636,51 @@ int pw_store_event_foreach(pw_txn_t *txn, uint64_t from, uint64_t to, size_t max
 {
     struct ev_ctx ec = {fn, ctx};
     return seq_foreach(txn, DB_EVENTS, from, to, max, event_seq_cb, &ec);
+}
+
+/* A status row on disk: fixed-width big-endian fields. */
+#define STATUS_SIZE 32
+
+int pw_store_status_put(pw_txn_t *txn, const pw_district_status_t *st)
+{
+    char key[KEYMAX];
+    size_t klen = make_key(key, st->district, NULL, NULL);
+    unsigned char v[STATUS_SIZE];
+    put_be64(v, st->epoch);
+    put_be64(v + 8, st->last_seq);
+    put_be64(v + 16, (uint64_t)st->last_seen_ms);
+    put_be64(v + 24, st->lag);
+    return put(txn, DB_STATUS, key, klen, v, sizeof(v), 0);
+}
+
+int pw_store_status_foreach(pw_txn_t *txn, int (*fn)(void *ctx, const pw_district_status_t *st),
+                            void *ctx)
+{
+    MDB_cursor *cur;
+    int rc = map_rc(mdb_cursor_open(txn->txn, txn->store->dbi[DB_STATUS], &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    int mrc;
+    while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        const char *parts[1];
+        if (split_key(&k, parts, 1) != 0 || v.mv_size != STATUS_SIZE) {
+            rc = PW_ESTORE;
+            break;
+        }
+        pw_district_status_t st;
+        memset(&st, 0, sizeof(st));
+        snprintf(st.district, sizeof(st.district), "%s", parts[0]);
+        const unsigned char *b = v.mv_data;
+        st.epoch = get_be64(b);
+        st.last_seq = get_be64(b + 8);
+        st.last_seen_ms = (int64_t)get_be64(b + 16);
+        st.lag = get_be64(b + 24);
+        if ((rc = fn(ctx, &st)) != 0)
+            break;
+    }
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = map_rc(mrc);
+    mdb_cursor_close(cur);
+    return rc;
 }

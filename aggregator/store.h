@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pw/bureau.h"
 #include "pw/catalog.h"
 #include "pw/event.h"
 #include "pw/msg.h"
@@ -21,6 +22,7 @@
  *   open     "indicator\0series"             -> alert event (the open alert)
  *   alerts   u64 alert seq                   -> alert event (the alert history)
  *   events   u64 event seq                   -> event (everything published, in order)
+ *   status   "district"                      -> epoch, last seq, last seen, spool lag
  *   meta     "format", "catalog"             -> store format, catalog digest
  * Every change of one intake batch is in one transaction: data, sequences,
  * rates, alerts and events commit together or not at all.
@@ -132,5 +134,12 @@ int pw_store_event_head(pw_txn_t *txn, uint64_t *out);
 /** Calls fn for events with from <= seq <= to, at most max of them. */
 int pw_store_event_foreach(pw_txn_t *txn, uint64_t from, uint64_t to, size_t max,
                            int (*fn)(void *ctx, const pw_event_t *ev), void *ctx);
+
+/** Records what is known of a reporter's collector (district, epoch, seq, seen, lag). */
+int pw_store_status_put(pw_txn_t *txn, const pw_district_status_t *st);
+
+/** Calls fn for each reporter's status row (completeness fields left 0). */
+int pw_store_status_foreach(pw_txn_t *txn, int (*fn)(void *ctx, const pw_district_status_t *st),
+                            void *ctx);
 
 #endif

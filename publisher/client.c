@@ -98,7 +98,7 @@ static int request(pw_client_t *self, const pw_request_t *req, int timeout_ms, p
         if (rc != 0)
             return rc;
         bool matches = out->type == req->type &&
-                       (req->type == PW_REQ_SNAP || out->nevents == 0 ||
+                       (req->type != PW_REQ_RANGE || out->nevents == 0 ||
                         out->events[0].seq == req->from);
         if (matches)
             break;
@@ -212,6 +212,13 @@ int pw_client_catch_up(pw_client_t *self, int timeout_ms, pw_client_fn fn, void 
             break;
     }
     return rc;
+}
+
+int pw_client_request(pw_client_t *self, const pw_request_t *req, int timeout_ms,
+                      pw_reply_t *out)
+{
+    pw_reply_clear(out);
+    return request(self, req, timeout_ms, out);
 }
 
 uint64_t pw_client_seq(const pw_client_t *self)

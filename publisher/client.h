@@ -46,6 +46,14 @@ int pw_client_poll(pw_client_t *self, int timeout_ms, pw_client_fn fn, void *ctx
  */
 int pw_client_catch_up(pw_client_t *self, int timeout_ms, pw_client_fn fn, void *ctx);
 
+/**
+ * Sends any request (status, alerts, district...) and waits for its reply
+ * into *out (cleared first; free with pw_reply_clear). Delivery of live
+ * events is not affected. 0, PW_ETIMEOUT or an error.
+ */
+int pw_client_request(pw_client_t *self, const pw_request_t *req, int timeout_ms,
+                      pw_reply_t *out);
+
 /** The last event sequence delivered (or reflected by the snapshot). */
 uint64_t pw_client_seq(const pw_client_t *self);
 

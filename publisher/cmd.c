@@ -21,6 +21,8 @@ static const char usage_text[] =
     "  --snapshot-bind ENDPOINT snapshot endpoint (default: the stream's port + 1,\n"
     "                           or its ipc path + \".snap\")\n"
     "  --notify ENDPOINT        the aggregator's notify endpoint (default ipc://DIR/notify.sock)\n"
+    "  --catalog FILE           the aggregator's catalog, for status and district questions\n"
+    "                           (default: the Wuhan plan's)\n"
     "  --log-level LEVEL        error, warn, info or debug (default info)\n"
     "  -h, --help               this text\n";
 
@@ -30,8 +32,9 @@ int pw_cmd_publisher(int argc, char **argv)
         {"store", required_argument, 0, 's'},         {"bind", required_argument, 0, 'b'},
         {"snapshot-bind", required_argument, 0, 'S'}, {"notify", required_argument, 0, 'n'},
         {"log-level", required_argument, 0, 'l'},     {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"catalog", required_argument, 0, 'c'},       {0, 0, 0, 0}};
     pw_publisher_opts_t opts = {.bind = "tcp://127.0.0.1:5560"};
+    const char *catalog_path = NULL;
     pw_log_level_t level = PW_LOG_INFO;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -47,6 +50,9 @@ int pw_cmd_publisher(int argc, char **argv)
             break;
         case 'n':
             opts.notify = optarg;
+            break;
+        case 'c':
+            catalog_path = optarg;
             break;
         case 'l':
             if (pw_log_level_parse(optarg, &level) != 0) {
@@ -68,6 +74,10 @@ int pw_cmd_publisher(int argc, char **argv)
     }
     pw_log_init("publisher", level);
     pw_cli_signals();
+    pw_catalog_t *cat = NULL;
+    if (pw_cli_load_catalog(catalog_path, &cat) != 0)
+        return 1;
+    opts.catalog = cat;
     pw_publisher_t *pub = NULL;
     int rc = pw_publisher_new(&opts, &pub);
     if (rc == 0)
@@ -75,5 +85,6 @@ int pw_cmd_publisher(int argc, char **argv)
     else
         PW_ERROR("cannot start: %s", pw_strerror(rc));
     pw_publisher_destroy(&pub);
+    pw_catalog_destroy(&cat);
     return rc == 0 ? 0 : 1;
 }

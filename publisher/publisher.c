@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "aggregator.h"
+#include "model.h"
 #include "pw/bureau.h"
 #include "pw/error.h"
 #include "pw/log.h"
@@ -226,6 +227,141 @@ static int add_event(void *ctx, const pw_event_t *ev)
     return pw_reply_add(ctx, 2, ev);
 }
 
+#define CONNECTED_MS 5000 /* a collector heard from this recently is connected */
+
+static int load_value(void *ctx, const char *district, const char *element, pw_period_t p,
+                      double value)
+{
+    pw_model_t *m = ctx;
+    const pw_catalog_t *cat = pw_model_catalog(m);
+    int d = pw_catalog_district(cat, district, strlen(district));
+    int e = pw_catalog_element(cat, element, strlen(element));
+    return d < 0 || e < 0 ? 0 : pw_model_set(m, d, e, p, value, NULL);
+}
+
+/* The reporters' current values, for questions the stored rows do not answer. */
+static int load_model(pw_publisher_t *self, pw_txn_t *txn, pw_model_t **out)
+{
+    int rc = pw_model_new(self->opts.catalog, out);
+    if (rc == 0)
+        rc = pw_store_current_foreach(txn, load_value, *out);
+    if (rc != 0)
+        pw_model_destroy(out);
+    return rc;
+}
+
+/* The period asked, or the latest with data. */
+static bool pick_period(const pw_model_t *m, const pw_request_t *req, pw_period_t *out)
+{
+    size_t n;
+    const pw_period_t *periods = pw_model_periods(m, &n);
+    if (req->has_period)
+        *out = req->period;
+    else if (n > 0)
+        *out = periods[n - 1];
+    return req->has_period || n > 0;
+}
+
+struct status_ctx {
+    pw_district_status_t *rows;
+    const pw_catalog_t *cat;
+};
+
+static int take_status(void *ctx, const pw_district_status_t *st)
+{
+    struct status_ctx *sc = ctx;
+    int d = pw_catalog_district(sc->cat, st->district, strlen(st->district));
+    if (d >= 0)
+        sc->rows[d] = *st;
+    return 0;
+}
+
+static int answer_status(pw_publisher_t *self, pw_txn_t *txn, const pw_request_t *req)
+{
+    const pw_catalog_t *cat = self->opts.catalog;
+    pw_model_t *m = NULL;
+    pw_district_status_t *rows = calloc(cat->ndistricts + 1, sizeof(*rows));
+    int rc = rows ? load_model(self, txn, &m) : -ENOMEM;
+    struct status_ctx sc = {rows, cat};
+    if (rc == 0)
+        rc = pw_store_status_foreach(txn, take_status, &sc);
+    pw_period_t p = {0, 0};
+    self->reply.has_period = rc == 0 && pick_period(m, req, &p);
+    self->reply.period = p;
+    int64_t now = pw_now_ms();
+    for (size_t d = 0; rc == 0 && d < cat->ndistricts; d++) {
+        pw_district_status_t *st = &rows[d];
+        snprintf(st->district, sizeof(st->district), "%s", cat->districts[d].id);
+        st->connected = st->last_seen_ms > 0 && now - st->last_seen_ms < CONNECTED_MS;
+        if (self->reply.has_period)
+            pw_model_reporting(m, (int)d, p, &st->reported, &st->expected, st->missing,
+                               sizeof(st->missing));
+        rc = pw_reply_add_status(&self->reply, st);
+    }
+    pw_model_destroy(&m);
+    free(rows);
+    return rc;
+}
+
+struct since_ctx {
+    pw_reply_t *reply;
+    int64_t since;
+};
+
+static int add_alert_since(void *ctx, const pw_event_t *ev)
+{
+    struct since_ctx *sc = ctx;
+    if (ev->time_ms < sc->since)
+        return 0;
+    if (sc->reply->nevents == PW_RANGE_MAX) { /* keep the latest ones */
+        memmove(sc->reply->events, sc->reply->events + 1,
+                (PW_RANGE_MAX - 1) * sizeof(pw_event_t));
+        sc->reply->nevents--;
+    }
+    return pw_reply_add(sc->reply, 2, ev);
+}
+
+static int answer_district(pw_publisher_t *self, pw_txn_t *txn, const pw_request_t *req)
+{
+    const pw_catalog_t *cat = self->opts.catalog;
+    int d = pw_catalog_district(cat, req->district, strlen(req->district));
+    if (d < 0)
+        return PW_EDISTRICT;
+    pw_model_t *m = NULL;
+    int rc = load_model(self, txn, &m);
+    pw_period_t p = {0, 0};
+    if (rc != 0 || !pick_period(m, req, &p)) {
+        pw_model_destroy(&m);
+        return rc;
+    }
+    self->reply.has_period = true;
+    self->reply.period = p;
+    for (size_t i = 0; rc == 0 && i < cat->nindicators; i++) {
+        for (size_t s = 0; rc == 0 && s < cat->indicators[i].nseries; s++) {
+            pw_cell_t c;
+            pw_model_eval_reporter(m, d, (int)i, (int)s, p, &c);
+            pw_event_t ev;
+            memset(&ev, 0, sizeof(ev));
+            ev.type = PW_EV_RATE;
+            ev.seq = self->reply.seq;
+            snprintf(ev.indicator, sizeof(ev.indicator), "%s", cat->indicators[i].id);
+            snprintf(ev.series, sizeof(ev.series), "%s", cat->indicators[i].series[s].name);
+            ev.period = p;
+            ev.has_value = c.has_value;
+            ev.value = c.value;
+            ev.has_rate = c.rate.has_rate;
+            ev.centi = c.rate.centi;
+            ev.band = c.rate.band;
+            ev.achieved = c.rate.achieved;
+            ev.have = c.have;
+            ev.want = c.want;
+            rc = pw_reply_add(&self->reply, 0, &ev);
+        }
+    }
+    pw_model_destroy(&m);
+    return rc;
+}
+
 /* Answers one request from a single read transaction. */
 static int answer(pw_publisher_t *self, const pw_request_t *req)
 {
@@ -242,9 +378,18 @@ static int answer(pw_publisher_t *self, const pw_request_t *req)
         rc = pw_store_rate_foreach(txn, add_row, &self->reply);
         if (rc == 0)
             rc = pw_store_open_foreach(txn, add_alert, &self->reply);
-    } else if (rc == 0 && req->from <= req->to) {
+    } else if (rc == 0 && req->type == PW_REQ_RANGE && req->from <= req->to) {
         rc = pw_store_event_foreach(txn, req->from, req->to, PW_RANGE_MAX, add_event,
                                     &self->reply);
+    } else if (rc == 0 && req->type == PW_REQ_ALERTS) {
+        struct since_ctx sc = {&self->reply, (int64_t)req->from};
+        rc = pw_store_alert_foreach(txn, add_alert_since, &sc);
+    } else if (rc == 0 && !self->opts.catalog) {
+        rc = PW_ECATALOG; /* status and district answers need the catalog */
+    } else if (rc == 0 && req->type == PW_REQ_STATUS) {
+        rc = answer_status(self, txn, req);
+    } else if (rc == 0 && req->type == PW_REQ_DISTRICT) {
+        rc = answer_district(self, txn, req);
     }
     pw_store_abort(&txn);
     if (rc == 0)

@@ -5,14 +5,17 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "pw/catalog.h"
+
 /*
  * The publisher: a process of its own that opens the aggregator's store
  * read-only, follows its event log (woken by the aggregator's notify socket,
  * and polling as a fallback), and serves the bureau:
  *   PUB    every event, two frames: topic ("rate.<indicator>", "alert.<indicator>",
  *          "hb") and the msgpack event; a heartbeat with the head sequence every second;
- *   ROUTER snapshot and range requests (bureau.h), answered from one read
- *          transaction, so a snapshot is exactly the state after event q.
+ *   ROUTER snapshot, range, status, alert-history and district requests
+ *          (bureau.h), each answered from one read transaction, so a snapshot
+ *          is exactly the state after event q.
  * Because everything comes from the store, a publisher can restart at any time
  * and monitors fill any gap from the stored log.
  */
@@ -25,6 +28,7 @@ typedef struct pw_publisher_opts {
     const char *snapshot_bind; /**< ROUTER endpoint; NULL = derived from bind */
     const char *notify;        /**< the aggregator's notify endpoint; NULL = default */
     int heartbeat_ms;          /**< 0 = 1000 */
+    const pw_catalog_t *catalog; /**< for status and district requests; borrowed */
 } pw_publisher_opts_t;
 
 /**

@@ -266,8 +266,9 @@ static int start_servers(struct demo *d, char *catalog)
         return rc;
     snprintf(d->pub.name, sizeof(d->pub.name), "publisher");
     fmt(log, sizeof(log), "%s/publisher.log", d->dir);
-    char *pub_args[] = {"planwatch", "publisher", "--store", d->store, "--bind", d->stream,
-                        "--snapshot-bind", d->snapshot, NULL};
+    char *pub_args[] = {"planwatch", "publisher", "--store",   d->store, "--bind",
+                        d->stream,   "--snapshot-bind", d->snapshot, "--catalog", catalog,
+                        NULL};
     rc = spawn(&d->pub, log, pub_args);
     if (rc == 0)
         rc = wait_ready(&d->pub, 10000);

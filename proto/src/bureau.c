@@ -18,21 +18,51 @@ static int pack_head(msgpack_packer *pk, size_t nkeys, const char *type)
     return rc;
 }
 
+static const char *const req_names[] = {
+    [PW_REQ_SNAP] = "snap",     [PW_REQ_RANGE] = "range",       [PW_REQ_STATUS] = "status",
+    [PW_REQ_ALERTS] = "alerts", [PW_REQ_DISTRICT] = "district",
+};
+#define NREQ (sizeof(req_names) / sizeof(req_names[0]))
+
+static int pack_period(msgpack_packer *pk, pw_period_t p)
+{
+    char text[PW_PERIOD_STRMAX];
+    pw_period_format(p, text);
+    int rc = pw__pack_str(pk, "p", 1);
+    return rc | pw__pack_str(pk, text, strlen(text));
+}
+
 int pw_request_encode(const pw_request_t *req, pw_buf_t *buf)
 {
     buf->len = 0;
+    if ((size_t)req->type >= NREQ || !req_names[req->type])
+        return -EINVAL;
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, pw__buf_write);
-    int rc;
-    if (req->type == PW_REQ_SNAP) {
-        rc = pack_head(&pk, 2, "snap");
-    } else {
-        rc = pack_head(&pk, 4, "range");
+    size_t n = 2;
+    if (req->type == PW_REQ_RANGE)
+        n += 2;
+    if (req->type == PW_REQ_ALERTS)
+        n += 1;
+    if (req->type == PW_REQ_DISTRICT)
+        n += 1;
+    if ((req->type == PW_REQ_STATUS || req->type == PW_REQ_DISTRICT) && req->has_period)
+        n += 1;
+    int rc = pack_head(&pk, n, req_names[req->type]);
+    if (req->type == PW_REQ_RANGE || req->type == PW_REQ_ALERTS) {
         rc |= pw__pack_str(&pk, "from", 4);
         rc |= msgpack_pack_uint64(&pk, req->from);
+    }
+    if (req->type == PW_REQ_RANGE) {
         rc |= pw__pack_str(&pk, "to", 2);
         rc |= msgpack_pack_uint64(&pk, req->to);
     }
+    if (req->type == PW_REQ_DISTRICT) {
+        rc |= pw__pack_str(&pk, "d", 1);
+        rc |= pw__pack_str(&pk, req->district, strnlen(req->district, PW_ID_MAX - 1));
+    }
+    if ((req->type == PW_REQ_STATUS || req->type == PW_REQ_DISTRICT) && req->has_period)
+        rc |= pack_period(&pk, req->period);
     return rc ? -ENOMEM : 0;
 }
 
@@ -91,6 +121,21 @@ static const msgpack_object *version_and_type(const msgpack_object *map, int *rc
     return ty;
 }
 
+static pw_req_type_t req_type(const msgpack_object *ty)
+{
+    for (size_t i = 1; ty && i < NREQ; i++)
+        if (req_names[i] && str_is(ty, req_names[i]))
+            return (pw_req_type_t)i;
+    return 0;
+}
+
+static int get_period(const msgpack_object *o, pw_period_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_STR || pw_period_parse(o->via.str.ptr, o->via.str.size, out))
+        return PW_EMALFORMED;
+    return 0;
+}
+
 int pw_request_decode(const void *data, size_t len, pw_request_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -99,28 +144,38 @@ int pw_request_decode(const void *data, size_t len, pw_request_t *out)
     if (rc != 0)
         return rc;
     const msgpack_object *ty = version_and_type(&u.data, &rc);
-    if (ty && str_is(ty, "snap")) {
-        out->type = PW_REQ_SNAP;
-    } else if (ty && str_is(ty, "range")) {
-        out->type = PW_REQ_RANGE;
-        int found = 0;
-        for (uint32_t i = 0; i < u.data.via.map.size; i++) {
-            const msgpack_object_kv *kv = &u.data.via.map.ptr[i];
-            bool from = key_is(kv, "from"), to = key_is(kv, "to");
-            if (!from && !to)
-                continue;
+    out->type = req_type(ty);
+    if (rc == 0 && out->type == 0)
+        rc = PW_EMALFORMED;
+    unsigned found = 0;
+    for (uint32_t i = 0; rc == 0 && i < u.data.via.map.size; i++) {
+        const msgpack_object_kv *kv = &u.data.via.map.ptr[i];
+        if (key_is(kv, "from") || key_is(kv, "to")) {
             if (kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
                 rc = PW_EMALFORMED;
                 break;
             }
+            bool from = key_is(kv, "from");
             *(from ? &out->from : &out->to) = kv->val.via.u64;
-            found |= from ? 1 : 2;
+            found |= from ? 1u : 2u;
+        } else if (key_is(kv, "p")) {
+            rc = get_period(&kv->val, &out->period);
+            out->has_period = true;
+        } else if (key_is(kv, "d")) {
+            if (kv->val.type != MSGPACK_OBJECT_STR ||
+                !pw__id_valid(kv->val.via.str.ptr, kv->val.via.str.size)) {
+                rc = PW_EMALFORMED;
+                break;
+            }
+            memcpy(out->district, kv->val.via.str.ptr, kv->val.via.str.size);
+            out->district[kv->val.via.str.size] = '\0';
+            found |= 4u;
         }
-        if (rc == 0 && found != 3)
-            rc = PW_EMALFORMED;
-    } else if (rc == 0) {
-        rc = PW_EMALFORMED;
     }
+    if (rc == 0 && ((out->type == PW_REQ_RANGE && found != 3) ||
+                    (out->type == PW_REQ_ALERTS && !(found & 1u)) ||
+                    (out->type == PW_REQ_DISTRICT && !(found & 4u))))
+        rc = PW_EMALFORMED;
     msgpack_unpacked_destroy(&u);
     return rc;
 }
@@ -142,6 +197,44 @@ int pw_reply_add(pw_reply_t *self, int list, const pw_event_t *ev)
     return 0;
 }
 
+int pw_reply_add_status(pw_reply_t *self, const pw_district_status_t *st)
+{
+    if (self->nstatus == self->capstatus) {
+        size_t ncap = self->capstatus ? self->capstatus * 2 : 32;
+        pw_district_status_t *na = realloc(self->status, ncap * sizeof(*na));
+        if (!na)
+            return -ENOMEM;
+        self->status = na;
+        self->capstatus = ncap;
+    }
+    self->status[self->nstatus++] = *st;
+    return 0;
+}
+
+static int pack_status(msgpack_packer *pk, const pw_district_status_t *st)
+{
+    int rc = msgpack_pack_map(pk, 9);
+    rc |= pw__pack_str(pk, "d", 1);
+    rc |= pw__pack_str(pk, st->district, strnlen(st->district, PW_ID_MAX - 1));
+    rc |= pw__pack_str(pk, "c", 1);
+    rc |= st->connected ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    rc |= pw__pack_str(pk, "ls", 2);
+    rc |= msgpack_pack_int64(pk, st->last_seen_ms);
+    rc |= pw__pack_str(pk, "ep", 2);
+    rc |= msgpack_pack_uint64(pk, st->epoch);
+    rc |= pw__pack_str(pk, "s", 1);
+    rc |= msgpack_pack_uint64(pk, st->last_seq);
+    rc |= pw__pack_str(pk, "lg", 2);
+    rc |= msgpack_pack_uint64(pk, st->lag);
+    rc |= pw__pack_str(pk, "rp", 2);
+    rc |= msgpack_pack_uint32(pk, st->reported);
+    rc |= pw__pack_str(pk, "ex", 2);
+    rc |= msgpack_pack_uint32(pk, st->expected);
+    rc |= pw__pack_str(pk, "mi", 2);
+    rc |= pw__pack_str(pk, st->missing, strnlen(st->missing, PW_MISSING_MAX - 1));
+    return rc;
+}
+
 static int pack_list(msgpack_packer *pk, const char *key, const pw_event_t *evs, size_t n)
 {
     int rc = pw__pack_str(pk, key, strlen(key));
@@ -154,22 +247,100 @@ static int pack_list(msgpack_packer *pk, const char *key, const pw_event_t *evs,
 int pw_reply_encode(const pw_reply_t *self, pw_buf_t *buf)
 {
     buf->len = 0;
+    if ((size_t)self->type >= NREQ || !req_names[self->type])
+        return -EINVAL;
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, pw__buf_write);
-    int rc;
-    if (self->type == PW_REQ_SNAP) {
-        rc = pack_head(&pk, 5, "snap");
-        rc |= pw__pack_str(&pk, "q", 1);
-        rc |= msgpack_pack_uint64(&pk, self->seq);
+    bool rows = self->type == PW_REQ_SNAP || self->type == PW_REQ_DISTRICT;
+    bool alerts = self->type == PW_REQ_SNAP;
+    bool events = self->type == PW_REQ_RANGE || self->type == PW_REQ_ALERTS;
+    bool status = self->type == PW_REQ_STATUS;
+    size_t n = 3 + (size_t)rows + (size_t)alerts + (size_t)events + (size_t)status +
+               (size_t)self->has_period;
+    int rc = pack_head(&pk, n, req_names[self->type]);
+    rc |= pw__pack_str(&pk, "q", 1);
+    rc |= msgpack_pack_uint64(&pk, self->seq);
+    if (self->has_period)
+        rc |= pack_period(&pk, self->period);
+    if (rows)
         rc |= pack_list(&pk, "rows", self->rows, self->nrows);
+    if (alerts)
         rc |= pack_list(&pk, "alerts", self->alerts, self->nalerts);
-    } else {
-        rc = pack_head(&pk, 4, "range");
-        rc |= pw__pack_str(&pk, "q", 1);
-        rc |= msgpack_pack_uint64(&pk, self->seq);
+    if (events)
         rc |= pack_list(&pk, "events", self->events, self->nevents);
+    if (status) {
+        rc |= pw__pack_str(&pk, "districts", 9);
+        rc |= msgpack_pack_array(&pk, self->nstatus);
+        for (size_t i = 0; i < self->nstatus && rc == 0; i++)
+            rc = pack_status(&pk, &self->status[i]);
     }
     return rc ? -ENOMEM : 0;
+}
+
+static int read_u64(const msgpack_object *o, uint64_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return PW_EMALFORMED;
+    *out = o->via.u64;
+    return 0;
+}
+
+static int read_status(pw_reply_t *self, const msgpack_object *arr)
+{
+    if (arr->type != MSGPACK_OBJECT_ARRAY)
+        return PW_EMALFORMED;
+    for (uint32_t i = 0; i < arr->via.array.size; i++) {
+        const msgpack_object *m = &arr->via.array.ptr[i];
+        if (m->type != MSGPACK_OBJECT_MAP)
+            return PW_EMALFORMED;
+        pw_district_status_t st;
+        memset(&st, 0, sizeof(st));
+        int rc = 0;
+        uint64_t v;
+        for (uint32_t k = 0; k < m->via.map.size && rc == 0; k++) {
+            const msgpack_object_kv *kv = &m->via.map.ptr[k];
+            const msgpack_object *o = &kv->val;
+            if (key_is(kv, "d") || key_is(kv, "mi")) {
+                bool d = key_is(kv, "d");
+                size_t cap = d ? PW_ID_MAX : PW_MISSING_MAX;
+                if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap ||
+                    !pw__utf8_valid(o->via.str.ptr, o->via.str.size)) {
+                    rc = PW_EMALFORMED;
+                    break;
+                }
+                char *dst = d ? st.district : st.missing;
+                memcpy(dst, o->via.str.ptr, o->via.str.size);
+                dst[o->via.str.size] = '\0';
+            } else if (key_is(kv, "c")) {
+                if (o->type != MSGPACK_OBJECT_BOOLEAN)
+                    rc = PW_EMALFORMED;
+                else
+                    st.connected = o->via.boolean;
+            } else if (key_is(kv, "ls")) {
+                if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+                    st.last_seen_ms = (int64_t)o->via.u64;
+                else if (o->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                    rc = PW_EMALFORMED;
+            } else if (key_is(kv, "ep")) {
+                rc = read_u64(o, &st.epoch);
+            } else if (key_is(kv, "s")) {
+                rc = read_u64(o, &st.last_seq);
+            } else if (key_is(kv, "lg")) {
+                rc = read_u64(o, &st.lag);
+            } else if (key_is(kv, "rp") || key_is(kv, "ex")) {
+                if ((rc = read_u64(o, &v)) == 0 && v > UINT32_MAX)
+                    rc = PW_EMALFORMED;
+                *(key_is(kv, "rp") ? &st.reported : &st.expected) = (uint32_t)v;
+            }
+        }
+        if (rc == 0 && !st.district[0])
+            rc = PW_EMALFORMED;
+        if (rc == 0)
+            rc = pw_reply_add_status(self, &st);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }
 
 static int read_list(pw_reply_t *self, int list, const msgpack_object *arr)
@@ -195,8 +366,8 @@ int pw_reply_decode(const void *data, size_t len, pw_reply_t *out)
     if (rc != 0)
         return rc;
     const msgpack_object *ty = version_and_type(&u.data, &rc);
-    if (ty && (str_is(ty, "snap") || str_is(ty, "range"))) {
-        out->type = str_is(ty, "snap") ? PW_REQ_SNAP : PW_REQ_RANGE;
+    out->type = req_type(ty);
+    if (ty && out->type != 0) {
         bool have_q = false;
         for (uint32_t i = 0; i < u.data.via.map.size && rc == 0; i++) {
             const msgpack_object_kv *kv = &u.data.via.map.ptr[i];
@@ -211,6 +382,11 @@ int pw_reply_decode(const void *data, size_t len, pw_reply_t *out)
                 rc = read_list(out, 1, &kv->val);
             } else if (key_is(kv, "events")) {
                 rc = read_list(out, 2, &kv->val);
+            } else if (key_is(kv, "districts")) {
+                rc = read_status(out, &kv->val);
+            } else if (key_is(kv, "p")) {
+                rc = get_period(&kv->val, &out->period);
+                out->has_period = true;
             }
         }
         if (rc == 0 && !have_q)
@@ -231,5 +407,6 @@ void pw_reply_clear(pw_reply_t *self)
     free(self->rows);
     free(self->alerts);
     free(self->events);
+    free(self->status);
     memset(self, 0, sizeof(*self));
 }

@@ -24,7 +24,7 @@
  * order of msg.h's table is a subsequence of this one for every type, so a
  * single list gives both the key set and the key order of each type.
  */
-enum key { K_PV, K_TY, K_D, K_EP, K_S, K_E, K_P, K_V, K_T, K_RT, K_K, K_R, K_M, K_COUNT };
+enum key { K_PV, K_TY, K_D, K_EP, K_S, K_E, K_P, K_V, K_T, K_RT, K_K, K_R, K_M, K_LG, K_COUNT };
 
 #define KEY_BIT(k)  (1u << (unsigned)(k))
 #define KEYS_COMMON (KEY_BIT(K_PV) | KEY_BIT(K_TY))
@@ -35,7 +35,7 @@ enum key { K_PV, K_TY, K_D, K_EP, K_S, K_E, K_P, K_V, K_T, K_RT, K_K, K_R, K_M, 
 static const char *const key_names[K_COUNT] = {
     [K_PV] = "pv", [K_TY] = "ty", [K_D] = "d", [K_EP] = "ep", [K_S] = "s",
     [K_E] = "e",   [K_P] = "p",   [K_V] = "v", [K_T] = "t",   [K_RT] = "rt",
-    [K_K] = "k",   [K_R] = "r",   [K_M] = "m",
+    [K_K] = "k",   [K_R] = "r",   [K_M] = "m",  [K_LG] = "lg",
 };
 
 static const char *const type_names[] = {
@@ -44,7 +44,7 @@ static const char *const type_names[] = {
 };
 
 static const unsigned type_keys[] = {
-    [PW_MSG_HELLO] = KEYS_COMMON | KEY_BIT(K_D) | KEY_BIT(K_EP),
+    [PW_MSG_HELLO] = KEYS_COMMON | KEY_BIT(K_D) | KEY_BIT(K_EP) | KEY_BIT(K_LG),
     [PW_MSG_WELCOME] = KEYS_COMMON | KEY_BIT(K_D) | KEY_BIT(K_EP) | KEY_BIT(K_S),
     [PW_MSG_UPDATE] = KEYS_COMMON | KEYS_OBS,
     [PW_MSG_ACK] = KEYS_COMMON | KEY_BIT(K_EP) | KEY_BIT(K_S),
@@ -316,6 +316,8 @@ static int pack_field(msgpack_packer *pk, enum key k, const pw_msg_t *m)
         return pw__pack_str(pk, s, strlen(s));
     case K_M:
         return pw__pack_str(pk, m->text, strnlen(m->text, PW_MSG_TEXTMAX - 1));
+    case K_LG:
+        return msgpack_pack_uint64(pk, m->lag);
     case K_COUNT:
         break;
     }
@@ -497,6 +499,11 @@ static int decode_field(enum key k, const msgpack_object *o, pw_msg_t *out)
             return PW_EMALFORMED;
         memcpy(out->text, o->via.str.ptr, o->via.str.size);
         out->text[o->via.str.size] = '\0';
+        return PW_OK;
+    case K_LG:
+        if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return PW_EMALFORMED;
+        out->lag = o->via.u64;
         return PW_OK;
     case K_COUNT:
         break;

@@ -11,18 +11,43 @@
 /*
  * Requests a monitor sends to the publisher's snapshot socket, and the
  * replies (see event.h for the keys). A reply carries the head event
- * sequence it reflects and up to three lists of events.
+ * sequence it reflects and lists of events or district statuses.
+ *   {pv, ty:"status", p?}          -> {pv, ty:"status", q, p, districts:[{d, c, ls, ep, s, lg,
+ *                                      rp, ex, mi}...]}
+ *   {pv, ty:"alerts", from}        -> {pv, ty:"alerts", q, events:[alert...]} (since from, ms)
+ *   {pv, ty:"district", d, p?}     -> {pv, ty:"district", q, p, rows:[rate...]}
  */
 
 typedef enum pw_req_type {
     PW_REQ_SNAP = 1, /**< current rows and open alerts */
     PW_REQ_RANGE,    /**< stored events from..to */
+    PW_REQ_STATUS,   /**< per-district reporting status for a period */
+    PW_REQ_ALERTS,   /**< the alert history since a time */
+    PW_REQ_DISTRICT, /**< one district's own figures */
 } pw_req_type_t;
 
 typedef struct pw_request {
     pw_req_type_t type;
-    uint64_t from, to; /**< range bounds, inclusive */
+    uint64_t from, to;        /**< range bounds, inclusive; alerts: from = since (unix ms) */
+    bool has_period;          /**< status, district: the period asked (else the latest) */
+    pw_period_t period;
+    char district[PW_ID_MAX]; /**< district: whose figures */
 } pw_request_t;
+
+#define PW_MISSING_MAX 480 /**< bytes of a status row's list of missing elements */
+
+/** What the bureau knows of a reporter (status replies). */
+typedef struct pw_district_status {
+    char district[PW_ID_MAX]; /**< d */
+    bool connected;           /**< c: heard from in the last few seconds */
+    int64_t last_seen_ms;     /**< ls: unix ms, 0 = never */
+    uint64_t epoch;           /**< ep: its collector instance */
+    uint64_t last_seq;        /**< s: last sequence committed for that instance */
+    uint64_t lag;             /**< lg: updates waiting in its spool, as it last said */
+    uint32_t reported;        /**< rp: elements it owes for the period and has sent */
+    uint32_t expected;        /**< ex: elements it owes for the period */
+    char missing[PW_MISSING_MAX]; /**< mi: the ones it has not sent, space-separated */
+} pw_district_status_t;
 
 typedef struct pw_reply {
     pw_req_type_t type;
@@ -32,6 +57,10 @@ typedef struct pw_reply {
     pw_event_t *alerts;    /**< snap: open alerts */
     pw_event_t *events;    /**< range: events in order */
     size_t caprows, capalerts, capevents;
+    bool has_period;               /**< status, district: the period answered */
+    pw_period_t period;
+    size_t nstatus, capstatus;
+    pw_district_status_t *status;  /**< status: one per reporter */
 } pw_reply_t;
 
 /** Encodes a request. 0 or -ENOMEM. */
@@ -42,6 +71,9 @@ int pw_request_decode(const void *data, size_t len, pw_request_t *out);
 
 /** Appends a copy of ev to one of the reply's lists (0 rows, 1 alerts, 2 events). */
 int pw_reply_add(pw_reply_t *self, int list, const pw_event_t *ev);
+
+/** Appends a copy of st to the reply's status list. 0 or -ENOMEM. */
+int pw_reply_add_status(pw_reply_t *self, const pw_district_status_t *st);
 
 /** Encodes a reply. 0 or -ENOMEM. */
 int pw_reply_encode(const pw_reply_t *self, pw_buf_t *buf);
