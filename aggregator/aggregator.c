@@ -48,7 +48,7 @@ struct district_status {
     int64_t seen_ms;   /* the same, unix ms, for the bureau */
     uint64_t epoch;    /* of the latest message */
     uint64_t last_seq; /* last committed for that epoch */
-    uint64_t lag;      /* updates in its spool, as its last hello said */
+    uint64_t spool_head; /* the highest sequence in its spool, as its last hello said */
 };
 
 #define SILENT_MS 5000 /* no message for this long: the collector is gone */
@@ -370,7 +370,7 @@ static void hello(pw_aggregator_t *self, int item, const pw_msg_t *m)
         return;
     }
     seen(self, d, m->epoch);
-    self->status[d].lag = m->lag;
+    self->status[d].spool_head = m->spool_head;
     int rc;
     struct peer *p = peer_get(self, d, m->epoch, &rc);
     if (!p) {
@@ -518,7 +518,8 @@ static int apply_batch(pw_aggregator_t *self, bool refuse, int64_t now)
         st.epoch = ds->epoch;
         st.last_seq = ds->last_seq;
         st.last_seen_ms = ds->seen_ms;
-        st.lag = ds->lag;
+        /* What is spooled beyond what is committed is still on its way. */
+        st.lag = ds->spool_head > ds->last_seq ? ds->spool_head - ds->last_seq : 0;
         rc = pw_store_status_put(self->txn, &st);
     }
     if (rc == 0)

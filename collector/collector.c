@@ -66,7 +66,7 @@ static int hello(struct run *r)
     m.type = PW_MSG_HELLO;
     snprintf(m.district, sizeof(m.district), "%s", r->o->district);
     m.epoch = pw_spool_epoch(r->spool);
-    m.lag = pw_spool_pending(r->spool);
+    m.spool_head = pw_spool_head(r->spool);
     r->last_hello = pw_mono_ms();
     int rc = send_msg(r, &m);
     return rc == PW_ETIMEOUT ? 0 : rc;

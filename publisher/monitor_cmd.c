@@ -1,64 +1,270 @@
 /* SPDX-License-Identifier: MIT */
-#define _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE    /* timegm */
+#define _XOPEN_SOURCE 700 /* strptime */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "client.h"
+#include "hook.h"
 #include "pw/error.h"
+#include "pw/util.h"
 #include "view.h"
 
 static const char usage_text[] =
     "usage: planwatch monitor [options]\n"
     "\n"
     "Shows the central bureau the evaluation table (indicator, base, target,\n"
-    "value, progress rate, band, reporters in) and the open alerts, then prints\n"
-    "each alert as it opens or resolves, until interrupted.\n"
+    "value, progress rate, band, reporters in) and the open alerts, then follows\n"
+    "the live stream. On a terminal the table redraws itself as figures change;\n"
+    "otherwise each alert is printed as it opens or resolves. Runs until\n"
+    "interrupted, or prints once with --once.\n"
     "\n"
     "options:\n"
     "  --connect ENDPOINT   the publisher's event stream (default tcp://127.0.0.1:5560)\n"
     "  --snapshot ENDPOINT  its snapshot endpoint (default: the stream's port + 1)\n"
     "  --catalog FILE       catalog for names and targets (default: the Wuhan plan's)\n"
     "  --period P           the table's period (default: the latest with data)\n"
-    "  --once               print the current table and exit\n"
+    "  --category C         only indicators of this category (e.g. elderly_care)\n"
+    "  --indicator ID       only this indicator\n"
+    "  --band B             only rows and alerts in this band: severe, lagging, on_track\n"
+    "  --district ID        that reporter's own figures instead of the city's\n"
+    "  --status             each reporter's connection, last sequence, spool lag and\n"
+    "                       the elements it has not reported yet for the period\n"
+    "  --since WHEN         first print the alerts since WHEN: 2018-07-01,\n"
+    "                       2018-07-01T08:00:00Z, or an age: 90m, 12h, 7d\n"
+    "  --exec CMD           run `sh -c CMD` for each alert that opens or resolves, with\n"
+    "                       the alert as JSON on its stdin; never waits for it\n"
+    "  --once               print once and exit\n"
     "  --json               JSON lines instead of text: one object per indicator\n"
-    "                       series, then one per event\n"
+    "                       series (or reporter with --status), then one per event\n"
     "  --timeout SEC        how long to wait for the publisher (default 10)\n"
     "  -h, --help           this text\n";
 
 struct mon {
     const pw_catalog_t *cat;
+    pw_client_t *client;
     pw_view_t *view;
-    bool json, color;
+    pw_hook_t *hook;
+    bool json, color, live_table, have_period;
+    pw_period_t period;
+    char alerts[8][1024]; /* the latest alert lines, under a redrawn table */
+    size_t nalerts;
+    bool dirty;
+    pw_view_filter_t filter;
+    char *buf;
+    size_t buflen;
 };
+
+/* An alert event as one JSON line, for the hook. */
+static void fire_hook(struct mon *m, const pw_event_t *ev)
+{
+    FILE *f = open_memstream(&m->buf, &m->buflen);
+    if (!f)
+        return;
+    pw_view_print_event_json(m->cat, ev, f);
+    fclose(f);
+    if (m->buflen > 0 && pw_hook_fire(m->hook, m->buf, m->buflen) != 0)
+        fprintf(stderr, "planwatch monitor: --exec queue full: alert on %s dropped\n",
+                ev->indicator);
+    free(m->buf);
+    m->buf = NULL;
+}
+
+/* Keeps the latest alert lines for the redrawn screen. */
+static void remember_alert(struct mon *m, const pw_event_t *ev)
+{
+    char *line = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&line, &len);
+    if (!f)
+        return;
+    pw_view_print_alert(m->cat, ev, f, m->color);
+    fclose(f);
+    size_t n = sizeof(m->alerts) / sizeof(m->alerts[0]);
+    if (m->nalerts == n) {
+        memmove(m->alerts, m->alerts + 1, (n - 1) * sizeof(m->alerts[0]));
+        m->nalerts--;
+    }
+    snprintf(m->alerts[m->nalerts++], sizeof(m->alerts[0]), "%s", line);
+    free(line);
+}
 
 static int on_event(void *ctx, const pw_event_t *ev)
 {
     struct mon *m = ctx;
     pw_view_apply(m->view, ev);
+    if (!pw_view_matches(m->view, ev))
+        return 0;
+    bool transition = ev->type == PW_EV_ALERT && ev->action != PW_ALERT_UPDATE;
+    if (m->hook && transition)
+        fire_hook(m, ev);
     if (m->json)
         pw_view_print_event_json(m->cat, ev, stdout);
+    else if (m->live_table && ev->type == PW_EV_ALERT)
+        remember_alert(m, ev);
     else if (ev->type == PW_EV_ALERT)
         pw_view_print_alert(m->cat, ev, stdout, m->color);
+    m->dirty = true;
     fflush(stdout);
     return 0;
+}
+
+/* The screen of a refreshing monitor: table, then the latest alerts. */
+static void redraw(struct mon *m)
+{
+    pw_period_t p = m->period;
+    if (!m->have_period && !pw_view_latest_period(m->view, &p)) {
+        fputs("\033[H\033[2Jno data yet\n", stdout);
+        return;
+    }
+    fputs("\033[H\033[2J", stdout);
+    pw_view_print_table(m->view, stdout, p, m->color);
+    if (m->nalerts)
+        fputs("\nLatest alerts:\n", stdout);
+    for (size_t i = 0; i < m->nalerts; i++)
+        fputs(m->alerts[i], stdout);
+    char when[32];
+    pw_format_time(pw_now_ms(), when);
+    printf("\n%s  event %llu  (Ctrl-C to quit)\n", when,
+           (unsigned long long)pw_client_seq(m->client));
+    fflush(stdout);
+    m->dirty = false;
+}
+
+/* "2018-07-01", "2018-07-01T08:00:00Z" or an age ("90m", "12h", "7d"): unix ms. */
+static int parse_since(const char *text, int64_t *out)
+{
+    size_t n = strlen(text);
+    char unit = n ? text[n - 1] : 0;
+    if (n > 1 && strchr("smhd", unit)) {
+        char *end;
+        long v = strtol(text, &end, 10);
+        if (end != text + n - 1 || v < 0)
+            return -1;
+        long mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400;
+        *out = pw_now_ms() - (int64_t)v * mult * 1000;
+        return 0;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *rest = strptime(text, "%Y-%m-%d", &tm);
+    if (!rest)
+        return -1;
+    if (*rest == 'T' || *rest == ' ') {
+        rest = strptime(rest + 1, "%H:%M", &tm);
+        if (rest && *rest == ':')
+            rest = strptime(rest + 1, "%S", &tm);
+        if (rest && *rest == 'Z')
+            rest++;
+    }
+    if (!rest || *rest)
+        return -1;
+    *out = (int64_t)timegm(&tm) * 1000;
+    return 0;
+}
+
+static int print_since(struct mon *m, int64_t since, int timeout_ms)
+{
+    pw_request_t req = {.type = PW_REQ_ALERTS, .from = (uint64_t)since};
+    pw_reply_t rep = {0};
+    int rc = pw_client_request(m->client, &req, timeout_ms, &rep);
+    if (rc != 0)
+        return rc;
+    char when[32];
+    pw_format_time(since, when);
+    if (!m->json)
+        printf("Alerts since %s: %zu\n", when, rep.nevents);
+    for (size_t i = 0; i < rep.nevents; i++) {
+        if (!pw_view_matches(m->view, &rep.events[i]))
+            continue;
+        if (m->json)
+            pw_view_print_event_json(m->cat, &rep.events[i], stdout);
+        else {
+            pw_format_time(rep.events[i].time_ms, when);
+            printf("%s", when);
+            pw_view_print_alert(m->cat, &rep.events[i], stdout, m->color);
+        }
+    }
+    pw_reply_clear(&rep);
+    return 0;
+}
+
+static int show_status(struct mon *m, int timeout_ms)
+{
+    pw_request_t req = {.type = PW_REQ_STATUS, .has_period = m->have_period,
+                        .period = m->period};
+    pw_reply_t rep = {0};
+    int rc = pw_client_request(m->client, &req, timeout_ms, &rep);
+    if (rc == 0)
+        pw_view_print_status(m->cat, &rep, stdout, m->json, m->color);
+    pw_reply_clear(&rep);
+    fflush(stdout);
+    return rc;
+}
+
+static int show_district(struct mon *m, const char *district, int timeout_ms)
+{
+    pw_request_t req = {.type = PW_REQ_DISTRICT, .has_period = m->have_period,
+                        .period = m->period};
+    snprintf(req.district, sizeof(req.district), "%s", district);
+    pw_reply_t rep = {0};
+    pw_view_t *dv = NULL;
+    int rc = pw_client_request(m->client, &req, timeout_ms, &rep);
+    if (rc == 0 && (rc = pw_view_new(m->cat, &dv)) == 0 && (rc = pw_view_load(dv, &rep)) == 0) {
+        int d = pw_catalog_district(m->cat, district, strlen(district));
+        char title[256];
+        snprintf(title, sizeof(title), "Own figures of %s (%s)", m->cat->districts[d].name_zh,
+                 district);
+        pw_view_set_title(dv, title);
+        pw_view_set_filter(dv, &m->filter);
+        if (m->json)
+            pw_view_print_json(dv, stdout, rep.period);
+        else
+            pw_view_print_table(dv, stdout, rep.period, m->color);
+    }
+    pw_view_destroy(&dv);
+    pw_reply_clear(&rep);
+    fflush(stdout);
+    return rc;
+}
+
+static void print_table(struct mon *m)
+{
+    pw_period_t p = m->period;
+    bool any = m->have_period || pw_view_latest_period(m->view, &p);
+    if (!any)
+        fprintf(m->json ? stderr : stdout, "no data yet\n");
+    else if (m->json)
+        pw_view_print_json(m->view, stdout, p);
+    else
+        pw_view_print_table(m->view, stdout, p, m->color);
+    fflush(stdout);
 }
 
 int pw_cmd_monitor(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"connect", required_argument, 0, 'c'}, {"snapshot", required_argument, 0, 's'},
-        {"catalog", required_argument, 0, 'C'}, {"period", required_argument, 0, 'p'},
-        {"once", no_argument, 0, 'o'},          {"json", no_argument, 0, 'j'},
-        {"timeout", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"connect", required_argument, 0, 'c'},  {"snapshot", required_argument, 0, 's'},
+        {"catalog", required_argument, 0, 'C'},  {"period", required_argument, 0, 'p'},
+        {"once", no_argument, 0, 'o'},           {"json", no_argument, 0, 'j'},
+        {"timeout", required_argument, 0, 't'},  {"category", required_argument, 0, 'g'},
+        {"indicator", required_argument, 0, 'i'}, {"band", required_argument, 0, 'b'},
+        {"district", required_argument, 0, 'd'}, {"status", no_argument, 0, 'S'},
+        {"since", required_argument, 0, 'w'},    {"exec", required_argument, 0, 'x'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     const char *connect = "tcp://127.0.0.1:5560", *snap = NULL, *catalog_path = NULL;
-    bool once = false, json = false, have_period = false;
-    pw_period_t period;
+    const char *district = NULL, *exec_cmd = NULL, *since_text = NULL;
+    bool once = false, status = false;
+    pw_view_filter_t filter = {NULL, NULL, PW_BAND_NONE};
+    struct mon m;
+    memset(&m, 0, sizeof(m));
     int timeout_ms = 10000, c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -72,17 +278,17 @@ int pw_cmd_monitor(int argc, char **argv)
             catalog_path = optarg;
             break;
         case 'p':
-            if (pw_period_parse(optarg, strlen(optarg), &period) != 0) {
+            if (pw_period_parse(optarg, strlen(optarg), &m.period) != 0) {
                 fprintf(stderr, "planwatch monitor: bad --period '%s'\n", optarg);
                 return 2;
             }
-            have_period = true;
+            m.have_period = true;
             break;
         case 'o':
             once = true;
             break;
         case 'j':
-            json = true;
+            m.json = true;
             break;
         case 't':
             timeout_ms = atoi(optarg) * 1000;
@@ -90,6 +296,30 @@ int pw_cmd_monitor(int argc, char **argv)
                 fprintf(stderr, "planwatch monitor: --timeout wants a positive number\n");
                 return 2;
             }
+            break;
+        case 'g':
+            filter.category = optarg;
+            break;
+        case 'i':
+            filter.indicator = optarg;
+            break;
+        case 'b':
+            if ((filter.band = pw_band_parse(optarg)) == PW_BAND_NONE) {
+                fprintf(stderr, "planwatch monitor: --band is severe, lagging or on_track\n");
+                return 2;
+            }
+            break;
+        case 'd':
+            district = optarg;
+            break;
+        case 'S':
+            status = true;
+            break;
+        case 'w':
+            since_text = optarg;
+            break;
+        case 'x':
+            exec_cmd = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -99,6 +329,13 @@ int pw_cmd_monitor(int argc, char **argv)
             return 2;
         }
     }
+    int64_t since = 0;
+    if (since_text && parse_since(since_text, &since) != 0) {
+        fprintf(stderr, "planwatch monitor: bad --since '%s' (2018-07-01, "
+                        "2018-07-01T08:00:00Z, 90m, 12h, 7d)\n",
+                since_text);
+        return 2;
+    }
     if (optind != argc) {
         fputs(usage_text, stderr);
         return 2;
@@ -107,31 +344,73 @@ int pw_cmd_monitor(int argc, char **argv)
     pw_catalog_t *cat = NULL;
     if (pw_cli_load_catalog(catalog_path, &cat) != 0)
         return 1;
-    struct mon m = {.cat = cat, .json = json, .color = !json && isatty(STDOUT_FILENO)};
-    pw_client_t *client = NULL;
+    m.cat = cat;
+    if (district && pw_catalog_district(cat, district, strlen(district)) < 0) {
+        fprintf(stderr, "planwatch monitor: unknown district '%s'\n", district);
+        pw_catalog_destroy(&cat);
+        return 2;
+    }
+    if (filter.indicator && pw_catalog_indicator(cat, filter.indicator,
+                                                 strlen(filter.indicator)) < 0) {
+        fprintf(stderr, "planwatch monitor: unknown indicator '%s'\n", filter.indicator);
+        pw_catalog_destroy(&cat);
+        return 2;
+    }
+    m.color = !m.json && isatty(STDOUT_FILENO);
+    /* A terminal gets a table that redraws itself; a pipe gets lines. */
+    m.live_table = m.color && !once && !status && !district && !since_text;
     pw_reply_t snapshot = {0};
     int rc = pw_view_new(cat, &m.view);
-    if (rc == 0 && (rc = pw_client_new(connect, snap, &client)) != 0)
+    if (rc == 0) {
+        m.filter = filter;
+        pw_view_set_filter(m.view, &filter);
+        if (exec_cmd)
+            rc = pw_hook_new(exec_cmd, 8, &m.hook);
+    }
+    if (rc == 0 && (rc = pw_client_new(connect, snap, &m.client)) != 0)
         fprintf(stderr, "planwatch monitor: cannot connect to %s: %s\n", connect,
                 pw_strerror(rc));
-    if (rc == 0 && (rc = pw_client_snapshot(client, timeout_ms, &snapshot)) != 0)
+    if (rc == 0 && (rc = pw_client_snapshot(m.client, timeout_ms, &snapshot)) != 0)
         fprintf(stderr, "planwatch monitor: no snapshot from the publisher at %s: %s\n", connect,
                 pw_strerror(rc));
-    if (rc == 0 && (rc = pw_view_load(m.view, &snapshot)) == 0) {
-        pw_period_t p;
-        bool any = have_period ? (p = period, true) : pw_view_latest_period(m.view, &p);
-        if (!any)
-            fprintf(json ? stderr : stdout, "no data yet\n");
-        else if (json)
-            pw_view_print_json(m.view, stdout, p);
-        else
-            pw_view_print_table(m.view, stdout, p, m.color);
-        fflush(stdout);
+    if (rc == 0)
+        rc = pw_view_load(m.view, &snapshot);
+    if (rc == 0 && since_text)
+        rc = print_since(&m, since, timeout_ms);
+    if (rc == 0 && status)
+        rc = show_status(&m, timeout_ms);
+    else if (rc == 0 && district)
+        rc = show_district(&m, district, timeout_ms);
+    else if (rc == 0 && m.live_table)
+        redraw(&m);
+    else if (rc == 0 && !since_text)
+        print_table(&m);
+    int64_t next_refresh = pw_mono_ms() + 2000;
+    while (rc == 0 && !once && !pw_cli_stop) {
+        rc = pw_client_poll(m.client, 200, on_event, &m);
+        if (m.hook)
+            pw_hook_poll(m.hook);
+        /* Status and a district's figures are answers, not a stream: ask again. */
+        if (rc == 0 && (status || district) && pw_mono_ms() >= next_refresh) {
+            if (m.color)
+                fputs("\033[H\033[2J", stdout);
+            rc = status ? show_status(&m, timeout_ms) : show_district(&m, district, timeout_ms);
+            next_refresh = pw_mono_ms() + 2000;
+        }
+        if (rc == 0 && m.live_table && m.dirty)
+            redraw(&m);
     }
-    while (rc == 0 && !once && !pw_cli_stop)
-        rc = pw_client_poll(client, 200, on_event, &m);
+    if (m.hook) {
+        size_t started, failed, dropped;
+        pw_hook_poll(m.hook);
+        pw_hook_counts(m.hook, &started, &failed, &dropped);
+        if (failed || dropped)
+            fprintf(stderr, "planwatch monitor: --exec ran %zu times, %zu failed, %zu dropped\n",
+                    started, failed, dropped);
+    }
     pw_reply_clear(&snapshot);
-    pw_client_destroy(&client);
+    pw_hook_destroy(&m.hook);
+    pw_client_destroy(&m.client);
     pw_view_destroy(&m.view);
     pw_catalog_destroy(&cat);
     return rc == 0 ? 0 : 1;

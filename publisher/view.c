@@ -10,6 +10,8 @@
 
 struct pw_view {
     const pw_catalog_t *cat;
+    pw_view_filter_t filter;
+    char title[256];
     pw_event_t *rows;
     size_t nrows, caprows;
     pw_event_t *alerts;
@@ -33,6 +35,32 @@ void pw_view_destroy(pw_view_t **self_p)
     free((*self_p)->alerts);
     free(*self_p);
     *self_p = NULL;
+}
+
+void pw_view_set_filter(pw_view_t *self, const pw_view_filter_t *filter)
+{
+    self->filter = *filter;
+}
+
+void pw_view_set_title(pw_view_t *self, const char *title)
+{
+    snprintf(self->title, sizeof(self->title), "%s", title ? title : "");
+}
+
+bool pw_view_matches(const pw_view_t *self, const pw_event_t *ev)
+{
+    const pw_view_filter_t *f = &self->filter;
+    if (f->indicator && strcmp(f->indicator, ev->indicator) != 0)
+        return false;
+    if (f->band != PW_BAND_NONE && (!ev->has_rate || ev->band != f->band))
+        return false;
+    if (f->category) {
+        int i = self->cat ? pw_catalog_indicator(self->cat, ev->indicator, strlen(ev->indicator))
+                          : -1;
+        if (i < 0 || strcmp(self->cat->indicators[i].category, f->category) != 0)
+            return false;
+    }
+    return true;
 }
 
 static bool same_series(const pw_event_t *a, const pw_event_t *b)
@@ -242,7 +270,7 @@ static const pw_event_t **rows_at(const pw_view_t *self, pw_period_t p, size_t *
         return NULL;
     }
     for (size_t i = 0; i < self->nrows; i++)
-        if (pw_period_eq(self->rows[i].period, p))
+        if (pw_period_eq(self->rows[i].period, p) && pw_view_matches(self, &self->rows[i]))
             sel[n++] = &self->rows[i];
     sort_cat = self->cat;
     qsort(sel, n, sizeof(*sel), cmp_rows);
@@ -258,7 +286,10 @@ void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool c
     const pw_event_t **rows = rows_at(self, p, &n);
     if (!rows)
         return;
-    fprintf(out, "Evaluation table at %s", ptext);
+    if (self->title[0])
+        fprintf(out, "%s, %s", self->title, ptext);
+    else
+        fprintf(out, "Evaluation table at %s", ptext);
     if (self->cat)
         fprintf(out, " (plan %d-%d, %.0f%% of the plan period elapsed)", self->cat->base_year,
                 self->cat->target_year,
@@ -322,8 +353,15 @@ void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool c
             counts[1] + counts[2] + counts[3], counts[PW_BAND_ON_TRACK], achieved,
             counts[PW_BAND_LAGGING], counts[PW_BAND_SEVERE]);
     free(rows);
-    fprintf(out, "Open alerts: %zu\n", self->nalerts);
+    size_t shown_alerts = 0;
+    for (size_t i = 0; i < self->nalerts; i++)
+        shown_alerts += pw_view_matches(self, &self->alerts[i]);
+    if (self->title[0])
+        return; /* a district's own figures: alerts are the city's */
+    fprintf(out, "Open alerts: %zu\n", shown_alerts);
     for (size_t i = 0; i < self->nalerts; i++) {
+        if (!pw_view_matches(self, &self->alerts[i]))
+            continue;
         pw_event_t shown = self->alerts[i];
         shown.action = PW_ALERT_OPEN; /* an updated alert is still the open one */
         const pw_event_t *a = &shown;
@@ -499,4 +537,63 @@ void pw_view_print_alert(const pw_catalog_t *cat, const pw_event_t *ev, FILE *ou
                 v, d->weight * 100.0);
     }
     fputc('\n', out);
+}
+
+void pw_view_print_status(const pw_catalog_t *cat, const pw_reply_t *status, FILE *out, bool json,
+                          bool color)
+{
+    char ptext[PW_PERIOD_STRMAX] = "-";
+    if (status->has_period)
+        pw_period_format(status->period, ptext);
+    int64_t now = pw_now_ms();
+    if (!json)
+        fprintf(out, "Reporting status (completeness for %s)\n%-12s %-14s %-12s %10s %8s %9s  %s\n",
+                ptext, "reporter", "名称", "connection", "last seq", "spool", "elements",
+                "not reported yet");
+    for (size_t i = 0; i < status->nstatus; i++) {
+        const pw_district_status_t *st = &status->status[i];
+        const char *name = district_name(cat, st->district);
+        char seen[48] = "never";
+        if (st->last_seen_ms > 0) {
+            long long ago = (long long)((now - st->last_seen_ms) / 1000);
+            snprintf(seen, sizeof(seen), "%s %llds", st->connected ? "up" : "down", ago < 0 ? 0 : ago);
+        }
+        if (json) {
+            char when[32] = "";
+            if (st->last_seen_ms > 0)
+                pw_format_time(st->last_seen_ms, when);
+            fputs("{\"district\":", out);
+            json_str(out, st->district);
+            fputs(",\"name_zh\":", out);
+            json_str(out, name);
+            fprintf(out, ",\"connected\":%s,\"last_seen\":", st->connected ? "true" : "false");
+            if (when[0])
+                fprintf(out, "\"%s\"", when);
+            else
+                fputs("null", out);
+            fprintf(out, ",\"last_seq\":%llu,\"spool_lag\":%llu,\"period\":\"%s\","
+                         "\"reported\":%u,\"expected\":%u,\"complete\":%s,\"missing\":[",
+                    (unsigned long long)st->last_seq, (unsigned long long)st->lag, ptext,
+                    st->reported, st->expected, st->reported == st->expected ? "true" : "false");
+            char missing[PW_MISSING_MAX];
+            snprintf(missing, sizeof(missing), "%s", st->missing);
+            int k = 0;
+            for (char *tok = strtok(missing, " "); tok; tok = strtok(NULL, " "))
+                if (strcmp(tok, "...") != 0)
+                    fprintf(out, "%s\"%s\"", k++ ? "," : "", tok);
+            fputs("]}\n", out);
+            continue;
+        }
+        fprintf(out, "%-12s ", st->district);
+        print_cell(out, name, 14);
+        bool late = st->reported < st->expected;
+        fprintf(out, " %-12s %10llu %8llu %4u/%-4u  ", seen, (unsigned long long)st->last_seq,
+                (unsigned long long)st->lag, st->reported, st->expected);
+        if (color && late)
+            fputs("\033[33m", out);
+        fputs(late ? st->missing : "-", out);
+        if (color && late)
+            fputs("\033[0m", out);
+        fputc('\n', out);
+    }
 }

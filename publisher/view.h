@@ -17,11 +17,31 @@
 
 typedef struct pw_view pw_view_t;
 
+/** Which rows and alerts a view shows. Strings are borrowed. */
+typedef struct pw_view_filter {
+    const char *category;  /**< catalog category; NULL = any */
+    const char *indicator; /**< indicator id; NULL = any */
+    pw_band_t band;        /**< PW_BAND_NONE = any */
+} pw_view_filter_t;
+
 /** Creates an empty view; cat (borrowed, may be NULL) gives names and order. */
 int pw_view_new(const pw_catalog_t *cat, pw_view_t **out);
 
 /** Frees and NULLs. NULL-safe. */
 void pw_view_destroy(pw_view_t **self_p);
+
+/** Sets the filter (copied; its strings borrowed) applied to tables and pw_view_matches(). */
+void pw_view_set_filter(pw_view_t *self, const pw_view_filter_t *filter);
+
+/** Sets a title printed instead of "Evaluation table at P" (copied; NULL to reset). */
+void pw_view_set_title(pw_view_t *self, const char *title);
+
+/** True when ev passes the view's filter. */
+bool pw_view_matches(const pw_view_t *self, const pw_event_t *ev);
+
+/** Prints a status reply: one line (or JSON object) per reporter. */
+void pw_view_print_status(const pw_catalog_t *cat, const pw_reply_t *status, FILE *out, bool json,
+                          bool color);
 
 /** Replaces the state with a snapshot's rows and open alerts. 0 or -ENOMEM. */
 int pw_view_load(pw_view_t *self, const pw_reply_t *snap);

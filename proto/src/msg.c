@@ -35,7 +35,7 @@ enum key { K_PV, K_TY, K_D, K_EP, K_S, K_E, K_P, K_V, K_T, K_RT, K_K, K_R, K_M, 
 static const char *const key_names[K_COUNT] = {
     [K_PV] = "pv", [K_TY] = "ty", [K_D] = "d", [K_EP] = "ep", [K_S] = "s",
     [K_E] = "e",   [K_P] = "p",   [K_V] = "v", [K_T] = "t",   [K_RT] = "rt",
-    [K_K] = "k",   [K_R] = "r",   [K_M] = "m",  [K_LG] = "lg",
+    [K_K] = "k",   [K_R] = "r",   [K_M] = "m",  [K_LG] = "hd",
 };
 
 static const char *const type_names[] = {
@@ -317,7 +317,7 @@ static int pack_field(msgpack_packer *pk, enum key k, const pw_msg_t *m)
     case K_M:
         return pw__pack_str(pk, m->text, strnlen(m->text, PW_MSG_TEXTMAX - 1));
     case K_LG:
-        return msgpack_pack_uint64(pk, m->lag);
+        return msgpack_pack_uint64(pk, m->spool_head);
     case K_COUNT:
         break;
     }
@@ -503,7 +503,7 @@ static int decode_field(enum key k, const msgpack_object *o, pw_msg_t *out)
     case K_LG:
         if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
             return PW_EMALFORMED;
-        out->lag = o->via.u64;
+        out->spool_head = o->via.u64;
         return PW_OK;
     case K_COUNT:
         break;

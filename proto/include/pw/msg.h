@@ -16,8 +16,8 @@
  * allocates anything, then checks types, ranges and UTF-8; unknown or
  * duplicate keys and trailing bytes are rejected.
  *
- *   hello   {pv, ty:"hello",   d, ep, lg}             collector introduces itself (and
- *                                                     keeps alive); lg: updates in its spool
+ *   hello   {pv, ty:"hello",   d, ep, hd}             collector introduces itself (and
+ *                                                     keeps alive); hd: highest seq spooled
  *   welcome {pv, ty:"welcome", d, ep, s}              s = last sequence committed for (d, ep)
  *   update  {pv, ty:"update",  d, ep, s, e, p, v, t}  one observation
  *   ack     {pv, ty:"ack",     ep, s}                 everything up to s is committed
@@ -58,7 +58,7 @@ typedef struct pw_msg {
     pw_record_kind_t kind;    /**< k (record) */
     int reason;               /**< r (nack): a PW_E* code, sent by name */
     char text[PW_MSG_TEXTMAX]; /**< m (nack): human text */
-    uint64_t lag;             /**< lg (hello): updates waiting in the collector's spool */
+    uint64_t spool_head;      /**< hd (hello): the highest sequence in the collector's spool */
 } pw_msg_t;
 
 typedef struct pw_buf {
