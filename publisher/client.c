@@ -182,9 +182,17 @@ int pw_client_poll(pw_client_t *self, int timeout_ms, pw_client_fn fn, void *ctx
             break;
         }
         if (zmq_msg_more(&topic) && zmq_msg_recv(&body, self->sub, 0) >= 0) {
+            bool batch = zmq_msg_size(&topic) == 5 && memcmp(zmq_msg_data(&topic), "rates", 5) == 0;
             pw_event_t ev;
-            if (pw_event_decode(zmq_msg_data(&body), zmq_msg_size(&body), &ev) == 0)
+            if (batch) {
+                pw_reply_t rep = {0};
+                if (pw_reply_decode(zmq_msg_data(&body), zmq_msg_size(&body), &rep) == 0)
+                    for (size_t i = 0; i < rep.nevents && rc == 0; i++)
+                        rc = on_event(self, &rep.events[i], 2000, fn, ctx);
+                pw_reply_clear(&rep);
+            } else if (pw_event_decode(zmq_msg_data(&body), zmq_msg_size(&body), &ev) == 0) {
                 rc = on_event(self, &ev, 2000, fn, ctx);
+            }
         }
         zmq_msg_close(&topic);
         zmq_msg_close(&body);

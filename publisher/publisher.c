@@ -28,6 +28,7 @@ struct pw_publisher {
     bool store_warned;
     pw_buf_t buf;
     pw_reply_t reply;
+    pw_reply_t batch; /* rate events waiting to go out together */
     char endpoints[768];
 };
 
@@ -141,6 +142,7 @@ void pw_publisher_destroy(pw_publisher_t **self_p)
     pw_store_destroy(&self->store);
     pw_buf_free(&self->buf);
     pw_reply_clear(&self->reply);
+    pw_reply_clear(&self->batch);
     free(self);
     *self_p = NULL;
 }
@@ -170,16 +172,47 @@ static int ensure_store(pw_publisher_t *self)
     return rc;
 }
 
+#define BATCH_MAX 1024 /* rate events per "rates" message */
+
+/* Sends the rate events gathered so far as one message. */
+static int flush_rates(pw_publisher_t *self)
+{
+    if (self->batch.nevents == 0)
+        return 0;
+    self->batch.type = PW_REQ_RANGE;
+    self->batch.seq = self->batch.events[self->batch.nevents - 1].seq;
+    int rc = pw_reply_encode(&self->batch, &self->buf);
+    self->batch.nevents = 0;
+    if (rc != 0)
+        return rc;
+    zmq_send(self->pub, "rates", 5, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(self->pub, self->buf.data, self->buf.len, ZMQ_DONTWAIT);
+    return 0;
+}
+
+/*
+ * Rate events go out in batches, one message for a run of them: a PUB socket
+ * hands one message to every subscriber without copying it, so a hundred
+ * subscribers cost little more than one. Alerts go out one by one under
+ * "alert.<indicator>", so a subscriber can take only alerts.
+ */
 static int publish_one(void *ctx, const pw_event_t *ev)
 {
     pw_publisher_t *self = ctx;
+    self->last = ev->seq;
+    if (ev->type == PW_EV_RATE) {
+        int rc = pw_reply_add(&self->batch, 2, ev);
+        return rc == 0 && self->batch.nevents >= BATCH_MAX ? flush_rates(self) : rc;
+    }
+    int rc = flush_rates(self);
+    if (rc != 0)
+        return rc;
     char topic[PW_ID_MAX + 8];
     int n = snprintf(topic, sizeof(topic), "%s.%s", pw_event_type_name(ev->type), ev->indicator);
     if (pw_event_encode(ev, &self->buf) != 0)
         return -ENOMEM;
     zmq_send(self->pub, topic, (size_t)n, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_send(self->pub, self->buf.data, self->buf.len, ZMQ_DONTWAIT);
-    self->last = ev->seq;
     return 0;
 }
 
@@ -195,6 +228,8 @@ static int publish_new(pw_publisher_t *self)
     rc = pw_store_event_head(txn, &head);
     if (rc == 0 && head > self->last)
         rc = pw_store_event_foreach(txn, self->last + 1, head, PUBLISH_MAX, publish_one, self);
+    if (rc == 0)
+        rc = flush_rates(self);
     pw_store_abort(&txn);
     return rc;
 }
