@@ -29,6 +29,7 @@ struct pw_publisher {
     pw_buf_t buf;
     pw_reply_t reply;
     pw_reply_t batch; /* rate events waiting to go out together */
+    int64_t last_flush;
     char endpoints[768];
 };
 
@@ -173,6 +174,7 @@ static int ensure_store(pw_publisher_t *self)
 }
 
 #define BATCH_MAX 1024 /* rate events per "rates" message */
+#define BATCH_MS  10   /* rate events wait at most this long for company */
 
 /* Sends the rate events gathered so far as one message. */
 static int flush_rates(pw_publisher_t *self)
@@ -183,6 +185,7 @@ static int flush_rates(pw_publisher_t *self)
     self->batch.seq = self->batch.events[self->batch.nevents - 1].seq;
     int rc = pw_reply_encode(&self->batch, &self->buf);
     self->batch.nevents = 0;
+    self->last_flush = pw_mono_ms();
     if (rc != 0)
         return rc;
     zmq_send(self->pub, "rates", 5, ZMQ_SNDMORE | ZMQ_DONTWAIT);
@@ -193,8 +196,9 @@ static int flush_rates(pw_publisher_t *self)
 /*
  * Rate events go out in batches, one message for a run of them: a PUB socket
  * hands one message to every subscriber without copying it, so a hundred
- * subscribers cost little more than one. Alerts go out one by one under
- * "alert.<indicator>", so a subscriber can take only alerts.
+ * subscribers cost little more than one. While the intake is busy a batch
+ * waits up to BATCH_MS for more. Alerts never wait: one goes out at once,
+ * after the rate events before it, under "alert.<indicator>".
  */
 static int publish_one(void *ctx, const pw_event_t *ev)
 {
@@ -228,7 +232,7 @@ static int publish_new(pw_publisher_t *self)
     rc = pw_store_event_head(txn, &head);
     if (rc == 0 && head > self->last)
         rc = pw_store_event_foreach(txn, self->last + 1, head, PUBLISH_MAX, publish_one, self);
-    if (rc == 0)
+    if (rc == 0 && pw_mono_ms() - self->last_flush >= BATCH_MS)
         rc = flush_rates(self);
     pw_store_abort(&txn);
     return rc;
@@ -239,7 +243,8 @@ static void heartbeat(pw_publisher_t *self)
     pw_event_t hb;
     memset(&hb, 0, sizeof(hb));
     hb.type = PW_EV_HB;
-    hb.seq = self->last;
+    /* Only what has gone out: a batch still waiting is not announced. */
+    hb.seq = self->batch.nevents ? self->batch.events[0].seq - 1 : self->last;
     hb.time_ms = pw_now_ms();
     if (pw_event_encode(&hb, &self->buf) != 0)
         return;
@@ -470,7 +475,12 @@ int pw_publisher_run(pw_publisher_t *self, volatile sig_atomic_t *stop)
     while (!*stop) {
         zmq_pollitem_t items[] = {{self->notify, 0, ZMQ_POLLIN, 0},
                                   {self->router, 0, ZMQ_POLLIN, 0}};
-        int n = zmq_poll(items, 2, 100);
+        int wait = 100;
+        if (self->batch.nevents) {
+            int64_t due = self->last_flush + BATCH_MS - pw_mono_ms();
+            wait = due < 0 ? 0 : due < wait ? (int)due : wait;
+        }
+        int n = zmq_poll(items, 2, wait);
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;
