@@ -418,6 +418,9 @@ static int answer(pw_publisher_t *self, const pw_request_t *req)
         rc = pw_store_rate_foreach(txn, add_row, &self->reply);
         if (rc == 0)
             rc = pw_store_open_foreach(txn, add_alert, &self->reply);
+        /* Who reports what belongs to the state a late joiner must see too. */
+        if (rc == 0 && self->opts.catalog)
+            rc = answer_status(self, txn, req);
     } else if (rc == 0 && req->type == PW_REQ_RANGE && req->from <= req->to) {
         rc = pw_store_event_foreach(txn, req->from, req->to, PW_RANGE_MAX, add_event,
                                     &self->reply);

@@ -10,6 +10,10 @@
 
 struct pw_view {
     const pw_catalog_t *cat;
+    pw_district_status_t *status; /* from the latest snapshot */
+    size_t nstatus;
+    bool has_status_period;
+    pw_period_t status_period;
     pw_view_filter_t filter;
     char title[256];
     pw_event_t *rows;
@@ -33,6 +37,7 @@ void pw_view_destroy(pw_view_t **self_p)
         return;
     free((*self_p)->rows);
     free((*self_p)->alerts);
+    free((*self_p)->status);
     free(*self_p);
     *self_p = NULL;
 }
@@ -113,6 +118,18 @@ int pw_view_load(pw_view_t *self, const pw_reply_t *snap)
 {
     self->nrows = 0;
     self->nalerts = 0;
+    free(self->status);
+    self->status = NULL;
+    self->nstatus = 0;
+    if (snap->nstatus) {
+        self->status = malloc(snap->nstatus * sizeof(*self->status));
+        if (!self->status)
+            return -ENOMEM;
+        memcpy(self->status, snap->status, snap->nstatus * sizeof(*self->status));
+        self->nstatus = snap->nstatus;
+        self->has_status_period = snap->has_period;
+        self->status_period = snap->period;
+    }
     for (size_t i = 0; i < snap->nrows; i++)
         if (pw_view_apply(self, &snap->rows[i]) != 0)
             return -ENOMEM;
@@ -353,6 +370,26 @@ void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool c
             counts[1] + counts[2] + counts[3], counts[PW_BAND_ON_TRACK], achieved,
             counts[PW_BAND_LAGGING], counts[PW_BAND_SEVERE]);
     free(rows);
+    if (self->nstatus && !self->title[0]) {
+        size_t up = 0, late = 0;
+        char names[256] = "";
+        for (size_t i = 0; i < self->nstatus; i++) {
+            const pw_district_status_t *st = &self->status[i];
+            up += st->connected;
+            if (st->reported < st->expected) {
+                late++;
+                size_t used = strlen(names);
+                if (used + strlen(st->district) + 8 < sizeof(names))
+                    snprintf(names + used, sizeof(names) - used, "%s%s", used ? ", " : "",
+                             st->district);
+            }
+        }
+        char sp[PW_PERIOD_STRMAX] = "-";
+        if (self->has_status_period)
+            pw_period_format(self->status_period, sp);
+        fprintf(out, "Reporters: %zu of %zu connected; %zu late for %s%s%s%s\n", up,
+                self->nstatus, late, sp, late ? " (" : "", names, late ? ")" : "");
+    }
     size_t shown_alerts = 0;
     for (size_t i = 0; i < self->nalerts; i++)
         shown_alerts += pw_view_matches(self, &self->alerts[i]);

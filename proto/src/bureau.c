@@ -254,7 +254,7 @@ int pw_reply_encode(const pw_reply_t *self, pw_buf_t *buf)
     bool rows = self->type == PW_REQ_SNAP || self->type == PW_REQ_DISTRICT;
     bool alerts = self->type == PW_REQ_SNAP;
     bool events = self->type == PW_REQ_RANGE || self->type == PW_REQ_ALERTS;
-    bool status = self->type == PW_REQ_STATUS;
+    bool status = self->type == PW_REQ_STATUS || (self->type == PW_REQ_SNAP && self->nstatus);
     size_t n = 3 + (size_t)rows + (size_t)alerts + (size_t)events + (size_t)status +
                (size_t)self->has_period;
     int rc = pack_head(&pk, n, req_names[self->type]);

@@ -12,6 +12,8 @@
  * Requests a monitor sends to the publisher's snapshot socket, and the
  * replies (see event.h for the keys). A reply carries the head event
  * sequence it reflects and lists of events or district statuses.
+ * A snapshot also carries the status list (districts) when the publisher has
+ * the catalog.
  *   {pv, ty:"status", p?}          -> {pv, ty:"status", q, p, districts:[{d, c, ls, ep, s, lg,
  *                                      rp, ex, mi}...]}
  *   {pv, ty:"alerts", from}        -> {pv, ty:"alerts", q, events:[alert...]} (since from, ms)
