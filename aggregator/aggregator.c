@@ -88,24 +88,18 @@ void pw_aggregator_notify_endpoint(const char *store_dir, char *buf, size_t len)
 static int persist_event(void *ctx, pw_event_t *ev)
 {
     pw_aggregator_t *self = ctx;
-    int rc = pw_store_event_append(self->txn, ev);
+    int rc = pw_store_persist_event(self->txn, ev);
     if (rc != 0)
         return rc;
     self->pending = ev->seq;
-    if (ev->type == PW_EV_RATE)
-        return pw_store_rate_put(self->txn, ev);
-    if (ev->action == PW_ALERT_UPDATE) /* the open alert's figures, not a new state */
-        return pw_store_open_put(self->txn, ev);
-    if ((rc = pw_store_alert_append(self->txn, ev)) != 0)
-        return rc;
-    char ptext[PW_PERIOD_STRMAX];
-    pw_period_format(ev->period, ptext);
-    PW_INFO("alert %s: %s%s%s %s rate %.2f (%s)", ev->action == PW_ALERT_OPEN ? "open" : "resolve",
-            ev->indicator, ev->series[0] ? "/" : "", ev->series, ptext, (double)ev->centi / 100.0,
-            ev->why);
-    if (ev->action == PW_ALERT_OPEN)
-        return pw_store_open_put(self->txn, ev);
-    return pw_store_open_del(self->txn, ev->indicator, ev->series);
+    if (ev->type == PW_EV_ALERT && ev->action != PW_ALERT_UPDATE) {
+        char ptext[PW_PERIOD_STRMAX];
+        pw_period_format(ev->period, ptext);
+        PW_INFO("alert %s: %s%s%s %s rate %.2f (%s)",
+                ev->action == PW_ALERT_OPEN ? "open" : "resolve", ev->indicator,
+                ev->series[0] ? "/" : "", ev->series, ptext, (double)ev->centi / 100.0, ev->why);
+    }
+    return 0;
 }
 
 static int load_current(void *ctx, const char *district, const char *element, pw_period_t p,

@@ -684,3 +684,19 @@ int pw_store_status_foreach(pw_txn_t *txn, int (*fn)(void *ctx, const pw_distric
     mdb_cursor_close(cur);
     return rc;
 }
+
+int pw_store_persist_event(pw_txn_t *txn, pw_event_t *ev)
+{
+    int rc = pw_store_event_append(txn, ev);
+    if (rc != 0)
+        return rc;
+    if (ev->type == PW_EV_RATE)
+        return pw_store_rate_put(txn, ev);
+    if (ev->action == PW_ALERT_UPDATE) /* the open alert's figures, not a new state */
+        return pw_store_open_put(txn, ev);
+    if ((rc = pw_store_alert_append(txn, ev)) != 0)
+        return rc;
+    if (ev->action == PW_ALERT_OPEN)
+        return pw_store_open_put(txn, ev);
+    return pw_store_open_del(txn, ev->indicator, ev->series);
+}

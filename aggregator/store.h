@@ -135,6 +135,12 @@ int pw_store_event_head(pw_txn_t *txn, uint64_t *out);
 int pw_store_event_foreach(pw_txn_t *txn, uint64_t from, uint64_t to, size_t max,
                            int (*fn)(void *ctx, const pw_event_t *ev), void *ctx);
 
+/**
+ * Stores an event the model emitted, everywhere it belongs: the event log
+ * (ev->seq is set), the rate rows, the alert history and the open alerts.
+ */
+int pw_store_persist_event(pw_txn_t *txn, pw_event_t *ev);
+
 /** Records what is known of a reporter's collector (district, epoch, seq, seen, lag). */
 int pw_store_status_put(pw_txn_t *txn, const pw_district_status_t *st);
 

@@ -33,5 +33,6 @@ int pw_cmd_collector(int argc, char **argv);
 int pw_cmd_publisher(int argc, char **argv);
 int pw_cmd_monitor(int argc, char **argv);
 int pw_cmd_demo(int argc, char **argv);
+int pw_cmd_replay(int argc, char **argv);
 
 #endif

@@ -79,6 +79,7 @@ static const struct {
     {"collector", pw_cmd_collector, "send a district's data file to the aggregator"},
     {"publisher", pw_cmd_publisher, "serve rates and alerts to the bureau"},
     {"monitor", pw_cmd_monitor, "show the evaluation table and alerts"},
+    {"replay", pw_cmd_replay, "replay stored history: rebuild, re-watch, as-of, what-if"},
 };
 
 static void usage(FILE *out)

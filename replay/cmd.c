@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: MIT */
+#define _DEFAULT_SOURCE    /* timegm, usleep */
+#define _XOPEN_SOURCE 700  /* strptime */
+#include <ctype.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "pw/error.h"
+#include "pw/util.h"
+#include "rebuild.h"
+#include "replay.h"
+#include "store.h"
+#include "view.h"
+
+static const char usage_text[] =
+    "usage: planwatch replay --store DIR [options]\n"
+    "\n"
+    "Replays a store's update log, record by record in commit order, through the\n"
+    "same model the aggregator uses: the rates, bands and alerts come out as they\n"
+    "came out then, stamped with their original times. By default it prints the\n"
+    "alert timeline as it unfolds.\n"
+    "\n"
+    "what to replay:\n"
+    "  --store DIR          the store to read (opened read-only; required)\n"
+    "  --from X, --to X     a log sequence number (1500), a time (2018-07-01,\n"
+    "                       2018-07-01T08:00:00Z) or a period (2017, 2018H1)\n"
+    "  --district ID        only this reporter's records\n"
+    "  --indicator ID       only records of the elements this indicator uses\n"
+    "  --speed S            original (the pace of the stored commit times), xN\n"
+    "                       (N times faster), or max (default)\n"
+    "where to:\n"
+    "  --into DIR           rebuild into a new store DIR (identical state and history)\n"
+    "  --json               print the rate and alert events produced, as JSON lines\n"
+    "  --as-of X            print the evaluation table and open alerts as they stood\n"
+    "                       at time X, after log sequence X, or with the data up to\n"
+    "                       period X in (--period for the table's period)\n"
+    "  --period P           the table's period with --as-of (default: the latest)\n"
+    "what if:\n"
+    "  --catalog FILE       replay under this catalog instead of the store's\n"
+    "  --threshold N        alert below N instead of the catalog's alert_below\n"
+    "                       (with --catalog or --threshold, print how the alert\n"
+    "                       timeline differs from the stored one)\n"
+    "  --quiet              no progress bar or summary\n"
+    "  -h, --help           this text\n";
+
+struct transition {
+    pw_alert_action_t action;
+    char indicator[PW_ID_MAX], series[PW_ID_MAX];
+    pw_period_t period;
+    int64_t centi, time_ms;
+};
+
+struct timeline {
+    struct transition *t;
+    size_t n, cap;
+};
+
+struct run {
+    const pw_catalog_t *cat;
+    bool json, quiet, color, progress, collect, timeline_out;
+    double speed; /* 0 = max, 1 = original, N = N times faster */
+    int64_t last_rt;
+    int64_t last_wall;
+    pw_rebuild_t *rb;
+    pw_view_t *view; /* as-of */
+    struct timeline got;
+    uint64_t total, done, events;
+    int64_t started, last_draw;
+};
+
+static int push(struct timeline *tl, const pw_event_t *ev)
+{
+    if (tl->n == tl->cap) {
+        size_t cap = tl->cap ? tl->cap * 2 : 64;
+        struct transition *nt = realloc(tl->t, cap * sizeof(*nt));
+        if (!nt)
+            return -1;
+        tl->t = nt;
+        tl->cap = cap;
+    }
+    struct transition *x = &tl->t[tl->n++];
+    x->action = ev->action;
+    memcpy(x->indicator, ev->indicator, sizeof(x->indicator));
+    memcpy(x->series, ev->series, sizeof(x->series));
+    x->period = ev->period;
+    x->centi = ev->centi;
+    x->time_ms = ev->time_ms;
+    return 0;
+}
+
+static int on_event(void *ctx, pw_event_t *ev)
+{
+    struct run *r = ctx;
+    r->events++;
+    if (r->view)
+        pw_view_apply(r->view, ev);
+    bool transition = ev->type == PW_EV_ALERT && ev->action != PW_ALERT_UPDATE;
+    if (r->collect && transition && push(&r->got, ev) != 0)
+        return -1;
+    if (r->json)
+        pw_view_print_event_json(r->cat, ev, stdout);
+    else if (r->timeline_out && transition) {
+        char when[32];
+        pw_format_time(ev->time_ms, when);
+        printf("%s", when);
+        pw_view_print_alert(r->cat, ev, stdout, r->color);
+    }
+    return 0;
+}
+
+static void draw_progress(struct run *r, bool last)
+{
+    int64_t now = pw_mono_ms();
+    if (!r->progress || (!last && now - r->last_draw < 200))
+        return;
+    r->last_draw = now;
+    double secs = (double)(now - r->started) / 1000.0;
+    double rate = secs > 0 ? (double)r->done / secs : 0;
+    double frac = r->total ? (double)r->done / (double)r->total : 1.0;
+    int filled = (int)(frac * 30);
+    char bar[31];
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < filled ? '#' : ' ';
+    bar[30] = '\0';
+    double left = rate > 0 ? (double)(r->total - r->done) / rate : 0;
+    fprintf(stderr, "\r[%s] %3.0f%% %llu/%llu records, %.0f/s, %.0f s left ", bar, frac * 100,
+            (unsigned long long)r->done, (unsigned long long)r->total, rate, left);
+    if (last)
+        fputc('\n', stderr);
+}
+
+/* Paces the replay: sleeps between original batches by their time apart. */
+static void pace(struct run *r, int64_t rt)
+{
+    if (r->speed <= 0 || rt == r->last_rt)
+        return;
+    if (r->last_rt) {
+        double wait_ms = (double)(rt - r->last_rt) / r->speed;
+        int64_t due = r->last_wall + (int64_t)wait_ms;
+        int64_t now = pw_mono_ms();
+        while (now < due && !pw_cli_stop) {
+            fflush(stdout);
+            usleep((useconds_t)((due - now > 200 ? 200 : due - now) * 1000));
+            now = pw_mono_ms();
+        }
+    }
+    r->last_rt = rt;
+    r->last_wall = pw_mono_ms();
+}
+
+static int on_record(void *ctx, uint64_t logseq, const pw_msg_t *rec)
+{
+    (void)logseq;
+    struct run *r = ctx;
+    if (pw_cli_stop)
+        return PW_ETIMEOUT;
+    pace(r, rec->received_ms);
+    r->done++;
+    draw_progress(r, false);
+    return pw_rebuild_add(r->rb, rec);
+}
+
+/* A log sequence number, a time, or a period: which one it is goes by its form. */
+static int parse_point(const char *text, bool allow_period, uint64_t *seq, int64_t *ms,
+                       pw_period_t *period, int *kind)
+{
+    size_t n = strlen(text);
+    bool digits = n > 0;
+    for (size_t i = 0; i < n; i++)
+        digits = digits && isdigit((unsigned char)text[i]);
+    if (digits && n != 4) { /* "2017" is a period, not record 2017 */
+        *seq = strtoull(text, NULL, 10);
+        *kind = 1;
+        return 0;
+    }
+    if (allow_period && pw_period_parse(text, n, period) == 0) {
+        *kind = 3;
+        return 0;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *rest = strptime(text, "%Y-%m-%d", &tm);
+    if (rest && (*rest == 'T' || *rest == ' ')) {
+        rest = strptime(rest + 1, "%H:%M", &tm);
+        if (rest && *rest == ':')
+            rest = strptime(rest + 1, "%S", &tm);
+        if (rest && *rest == 'Z')
+            rest++;
+    }
+    if (!rest || *rest)
+        return -1;
+    *ms = (int64_t)timegm(&tm) * 1000;
+    *kind = 2;
+    return 0;
+}
+
+static int add_stored(void *ctx, const pw_event_t *ev)
+{
+    return push(ctx, ev);
+}
+
+static bool same_transition(const struct transition *a, const struct transition *b)
+{
+    return a->action == b->action && strcmp(a->indicator, b->indicator) == 0 &&
+           strcmp(a->series, b->series) == 0 && pw_period_eq(a->period, b->period);
+}
+
+static void print_transition(char mark, const char *what, const struct transition *t,
+                             const struct transition *other, bool json)
+{
+    const char *tag = mark == '=' ? "same" : mark == '+' ? "added" : "removed";
+    char ptext[PW_PERIOD_STRMAX];
+    pw_period_format(t->period, ptext);
+    const char *action = t->action == PW_ALERT_OPEN ? "open" : "resolve";
+    if (json) {
+        printf("{\"whatif\":\"%s\",\"alert\":\"%s\",\"indicator\":\"%s\",\"series\":", tag,
+               action, t->indicator);
+        if (t->series[0])
+            printf("\"%s\"", t->series);
+        else
+            fputs("null", stdout);
+        printf(",\"period\":\"%s\",\"rate\":%.2f", ptext, (double)t->centi / 100.0);
+        if (other)
+            printf(",\"stored_rate\":%.2f", (double)other->centi / 100.0);
+        puts("}");
+        return;
+    }
+    printf("  %c %-7s %s%s%s %s rate %.2f", mark, action, t->indicator, t->series[0] ? "/" : "",
+           t->series, ptext, (double)t->centi / 100.0);
+    if (other && other->centi != t->centi)
+        printf(" (stored %.2f)", (double)other->centi / 100.0);
+    printf("   %s\n", what);
+}
+
+/* Matches the two timelines series by series, in order, and prints the difference. */
+static int whatif_diff(const struct timeline *stored, const struct timeline *got, bool json,
+                       const pw_catalog_t *cat)
+{
+    bool *used = calloc(stored->n + 1, sizeof(bool));
+    if (!used)
+        return -1;
+    size_t same = 0, added = 0, removed = 0;
+    if (!json)
+        printf("What-if: the alert timeline under alert_below %g, against the stored one\n",
+               cat->alert_below);
+    for (size_t i = 0; i < got->n; i++) {
+        const struct transition *match = NULL;
+        for (size_t j = 0; j < stored->n && !match; j++)
+            if (!used[j] && same_transition(&got->t[i], &stored->t[j])) {
+                used[j] = true;
+                match = &stored->t[j];
+            }
+        if (match) {
+            same++;
+            print_transition('=', "both", &got->t[i], match, json);
+        } else {
+            added++;
+            print_transition('+', "only under the what-if", &got->t[i], NULL, json);
+        }
+    }
+    for (size_t j = 0; j < stored->n; j++)
+        if (!used[j]) {
+            removed++;
+            print_transition('-', "only in the stored timeline", &stored->t[j], NULL, json);
+        }
+    if (json)
+        printf("{\"whatif_summary\":{\"same\":%zu,\"added\":%zu,\"removed\":%zu}}\n", same, added,
+               removed);
+    else
+        printf("%zu alert changes the same, %zu only under the what-if, %zu only stored\n", same,
+               added, removed);
+    free(used);
+    return 0;
+}
+
+int pw_cmd_replay(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"store", required_argument, 0, 's'},    {"into", required_argument, 0, 'i'},
+        {"from", required_argument, 0, 'f'},     {"to", required_argument, 0, 't'},
+        {"district", required_argument, 0, 'd'}, {"indicator", required_argument, 0, 'I'},
+        {"speed", required_argument, 0, 'S'},    {"json", no_argument, 0, 'j'},
+        {"as-of", required_argument, 0, 'a'},    {"period", required_argument, 0, 'p'},
+        {"catalog", required_argument, 0, 'c'},  {"threshold", required_argument, 0, 'T'},
+        {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *store_dir = NULL, *into = NULL, *catalog_path = NULL;
+    pw_replay_filter_t filter;
+    memset(&filter, 0, sizeof(filter));
+    struct run r;
+    memset(&r, 0, sizeof(r));
+    bool as_of = false, have_period = false, threshold_set = false;
+    double threshold = 0;
+    pw_period_t period = {0, 0};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        uint64_t seq = 0;
+        int64_t ms = 0;
+        pw_period_t p = {0, 0};
+        int kind = 0;
+        switch (c) {
+        case 's':
+            store_dir = optarg;
+            break;
+        case 'i':
+            into = optarg;
+            break;
+        case 'f':
+        case 't':
+        case 'a':
+            if (parse_point(optarg, true, &seq, &ms, &p, &kind) != 0) {
+                fprintf(stderr, "planwatch replay: bad --%s '%s' (a log sequence number, "
+                                "2018-07-01, 2018-07-01T08:00:00Z, or a period like 2018H1)\n",
+                        c == 'f' ? "from" : c == 't' ? "to" : "as-of", optarg);
+                return 2;
+            }
+            if (c == 'a') {
+                as_of = true;
+                if (kind == 3 && !have_period) { /* as the bureau saw it with that period in */
+                    period = p;
+                    have_period = true;
+                }
+            }
+            if (c == 'f') {
+                filter.from_seq = kind == 1 ? seq : 0;
+                filter.from_ms = kind == 2 ? ms : 0;
+                filter.has_from_period = kind == 3;
+                filter.from_period = p;
+            } else {
+                filter.to_seq = kind == 1 ? seq : 0;
+                filter.to_ms = kind == 2 ? ms : 0;
+                filter.has_to_period = kind == 3;
+                filter.to_period = p;
+            }
+            break;
+        case 'd':
+            filter.district = optarg;
+            break;
+        case 'I':
+            filter.indicator = optarg;
+            break;
+        case 'S':
+            if (strcmp(optarg, "max") == 0)
+                r.speed = 0;
+            else if (strcmp(optarg, "original") == 0)
+                r.speed = 1;
+            else if (optarg[0] == 'x' && (r.speed = atof(optarg + 1)) > 0)
+                ;
+            else {
+                fprintf(stderr, "planwatch replay: --speed is original, max or xN (x10)\n");
+                return 2;
+            }
+            break;
+        case 'j':
+            r.json = true;
+            break;
+        case 'p':
+            if (pw_period_parse(optarg, strlen(optarg), &period) != 0) {
+                fprintf(stderr, "planwatch replay: bad --period '%s'\n", optarg);
+                return 2;
+            }
+            have_period = true;
+            break;
+        case 'c':
+            catalog_path = optarg;
+            break;
+        case 'T': {
+            char *end;
+            threshold = strtod(optarg, &end);
+            if (*end || !isfinite(threshold) || threshold < 0) {
+                fprintf(stderr, "planwatch replay: --threshold wants a rate, e.g. 50\n");
+                return 2;
+            }
+            threshold_set = true;
+            break;
+        }
+        case 'q':
+            r.quiet = true;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            fputs(usage_text, stderr);
+            return 2;
+        }
+    }
+    if (!store_dir || optind != argc) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    bool whatif = catalog_path || threshold_set;
+    if (whatif && (into || as_of)) {
+        fprintf(stderr, "planwatch replay: a what-if replay compares timelines; it takes no "
+                        "--into or --as-of\n");
+        return 2;
+    }
+    pw_cli_signals();
+    pw_catalog_t *cat = NULL;
+    if (pw_cli_load_catalog(catalog_path, &cat) != 0)
+        return 1;
+    if (threshold_set)
+        cat->alert_below = threshold;
+    r.cat = cat;
+    r.color = isatty(STDOUT_FILENO) && !r.json;
+    r.progress = !r.quiet && isatty(STDERR_FILENO);
+    r.collect = whatif;
+    r.timeline_out = !r.json && !as_of && !whatif;
+    bool whatif_json = whatif && r.json;
+    if (whatif || as_of)
+        r.json = false; /* these print their own result, not the event stream */
+    pw_store_t *store = NULL;
+    pw_store_opts_t so = {.readonly = true};
+    struct timeline stored = {0};
+    int rc = pw_store_open(&store, store_dir, &so);
+    if (rc != 0) {
+        fprintf(stderr, "planwatch replay: cannot open store %s: %s\n", store_dir,
+                pw_strerror(rc));
+        goto out;
+    }
+    if (as_of && (rc = pw_view_new(cat, &r.view)) != 0)
+        goto out;
+    if ((rc = pw_rebuild_new(cat, into, on_event, &r, &r.rb)) != 0) {
+        fprintf(stderr, "planwatch replay: cannot rebuild into %s: %s\n", into ? into : "-",
+                rc == PW_EINCOMPAT ? "it already holds a store with data" : pw_strerror(rc));
+        goto out;
+    }
+    pw_replay_count(store, &r.total);
+    if (filter.to_seq && filter.to_seq < r.total)
+        r.total = filter.to_seq;
+    r.started = pw_mono_ms();
+    rc = pw_replay_read(store, &filter, cat, on_record, &r);
+    if (rc == PW_ENOTFOUND)
+        fprintf(stderr, "planwatch replay: unknown indicator '%s'\n", filter.indicator);
+    if (rc == 0)
+        rc = pw_rebuild_finish(r.rb);
+    draw_progress(&r, true);
+    if (rc == 0 && as_of) {
+        pw_period_t p = period;
+        if (have_period || pw_view_latest_period(r.view, &p))
+            pw_view_print_table(r.view, stdout, p, r.color);
+        else
+            printf("nothing stored at that point\n");
+    }
+    if (rc == 0 && whatif) {
+        pw_txn_t *txn;
+        if ((rc = pw_store_begin(store, false, &txn)) == 0) {
+            rc = pw_store_alert_foreach(txn, add_stored, &stored);
+            pw_store_abort(&txn);
+        }
+        if (rc == 0)
+            rc = whatif_diff(&stored, &r.got, whatif_json, cat);
+    }
+    if (rc == 0 && !r.quiet && !r.json) {
+        uint64_t applied, skipped;
+        pw_rebuild_counts(r.rb, &applied, &skipped);
+        double secs = (double)(pw_mono_ms() - r.started) / 1000.0;
+        fprintf(stderr, "replayed %llu records (%llu skipped) into %s: %llu events, %.2f s, "
+                        "%.0f records/s\n",
+                (unsigned long long)applied, (unsigned long long)skipped, into ? into : "memory",
+                (unsigned long long)r.events, secs, secs > 0 ? (double)applied / secs : 0.0);
+    }
+    if (rc != 0 && rc != PW_ENOTFOUND)
+        fprintf(stderr, "planwatch replay: %s\n", pw_strerror(rc));
+out:
+    fflush(stdout);
+    free(stored.t);
+    free(r.got.t);
+    pw_rebuild_destroy(&r.rb);
+    pw_view_destroy(&r.view);
+    pw_store_destroy(&store);
+    pw_catalog_destroy(&cat);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+#include "rebuild.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pw/error.h"
+#include "store.h"
+
+#define TXN_RECORDS 65536 /* records per transaction at most */
+#define SEQS_MAX    4096  /* (district, epoch) pairs tracked */
+
+struct seq_entry {
+    char district[PW_ID_MAX];
+    uint64_t epoch, seq;
+    int64_t seen;
+};
+
+struct pw_rebuild {
+    const pw_catalog_t *cat;
+    pw_model_t *model;
+    pw_store_t *store; /* NULL: events only */
+    pw_txn_t *txn;
+    pw_model_emit_fn on_event;
+    void *ctx;
+    int64_t group_rt; /* commit time of the original batch being rebuilt */
+    bool in_group;
+    uint64_t in_txn, applied, skipped, next_event;
+    struct seq_entry *seqs;
+    size_t nseqs;
+};
+
+int pw_rebuild_new(const pw_catalog_t *cat, const char *into, pw_model_emit_fn on_event,
+                   void *ctx, pw_rebuild_t **out)
+{
+    *out = NULL;
+    pw_rebuild_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return -ENOMEM;
+    self->cat = cat;
+    self->on_event = on_event;
+    self->ctx = ctx;
+    self->seqs = calloc(SEQS_MAX, sizeof(*self->seqs));
+    int rc = self->seqs ? pw_model_new(cat, &self->model) : -ENOMEM;
+    if (rc == 0 && into) {
+        rc = pw_store_open(&self->store, into, NULL);
+        uint64_t head = 0;
+        if (rc == 0 && (rc = pw_store_begin(self->store, true, &self->txn)) == 0 &&
+            (rc = pw_store_log_head(self->txn, &head)) == 0 && head > 0)
+            rc = PW_EINCOMPAT; /* never mix a rebuild into a store with history */
+        if (rc == 0)
+            rc = pw_store_put_digest(self->txn, cat->digest);
+    }
+    if (rc != 0) {
+        pw_rebuild_destroy(&self);
+        return rc;
+    }
+    *out = self;
+    return 0;
+}
+
+pw_model_t *pw_rebuild_model(pw_rebuild_t *self)
+{
+    return self->model;
+}
+
+void pw_rebuild_counts(const pw_rebuild_t *self, uint64_t *applied, uint64_t *skipped)
+{
+    *applied = self->applied;
+    *skipped = self->skipped;
+}
+
+static int emit(void *ctx, pw_event_t *ev)
+{
+    pw_rebuild_t *self = ctx;
+    int rc = 0;
+    if (self->txn)
+        rc = pw_store_persist_event(self->txn, ev);
+    else
+        ev->seq = ++self->next_event;
+    if (rc == 0 && self->on_event)
+        rc = self->on_event(self->ctx, ev);
+    return rc;
+}
+
+/* Evaluates the batch being rebuilt, stamped with its original commit time. */
+static int end_group(pw_rebuild_t *self)
+{
+    if (!self->in_group)
+        return 0;
+    self->in_group = false;
+    return pw_model_flush(self->model, self->group_rt, emit, self);
+}
+
+static int write_seqs(pw_rebuild_t *self)
+{
+    int rc = 0;
+    for (size_t i = 0; i < self->nseqs && rc == 0; i++)
+        rc = pw_store_seq_put(self->txn, self->seqs[i].district, self->seqs[i].epoch,
+                              self->seqs[i].seq, self->seqs[i].seen);
+    return rc;
+}
+
+static int commit(pw_rebuild_t *self, bool reopen)
+{
+    if (!self->txn)
+        return 0;
+    int rc = write_seqs(self);
+    if (rc == 0)
+        rc = pw_store_commit(&self->txn);
+    else
+        pw_store_abort(&self->txn);
+    self->in_txn = 0;
+    if (rc == 0 && reopen)
+        rc = pw_store_begin(self->store, true, &self->txn);
+    return rc;
+}
+
+static void note_seq(pw_rebuild_t *self, const pw_msg_t *rec)
+{
+    for (size_t i = 0; i < self->nseqs; i++) {
+        struct seq_entry *e = &self->seqs[i];
+        if (e->epoch == rec->epoch && strcmp(e->district, rec->district) == 0) {
+            if (rec->seq > e->seq)
+                e->seq = rec->seq;
+            e->seen = rec->received_ms;
+            return;
+        }
+    }
+    if (self->nseqs == SEQS_MAX)
+        return;
+    struct seq_entry *e = &self->seqs[self->nseqs++];
+    memcpy(e->district, rec->district, sizeof(e->district));
+    e->epoch = rec->epoch;
+    e->seq = rec->seq;
+    e->seen = rec->received_ms;
+}
+
+int pw_rebuild_add(pw_rebuild_t *self, const pw_msg_t *rec)
+{
+    int rc;
+    if (self->in_group && rec->received_ms != self->group_rt) {
+        if ((rc = end_group(self)) != 0)
+            return rc;
+        /* Transactions end between original batches, never inside one. */
+        if (self->in_txn >= TXN_RECORDS && (rc = commit(self, true)) != 0)
+            return rc;
+    }
+    int d = pw_catalog_district(self->cat, rec->district, strlen(rec->district));
+    int e = pw_catalog_element(self->cat, rec->element, strlen(rec->element));
+    if (d < 0 || e < 0) {
+        self->skipped++;
+        return 0;
+    }
+    self->in_group = true;
+    self->group_rt = rec->received_ms;
+    if (self->txn) {
+        uint64_t logseq;
+        if ((rc = pw_store_log_append(self->txn, rec, &logseq)) != 0 ||
+            (rc = pw_store_current_put(self->txn, rec->district, rec->element, rec->period,
+                                       rec->value, logseq)) != 0)
+            return rc;
+        note_seq(self, rec);
+        self->in_txn++;
+    }
+    self->applied++;
+    return pw_model_set(self->model, d, e, rec->period, rec->value, NULL);
+}
+
+int pw_rebuild_finish(pw_rebuild_t *self)
+{
+    int rc = end_group(self);
+    if (rc == 0)
+        rc = commit(self, false);
+    return rc;
+}
+
+void pw_rebuild_destroy(pw_rebuild_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    pw_rebuild_t *self = *self_p;
+    pw_store_abort(&self->txn);
+    pw_store_destroy(&self->store);
+    pw_model_destroy(&self->model);
+    free(self->seqs);
+    free(self);
+    *self_p = NULL;
+}
