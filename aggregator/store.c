@@ -39,6 +39,8 @@ struct pw_txn {
     pw_store_t *store;
     MDB_txn *txn;
     pw_buf_t buf;
+    uint64_t last[DB_COUNT]; /* last key of a sequence-keyed database, once known */
+    bool known[DB_COUNT];
 };
 
 /* LMDB codes are translated here and never leak past the store. */
@@ -311,18 +313,34 @@ static int last_seq(pw_txn_t *t, int db, uint64_t *out)
     return PW_OK;
 }
 
+/* The last key, looked up once per transaction: appends then just count on. */
+static int cached_last(pw_txn_t *t, int db, uint64_t *out)
+{
+    if (!t->known[db]) {
+        int rc = last_seq(t, db, &t->last[db]);
+        if (rc != 0)
+            return rc;
+        t->known[db] = true;
+    }
+    *out = t->last[db];
+    return 0;
+}
+
 static int append_seq(pw_txn_t *t, int db, const void *v, size_t vlen, uint64_t *seq_out)
 {
     uint64_t seq;
-    int rc = last_seq(t, db, &seq);
+    int rc = cached_last(t, db, &seq);
     if (rc != 0)
         return rc;
     seq++;
     unsigned char key[8];
     put_be64(key, seq);
     rc = put(t, db, key, 8, v, vlen, MDB_APPEND);
-    if (rc == 0 && seq_out)
-        *seq_out = seq;
+    if (rc == 0) {
+        t->last[db] = seq;
+        if (seq_out)
+            *seq_out = seq;
+    }
     return rc;
 }
 
@@ -609,7 +627,7 @@ int pw_store_alert_foreach(pw_txn_t *txn, int (*fn)(void *ctx, const pw_event_t 
 int pw_store_event_append(pw_txn_t *txn, pw_event_t *ev)
 {
     uint64_t seq;
-    int rc = last_seq(txn, DB_EVENTS, &seq);
+    int rc = cached_last(txn, DB_EVENTS, &seq);
     if (rc != 0)
         return rc;
     ev->seq = seq + 1;
@@ -617,7 +635,10 @@ int pw_store_event_append(pw_txn_t *txn, pw_event_t *ev)
         return rc;
     unsigned char key[8];
     put_be64(key, ev->seq);
-    return put(txn, DB_EVENTS, key, 8, txn->buf.data, txn->buf.len, MDB_APPEND);
+    rc = put(txn, DB_EVENTS, key, 8, txn->buf.data, txn->buf.len, MDB_APPEND);
+    if (rc == 0)
+        txn->last[DB_EVENTS] = ev->seq;
+    return rc;
 }
 
 int pw_store_event_head(pw_txn_t *txn, uint64_t *out)
