@@ -360,12 +360,25 @@ static bool str_is(const msgpack_object *o, const char *s)
            memcmp(o->via.str.ptr, s, n) == 0;
 }
 
+/* Every key is one or two bytes: compare them as a number, not as strings
+ * (this runs for every field of every update and every replayed record). */
 static int key_index(const msgpack_object *key)
 {
-    for (int k = 0; k < K_COUNT; k++) {
-        if (str_is(key, key_names[k]))
+#define C2(a, b) ((unsigned)(a) << 8 | (unsigned)(b))
+    static const unsigned codes[K_COUNT] = {
+        [K_PV] = C2('p', 'v'), [K_TY] = C2('t', 'y'), [K_D] = 'd',   [K_EP] = C2('e', 'p'),
+        [K_S] = 's',           [K_E] = 'e',           [K_P] = 'p',   [K_V] = 'v',
+        [K_T] = 't',           [K_RT] = C2('r', 't'), [K_K] = 'k',   [K_R] = 'r',
+        [K_M] = 'm',           [K_LG] = C2('h', 'd'),
+    };
+#undef C2
+    if (key->type != MSGPACK_OBJECT_STR || key->via.str.size == 0 || key->via.str.size > 2)
+        return -1;
+    const unsigned char *p = (const unsigned char *)key->via.str.ptr;
+    unsigned code = key->via.str.size == 2 ? (unsigned)p[0] << 8 | p[1] : p[0];
+    for (int k = 0; k < K_COUNT; k++)
+        if (codes[k] == code)
             return k;
-    }
     return -1;
 }
 
