@@ -16,6 +16,7 @@
 #include "pw/util.h"
 #include "rebuild.h"
 #include "replay.h"
+#include "sender.h"
 #include "store.h"
 #include "view.h"
 
@@ -37,6 +38,8 @@ static const char usage_text[] =
     "                       (N times faster), or max (default)\n"
     "where to:\n"
     "  --into DIR           rebuild into a new store DIR (identical state and history)\n"
+    "  --connect ENDPOINT   send into a running aggregator, as collectors do (new\n"
+    "                       collector instances: what it already holds changes nothing)\n"
     "  --json               print the rate and alert events produced, as JSON lines\n"
     "  --as-of X            print the evaluation table and open alerts as they stood\n"
     "                       at time X, after log sequence X, or with the data up to\n"
@@ -69,7 +72,8 @@ struct run {
     int64_t last_rt;
     int64_t last_wall;
     pw_rebuild_t *rb;
-    pw_view_t *view; /* as-of */
+    pw_sender_t *sender; /* --connect: into a running aggregator */
+    pw_view_t *view;     /* as-of */
     struct timeline got;
     uint64_t total, done, events;
     int64_t started, last_draw;
@@ -164,6 +168,8 @@ static int on_record(void *ctx, uint64_t logseq, const pw_msg_t *rec)
     pace(r, rec->received_ms);
     r->done++;
     draw_progress(r, false);
+    if (r->sender)
+        return pw_sender_add(r->sender, rec);
     return pw_rebuild_add(r->rb, rec);
 }
 
@@ -290,8 +296,8 @@ int pw_cmd_replay(int argc, char **argv)
         {"as-of", required_argument, 0, 'a'},    {"period", required_argument, 0, 'p'},
         {"catalog", required_argument, 0, 'c'},  {"threshold", required_argument, 0, 'T'},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    const char *store_dir = NULL, *into = NULL, *catalog_path = NULL;
+        {"connect", required_argument, 0, 'C'},  {0, 0, 0, 0}};
+    const char *store_dir = NULL, *into = NULL, *catalog_path = NULL, *connect = NULL;
     pw_replay_filter_t filter;
     memset(&filter, 0, sizeof(filter));
     struct run r;
@@ -311,6 +317,9 @@ int pw_cmd_replay(int argc, char **argv)
             break;
         case 'i':
             into = optarg;
+            break;
+        case 'C':
+            connect = optarg;
             break;
         case 'f':
         case 't':
@@ -397,6 +406,11 @@ int pw_cmd_replay(int argc, char **argv)
         return 2;
     }
     bool whatif = catalog_path || threshold_set;
+    if (connect && (into || as_of || whatif || r.json)) {
+        fprintf(stderr, "planwatch replay: --connect sends records to an aggregator; it takes "
+                        "no --into, --as-of, --json or what-if\n");
+        return 2;
+    }
     if (whatif && (into || as_of)) {
         fprintf(stderr, "planwatch replay: a what-if replay compares timelines; it takes no "
                         "--into or --as-of\n");
@@ -427,6 +441,11 @@ int pw_cmd_replay(int argc, char **argv)
     }
     if (as_of && (rc = pw_view_new(cat, &r.view)) != 0)
         goto out;
+    if (connect && (rc = pw_sender_new(connect, 30000, &r.sender)) != 0) {
+        fprintf(stderr, "planwatch replay: cannot connect to %s: %s\n", connect, pw_strerror(rc));
+        goto out;
+    }
+    r.timeline_out = r.timeline_out && !connect;
     if ((rc = pw_rebuild_new(cat, into, on_event, &r, &r.rb)) != 0) {
         fprintf(stderr, "planwatch replay: cannot rebuild into %s: %s\n", into ? into : "-",
                 rc == PW_EINCOMPAT ? "it already holds a store with data" : pw_strerror(rc));
@@ -440,8 +459,17 @@ int pw_cmd_replay(int argc, char **argv)
     if (rc == PW_ENOTFOUND)
         fprintf(stderr, "planwatch replay: unknown indicator '%s'\n", filter.indicator);
     if (rc == 0)
-        rc = pw_rebuild_finish(r.rb);
+        rc = r.sender ? pw_sender_finish(r.sender) : pw_rebuild_finish(r.rb);
     draw_progress(&r, true);
+    if (r.sender && !r.quiet) {
+        uint64_t ok, rejected;
+        pw_sender_counts(r.sender, &ok, &rejected);
+        fprintf(stderr, "sent %llu updates to %s: %llu stored, %llu rejected%s\n",
+                (unsigned long long)r.done, connect, (unsigned long long)ok,
+                (unsigned long long)rejected, rc == 0 ? "" : " (incomplete)");
+    }
+    if (rc == PW_ETIMEOUT && r.sender)
+        fprintf(stderr, "planwatch replay: no answer from the aggregator at %s\n", connect);
     if (rc == 0 && as_of) {
         pw_period_t p = period;
         if (have_period || pw_view_latest_period(r.view, &p))
@@ -462,9 +490,12 @@ int pw_cmd_replay(int argc, char **argv)
         uint64_t applied, skipped;
         pw_rebuild_counts(r.rb, &applied, &skipped);
         double secs = (double)(pw_mono_ms() - r.started) / 1000.0;
+        if (r.sender)
+            applied = r.done;
         fprintf(stderr, "replayed %llu records (%llu skipped) into %s: %llu events, %.2f s, "
                         "%.0f records/s\n",
-                (unsigned long long)applied, (unsigned long long)skipped, into ? into : "memory",
+                (unsigned long long)applied, (unsigned long long)skipped,
+                into ? into : connect ? connect : "memory",
                 (unsigned long long)r.events, secs, secs > 0 ? (double)applied / secs : 0.0);
     }
     if (rc != 0 && rc != PW_ENOTFOUND)
@@ -474,6 +505,7 @@ out:
     free(stored.t);
     free(r.got.t);
     pw_rebuild_destroy(&r.rb);
+    pw_sender_destroy(&r.sender);
     pw_view_destroy(&r.view);
     pw_store_destroy(&store);
     pw_catalog_destroy(&cat);

@@ -302,3 +302,43 @@ Test(replay, what_if_lists_how_the_timeline_differs)
     free(out);
     free(err);
 }
+
+Test(replay, into_a_running_aggregator_like_collectors)
+{
+    char target[128], intake[64], log[160];
+    snprintf(target, sizeof(target), "%s/t", dir);
+    snprintf(intake, sizeof(intake), "tcp://127.0.0.1:%d", pw_free_port());
+    snprintf(log, sizeof(log), "%s/aggregator.log", dir);
+    char *aargs[] = {"planwatch", "aggregator", "--store", target, "--bind", intake, NULL};
+    pw_proc_t agg;
+    cr_assert_eq(pw_proc_spawn(&agg, PLANWATCH_BIN, aargs, log), 0);
+    cr_assert_eq(pw_proc_wait_log(&agg, "INFO: ready", 10000), 0);
+    char *out, *err;
+    cr_assert_eq(replay((char *[]){"--connect", intake, "--speed", "x50", NULL}, &out, &err), 0,
+                 "%s", err);
+    cr_assert(strstr(err, "sent 1501 updates") && strstr(err, "1501 stored, 0 rejected"), "%s",
+              err);
+    free(out);
+    free(err);
+    /* Sent again, as new collector instances: stored as "same", no rate moves. */
+    cr_assert_eq(replay((char *[]){"--connect", intake, NULL}, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(pw_proc_stop(&agg, 10000), 0);
+    /* The target went through the same alert history as the source. */
+    char *args[] = {"planwatch", "replay", "--store", target, "--quiet", NULL};
+    char path[128], *a, *b;
+    snprintf(path, sizeof(path), "%s/target.out", dir);
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, path, 60000), 0);
+    a = pw_read_file(path);
+    cr_assert_eq(replay((char *[]){"--quiet", NULL}, &b, &err), 0);
+    free(err);
+    const char *order[] = {"OPEN    elderly_care_beds", "OPEN    beds_per_1000_elderly",
+                           "OPEN    volunteer_share", "RESOLVE volunteer_share",
+                           "RESOLVE elderly_care_beds"};
+    for (size_t i = 0; i < 5; i++)
+        cr_assert(strstr(a, order[i]) && strstr(b, order[i]), "%s", order[i]);
+    cr_assert_eq(count(a, "ALERT "), count(b, "ALERT "), "%s\n---\n%s", a, b);
+    free(a);
+    free(b);
+}
