@@ -150,14 +150,20 @@ static int on_event(pw_client_t *self, const pw_event_t *ev, int timeout_ms, pw_
 {
     if (ev->seq > self->head)
         self->head = ev->seq;
+    /* A publisher that does not answer a fill (it is restarting) is no
+     * reason to give up: the live event is dropped, not delivered out of
+     * order, and the next heartbeat or event fills the gap again. */
     if (ev->type == PW_EV_HB) {
         /* An idle stream says how far it got: anything missed is fetched now. */
-        return ev->seq > self->last ? fill(self, ev->seq, timeout_ms, fn, ctx) : 0;
+        int rc = ev->seq > self->last ? fill(self, ev->seq, timeout_ms, fn, ctx) : 0;
+        return rc == PW_ETIMEOUT || rc == PW_ENOTFOUND ? 0 : rc;
     }
     if (ev->seq <= self->last)
         return 0; /* already in the snapshot or delivered */
     if (ev->seq > self->last + 1) {
         int rc = fill(self, ev->seq - 1, timeout_ms, fn, ctx);
+        if (rc == PW_ETIMEOUT || rc == PW_ENOTFOUND)
+            return 0;
         if (rc != 0)
             return rc;
     }

@@ -508,6 +508,8 @@ int pw_publisher_run(pw_publisher_t *self, volatile sig_atomic_t *stop)
             self->next_hb = pw_mono_ms() + self->opts.heartbeat_ms;
         }
     }
+    if (rc == 0)
+        flush_rates(self); /* what was read goes out before we go */
     PW_INFO("stopping at event %llu", (unsigned long long)self->last);
     return rc;
 }
