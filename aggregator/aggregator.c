@@ -74,6 +74,7 @@ struct pw_aggregator {
     pw_buf_t out;
     struct district_status *status;
     bool full;             /* the store is at --map-max: updates are refused */
+    int64_t last_now;      /* commit time of the last batch */
     int64_t full_since;
     char endpoints[1024];
     uint64_t n_stored, n_dup, n_rejected, n_batches;
@@ -532,7 +533,12 @@ static int apply_batch(pw_aggregator_t *self, bool refuse, int64_t now)
  */
 static int process_batch(pw_aggregator_t *self)
 {
+    /* Each batch gets its own commit time, strictly increasing: a rebuild
+     * tells the original batches apart by it (replay/rebuild.h). */
     int64_t now = pw_now_ms();
+    if (now <= self->last_now)
+        now = self->last_now + 1;
+    self->last_now = now;
     size_t map_max = self->opts.map_max ? self->opts.map_max : (size_t)64 << 30;
     if (self->full && pw_mono_ms() - self->full_since >= 5000)
         self->full = false; /* try again now and then: an operator may have made room */

@@ -416,6 +416,14 @@ int pw_cmd_replay(int argc, char **argv)
                         "--into or --as-of\n");
         return 2;
     }
+    if (into) {
+        /* Opening one LMDB environment twice in a process breaks its locks. */
+        char a[4096], b[4096];
+        if (realpath(store_dir, a) && realpath(into, b) && strcmp(a, b) == 0) {
+            fprintf(stderr, "planwatch replay: --into must be another directory than --store\n");
+            return 2;
+        }
+    }
     pw_cli_signals();
     pw_catalog_t *cat = NULL;
     if (pw_cli_load_catalog(catalog_path, &cat) != 0)

@@ -9,7 +9,6 @@
 #include "store.h"
 
 #define TXN_RECORDS 65536 /* records per transaction at most */
-#define SEQS_MAX    4096  /* (district, epoch) pairs tracked */
 
 struct seq_entry {
     char district[PW_ID_MAX];
@@ -28,7 +27,7 @@ struct pw_rebuild {
     bool in_group;
     uint64_t in_txn, applied, skipped, next_event;
     struct seq_entry *seqs;
-    size_t nseqs;
+    size_t nseqs, capseqs;
 };
 
 int pw_rebuild_new(const pw_catalog_t *cat, const char *into, pw_model_emit_fn on_event,
@@ -41,10 +40,12 @@ int pw_rebuild_new(const pw_catalog_t *cat, const char *into, pw_model_emit_fn o
     self->cat = cat;
     self->on_event = on_event;
     self->ctx = ctx;
-    self->seqs = calloc(SEQS_MAX, sizeof(*self->seqs));
-    int rc = self->seqs ? pw_model_new(cat, &self->model) : -ENOMEM;
+    int rc = pw_model_new(cat, &self->model);
     if (rc == 0 && into) {
-        rc = pw_store_open(&self->store, into, NULL);
+        /* The map is address space, not disk: make it big enough for any
+         * history rather than growing it mid-transaction. */
+        pw_store_opts_t so = {.readonly = false, .map_size = (size_t)64 << 30};
+        rc = pw_store_open(&self->store, into, &so);
         uint64_t head = 0;
         if (rc == 0 && (rc = pw_store_begin(self->store, true, &self->txn)) == 0 &&
             (rc = pw_store_log_head(self->txn, &head)) == 0 && head > 0)
@@ -117,7 +118,7 @@ static int commit(pw_rebuild_t *self, bool reopen)
     return rc;
 }
 
-static void note_seq(pw_rebuild_t *self, const pw_msg_t *rec)
+static int note_seq(pw_rebuild_t *self, const pw_msg_t *rec)
 {
     for (size_t i = 0; i < self->nseqs; i++) {
         struct seq_entry *e = &self->seqs[i];
@@ -125,16 +126,23 @@ static void note_seq(pw_rebuild_t *self, const pw_msg_t *rec)
             if (rec->seq > e->seq)
                 e->seq = rec->seq;
             e->seen = rec->received_ms;
-            return;
+            return 0;
         }
     }
-    if (self->nseqs == SEQS_MAX)
-        return;
+    if (self->nseqs == self->capseqs) {
+        size_t cap = self->capseqs ? self->capseqs * 2 : 64;
+        struct seq_entry *n = realloc(self->seqs, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        self->seqs = n;
+        self->capseqs = cap;
+    }
     struct seq_entry *e = &self->seqs[self->nseqs++];
     memcpy(e->district, rec->district, sizeof(e->district));
     e->epoch = rec->epoch;
     e->seq = rec->seq;
     e->seen = rec->received_ms;
+    return 0;
 }
 
 int pw_rebuild_add(pw_rebuild_t *self, const pw_msg_t *rec)
@@ -161,7 +169,8 @@ int pw_rebuild_add(pw_rebuild_t *self, const pw_msg_t *rec)
             (rc = pw_store_current_put(self->txn, rec->district, rec->element, rec->period,
                                        rec->value, logseq)) != 0)
             return rc;
-        note_seq(self, rec);
+        if ((rc = note_seq(self, rec)) != 0)
+            return rc;
         self->in_txn++;
     }
     self->applied++;

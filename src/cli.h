@@ -34,5 +34,8 @@ int pw_cmd_publisher(int argc, char **argv);
 int pw_cmd_monitor(int argc, char **argv);
 int pw_cmd_demo(int argc, char **argv);
 int pw_cmd_replay(int argc, char **argv);
+int pw_cmd_verify(int argc, char **argv);
+int pw_cmd_export(int argc, char **argv);
+int pw_cmd_import(int argc, char **argv);
 
 #endif

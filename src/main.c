@@ -80,6 +80,9 @@ static const struct {
     {"publisher", pw_cmd_publisher, "serve rates and alerts to the bureau"},
     {"monitor", pw_cmd_monitor, "show the evaluation table and alerts"},
     {"replay", pw_cmd_replay, "replay stored history: rebuild, re-watch, as-of, what-if"},
+    {"verify", pw_cmd_verify, "compare two stores and list every difference"},
+    {"export", pw_cmd_export, "write a store's update log to a portable file (msgpack or CSV)"},
+    {"import", pw_cmd_import, "load an exported log into a new store"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "archive.h"
+#include "cli.h"
+#include "pw/error.h"
+#include "store.h"
+#include "verify.h"
+
+#define ERRMAX 8192 /* an error message with up to two paths in it */
+
+static const char verify_usage[] =
+    "usage: planwatch verify [options] A B\n"
+    "\n"
+    "Compares two stores (directories of the aggregator's LMDB store, opened\n"
+    "read-only) and lists every difference, one per line: the catalog digest,\n"
+    "the current values, the rate rows, the open alerts, the alert history\n"
+    "(series by series, in order) and the update log (record by record). The\n"
+    "time and sequence stamps of rate rows and alerts are not compared; the\n"
+    "log's records are compared with all their fields.\n"
+    "\n"
+    "Exit status, like cmp and diff: 0 when the stores are identical, 1 when\n"
+    "they differ, 2 on bad usage or when a store cannot be read.\n"
+    "\n"
+    "options:\n"
+    "  --json          one JSON object per difference, then {\"differences\": N}\n"
+    "  --limit N       differences shown per part (default 100; 0 = all); the\n"
+    "                  rest are counted (with --json: {\"part\": P, \"more\": N})\n"
+    "  -h, --help      this text\n";
+
+static const char export_usage[] =
+    "usage: planwatch export --store DIR --out FILE [options]\n"
+    "\n"
+    "Writes a store's update log, every stored record in log order, to a\n"
+    "portable file. msgpack: a header map {\"planwatch_export\": 1, \"records\": N,\n"
+    "\"catalog\": digest}, then one map per record, as the intake protocol\n"
+    "encodes a stored record. CSV: the header line\n"
+    "seq,district,epoch,record_seq,element,period,value,observed_ms,received_ms,kind\n"
+    "and one line per record. The store is opened read-only and read in short\n"
+    "transactions, so an aggregator can keep writing; the export holds the log\n"
+    "as it stood when the export started. The file is written as FILE.tmp and\n"
+    "renamed to FILE once complete and synced.\n"
+    "\n"
+    "options:\n"
+    "  --store DIR       the store to read (required)\n"
+    "  --out FILE        the file to write (required)\n"
+    "  --format F        msgpack or csv (default: csv when FILE ends in .csv,\n"
+    "                    else msgpack)\n"
+    "  --district ID     only this reporter's records\n"
+    "  --from N, --to N  only log sequence numbers N to M\n"
+    "                    (a filtered export imports as a store of those records only)\n"
+    "  -h, --help        this text\n";
+
+static const char import_usage[] =
+    "usage: planwatch import --in FILE --store DIR [options]\n"
+    "\n"
+    "Loads an export (msgpack or CSV, told apart by their content) into a new\n"
+    "store DIR, feeding its records in order through the aggregator's model, so\n"
+    "the new store has the same log, current values, rates and alert history\n"
+    "as the exported one (planwatch verify tells). The whole file is checked\n"
+    "before anything is written. DIR must not hold a store with data; a failed\n"
+    "import leaves no store behind.\n"
+    "\n"
+    "options:\n"
+    "  --in FILE         the export to read (required)\n"
+    "  --store DIR       the new store (required)\n"
+    "  --catalog FILE    indicator catalog (default: the Wuhan plan's); a msgpack\n"
+    "                    export must come from a store written with the same one\n"
+    "  -h, --help        this text\n";
+
+static void json_str(FILE *out, const char *s)
+{
+    if (!s) {
+        fputs("null", out);
+        return;
+    }
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+struct verify_out {
+    bool json;
+    uint64_t limit; /* 0: all */
+    uint64_t shown[PW_VERIFY_NPARTS], more[PW_VERIFY_NPARTS];
+};
+
+static int print_diff(void *ctx, const pw_verify_diff_t *d)
+{
+    struct verify_out *o = ctx;
+    const char *part = pw_verify_part_name(d->part);
+    if (o->limit && o->shown[d->part] >= o->limit) {
+        o->more[d->part]++;
+        return 0;
+    }
+    o->shown[d->part]++;
+    if (o->json) {
+        fprintf(stdout, "{\"part\":\"%s\",\"key\":", part);
+        json_str(stdout, d->key);
+        fputs(",\"a\":", stdout);
+        json_str(stdout, d->a);
+        fputs(",\"b\":", stdout);
+        json_str(stdout, d->b);
+        fputs("}\n", stdout);
+    } else if (d->a && d->b) {
+        printf("%s%s%s: %s vs %s\n", part, d->key[0] ? " " : "", d->key, d->a, d->b);
+    } else {
+        printf("only in %s: %s %s: %s\n", d->a ? "A" : "B", part, d->key, d->a ? d->a : d->b);
+    }
+    return 0;
+}
+
+static int parse_count(const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Opens a store read-only; the same store twice (by inode) is opened once. */
+static int open_ro(const char *cmd, const char *dir, pw_store_t **out)
+{
+    pw_store_opts_t ro = {.readonly = true};
+    int rc = pw_store_open(out, dir, &ro);
+    if (rc == PW_EINCOMPAT)
+        fprintf(stderr, "planwatch %s: %s: not a planwatch store of this format\n", cmd, dir);
+    else if (rc != 0)
+        fprintf(stderr, "planwatch %s: cannot open the store in %s: %s\n", cmd, dir,
+                pw_strerror(rc));
+    return rc;
+}
+
+static bool same_store(const char *a, const char *b)
+{
+    char pa[4200], pb[4200];
+    struct stat sa, sb;
+    snprintf(pa, sizeof(pa), "%s/data.mdb", a);
+    snprintf(pb, sizeof(pb), "%s/data.mdb", b);
+    return stat(pa, &sa) == 0 && stat(pb, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+int pw_cmd_verify(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"json", no_argument, 0, 'j'},
+                                             {"limit", required_argument, 0, 'l'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
+    struct verify_out o = {.limit = 100};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            o.json = true;
+            break;
+        case 'l':
+            if (parse_count(optarg, &o.limit) != 0) {
+                fprintf(stderr, "planwatch verify: --limit wants a number, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h':
+            fputs(verify_usage, stdout);
+            return 0;
+        default:
+            fputs(verify_usage, stderr);
+            return 2;
+        }
+    }
+    if (argc - optind != 2) {
+        fprintf(stderr, "planwatch verify: two stores to compare, A and B\n");
+        fputs(verify_usage, stderr);
+        return 2;
+    }
+    const char *da = argv[optind], *db = argv[optind + 1];
+    pw_store_t *a = NULL, *b = NULL;
+    if (open_ro("verify", da, &a) != 0)
+        return 2;
+    /* LMDB must not open one environment twice in a process. */
+    bool same = same_store(da, db);
+    if (!same && open_ro("verify", db, &b) != 0) {
+        pw_store_destroy(&a);
+        return 2;
+    }
+    uint64_t n = 0;
+    int rc = pw_verify_stores(a, same ? a : b, print_diff, &o, &n);
+    if (rc != 0)
+        fprintf(stderr, "planwatch verify: cannot compare %s with %s: %s\n", da, db,
+                pw_strerror(rc));
+    pw_store_destroy(&b);
+    pw_store_destroy(&a);
+    if (rc != 0)
+        return 2;
+    for (int p = 0; p < PW_VERIFY_NPARTS; p++) {
+        if (!o.more[p])
+            continue;
+        if (o.json)
+            printf("{\"part\":\"%s\",\"more\":%" PRIu64 "}\n",
+                   pw_verify_part_name((pw_verify_part_t)p), o.more[p]);
+        else
+            printf("... and %" PRIu64 " more %s difference%s\n", o.more[p],
+                   pw_verify_part_name((pw_verify_part_t)p), o.more[p] == 1 ? "" : "s");
+    }
+    if (o.json)
+        printf("{\"differences\":%" PRIu64 "}\n", n);
+    else if (n == 0)
+        printf("identical\n");
+    else
+        printf("%" PRIu64 " difference%s\n", n, n == 1 ? "" : "s");
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "planwatch verify: cannot write the result: %s\n", strerror(errno));
+        return 2;
+    }
+    return n == 0 ? 0 : 1;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int pw_cmd_export(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"store", required_argument, 0, 's'},  {"out", required_argument, 0, 'o'},
+        {"format", required_argument, 0, 'f'}, {"district", required_argument, 0, 'd'},
+        {"from", required_argument, 0, 'F'},   {"to", required_argument, 0, 'T'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    const char *store_dir = NULL, *out = NULL, *format = NULL;
+    pw_replay_filter_t filter;
+    memset(&filter, 0, sizeof(filter));
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            store_dir = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'f':
+            format = optarg;
+            break;
+        case 'd':
+            filter.district = optarg;
+            break;
+        case 'F':
+        case 'T': {
+            uint64_t v;
+            if (parse_count(optarg, &v) != 0 || v == 0) {
+                fprintf(stderr,
+                        "planwatch export: --%s wants a log sequence number (1 or more), not "
+                        "'%s'\n",
+                        c == 'F' ? "from" : "to", optarg);
+                return 2;
+            }
+            if (c == 'F')
+                filter.from_seq = v;
+            else
+                filter.to_seq = v;
+            break;
+        }
+        case 'h':
+            fputs(export_usage, stdout);
+            return 0;
+        default:
+            fputs(export_usage, stderr);
+            return 2;
+        }
+    }
+    if (!store_dir || !out || optind != argc) {
+        fprintf(stderr, "planwatch export: %s\n",
+                optind != argc ? "unexpected argument" : "--store and --out are required");
+        fputs(export_usage, stderr);
+        return 2;
+    }
+    pw_archive_format_t fmt = ends_with(out, ".csv") ? PW_ARCHIVE_CSV : PW_ARCHIVE_MSGPACK;
+    if (format && strcmp(format, "msgpack") == 0) {
+        fmt = PW_ARCHIVE_MSGPACK;
+    } else if (format && strcmp(format, "csv") == 0) {
+        fmt = PW_ARCHIVE_CSV;
+    } else if (format) {
+        fprintf(stderr, "planwatch export: --format is msgpack or csv, not '%s'\n", format);
+        return 2;
+    }
+    if (filter.from_seq && filter.to_seq && filter.from_seq > filter.to_seq) {
+        fprintf(stderr, "planwatch export: --from %" PRIu64 " is after --to %" PRIu64 "\n",
+                filter.from_seq, filter.to_seq);
+        return 2;
+    }
+    pw_cli_signals();
+    pw_store_t *store = NULL;
+    if (open_ro("export", store_dir, &store) != 0)
+        return 1;
+    char *err = calloc(1, ERRMAX);
+    uint64_t n = 0;
+    int rc =
+        err ? pw_archive_export(store, &filter, fmt, out, &pw_cli_stop, &n, err, ERRMAX) : -ENOMEM;
+    pw_store_destroy(&store);
+    if (rc != 0)
+        fprintf(stderr, "planwatch export: %s\n", err && err[0] ? err : pw_strerror(rc));
+    else
+        printf("exported %" PRIu64 " record%s from %s to %s (%s)\n", n, n == 1 ? "" : "s",
+               store_dir, out, pw_archive_format_name(fmt));
+    free(err);
+    return rc == 0 ? 0 : 1;
+}
+
+int pw_cmd_import(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"in", required_argument, 0, 'i'},
+                                             {"store", required_argument, 0, 's'},
+                                             {"catalog", required_argument, 0, 'c'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
+    const char *in = NULL, *store_dir = NULL, *catalog_path = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'i':
+            in = optarg;
+            break;
+        case 's':
+            store_dir = optarg;
+            break;
+        case 'c':
+            catalog_path = optarg;
+            break;
+        case 'h':
+            fputs(import_usage, stdout);
+            return 0;
+        default:
+            fputs(import_usage, stderr);
+            return 2;
+        }
+    }
+    if (!in || !store_dir || optind != argc) {
+        fprintf(stderr, "planwatch import: %s\n",
+                optind != argc ? "unexpected argument" : "--in and --store are required");
+        fputs(import_usage, stderr);
+        return 2;
+    }
+    pw_cli_signals();
+    pw_catalog_t *cat = NULL;
+    if (pw_cli_load_catalog(catalog_path, &cat) != 0)
+        return 1;
+    char *err = calloc(1, ERRMAX);
+    pw_archive_info_t info;
+    memset(&info, 0, sizeof(info));
+    int rc =
+        err ? pw_archive_import(cat, in, store_dir, &pw_cli_stop, &info, err, ERRMAX) : -ENOMEM;
+    if (rc != 0)
+        fprintf(stderr, "planwatch import: %s\n", err && err[0] ? err : pw_strerror(rc));
+    else
+        printf("imported %" PRIu64 " record%s from %s (%s) into %s\n", info.records,
+               info.records == 1 ? "" : "s", in, pw_archive_format_name(info.format), store_dir);
+    free(err);
+    pw_catalog_destroy(&cat);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * planwatch verify, export and import with the real binary: a demo store
+ * compared with itself, exported and imported in both formats and compared
+ * again, two demo runs told apart, a tampered export found out, and bad
+ * exports and occupied targets refused without leaving a store behind.
+ */
+#define _DEFAULT_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "proc.h"
+#include "tmpdir.h"
+
+static char dir[64];
+static char store[96]; /* the demo's store: short, the demo takes 80 bytes at most */
+
+static void setup(void)
+{
+    cr_assert_eq(pw_tmpdir_make(dir), 0);
+    snprintf(store, sizeof(store), "%s/a", dir);
+}
+
+static void teardown(void)
+{
+    pw_proc_kill_all();
+    pw_tmpdir_remove(dir);
+}
+
+TestSuite(replay_tools, .init = setup, .fini = teardown, .timeout = 400.0);
+
+/* Runs planwatch with args; its stdout and stderr come back in *out and *err (caller frees). */
+static int run(char *const args[], char **out, char **err)
+{
+    char path[128], epath[160];
+    snprintf(path, sizeof(path), "%s/out", dir);
+    snprintf(epath, sizeof(epath), "%s.err", path);
+    int rc = pw_proc_run(PLANWATCH_BIN, args, path, 120000);
+    *out = pw_read_file(path);
+    *err = pw_read_file(epath);
+    cr_assert(*out && *err);
+    /* An expected exit 1 must not hide a sanitizer's. */
+    cr_assert(!strstr(*err, "Sanitizer") && !strstr(*err, "runtime error:"), "%s", *err);
+    return rc;
+}
+
+static void demo(char *into)
+{
+    char log[128];
+    snprintf(log, sizeof(log), "%s/demo.log", dir);
+    char *args[] = {"planwatch", "demo", "--store", into, NULL};
+    int rc = pw_proc_run(PLANWATCH_BIN, args, log, 180000);
+    if (rc != 0) {
+        char *text = pw_read_file(log), errlog[160];
+        snprintf(errlog, sizeof(errlog), "%s.err", log);
+        char *etext = pw_read_file(errlog);
+        cr_assert_fail("demo --store %s: exit %d\n%s\n%s", into, rc, text ? text : "",
+                       etext ? etext : "");
+    }
+}
+
+/* planwatch verify a b: its exit status, with its output in *out (caller frees). */
+static int verify(char *a, char *b, bool json, char **out)
+{
+    char *err;
+    char *args[] = {"planwatch", "verify", a, b, json ? "--json" : NULL, NULL};
+    int rc = run(args, out, &err);
+    free(err);
+    return rc;
+}
+
+static void export_to(char *file, char *format)
+{
+    char *out, *err;
+    char *args[] = {
+        "planwatch", "export", "--store", store, "--out", file, format ? "--format" : NULL,
+        format,      NULL};
+    cr_assert_eq(run(args, &out, &err), 0, "export: %s", err);
+    cr_assert(strstr(out, "exported 1501 records"), "%s", out);
+    free(out);
+    free(err);
+}
+
+/* planwatch import; its exit status, with stderr in *err (caller frees). */
+static int import_from(char *file, char *into, char **err)
+{
+    char *out;
+    char *args[] = {"planwatch", "import", "--in", file, "--store", into, NULL};
+    int rc = run(args, &out, err);
+    free(out);
+    return rc;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
+}
+
+static char *read_bytes(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    cr_assert_not_null(buf);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+Test(replay_tools, help_and_usage_errors)
+{
+    char *cmds[] = {"verify", "export", "import"};
+    for (size_t i = 0; i < 3; i++) {
+        char *out, *err;
+        char *args[] = {"planwatch", cmds[i], "--help", NULL};
+        cr_assert_eq(run(args, &out, &err), 0, "%s --help", cmds[i]);
+        cr_assert(strstr(out, "usage: planwatch"), "%s", out);
+        free(out);
+        free(err);
+        char *bad[] = {"planwatch", cmds[i], "--bogus", NULL};
+        cr_assert_eq(run(bad, &out, &err), 2, "%s --bogus", cmds[i]);
+        cr_assert(strstr(err, "usage: planwatch"), "%s", err);
+        free(out);
+        free(err);
+    }
+    char *out, *err;
+    char *one[] = {"planwatch", "verify", dir, NULL};
+    cr_assert_eq(run(one, &out, &err), 2);
+    free(out);
+    free(err);
+    char *fmt[] = {"planwatch", "export", "--store", dir, "--out", "x", "--format", "xml", NULL};
+    cr_assert_eq(run(fmt, &out, &err), 2);
+    cr_assert(strstr(err, "msgpack or csv"), "%s", err);
+    free(out);
+    free(err);
+    /* A store that is not there: trouble, told apart from a difference. */
+    char missing[128];
+    snprintf(missing, sizeof(missing), "%s/missing", dir);
+    cr_assert_eq(verify(dir, missing, false, &out), 2);
+    free(out);
+}
+
+Test(replay_tools, store_is_identical_to_itself_and_to_its_imports)
+{
+    demo(store);
+    char *out;
+    cr_assert_eq(verify(store, store, false, &out), 0, "%s", out);
+    cr_assert_str_eq(out, "identical\n");
+    free(out);
+
+    char *files[] = {"export.mp", "export.csv"};
+    for (size_t i = 0; i < 2; i++) {
+        char file[128], into[128];
+        snprintf(file, sizeof(file), "%s/%s", dir, files[i]);
+        snprintf(into, sizeof(into), "%s/imported%zu", dir, i);
+        export_to(file, NULL); /* the format from the suffix */
+        char tmp[160];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+        cr_assert(!exists(tmp), "%s left behind", tmp);
+        char *err;
+        cr_assert_eq(import_from(file, into, &err), 0, "import %s: %s", files[i], err);
+        free(err);
+        cr_assert_eq(verify(store, into, false, &out), 0, "%s vs %s: %s", store, into, out);
+        cr_assert_str_eq(out, "identical\n");
+        free(out);
+        cr_assert_eq(verify(store, into, true, &out), 0);
+        cr_assert_str_eq(out, "{\"differences\":0}\n");
+        free(out);
+    }
+    /* The CSV is what it says: the header, then one line per record. */
+    char file[128];
+    snprintf(file, sizeof(file), "%s/export.csv", dir);
+    char *csv = pw_read_file(file);
+    const char *head = "seq,district,epoch,record_seq,element,period,value,observed_ms,"
+                       "received_ms,kind\n1,";
+    cr_assert(strncmp(csv, head, strlen(head)) == 0, "%.200s", csv);
+    size_t lines = 0;
+    for (char *p = csv; (p = strchr(p, '\n')); p++)
+        lines++;
+    cr_assert_eq(lines, 1502);
+    free(csv);
+    /* An import into a store with data is refused, and leaves it as it was. */
+    char *err, copy[128];
+    snprintf(file, sizeof(file), "%s/export.mp", dir);
+    cr_assert_eq(import_from(file, store, &err), 1);
+    cr_assert(strstr(err, "already holds a store with 1501 records"), "%s", err);
+    free(err);
+    snprintf(copy, sizeof(copy), "%s/imported0", dir);
+    cr_assert_eq(import_from(file, copy, &err), 1);
+    cr_assert(strstr(err, "already holds a store"), "%s", err);
+    free(err);
+    cr_assert_eq(verify(store, copy, false, &out), 0, "%s", out);
+    free(out);
+    /* An explicit format wins over the suffix. */
+    snprintf(file, sizeof(file), "%s/export-csv.mp", dir);
+    export_to(file, "csv");
+    csv = pw_read_file(file);
+    cr_assert(strncmp(csv, "seq,", 4) == 0);
+    free(csv);
+}
+
+Test(replay_tools, two_demo_runs_differ)
+{
+    char other[96];
+    snprintf(other, sizeof(other), "%s/b", dir);
+    demo(store);
+    demo(other);
+    char *out;
+    /* Same data, so the same values, rates and alerts; but the log's epochs and times differ. */
+    cr_assert_eq(verify(store, other, false, &out), 1, "%s", out);
+    cr_assert(strstr(out, "log #1: "), "%s", out);
+    cr_assert(strstr(out, " vs "), "%s", out);
+    cr_assert(strstr(out, "more log differences\n"), "at most 100 lines per part: %s", out);
+    cr_assert(strstr(out, "1501 differences\n"), "%s", out);
+    size_t lines = 0;
+    for (char *p = out; (p = strchr(p, '\n')); p++)
+        lines++;
+    cr_assert_eq(lines, 102, "100 differences, the count of the rest, the total: %s", out);
+    free(out);
+    cr_assert_eq(verify(store, other, true, &out), 1);
+    cr_assert(strstr(out, "{\"part\":\"log\",\"key\":\"#1\",\"a\":\""), "%s", out);
+    cr_assert(strstr(out, "{\"differences\":1501}\n"), "%s", out);
+    free(out);
+}
+
+Test(replay_tools, tampered_value_shows_in_values_rates_alerts_and_log)
+{
+    demo(store);
+    char file[128], tampered[128], into[128];
+    snprintf(file, sizeof(file), "%s/export.csv", dir);
+    snprintf(tampered, sizeof(tampered), "%s/tampered.csv", dir);
+    snprintf(into, sizeof(into), "%s/t", dir);
+    export_to(file, NULL);
+    /* hongshan's care beds for 2018H1, 5 000 more: beds per 1 000 elderly is no longer severe. */
+    char *csv = pw_read_file(file);
+    cr_assert_not_null(csv);
+    char *v = NULL;
+    for (char *line = csv; line && *line && !v; line = strchr(line, '\n') + 1) {
+        char buf[256];
+        size_t n = strcspn(line, "\n");
+        snprintf(buf, sizeof(buf), "%.*s", (int)n, line);
+        char *at = strstr(buf, ",care_beds,2018H1,");
+        if (strstr(buf, ",hongshan,") && at)
+            v = line + (at - buf) + strlen(",care_beds,2018H1,");
+    }
+    cr_assert_not_null(v);
+    long beds = strtol(v, NULL, 10);
+    char *after = strchr(v, ',');
+    FILE *f = fopen(tampered, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "%.*s%ld%s", (int)(v - csv), csv, beds + 5000, after);
+    fclose(f);
+    free(csv);
+    char *err;
+    cr_assert_eq(import_from(tampered, into, &err), 0, "%s", err);
+    free(err);
+    char *out;
+    cr_assert_eq(verify(store, into, false, &out), 1, "%s", out);
+    cr_assert(strstr(out, "current hongshan/care_beds/2018H1: "), "%s", out);
+    cr_assert(strstr(out, "rate beds_per_1000_elderly/2018H1: 38.7 rate 26.15 severe 13/13 vs "),
+              "%s", out);
+    cr_assert(strstr(out, "only in A: open beds_per_1000_elderly: "), "%s", out);
+    cr_assert(strstr(out, "only in B: alert beds_per_1000_elderly #2: resolve 2018H1"), "%s", out);
+    cr_assert(strstr(out, "log #"), "%s", out);
+    cr_assert(!strstr(out, "log: "), "same number of records: %s", out);
+    free(out);
+}
+
+Test(replay_tools, bad_exports_are_refused_and_leave_no_store)
+{
+    demo(store);
+    char mp[128], csvf[128], bad[128], into[128], empty_dir[128], path[160];
+    snprintf(mp, sizeof(mp), "%s/export.mp", dir);
+    snprintf(csvf, sizeof(csvf), "%s/export.csv", dir);
+    snprintf(bad, sizeof(bad), "%s/bad", dir);
+    snprintf(into, sizeof(into), "%s/new", dir);
+    snprintf(empty_dir, sizeof(empty_dir), "%s/empty", dir);
+    cr_assert_eq(mkdir(empty_dir, 0700), 0);
+    export_to(mp, NULL);
+    export_to(csvf, NULL);
+    size_t len, clen;
+    char *data = read_bytes(mp, &len);
+    char *csv = read_bytes(csvf, &clen);
+    /* The record maps start "\x8b\xa2pv"; one from the middle on is where a cut is clean. */
+    char *mid = NULL;
+    for (size_t i = len / 2; !mid && i + 4 <= len; i++)
+        if (memcmp(data + i, "\x8b\xa2pv", 4) == 0)
+            mid = data + i;
+    cr_assert_not_null(mid);
+    char *garbage = malloc(len);
+    cr_assert_not_null(garbage);
+    memcpy(garbage, data, len);
+    memcpy(garbage + (mid - data), "\xdd\xff\xff\xff\xff", 5); /* an array of 2^32-1 */
+    char *nl = memchr(csv + clen / 2, '\n', clen / 2);
+    struct {
+        const char *what;
+        const void *bytes;
+        size_t len;
+        const char *want;
+    } cases[] = {
+        {"msgpack cut inside a record", data, (size_t)(mid - data) + 10, "truncated"},
+        {"msgpack cut between records", data, (size_t)(mid - data), "header announces 1501"},
+        {"msgpack with a huge array in it", garbage, len, "not an export map"},
+        {"msgpack header alone, cut", data, 20, "truncated"},
+        {"random bytes", "\x00\x01garbage", 9, "not a planwatch export"},
+        {"empty", "", 0, "empty"},
+        {"csv cut inside a line", csv, nl ? (size_t)(nl - csv) - 3 : 0, "no newline"},
+        {"csv with a bad value",
+         "seq,district,epoch,record_seq,element,period,value,observed_ms,"
+         "received_ms,kind\n1,jiangan,7,1,care_beds,2016,abc,5,6,new\n",
+         (size_t)-1, ":2: value 'abc'"},
+        {"csv with a bad header", "seq,district\n", (size_t)-1, ":1: the header line"},
+        {"csv with an unknown district",
+         "seq,district,epoch,record_seq,element,period,value,observed_ms,"
+         "received_ms,kind\n1,atlantis,7,1,care_beds,2016,1,5,6,new\n",
+         (size_t)-1, "unknown district"},
+    };
+    cr_assert_not_null(nl);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = cases[i].len == (size_t)-1 ? strlen(cases[i].bytes) : cases[i].len;
+        write_file(bad, cases[i].bytes, n);
+        char *targets[] = {into, empty_dir};
+        for (size_t t = 0; t < 2; t++) {
+            char *err;
+            cr_assert_eq(import_from(bad, targets[t], &err), 1, "%s: %s", cases[i].what, err);
+            cr_assert(strstr(err, cases[i].want), "%s: %s", cases[i].what, err);
+            cr_assert(strstr(err, "planwatch import: "), "%s", err);
+            free(err);
+            cr_assert(!exists(into), "%s: %s created", cases[i].what, into);
+            snprintf(path, sizeof(path), "%s/data.mdb", empty_dir);
+            cr_assert(!exists(path), "%s: a store left in %s", cases[i].what, empty_dir);
+        }
+    }
+    free(garbage);
+    free(data);
+    free(csv);
+}
