@@ -352,6 +352,11 @@ int pw_store_log_append(pw_txn_t *txn, const pw_msg_t *rec, uint64_t *seq_out)
     return append_seq(txn, DB_LOG, txn->buf.data, txn->buf.len, seq_out);
 }
 
+int pw_store_log_append_raw(pw_txn_t *txn, const void *data, size_t len, uint64_t *seq_out)
+{
+    return append_seq(txn, DB_LOG, data, len, seq_out);
+}
+
 int pw_store_log_head(pw_txn_t *txn, uint64_t *out)
 {
     return last_seq(txn, DB_LOG, out);
@@ -391,6 +396,7 @@ static int seq_foreach(pw_txn_t *t, int db, uint64_t from, uint64_t to, size_t m
 
 struct log_ctx {
     int (*fn)(void *ctx, uint64_t seq, const pw_msg_t *rec);
+    int (*raw_fn)(void *ctx, uint64_t seq, const pw_msg_t *rec, const void *raw, size_t len);
     void *ctx;
 };
 
@@ -401,13 +407,24 @@ static int log_cb(void *ctx, uint64_t seq, const MDB_val *v)
     int rc = pw_msg_decode(v->mv_data, v->mv_size, &rec);
     if (rc != 0 || rec.type != PW_MSG_RECORD)
         return PW_ESTORE;
+    if (lc->raw_fn)
+        return lc->raw_fn(lc->ctx, seq, &rec, v->mv_data, v->mv_size);
     return lc->fn(lc->ctx, seq, &rec);
 }
 
 int pw_store_log_foreach(pw_txn_t *txn, uint64_t from, uint64_t to,
                          int (*fn)(void *ctx, uint64_t seq, const pw_msg_t *rec), void *ctx)
 {
-    struct log_ctx lc = {fn, ctx};
+    struct log_ctx lc = {fn, NULL, ctx};
+    return seq_foreach(txn, DB_LOG, from, to, SIZE_MAX, log_cb, &lc);
+}
+
+int pw_store_log_foreach_raw(pw_txn_t *txn, uint64_t from, uint64_t to,
+                             int (*fn)(void *ctx, uint64_t seq, const pw_msg_t *rec,
+                                       const void *raw, size_t len),
+                             void *ctx)
+{
+    struct log_ctx lc = {NULL, fn, ctx};
     return seq_foreach(txn, DB_LOG, from, to, SIZE_MAX, log_cb, &lc);
 }
 

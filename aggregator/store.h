@@ -77,12 +77,21 @@ int pw_store_put_digest(pw_txn_t *txn, const unsigned char digest[32]);
 /** Appends a record (type PW_MSG_RECORD) to the log; *seq_out gets its log seq. */
 int pw_store_log_append(pw_txn_t *txn, const pw_msg_t *rec, uint64_t *seq_out);
 
+/** Appends a record already encoded (as read from another store's log). */
+int pw_store_log_append_raw(pw_txn_t *txn, const void *data, size_t len, uint64_t *seq_out);
+
 /** Number of records in the log (its last seq). */
 int pw_store_log_head(pw_txn_t *txn, uint64_t *out);
 
 /** Calls fn for log records with from <= seq <= to, in order; stops on non-zero return. */
 int pw_store_log_foreach(pw_txn_t *txn, uint64_t from, uint64_t to,
                          int (*fn)(void *ctx, uint64_t seq, const pw_msg_t *rec), void *ctx);
+
+/** As pw_store_log_foreach(), also handing over each record's stored bytes (valid in fn). */
+int pw_store_log_foreach_raw(pw_txn_t *txn, uint64_t from, uint64_t to,
+                             int (*fn)(void *ctx, uint64_t seq, const pw_msg_t *rec,
+                                       const void *raw, size_t len),
+                             void *ctx);
 
 /** Current value of (district, element, period). 0 or PW_ENOTFOUND. */
 int pw_store_current_get(pw_txn_t *txn, const char *district, const char *element,

@@ -100,10 +100,10 @@ struct into {
     pw_rebuild_t *rb;
 };
 
-static int feed(void *ctx, uint64_t seq, const pw_msg_t *rec)
+static int feed(void *ctx, uint64_t seq, const pw_msg_t *rec, const void *raw, size_t len)
 {
     (void)seq;
-    return pw_rebuild_add(((struct into *)ctx)->rb, rec);
+    return pw_rebuild_add_raw(((struct into *)ctx)->rb, rec, raw, len);
 }
 
 static int count_event(void *ctx, pw_event_t *ev)
@@ -121,7 +121,7 @@ static double replay(const pw_catalog_t *cat, pw_store_t *src, const char *into,
     if (pw_rebuild_new(cat, into, count_event, events, &in.rb) != 0)
         exit(1);
     int64_t t0 = pw_mono_ms();
-    if (pw_replay_read(src, NULL, cat, feed, &in) != 0 || pw_rebuild_finish(in.rb) != 0)
+    if (pw_replay_read_raw(src, NULL, cat, feed, &in) != 0 || pw_rebuild_finish(in.rb) != 0)
         exit(1);
     double secs = since(t0);
     pw_rebuild_destroy(&in.rb);

@@ -159,7 +159,8 @@ static void pace(struct run *r, int64_t rt)
     r->last_wall = pw_mono_ms();
 }
 
-static int on_record(void *ctx, uint64_t logseq, const pw_msg_t *rec)
+static int on_record(void *ctx, uint64_t logseq, const pw_msg_t *rec, const void *raw,
+                     size_t len)
 {
     (void)logseq;
     struct run *r = ctx;
@@ -170,7 +171,7 @@ static int on_record(void *ctx, uint64_t logseq, const pw_msg_t *rec)
     draw_progress(r, false);
     if (r->sender)
         return pw_sender_add(r->sender, rec);
-    return pw_rebuild_add(r->rb, rec);
+    return pw_rebuild_add_raw(r->rb, rec, raw, len);
 }
 
 /* A log sequence number, a time, or a period: which one it is goes by its form. */
@@ -463,7 +464,7 @@ int pw_cmd_replay(int argc, char **argv)
     if (filter.to_seq && filter.to_seq < r.total)
         r.total = filter.to_seq;
     r.started = pw_mono_ms();
-    rc = pw_replay_read(store, &filter, cat, on_record, &r);
+    rc = pw_replay_read_raw(store, &filter, cat, on_record, &r);
     if (rc == PW_ENOTFOUND)
         fprintf(stderr, "planwatch replay: unknown indicator '%s'\n", filter.indicator);
     if (rc == 0)

@@ -145,7 +145,7 @@ static int note_seq(pw_rebuild_t *self, const pw_msg_t *rec)
     return 0;
 }
 
-int pw_rebuild_add(pw_rebuild_t *self, const pw_msg_t *rec)
+static int add(pw_rebuild_t *self, const pw_msg_t *rec, const void *raw, size_t len)
 {
     int rc;
     if (self->in_group && rec->received_ms != self->group_rt) {
@@ -165,7 +165,9 @@ int pw_rebuild_add(pw_rebuild_t *self, const pw_msg_t *rec)
     self->group_rt = rec->received_ms;
     if (self->txn) {
         uint64_t logseq;
-        if ((rc = pw_store_log_append(self->txn, rec, &logseq)) != 0 ||
+        rc = raw ? pw_store_log_append_raw(self->txn, raw, len, &logseq)
+                 : pw_store_log_append(self->txn, rec, &logseq);
+        if (rc != 0 ||
             (rc = pw_store_current_put(self->txn, rec->district, rec->element, rec->period,
                                        rec->value, logseq)) != 0)
             return rc;
@@ -175,6 +177,16 @@ int pw_rebuild_add(pw_rebuild_t *self, const pw_msg_t *rec)
     }
     self->applied++;
     return pw_model_set(self->model, d, e, rec->period, rec->value, NULL);
+}
+
+int pw_rebuild_add(pw_rebuild_t *self, const pw_msg_t *rec)
+{
+    return add(self, rec, NULL, 0);
+}
+
+int pw_rebuild_add_raw(pw_rebuild_t *self, const pw_msg_t *rec, const void *raw, size_t len)
+{
+    return add(self, rec, raw, len);
 }
 
 int pw_rebuild_finish(pw_rebuild_t *self)

@@ -41,6 +41,9 @@ int pw_rebuild_new(const pw_catalog_t *cat, const char *into, pw_model_emit_fn o
  */
 int pw_rebuild_add(pw_rebuild_t *self, const pw_msg_t *rec);
 
+/** As pw_rebuild_add(), storing raw (the record's encoded bytes) without encoding it again. */
+int pw_rebuild_add_raw(pw_rebuild_t *self, const pw_msg_t *rec, const void *raw, size_t len);
+
 /** Evaluates what is pending, commits and syncs. 0 or a store error. */
 int pw_rebuild_finish(pw_rebuild_t *self);
 

@@ -13,6 +13,7 @@ struct read_ctx {
     const pw_catalog_t *cat;
     const unsigned char *elements; /* per catalog element: used by the indicator */
     pw_replay_fn fn;
+    pw_replay_raw_fn raw_fn;
     void *ctx;
     uint64_t last;
     bool past_end;
@@ -39,7 +40,7 @@ static bool pass(const struct read_ctx *rc, const pw_msg_t *rec)
     return true;
 }
 
-static int on_record(void *ctx, uint64_t seq, const pw_msg_t *rec)
+static int on_raw(void *ctx, uint64_t seq, const pw_msg_t *rec, const void *raw, size_t len)
 {
     struct read_ctx *rc = ctx;
     rc->last = seq;
@@ -48,13 +49,15 @@ static int on_record(void *ctx, uint64_t seq, const pw_msg_t *rec)
         rc->past_end = true;
         return 1;
     }
-    return pass(rc, rec) ? rc->fn(rc->ctx, seq, rec) : 0;
+    if (!pass(rc, rec))
+        return 0;
+    return rc->raw_fn ? rc->raw_fn(rc->ctx, seq, rec, raw, len) : rc->fn(rc->ctx, seq, rec);
 }
 
-int pw_replay_read(pw_store_t *store, const pw_replay_filter_t *filter, const pw_catalog_t *cat,
-                   pw_replay_fn fn, void *ctx)
+static int read_log(pw_store_t *store, const pw_replay_filter_t *filter, const pw_catalog_t *cat,
+                    pw_replay_fn fn, pw_replay_raw_fn raw_fn, void *ctx)
 {
-    struct read_ctx rc = {filter, cat, NULL, fn, ctx, 0, false};
+    struct read_ctx rc = {filter, cat, NULL, fn, raw_fn, ctx, 0, false};
     unsigned char *elements = NULL;
     if (filter && filter->indicator) {
         int i = cat ? pw_catalog_indicator(cat, filter->indicator, strlen(filter->indicator)) : -1;
@@ -79,12 +82,24 @@ int pw_replay_read(pw_store_t *store, const pw_replay_filter_t *filter, const pw
         if ((err = pw_store_begin(store, false, &txn)) != 0)
             break;
         uint64_t end = to - from >= CHUNK ? from + CHUNK - 1 : to;
-        err = pw_store_log_foreach(txn, from, end, on_record, &rc);
+        err = pw_store_log_foreach_raw(txn, from, end, on_raw, &rc);
         pw_store_abort(&txn);
         from = end + 1;
     }
     free(elements);
     return rc.past_end && err == 1 ? 0 : err;
+}
+
+int pw_replay_read(pw_store_t *store, const pw_replay_filter_t *filter, const pw_catalog_t *cat,
+                   pw_replay_fn fn, void *ctx)
+{
+    return read_log(store, filter, cat, fn, NULL, ctx);
+}
+
+int pw_replay_read_raw(pw_store_t *store, const pw_replay_filter_t *filter,
+                       const pw_catalog_t *cat, pw_replay_raw_fn fn, void *ctx)
+{
+    return read_log(store, filter, cat, NULL, fn, ctx);
 }
 
 int pw_replay_count(pw_store_t *store, uint64_t *out)

@@ -36,6 +36,14 @@ typedef int (*pw_replay_fn)(void *ctx, uint64_t logseq, const pw_msg_t *rec);
 int pw_replay_read(pw_store_t *store, const pw_replay_filter_t *filter, const pw_catalog_t *cat,
                    pw_replay_fn fn, void *ctx);
 
+/** As pw_replay_fn, with the record's stored bytes (valid during the call). */
+typedef int (*pw_replay_raw_fn)(void *ctx, uint64_t logseq, const pw_msg_t *rec, const void *raw,
+                                size_t len);
+
+/** As pw_replay_read(), handing over each record's stored bytes too. */
+int pw_replay_read_raw(pw_store_t *store, const pw_replay_filter_t *filter,
+                       const pw_catalog_t *cat, pw_replay_raw_fn fn, void *ctx);
+
 /** Number of records in the store's log. */
 int pw_replay_count(pw_store_t *store, uint64_t *out);
 
