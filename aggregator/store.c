@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lmdb_util.h"
 #include "pw/error.h"
 #include "pw/util.h"
 
@@ -43,47 +44,6 @@ struct pw_txn {
     bool known[DB_COUNT];
 };
 
-/* LMDB codes are translated here and never leak past the store. */
-static int map_rc(int rc)
-{
-    switch (rc) {
-    case MDB_SUCCESS:
-        return PW_OK;
-    case MDB_NOTFOUND:
-        return PW_ENOTFOUND;
-    case MDB_MAP_FULL:
-    case MDB_TXN_FULL:
-        return PW_ESTOREFULL;
-    default:
-        return rc > 0 ? -rc : PW_ESTORE;
-    }
-}
-
-/* LMDB takes keys and values through non-const pointers but only reads them. */
-static MDB_val mval(const void *p, size_t n)
-{
-    MDB_val v;
-    v.mv_size = n;
-    memcpy(&v.mv_data, &p, sizeof(p));
-    return v;
-}
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (unsigned char)(v & 0xff);
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /* Joins up to three strings with NUL separators into a key. */
 static size_t make_key(char *buf, const char *a, const char *b, const char *c)
 {
@@ -117,29 +77,29 @@ int pw_store_open(pw_store_t **out, const char *dir, const pw_store_opts_t *opts
     }
     if (!opts->readonly && (rc = pw_mkdir_p(dir)) != 0)
         goto fail;
-    if ((rc = map_rc(mdb_env_create(&self->env))) != 0)
+    if ((rc = pw__mdb_rc(mdb_env_create(&self->env))) != 0)
         goto fail;
     mdb_env_set_maxdbs(self->env, DB_COUNT);
     size_t map_size = opts->map_size ? opts->map_size : (size_t)1 << 30;
     if (!opts->readonly)
         mdb_env_set_mapsize(self->env, map_size);
     unsigned flags = opts->readonly ? MDB_RDONLY : 0;
-    if ((rc = map_rc(mdb_env_open(self->env, dir, flags, 0600))) != 0)
+    if ((rc = pw__mdb_rc(mdb_env_open(self->env, dir, flags, 0600))) != 0)
         goto fail;
     /* A reader left behind by a killed process would pin old pages forever. */
     int dead = 0;
     mdb_reader_check(self->env, &dead);
-    if ((rc = map_rc(mdb_txn_begin(self->env, NULL, flags, &txn))) != 0)
+    if ((rc = pw__mdb_rc(mdb_txn_begin(self->env, NULL, flags, &txn))) != 0)
         goto fail;
     for (int i = 0; i < DB_COUNT; i++) {
         unsigned dflags = opts->readonly ? 0 : MDB_CREATE;
         int mrc = mdb_dbi_open(txn, db_names[i], dflags, &self->dbi[i]);
         if (mrc != 0) {
-            rc = mrc == MDB_NOTFOUND ? PW_EINCOMPAT : map_rc(mrc);
+            rc = mrc == MDB_NOTFOUND ? PW_EINCOMPAT : pw__mdb_rc(mrc);
             goto fail;
         }
     }
-    MDB_val k = mval("format", 6), v;
+    MDB_val k = pw__mdb_val("format", 6), v;
     int grc = mdb_get(txn, self->dbi[DB_META], &k, &v);
     if (grc == MDB_SUCCESS) {
         uint32_t fmt;
@@ -155,15 +115,15 @@ int pw_store_open(pw_store_t **out, const char *dir, const pw_store_opts_t *opts
     } else if (grc == MDB_NOTFOUND && !opts->readonly) {
         uint32_t fmt = STORE_FORMAT;
         MDB_val nv = {sizeof(fmt), &fmt};
-        if ((rc = map_rc(mdb_put(txn, self->dbi[DB_META], &k, &nv, 0))) != 0)
+        if ((rc = pw__mdb_rc(mdb_put(txn, self->dbi[DB_META], &k, &nv, 0))) != 0)
             goto fail;
     } else if (grc != MDB_NOTFOUND) {
-        rc = map_rc(grc);
+        rc = pw__mdb_rc(grc);
         goto fail;
     }
     /* Committing, even a read-only transaction, keeps the database handles
      * open for the environment's lifetime; an abort would close them. */
-    if ((rc = map_rc(mdb_txn_commit(txn))) != 0) {
+    if ((rc = pw__mdb_rc(mdb_txn_commit(txn))) != 0) {
         txn = NULL;
         goto fail;
     }
@@ -203,7 +163,7 @@ int pw_store_grow(pw_store_t *self, size_t max, size_t *size_out)
     size_t next = cur > max / 2 ? max : cur * 2;
     if (next <= cur)
         return PW_ESTOREFULL;
-    int rc = map_rc(mdb_env_set_mapsize(self->env, next));
+    int rc = pw__mdb_rc(mdb_env_set_mapsize(self->env, next));
     if (rc == 0 && size_out)
         *size_out = next;
     return rc;
@@ -231,7 +191,7 @@ int pw_store_begin(pw_store_t *self, bool write, pw_txn_t **out)
     }
     if (rc != 0) {
         free(t);
-        return map_rc(rc);
+        return pw__mdb_rc(rc);
     }
     *out = t;
     return PW_OK;
@@ -247,7 +207,7 @@ int pw_store_commit(pw_txn_t **txn_p)
 {
     pw_txn_t *t = *txn_p;
     *txn_p = NULL;
-    int rc = map_rc(mdb_txn_commit(t->txn));
+    int rc = pw__mdb_rc(mdb_txn_commit(t->txn));
     txn_free(t);
     return rc;
 }
@@ -264,14 +224,14 @@ void pw_store_abort(pw_txn_t **txn_p)
 static int put(pw_txn_t *t, int db, const void *k, size_t klen, const void *v, size_t vlen,
                unsigned flags)
 {
-    MDB_val key = mval(k, klen), val = mval(v, vlen);
-    return map_rc(mdb_put(t->txn, t->store->dbi[db], &key, &val, flags));
+    MDB_val key = pw__mdb_val(k, klen), val = pw__mdb_val(v, vlen);
+    return pw__mdb_rc(mdb_put(t->txn, t->store->dbi[db], &key, &val, flags));
 }
 
 static int get(pw_txn_t *t, int db, const void *k, size_t klen, MDB_val *val)
 {
-    MDB_val key = mval(k, klen);
-    return map_rc(mdb_get(t->txn, t->store->dbi[db], &key, val));
+    MDB_val key = pw__mdb_val(k, klen);
+    return pw__mdb_rc(mdb_get(t->txn, t->store->dbi[db], &key, val));
 }
 
 int pw_store_get_digest(pw_txn_t *txn, unsigned char digest[32])
@@ -295,7 +255,7 @@ int pw_store_put_digest(pw_txn_t *txn, const unsigned char digest[32])
 static int last_seq(pw_txn_t *t, int db, uint64_t *out)
 {
     MDB_cursor *cur;
-    int rc = map_rc(mdb_cursor_open(t->txn, t->store->dbi[db], &cur));
+    int rc = pw__mdb_rc(mdb_cursor_open(t->txn, t->store->dbi[db], &cur));
     if (rc != 0)
         return rc;
     MDB_val k, v;
@@ -306,10 +266,10 @@ static int last_seq(pw_txn_t *t, int db, uint64_t *out)
         return PW_OK;
     }
     if (mrc != 0)
-        return map_rc(mrc);
+        return pw__mdb_rc(mrc);
     if (k.mv_size != 8)
         return PW_ESTORE;
-    *out = get_be64(k.mv_data);
+    *out = pw__get_be64(k.mv_data);
     return PW_OK;
 }
 
@@ -334,7 +294,7 @@ static int append_seq(pw_txn_t *t, int db, const void *v, size_t vlen, uint64_t 
         return rc;
     seq++;
     unsigned char key[8];
-    put_be64(key, seq);
+    pw__put_be64(key, seq);
     rc = put(t, db, key, 8, v, vlen, MDB_APPEND);
     if (rc == 0) {
         t->last[db] = seq;
@@ -367,11 +327,11 @@ static int seq_foreach(pw_txn_t *t, int db, uint64_t from, uint64_t to, size_t m
                        int (*fn)(void *ctx, uint64_t seq, const MDB_val *v), void *ctx)
 {
     MDB_cursor *cur;
-    int rc = map_rc(mdb_cursor_open(t->txn, t->store->dbi[db], &cur));
+    int rc = pw__mdb_rc(mdb_cursor_open(t->txn, t->store->dbi[db], &cur));
     if (rc != 0)
         return rc;
     unsigned char key[8];
-    put_be64(key, from);
+    pw__put_be64(key, from);
     MDB_val k = {8, key}, v;
     size_t n = 0;
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -380,7 +340,7 @@ static int seq_foreach(pw_txn_t *t, int db, uint64_t from, uint64_t to, size_t m
             rc = PW_ESTORE;
             break;
         }
-        uint64_t seq = get_be64(k.mv_data);
+        uint64_t seq = pw__get_be64(k.mv_data);
         if (seq > to)
             break;
         if ((rc = fn(ctx, seq, &v)) != 0)
@@ -389,7 +349,7 @@ static int seq_foreach(pw_txn_t *t, int db, uint64_t from, uint64_t to, size_t m
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
-        rc = map_rc(mrc);
+        rc = pw__mdb_rc(mrc);
     mdb_cursor_close(cur);
     return rc;
 }
@@ -489,7 +449,7 @@ int pw_store_current_foreach(pw_txn_t *txn,
                              void *ctx)
 {
     MDB_cursor *cur;
-    int rc = map_rc(mdb_cursor_open(txn->txn, txn->store->dbi[DB_CURRENT], &cur));
+    int rc = pw__mdb_rc(mdb_cursor_open(txn->txn, txn->store->dbi[DB_CURRENT], &cur));
     if (rc != 0)
         return rc;
     MDB_val k, v;
@@ -508,7 +468,7 @@ int pw_store_current_foreach(pw_txn_t *txn,
             break;
     }
     if (rc == 0 && mrc != MDB_NOTFOUND)
-        rc = map_rc(mrc);
+        rc = pw__mdb_rc(mrc);
     mdb_cursor_close(cur);
     return rc;
 }
@@ -516,7 +476,7 @@ int pw_store_current_foreach(pw_txn_t *txn,
 static size_t seq_key(char *buf, const char *district, uint64_t epoch)
 {
     size_t n = make_key(buf, district, NULL, NULL);
-    put_be64((unsigned char *)buf + n, epoch);
+    pw__put_be64((unsigned char *)buf + n, epoch);
     return n + 8;
 }
 
@@ -536,9 +496,9 @@ int pw_store_seq_get(pw_txn_t *txn, const char *district, uint64_t epoch, uint64
         return rc;
     if (v.mv_size != 16)
         return PW_ESTORE;
-    *seq_out = get_be64(v.mv_data);
+    *seq_out = pw__get_be64(v.mv_data);
     if (seen_out)
-        *seen_out = (int64_t)get_be64((const unsigned char *)v.mv_data + 8);
+        *seen_out = (int64_t)pw__get_be64((const unsigned char *)v.mv_data + 8);
     return PW_OK;
 }
 
@@ -548,8 +508,8 @@ int pw_store_seq_put(pw_txn_t *txn, const char *district, uint64_t epoch, uint64
     char key[KEYMAX];
     size_t klen = seq_key(key, district, epoch);
     unsigned char v[16];
-    put_be64(v, seq);
-    put_be64(v + 8, (uint64_t)seen_ms);
+    pw__put_be64(v, seq);
+    pw__put_be64(v + 8, (uint64_t)seen_ms);
     return put(txn, DB_SEQS, key, klen, v, sizeof(v), 0);
 }
 
@@ -579,7 +539,7 @@ static int events_all(pw_txn_t *t, int db, int (*fn)(void *ctx, const pw_event_t
                       void *ctx)
 {
     MDB_cursor *cur;
-    int rc = map_rc(mdb_cursor_open(t->txn, t->store->dbi[db], &cur));
+    int rc = pw__mdb_rc(mdb_cursor_open(t->txn, t->store->dbi[db], &cur));
     if (rc != 0)
         return rc;
     struct ev_ctx ec = {fn, ctx};
@@ -589,7 +549,7 @@ static int events_all(pw_txn_t *t, int db, int (*fn)(void *ctx, const pw_event_t
         if ((rc = decode_and_call(&ec, &v)) != 0)
             break;
     if (rc == 0 && mrc != MDB_NOTFOUND)
-        rc = map_rc(mrc);
+        rc = pw__mdb_rc(mrc);
     mdb_cursor_close(cur);
     return rc;
 }
@@ -619,7 +579,7 @@ int pw_store_open_del(pw_txn_t *txn, const char *indicator, const char *series)
     char key[KEYMAX];
     size_t klen = make_key(key, indicator, series, NULL);
     MDB_val k = {klen, key};
-    int rc = map_rc(mdb_del(txn->txn, txn->store->dbi[DB_OPEN], &k, NULL));
+    int rc = pw__mdb_rc(mdb_del(txn->txn, txn->store->dbi[DB_OPEN], &k, NULL));
     return rc == PW_ENOTFOUND ? PW_OK : rc;
 }
 
@@ -651,7 +611,7 @@ int pw_store_event_append(pw_txn_t *txn, pw_event_t *ev)
     if ((rc = pw_event_encode(ev, &txn->buf)) != 0)
         return rc;
     unsigned char key[8];
-    put_be64(key, ev->seq);
+    pw__put_be64(key, ev->seq);
     rc = put(txn, DB_EVENTS, key, 8, txn->buf.data, txn->buf.len, MDB_APPEND);
     if (rc == 0)
         txn->last[DB_EVENTS] = ev->seq;
@@ -684,10 +644,10 @@ int pw_store_status_put(pw_txn_t *txn, const pw_district_status_t *st)
     char key[KEYMAX];
     size_t klen = make_key(key, st->district, NULL, NULL);
     unsigned char v[STATUS_SIZE];
-    put_be64(v, st->epoch);
-    put_be64(v + 8, st->last_seq);
-    put_be64(v + 16, (uint64_t)st->last_seen_ms);
-    put_be64(v + 24, st->lag);
+    pw__put_be64(v, st->epoch);
+    pw__put_be64(v + 8, st->last_seq);
+    pw__put_be64(v + 16, (uint64_t)st->last_seen_ms);
+    pw__put_be64(v + 24, st->lag);
     return put(txn, DB_STATUS, key, klen, v, sizeof(v), 0);
 }
 
@@ -695,7 +655,7 @@ int pw_store_status_foreach(pw_txn_t *txn, int (*fn)(void *ctx, const pw_distric
                             void *ctx)
 {
     MDB_cursor *cur;
-    int rc = map_rc(mdb_cursor_open(txn->txn, txn->store->dbi[DB_STATUS], &cur));
+    int rc = pw__mdb_rc(mdb_cursor_open(txn->txn, txn->store->dbi[DB_STATUS], &cur));
     if (rc != 0)
         return rc;
     MDB_val k, v;
@@ -710,15 +670,15 @@ int pw_store_status_foreach(pw_txn_t *txn, int (*fn)(void *ctx, const pw_distric
         memset(&st, 0, sizeof(st));
         snprintf(st.district, sizeof(st.district), "%s", parts[0]);
         const unsigned char *b = v.mv_data;
-        st.epoch = get_be64(b);
-        st.last_seq = get_be64(b + 8);
-        st.last_seen_ms = (int64_t)get_be64(b + 16);
-        st.lag = get_be64(b + 24);
+        st.epoch = pw__get_be64(b);
+        st.last_seq = pw__get_be64(b + 8);
+        st.last_seen_ms = (int64_t)pw__get_be64(b + 16);
+        st.lag = pw__get_be64(b + 24);
         if ((rc = fn(ctx, &st)) != 0)
             break;
     }
     if (rc == 0 && mrc != MDB_NOTFOUND)
-        rc = map_rc(mrc);
+        rc = pw__mdb_rc(mrc);
     mdb_cursor_close(cur);
     return rc;
 }

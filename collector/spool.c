@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lmdb_util.h"
 #include "pw/error.h"
 #include "pw/util.h"
 
@@ -28,76 +29,36 @@ struct pw_spool {
     pw_buf_t buf;
 };
 
-static int map_rc(int rc)
-{
-    switch (rc) {
-    case MDB_SUCCESS:
-        return PW_OK;
-    case MDB_NOTFOUND:
-        return PW_ENOTFOUND;
-    case MDB_MAP_FULL:
-    case MDB_TXN_FULL:
-        return PW_ESTOREFULL;
-    default:
-        return rc > 0 ? -rc : PW_ESTORE;
-    }
-}
-
-/* LMDB takes keys and values through non-const pointers but only reads them. */
-static MDB_val mval(const void *p, size_t n)
-{
-    MDB_val v;
-    v.mv_size = n;
-    memcpy(&v.mv_data, &p, sizeof(p));
-    return v;
-}
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (unsigned char)(v & 0xff);
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static int meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t *out)
 {
-    MDB_val k = mval(key, strlen(key)), v;
+    MDB_val k = pw__mdb_val(key, strlen(key)), v;
     int rc = mdb_get(txn, dbi, &k, &v);
     if (rc != 0)
-        return map_rc(rc);
+        return pw__mdb_rc(rc);
     if (v.mv_size != 8)
         return PW_ESTORE;
-    *out = get_be64(v.mv_data);
+    *out = pw__get_be64(v.mv_data);
     return 0;
 }
 
 static int meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t value)
 {
     unsigned char b[8];
-    put_be64(b, value);
-    MDB_val k = mval(key, strlen(key)), v = mval(b, 8);
-    return map_rc(mdb_put(txn, dbi, &k, &v, 0));
+    pw__put_be64(b, value);
+    MDB_val k = pw__mdb_val(key, strlen(key)), v = pw__mdb_val(b, 8);
+    return pw__mdb_rc(mdb_put(txn, dbi, &k, &v, 0));
 }
 
 /* Reads or, in a new spool, writes the identity: district and epoch. */
 static int identity(pw_spool_t *self, MDB_txn *txn, const char *district)
 {
     MDB_dbi meta = self->dbi[DB_META];
-    MDB_val k = mval("district", 8), v;
+    MDB_val k = pw__mdb_val("district", 8), v;
     int rc = mdb_get(txn, meta, &k, &v);
     if (rc == MDB_NOTFOUND) {
         self->epoch = pw_random_u64();
-        MDB_val nv = mval(district, strlen(district));
-        if ((rc = map_rc(mdb_put(txn, meta, &k, &nv, 0))) != 0 ||
+        MDB_val nv = pw__mdb_val(district, strlen(district));
+        if ((rc = pw__mdb_rc(mdb_put(txn, meta, &k, &nv, 0))) != 0 ||
             (rc = meta_put_u64(txn, meta, "epoch", self->epoch)) != 0 ||
             (rc = meta_put_u64(txn, meta, "next", 1)) != 0 ||
             (rc = meta_put_u64(txn, meta, "acked", 0)) != 0)
@@ -106,7 +67,7 @@ static int identity(pw_spool_t *self, MDB_txn *txn, const char *district)
         return 0;
     }
     if (rc != 0)
-        return map_rc(rc);
+        return pw__mdb_rc(rc);
     if (v.mv_size != strlen(district) || memcmp(v.mv_data, district, v.mv_size) != 0)
         return PW_EINCOMPAT;
     uint64_t next;
@@ -129,7 +90,7 @@ int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_
     snprintf(self->district, sizeof(self->district), "%s", district);
     if ((rc = pw_mkdir_p(dir)) != 0)
         goto fail;
-    if ((rc = map_rc(mdb_env_create(&self->env))) != 0)
+    if ((rc = pw__mdb_rc(mdb_env_create(&self->env))) != 0)
         goto fail;
     mdb_env_set_maxdbs(self->env, DB_COUNT);
     /* The bound is kept in updates (about 256 bytes each with their index
@@ -139,18 +100,18 @@ int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_
         max_bytes = (size_t)1 << 30;
     self->max_pending = max_bytes / 256;
     mdb_env_set_mapsize(self->env, 2 * max_bytes + ((size_t)1 << 20));
-    if ((rc = map_rc(mdb_env_open(self->env, dir, 0, 0600))) != 0)
+    if ((rc = pw__mdb_rc(mdb_env_open(self->env, dir, 0, 0600))) != 0)
         goto fail;
     int dead;
     mdb_reader_check(self->env, &dead);
-    if ((rc = map_rc(mdb_txn_begin(self->env, NULL, 0, &txn))) != 0)
+    if ((rc = pw__mdb_rc(mdb_txn_begin(self->env, NULL, 0, &txn))) != 0)
         goto fail;
     for (int i = 0; i < DB_COUNT; i++)
-        if ((rc = map_rc(mdb_dbi_open(txn, db_names[i], MDB_CREATE, &self->dbi[i]))) != 0)
+        if ((rc = pw__mdb_rc(mdb_dbi_open(txn, db_names[i], MDB_CREATE, &self->dbi[i]))) != 0)
             goto fail;
     if ((rc = identity(self, txn, district)) != 0)
         goto fail;
-    rc = map_rc(mdb_txn_commit(txn));
+    rc = pw__mdb_rc(mdb_txn_commit(txn));
     txn = NULL;
     if (rc != 0)
         goto fail;
@@ -216,7 +177,7 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
                      size_t *added_out)
 {
     MDB_txn *txn;
-    int rc = map_rc(mdb_txn_begin(self->env, NULL, 0, &txn));
+    int rc = pw__mdb_rc(mdb_txn_begin(self->env, NULL, 0, &txn));
     if (rc != 0)
         return rc;
     uint64_t seq = self->head;
@@ -228,7 +189,7 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
             break;
         }
         char key[PW_PERIOD_STRMAX + PW_ID_MAX];
-        MDB_val k = mval(key, last_key(key, &obs[i])), v;
+        MDB_val k = pw__mdb_val(key, last_key(key, &obs[i])), v;
         int grc = mdb_get(txn, self->dbi[DB_LAST], &k, &v);
         double old;
         if (grc == 0 && v.mv_size == sizeof(old)) {
@@ -236,7 +197,7 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
             if (old == obs[i].value)
                 continue; /* already spooled with this value */
         } else if (grc != MDB_NOTFOUND) {
-            rc = map_rc(grc);
+            rc = pw__mdb_rc(grc);
             break;
         }
         pw_msg_t m;
@@ -252,11 +213,11 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
         if ((rc = pw_msg_encode(&m, &self->buf)) != 0)
             break;
         unsigned char sk[8];
-        put_be64(sk, seq);
-        MDB_val skv = mval(sk, 8), val = mval(self->buf.data, self->buf.len);
-        MDB_val nv = mval(&obs[i].value, sizeof(double));
-        if ((rc = map_rc(mdb_put(txn, self->dbi[DB_PENDING], &skv, &val, MDB_APPEND))) == 0)
-            rc = map_rc(mdb_put(txn, self->dbi[DB_LAST], &k, &nv, 0));
+        pw__put_be64(sk, seq);
+        MDB_val skv = pw__mdb_val(sk, 8), val = pw__mdb_val(self->buf.data, self->buf.len);
+        MDB_val nv = pw__mdb_val(&obs[i].value, sizeof(double));
+        if ((rc = pw__mdb_rc(mdb_put(txn, self->dbi[DB_PENDING], &skv, &val, MDB_APPEND))) == 0)
+            rc = pw__mdb_rc(mdb_put(txn, self->dbi[DB_LAST], &k, &nv, 0));
         added++;
     }
     if (rc == 0 && added)
@@ -265,7 +226,7 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
         mdb_txn_abort(txn);
         return rc != 0 ? rc : (full ? PW_ESTOREFULL : 0);
     }
-    if ((rc = map_rc(mdb_txn_commit(txn))) != 0)
+    if ((rc = pw__mdb_rc(mdb_txn_commit(txn))) != 0)
         return rc;
     self->head = seq;
     *added_out += added;
@@ -291,16 +252,16 @@ int pw_spool_read(pw_spool_t *self, uint64_t from, size_t max,
 {
     MDB_txn *txn;
     MDB_cursor *cur;
-    int rc = map_rc(mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn));
+    int rc = pw__mdb_rc(mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn));
     if (rc != 0)
         return rc;
-    if ((rc = map_rc(mdb_cursor_open(txn, self->dbi[DB_PENDING], &cur))) != 0) {
+    if ((rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_PENDING], &cur))) != 0) {
         mdb_txn_abort(txn);
         return rc;
     }
     unsigned char key[8];
-    put_be64(key, from);
-    MDB_val k = mval(key, 8), v;
+    pw__put_be64(key, from);
+    MDB_val k = pw__mdb_val(key, 8), v;
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     for (size_t n = 0; mrc == 0 && n < max && rc == 0; n++) {
         pw_msg_t m;
@@ -321,24 +282,24 @@ int pw_spool_flush(pw_spool_t *self)
         return 0;
     MDB_txn *txn;
     MDB_cursor *cur;
-    int rc = map_rc(mdb_txn_begin(self->env, NULL, 0, &txn));
+    int rc = pw__mdb_rc(mdb_txn_begin(self->env, NULL, 0, &txn));
     if (rc != 0)
         return rc;
-    if ((rc = map_rc(mdb_cursor_open(txn, self->dbi[DB_PENDING], &cur))) != 0) {
+    if ((rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_PENDING], &cur))) != 0) {
         mdb_txn_abort(txn);
         return rc;
     }
     MDB_val k, v;
     int mrc;
     while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 8 &&
-           get_be64(k.mv_data) <= self->acked)
-        if ((rc = map_rc(mdb_cursor_del(cur, 0))) != 0)
+           pw__get_be64(k.mv_data) <= self->acked)
+        if ((rc = pw__mdb_rc(mdb_cursor_del(cur, 0))) != 0)
             break;
     mdb_cursor_close(cur);
     if (rc == 0)
         rc = meta_put_u64(txn, self->dbi[DB_META], "acked", self->acked);
     if (rc == 0)
-        rc = map_rc(mdb_txn_commit(txn));
+        rc = pw__mdb_rc(mdb_txn_commit(txn));
     else
         mdb_txn_abort(txn);
     if (rc == 0)

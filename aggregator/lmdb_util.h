@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PW_LMDB_UTIL_H
+#define PW_LMDB_UTIL_H
+
+#include <lmdb.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "pw/error.h"
+
+/* Helpers shared by the two LMDB users, the aggregator's store and the
+ * collector's spool. Private: not part of any component's interface. */
+
+/** LMDB's codes translated at the boundary; raw codes never leak past it. */
+static inline int pw__mdb_rc(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return PW_OK;
+    case MDB_NOTFOUND:
+        return PW_ENOTFOUND;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+        return PW_ESTOREFULL;
+    default:
+        return rc > 0 ? -rc : PW_ESTORE;
+    }
+}
+
+/** An MDB_val over p: LMDB takes keys and values through non-const pointers but only reads them. */
+static inline MDB_val pw__mdb_val(const void *p, size_t n)
+{
+    MDB_val v;
+    v.mv_size = n;
+    memcpy(&v.mv_data, &p, sizeof(p));
+    return v;
+}
+
+/** Writes v big-endian, so that sequence keys sort in number order. */
+static inline void pw__put_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+/** Reads a big-endian 64-bit number. */
+static inline uint64_t pw__get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+#endif
