@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#define _DEFAULT_SOURCE    /* timegm */
-#define _XOPEN_SOURCE 700 /* strptime */
 #include <ctype.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -152,22 +150,7 @@ static int parse_since(const char *text, int64_t *out)
         *out = pw_now_ms() - (int64_t)v * mult * 1000;
         return 0;
     }
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    const char *rest = strptime(text, "%Y-%m-%d", &tm);
-    if (!rest)
-        return -1;
-    if (*rest == 'T' || *rest == ' ') {
-        rest = strptime(rest + 1, "%H:%M", &tm);
-        if (rest && *rest == ':')
-            rest = strptime(rest + 1, "%S", &tm);
-        if (rest && *rest == 'Z')
-            rest++;
-    }
-    if (!rest || *rest)
-        return -1;
-    *out = (int64_t)timegm(&tm) * 1000;
-    return 0;
+    return pw_parse_time(text, out);
 }
 
 static int print_since(struct mon *m, int64_t since, int timeout_ms)

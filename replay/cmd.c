@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#define _DEFAULT_SOURCE    /* timegm, usleep */
-#define _XOPEN_SOURCE 700  /* strptime */
+#define _DEFAULT_SOURCE /* usleep */
 #include <ctype.h>
 #include <getopt.h>
 #include <math.h>
@@ -191,19 +190,8 @@ static int parse_point(const char *text, bool allow_period, uint64_t *seq, int64
         *kind = 3;
         return 0;
     }
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    const char *rest = strptime(text, "%Y-%m-%d", &tm);
-    if (rest && (*rest == 'T' || *rest == ' ')) {
-        rest = strptime(rest + 1, "%H:%M", &tm);
-        if (rest && *rest == ':')
-            rest = strptime(rest + 1, "%S", &tm);
-        if (rest && *rest == 'Z')
-            rest++;
-    }
-    if (!rest || *rest)
+    if (pw_parse_time(text, ms) != 0)
         return -1;
-    *ms = (int64_t)timegm(&tm) * 1000;
     *kind = 2;
     return 0;
 }

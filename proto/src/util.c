@@ -74,6 +74,24 @@ int pw_rm_rf(const char *path)
     return rc == 0 ? 0 : (errno ? -errno : rc);
 }
 
+int pw_parse_time(const char *text, int64_t *ms_out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *rest = strptime(text, "%Y-%m-%d", &tm);
+    if (rest && (*rest == 'T' || *rest == ' ')) {
+        rest = strptime(rest + 1, "%H:%M", &tm);
+        if (rest && *rest == ':')
+            rest = strptime(rest + 1, "%S", &tm);
+        if (rest && *rest == 'Z')
+            rest++;
+    }
+    if (!rest || *rest)
+        return -EINVAL;
+    *ms_out = (int64_t)timegm(&tm) * 1000;
+    return 0;
+}
+
 void pw_format_time(int64_t ms, char buf[32])
 {
     time_t s = (time_t)(ms / 1000);

@@ -22,6 +22,9 @@ int pw_mkdir_p(const char *path);
 /** Removes a directory tree. 0 or -errno. For temporary stores and tests. */
 int pw_rm_rf(const char *path);
 
+/** Parses a UTC date or time: "2018-07-01", "2018-07-01T08:00", "2018-07-01T08:00:00Z". 0 or -EINVAL. */
+int pw_parse_time(const char *text, int64_t *ms_out);
+
 /** Writes into buf the UTC ISO-8601 time of ms ("2018-07-01T08:00:00Z"). */
 void pw_format_time(int64_t ms, char buf[32]);
 
