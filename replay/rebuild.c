@@ -44,7 +44,7 @@ int pw_rebuild_new(const pw_catalog_t *cat, const char *into, pw_model_emit_fn o
     if (rc == 0 && into) {
         /* The map is address space, not disk: make it big enough for any
          * history rather than growing it mid-transaction. */
-        pw_store_opts_t so = {.readonly = false, .map_size = (size_t)64 << 30};
+        pw_store_opts_t so = {.readonly = false, .map_size = (size_t)8 << 30};
         rc = pw_store_open(&self->store, into, &so);
         uint64_t head = 0;
         if (rc == 0 && (rc = pw_store_begin(self->store, true, &self->txn)) == 0 &&

@@ -47,23 +47,44 @@ int pw_period_parse(const char *text, size_t len, pw_period_t *out)
     return PW_EPERIOD;
 }
 
+/* Four digits of y; years outside 0..9999 never parse, so none reach here. */
+static char *put_year(char *out, int y)
+{
+    out[0] = (char)('0' + y / 1000 % 10);
+    out[1] = (char)('0' + y / 100 % 10);
+    out[2] = (char)('0' + y / 10 % 10);
+    out[3] = (char)('0' + y % 10);
+    return out + 4;
+}
+
+/* Written by hand rather than with snprintf: store keys format a period for
+ * every update, and this is several times cheaper. */
 void pw_period_format(pw_period_t p, char buf[PW_PERIOD_STRMAX])
 {
     int year = p.end / 12, month = p.end % 12 + 1;
+    if (year < 0 || year > 9999) {
+        snprintf(buf, PW_PERIOD_STRMAX, "?");
+        return;
+    }
+    char *o = put_year(buf, year);
     switch (p.months) {
     case 12:
-        snprintf(buf, PW_PERIOD_STRMAX, "%04d", year);
         break;
     case 6:
-        snprintf(buf, PW_PERIOD_STRMAX, "%04dH%d", year, month / 6);
+        *o++ = 'H';
+        *o++ = (char)('0' + month / 6);
         break;
     case 3:
-        snprintf(buf, PW_PERIOD_STRMAX, "%04dQ%d", year, month / 3);
+        *o++ = 'Q';
+        *o++ = (char)('0' + month / 3);
         break;
     default:
-        snprintf(buf, PW_PERIOD_STRMAX, "%04d-%02d", year, month);
+        *o++ = '-';
+        *o++ = (char)('0' + month / 10);
+        *o++ = (char)('0' + month % 10);
         break;
     }
+    *o = '\0';
 }
 
 int pw_period_cmp(pw_period_t a, pw_period_t b)
