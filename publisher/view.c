@@ -418,8 +418,12 @@ void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool c
     }
 }
 
-static void json_str(FILE *out, const char *s)
+void pw_view_json_str(FILE *out, const char *s)
 {
+    if (!s) {
+        fputs("null", out);
+        return;
+    }
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\')
@@ -437,10 +441,10 @@ static void json_common(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out
     char ptext[PW_PERIOD_STRMAX], num[48];
     pw_period_format(ev->period, ptext);
     fputs("\"indicator\":", out);
-    json_str(out, ev->indicator);
+    pw_view_json_str(out, ev->indicator);
     fputs(",\"series\":", out);
     if (ev->series[0])
-        json_str(out, ev->series);
+        pw_view_json_str(out, ev->series);
     else
         fputs("null", out);
     fprintf(out, ",\"period\":\"%s\",\"value\":", ptext);
@@ -478,9 +482,9 @@ static void json_detail(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out
     for (uint32_t i = 0; i < ev->ntop; i++) {
         const pw_event_district_t *d = &ev->top[i];
         fprintf(out, "%s{\"district\":", i ? "," : "");
-        json_str(out, d->district);
+        pw_view_json_str(out, d->district);
         fputs(",\"name_zh\":", out);
-        json_str(out, district_name(cat, d->district));
+        pw_view_json_str(out, district_name(cat, d->district));
         fmt_num(num, sizeof(num), d->value, dec + 1);
         fprintf(out, ",\"value\":%s", num);
         fmt_num(num, sizeof(num), d->weight, 4);
@@ -502,7 +506,7 @@ void pw_view_print_event_json(const pw_catalog_t *cat, const pw_event_t *ev, FIL
         fprintf(out, "{\"alert\":\"%s\",", ev->action == PW_ALERT_OPEN ? "open" : "resolve");
         json_common(cat, ev, out);
         fprintf(out, ",\"complete\":\"%u/%u\",\"why\":", ev->have, ev->want);
-        json_str(out, ev->why);
+        pw_view_json_str(out, ev->why);
         if (ev->has_detail)
             json_detail(cat, ev, out);
     } else {
@@ -514,9 +518,9 @@ void pw_view_print_event_json(const pw_catalog_t *cat, const pw_event_t *ev, FIL
         const pw_indicator_t *ind = find_ind(cat, ev->indicator);
         if (ind) {
             fputs(",\"name_zh\":", out);
-            json_str(out, ind->name_zh);
+            pw_view_json_str(out, ind->name_zh);
             fputs(",\"name_en\":", out);
-            json_str(out, ind->name_en);
+            pw_view_json_str(out, ind->name_en);
         }
     }
     fprintf(out, ",\"seq\":%llu,\"time\":\"%s\"}\n", (unsigned long long)ev->seq, when);
@@ -600,9 +604,9 @@ void pw_view_print_status(const pw_catalog_t *cat, const pw_reply_t *status, FIL
             if (st->last_seen_ms > 0)
                 pw_format_time(st->last_seen_ms, when);
             fputs("{\"district\":", out);
-            json_str(out, st->district);
+            pw_view_json_str(out, st->district);
             fputs(",\"name_zh\":", out);
-            json_str(out, name);
+            pw_view_json_str(out, name);
             fprintf(out, ",\"connected\":%s,\"last_seen\":", st->connected ? "true" : "false");
             if (when[0])
                 fprintf(out, "\"%s\"", when);

@@ -64,6 +64,9 @@ void pw_view_print_alert(const pw_catalog_t *cat, const pw_event_t *ev, FILE *ou
 /** Prints an event (rate, alert open or resolve) as one JSON object line; not alert updates. */
 void pw_view_print_event_json(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out);
 
+/** Writes s as a JSON string (escaping quotes, backslashes, controls), or null for NULL. */
+void pw_view_json_str(FILE *out, const char *s);
+
 /** Display columns of a UTF-8 string in a terminal (CJK characters take two). */
 int pw_display_width(const char *s);
 

@@ -13,6 +13,7 @@
 #include "pw/error.h"
 #include "store.h"
 #include "verify.h"
+#include "view.h"
 
 #define ERRMAX 8192 /* an error message with up to two paths in it */
 
@@ -75,24 +76,6 @@ static const char import_usage[] =
     "                    export must come from a store written with the same one\n"
     "  -h, --help        this text\n";
 
-static void json_str(FILE *out, const char *s)
-{
-    if (!s) {
-        fputs("null", out);
-        return;
-    }
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
 struct verify_out {
     bool json;
     uint64_t limit; /* 0: all */
@@ -110,11 +93,11 @@ static int print_diff(void *ctx, const pw_verify_diff_t *d)
     o->shown[d->part]++;
     if (o->json) {
         fprintf(stdout, "{\"part\":\"%s\",\"key\":", part);
-        json_str(stdout, d->key);
+        pw_view_json_str(stdout, d->key);
         fputs(",\"a\":", stdout);
-        json_str(stdout, d->a);
+        pw_view_json_str(stdout, d->a);
         fputs(",\"b\":", stdout);
-        json_str(stdout, d->b);
+        pw_view_json_str(stdout, d->b);
         fputs("}\n", stdout);
     } else if (d->a && d->b) {
         printf("%s%s%s: %s vs %s\n", part, d->key[0] ? " " : "", d->key, d->a, d->b);
