@@ -28,6 +28,12 @@ static const char usage_text[] =
     "                       at the cap, updates are refused (ESTOREFULL) and kept\n"
     "                       by the collectors\n"
     "  --batch N            updates per transaction at most (default 4096)\n"
+    "  --keys DIR           CURVE keys made by 'planwatch keygen': serve with\n"
+    "                       DIR/aggregator.secret, accept the district keys\n"
+    "                       DIR/districts/*.pub, each only for its own district;\n"
+    "                       SIGHUP re-reads DIR/districts (revoke, rotate, add)\n"
+    "  --insecure           allow tcp:// without CURVE (loopback experiments only;\n"
+    "                       warns at every start). ipc:// needs neither\n"
     "  --log-level LEVEL    error, warn, info or debug (default info)\n"
     "  -h, --help           this text\n";
 
@@ -37,7 +43,8 @@ int pw_cmd_aggregator(int argc, char **argv)
         {"store", required_argument, 0, 's'},   {"bind", required_argument, 0, 'b'},
         {"catalog", required_argument, 0, 'c'}, {"notify", required_argument, 0, 'n'},
         {"map-size", required_argument, 0, 'm'}, {"batch", required_argument, 0, 'B'},
-        {"map-max", required_argument, 0, 'X'},
+        {"map-max", required_argument, 0, 'X'},   {"keys", required_argument, 0, 'k'},
+        {"insecure", no_argument, 0, 'I'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     pw_aggregator_opts_t opts = {0};
@@ -58,6 +65,12 @@ int pw_cmd_aggregator(int argc, char **argv)
             break;
         case 'c':
             catalog_path = optarg;
+            break;
+        case 'k':
+            opts.keys_dir = optarg;
+            break;
+        case 'I':
+            opts.insecure = true;
             break;
         case 'n':
             opts.notify = optarg;
@@ -106,6 +119,7 @@ int pw_cmd_aggregator(int argc, char **argv)
     if (pw_cli_load_catalog(catalog_path, &cat) != 0)
         return 1;
     opts.catalog = cat;
+    opts.reload = &pw_cli_reload;
     pw_aggregator_t *agg = NULL;
     int rc = pw_aggregator_new(&opts, &agg);
     if (rc == 0)

@@ -37,6 +37,9 @@ static const char usage_text[] =
     "                       answer, keeping the rest spooled (default 30)\n"
     "  --spool-max MIB      spool size bound (default 1024); when full, new\n"
     "                       observations wait in the file, with an error logged\n"
+    "  --keys DIR           CURVE: speak as DIR/districts/ID.secret to the server\n"
+    "                       key DIR/aggregator.pub (see 'planwatch keygen')\n"
+    "  --insecure           allow tcp:// without CURVE (loopback experiments only)\n"
     "  --quiet              no summary line\n"
     "  --log-level LEVEL    error, warn, info or debug (default warn)\n"
     "  -h, --help           this text\n";
@@ -76,6 +79,7 @@ int pw_cmd_collector(int argc, char **argv)
         {"timeout", required_argument, 0, 't'},   {"quiet", no_argument, 0, 'q'},
         {"spool", required_argument, 0, 's'},     {"follow", no_argument, 0, 'F'},
         {"spool-max", required_argument, 0, 'M'}, {"log-level", required_argument, 0, 'l'},
+        {"keys", required_argument, 0, 'k'},      {"insecure", no_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     pw_collector_opts_t opts = {.connect = "tcp://127.0.0.1:5555"};
     const char *catalog_path = NULL;
@@ -99,6 +103,12 @@ int pw_cmd_collector(int argc, char **argv)
             break;
         case 'F':
             opts.follow = true;
+            break;
+        case 'k':
+            opts.keys_dir = optarg;
+            break;
+        case 'I':
+            opts.insecure = true;
             break;
         case 'p':
             if (opts.nperiods == PW_COLLECTOR_PERIODS_MAX ||

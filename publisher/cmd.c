@@ -23,6 +23,11 @@ static const char usage_text[] =
     "  --notify ENDPOINT        the aggregator's notify endpoint (default ipc://DIR/notify.sock)\n"
     "  --catalog FILE           the aggregator's catalog, for status and district questions\n"
     "                           (default: the Wuhan plan's)\n"
+    "  --keys DIR               CURVE keys made by 'planwatch keygen': serve with\n"
+    "                           DIR/publisher.secret to the desk keys DIR/desks/*.pub;\n"
+    "                           SIGHUP re-reads DIR/desks (revoke, rotate, add)\n"
+    "  --insecure               allow tcp:// without CURVE (loopback experiments only;\n"
+    "                           warns at every start). ipc:// needs neither\n"
     "  --log-level LEVEL        error, warn, info or debug (default info)\n"
     "  -h, --help               this text\n";
 
@@ -32,7 +37,8 @@ int pw_cmd_publisher(int argc, char **argv)
         {"store", required_argument, 0, 's'},         {"bind", required_argument, 0, 'b'},
         {"snapshot-bind", required_argument, 0, 'S'}, {"notify", required_argument, 0, 'n'},
         {"log-level", required_argument, 0, 'l'},     {"help", no_argument, 0, 'h'},
-        {"catalog", required_argument, 0, 'c'},       {0, 0, 0, 0}};
+        {"catalog", required_argument, 0, 'c'},       {"keys", required_argument, 0, 'k'},
+        {"insecure", no_argument, 0, 'I'},            {0, 0, 0, 0}};
     pw_publisher_opts_t opts = {.bind = "tcp://127.0.0.1:5560"};
     const char *catalog_path = NULL;
     pw_log_level_t level = PW_LOG_INFO;
@@ -53,6 +59,12 @@ int pw_cmd_publisher(int argc, char **argv)
             break;
         case 'c':
             catalog_path = optarg;
+            break;
+        case 'k':
+            opts.keys_dir = optarg;
+            break;
+        case 'I':
+            opts.insecure = true;
             break;
         case 'l':
             if (pw_log_level_parse(optarg, &level) != 0) {
@@ -78,6 +90,7 @@ int pw_cmd_publisher(int argc, char **argv)
     if (pw_cli_load_catalog(catalog_path, &cat) != 0)
         return 1;
     opts.catalog = cat;
+    opts.reload = &pw_cli_reload;
     pw_publisher_t *pub = NULL;
     int rc = pw_publisher_new(&opts, &pub);
     if (rc == 0)

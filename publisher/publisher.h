@@ -3,6 +3,7 @@
 #define PW_PUBLISHER_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "pw/catalog.h"
@@ -29,6 +30,9 @@ typedef struct pw_publisher_opts {
     const char *notify;        /**< the aggregator's notify endpoint; NULL = default */
     int heartbeat_ms;          /**< 0 = 1000 */
     const pw_catalog_t *catalog; /**< for status and district requests; borrowed */
+    const char *keys_dir;      /**< CURVE keys: DIR/publisher.secret, DIR/desks/ *.pub; NULL = none */
+    bool insecure;             /**< allow TCP without CURVE (loudly) */
+    volatile sig_atomic_t *reload; /**< set (by SIGHUP): re-read the desk keys */
 } pw_publisher_opts_t;
 
 /**

@@ -12,7 +12,10 @@
 /** Set by SIGINT/SIGTERM; a second signal exits at once. */
 extern volatile sig_atomic_t pw_cli_stop;
 
-/** Installs the SIGINT/SIGTERM handlers and ignores SIGPIPE. */
+/** Set by SIGHUP: daemons re-read their keys. */
+extern volatile sig_atomic_t pw_cli_reload;
+
+/** Installs the SIGINT/SIGTERM and SIGHUP handlers and ignores SIGPIPE. */
 void pw_cli_signals(void);
 
 /**
@@ -37,5 +40,6 @@ int pw_cmd_replay(int argc, char **argv);
 int pw_cmd_verify(int argc, char **argv);
 int pw_cmd_export(int argc, char **argv);
 int pw_cmd_import(int argc, char **argv);
+int pw_cmd_keygen(int argc, char **argv);
 
 #endif

@@ -11,6 +11,13 @@
 #include "pw/error.h"
 
 volatile sig_atomic_t pw_cli_stop = 0;
+volatile sig_atomic_t pw_cli_reload = 0;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    pw_cli_reload = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -28,6 +35,8 @@ void pw_cli_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -83,6 +92,7 @@ static const struct {
     {"verify", pw_cmd_verify, "compare two stores and list every difference"},
     {"export", pw_cmd_export, "write a store's update log to a portable file (msgpack or CSV)"},
     {"import", pw_cmd_import, "load an exported log into a new store"},
+    {"keygen", pw_cmd_keygen, "create CURVE keys for the aggregator, publisher, districts, desks"},
 };
 
 static void usage(FILE *out)
