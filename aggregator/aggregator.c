@@ -57,6 +57,7 @@ struct district_status {
 };
 
 #define SILENT_MS 5000 /* no message for this long: the collector is gone */
+#define SKEW_MS   (5 * 60 * 1000) /* how far ahead of our clock an observation may be */
 
 struct pw_aggregator {
     pw_aggregator_opts_t opts;
@@ -532,6 +533,8 @@ static int update(pw_aggregator_t *self, int item, const pw_msg_t *m, int64_t no
     }
     p->last = m->seq;
     int crc = pw_msg_check(m, self->cat);
+    if (crc == 0 && m->observed_ms > now + SKEW_MS)
+        crc = PW_ETIME; /* a clock this wrong makes every "as of" question wrong */
     if (crc != 0) {
         /* A rejected update still uses its sequence number, so the ones after
          * it are not taken for a gap; nothing of it is stored. */
@@ -594,8 +597,10 @@ static int apply_batch(pw_aggregator_t *self, bool refuse, int64_t now)
         int drc = pw_msg_decode(zmq_msg_data(msg), zmq_msg_size(msg), &m);
         if (drc != 0) {
             self->n_rejected++;
-            PW_WARN("malformed message (%zu bytes) rejected: %s", zmq_msg_size(msg),
-                    pw_strerror(drc));
+            int a = self->items[i].auth;
+            PW_WARN("%s: malformed message (%zu bytes) rejected: %s",
+                    a >= 0 ? self->cat->districts[a].id : "peer without a key",
+                    zmq_msg_size(msg), pw_strerror(drc));
             nack(self, (int)i, 0, 0, drc, pw_strerror(drc));
             continue;
         }
@@ -743,7 +748,13 @@ static int receive_batch(pw_aggregator_t *self)
         it->auth = key_district(self, &it->msg);
         if (!ok || extra) {
             self->n_rejected++;
-            PW_WARN("message with a wrong number of frames dropped");
+            PW_WARN("message with a wrong number of frames rejected");
+            pw_msg_t nk;
+            memset(&nk, 0, sizeof(nk));
+            nk.type = PW_MSG_NACK;
+            nk.reason = PW_EMALFORMED;
+            snprintf(nk.text, sizeof(nk.text), "one frame per message");
+            send_frame(self, &it->id, &nk);
             zmq_msg_close(&it->id);
             zmq_msg_close(&it->msg);
             continue;

@@ -5,7 +5,7 @@
  * unknown key gets nothing through, a subscriber without a desk key receives
  * nothing, and a key revoked (or rotated) at a SIGHUP stops working.
  */
-#define _DEFAULT_SOURCE
+#define _GNU_SOURCE /* memmem */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
@@ -367,6 +367,38 @@ Test(security, a_subscriber_without_a_desk_key_receives_nothing)
     char *text = pw_read_file(out);
     cr_assert(text && !strstr(text, "\"indicator\""), "%s", text);
     free(text);
+}
+
+/* No secret key of districts/ in the aggregator's log or in its LMDB file. */
+static void assert_no_secrets(void)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/aggregator.log", dir);
+    char *logtext = pw_read_file(path);
+    snprintf(path, sizeof(path), "%s/data.mdb", store);
+    FILE *f = fopen(path, "rb");
+    cr_assert(logtext && f);
+    static char db[64 << 20];
+    size_t dblen = fread(db, 1, sizeof(db), f);
+    fclose(f);
+    static const char *ids[] = {"jiangan", "hongshan", "wuhan", "xinzhou"};
+    for (size_t i = 0; i < 4; i++) {
+        pw_key_t k;
+        char err[512];
+        snprintf(path, sizeof(path), "%s/districts", keys);
+        cr_assert_eq(pw_key_load_secret(path, ids[i], &k, err, sizeof(err)), 0, "%s", err);
+        cr_assert_null(strstr(logtext, k.secret_z85), "a secret key in the log");
+        cr_assert_null(memmem(db, dblen, k.secret_z85, strlen(k.secret_z85)),
+                       "a secret key in the store");
+    }
+    free(logtext);
+}
+
+Test(security, secrets_are_neither_logged_nor_stored)
+{
+    feed_jiangan(keys, 0);
+    cr_assert_eq(pw_proc_stop(&agg, 10000), 0);
+    assert_no_secrets();
 }
 
 Test(security, a_revoked_district_key_stops_working_after_a_reload)
