@@ -83,6 +83,7 @@ static const struct {
     {"verify", pw_cmd_verify, "compare two stores and list every difference"},
     {"export", pw_cmd_export, "write a store's update log to a portable file (msgpack or CSV)"},
     {"import", pw_cmd_import, "load an exported log into a new store"},
+    {"report", pw_cmd_report, "the evaluation table for a period: text, HTML with charts, CSV"},
 };
 
 static void usage(FILE *out)
