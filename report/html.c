@@ -67,7 +67,8 @@ static const char css[] =
     ".chip.none{background:#f1f3f5;color:var(--muted)}\n"
     "table.eval{width:100%;border-collapse:collapse;font-size:12.5px}\n"
     "table.eval th,table.eval td{border:1px solid var(--rule);padding:4px 6px;vertical-align:middle}\n"
-    "table.eval thead th{background:#f3f4f6;font-weight:600;text-align:center;font-size:12px}\n"
+    "table.eval thead th{background:#f3f4f6;font-weight:600;text-align:center;font-size:12px;"
+    "white-space:nowrap}\n"
     "table.eval thead th small,td small{display:block;font-weight:400;color:var(--muted);"
     "font-size:10.5px;line-height:1.25}\n"
     "td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
@@ -99,12 +100,18 @@ static const char css[] =
     "svg text{font-family:inherit;font-size:10px;fill:#5b6470}\n"
     "svg .sub{font-size:10.5px;fill:#1b1f24}\n"
     "footer{margin-top:22px;border-top:1px solid var(--rule);padding-top:8px;font-size:11.5px;"
-    "color:var(--muted)}\n"
+    "color:var(--muted)}\n";
+
+/* On paper: A4, smaller type, the charts from a new page, none split. */
+static const char css_print[] =
     "@media print{@page{size:A4 portrait;margin:12mm 10mm}"
     "body{background:#fff;font-size:9pt;-webkit-print-color-adjust:exact;print-color-adjust:exact}"
     ".page{margin:0;padding:0;box-shadow:none;max-width:none}"
     "h1{font-size:17pt}h2{font-size:13pt;margin-top:10pt}"
-    "table.eval{font-size:7.5pt}table.eval thead th{font-size:7.5pt}td.name{min-width:0}"
+    "table.eval{font-size:7.5pt}table.eval thead th{font-size:7pt;white-space:normal}"
+    "table.eval th,table.eval td{padding:2px 3px}td.name{min-width:0}"
+    "td.attr small,td.band small,td.cat small,td.na small{display:none}"
+    "table.eval thead th small,td small{font-size:6.5pt}"
     "table.eval tr{break-inside:avoid;page-break-inside:avoid}"
     "thead{display:table-header-group}"
     "section.charts{break-before:page;page-break-before:always}"
@@ -664,7 +671,8 @@ int pw_report_write_html(const pw_report_t *self, FILE *out, const char *source)
           "<meta name='viewport' content='width=device-width, initial-scale=1'><title>",
           out);
     esc(out, cat->name);
-    fprintf(out, " · %s</title><style>%s</style></head><body><div class='page'>", pt, css);
+    fprintf(out, " · %s</title><style>%s%s</style></head><body><div class='page'>", pt, css,
+            css_print);
     fputs("<header class='doc'><div class='kicker'>规划实施评估 · Plan evaluation report</div>"
           "<h1>",
           out);
