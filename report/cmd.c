@@ -10,6 +10,7 @@
 #include "csv.h"
 #include "html.h"
 #include "pw/error.h"
+#include "pw/util.h"
 #include "report.h"
 #include "text.h"
 
@@ -76,8 +77,10 @@ int pw_cli_report_files(const pw_catalog_t *cat, const char *store, const char *
         (size_t)snprintf(csv, sizeof(csv), "%s/report.csv", dir) >= sizeof(csv))
         return -ENAMETOOLONG;
     pw_report_t *rep = NULL;
-    int rc = pw_report_from_store(cat, store, NULL, &rep);
+    int rc = pw_mkdir_p(dir);
     if (rc != 0)
+        fprintf(stderr, "planwatch report: cannot create %s: %s\n", dir, pw_strerror(rc));
+    if (rc == 0 && (rc = pw_report_from_store(cat, store, NULL, &rep)) != 0)
         fprintf(stderr, "planwatch report: cannot read %s: %s\n", store, pw_strerror(rc));
     if (rc == 0 && (rc = write_files(rep, html, csv, store)) == 0)
         fprintf(info, "Report: %s\n        %s\n", html, csv);

@@ -83,8 +83,11 @@ int pw_report_write_text(const pw_report_t *self, FILE *out, bool color)
             pw_view_fmt_num(num, sizeof(num), r->forecast.value, ind->decimals);
         else
             snprintf(num, sizeof(num), "-");
-        fprintf(out, " %8s  %s %s\n", num, pw_forecast_name(r->forecast.cls),
-                pw_forecast_name_zh(r->forecast.cls));
+        if (r->forecast.cls == PW_FORECAST_NONE)
+            fprintf(out, " %8s  -\n", num);
+        else
+            fprintf(out, " %8s  %s %s\n", num, pw_forecast_name(r->forecast.cls),
+                    pw_forecast_name_zh(r->forecast.cls));
     }
     int bands[4], classes[5], achieved;
     pw_report_count(self, bands, classes, &achieved);
