@@ -91,11 +91,11 @@ int pw_cli_report_files(const pw_catalog_t *cat, const char *store, const char *
 int pw_cmd_report(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"store", required_argument, 0, 's'},   {"connect", required_argument, 0, 'C'},
+        {"store", required_argument, 0, 's'},    {"connect", required_argument, 0, 'C'},
         {"snapshot", required_argument, 0, 'S'}, {"period", required_argument, 0, 'p'},
-        {"html", required_argument, 0, 'H'},    {"csv", required_argument, 0, 'v'},
-        {"catalog", required_argument, 0, 'c'}, {"timeout", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"html", required_argument, 0, 'H'},     {"csv", required_argument, 0, 'v'},
+        {"catalog", required_argument, 0, 'c'},  {"timeout", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     const char *store = NULL, *connect = NULL, *snapshot = NULL, *html = NULL, *csv = NULL;
     const char *catalog_path = NULL;
     bool have_period = false;
@@ -115,8 +115,9 @@ int pw_cmd_report(int argc, char **argv)
             break;
         case 'p':
             if (pw_period_parse(optarg, strlen(optarg), &period) != 0) {
-                fprintf(stderr, "planwatch report: bad --period '%s' (2017, 2018H1, 2018Q3, "
-                                "2018-07)\n",
+                fprintf(stderr,
+                        "planwatch report: bad --period '%s' (2017, 2018H1, 2018Q3, "
+                        "2018-07)\n",
                         optarg);
                 return 2;
             }

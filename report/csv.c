@@ -47,10 +47,10 @@ int pw_report_write_csv(const pw_report_t *self, FILE *out)
         return -EINVAL;
     fputs("\xEF\xBB\xBF", out);
     static const char *const head[FIXED] = {
-        "row",  "category", "category_zh", "indicator", "series", "name_zh",    "name_en",
-        "unit", "attribute", "attribute_zh", "method",   "base",   "target"};
+        "row",  "category",  "category_zh",  "indicator", "series", "name_zh", "name_en",
+        "unit", "attribute", "attribute_zh", "method",    "base",   "target"};
     static const char *const tail[TAIL] = {
-        "rate",         "band",          "band_zh",           "achieved",
+        "rate",          "band",           "band_zh",           "achieved",
         "forecast_2020", "forecast_class", "forecast_class_zh", "complete"};
     for (size_t k = 0; k < FIXED; k++)
         f[k] = head[k];

@@ -34,9 +34,9 @@ typedef enum pw_forecast_class {
 
 typedef struct pw_forecast {
     pw_forecast_class_t cls;
-    bool has_value;  /**< false with PW_FORECAST_NONE */
-    double value;    /**< the projected target-year value, at the indicator's precision */
-    pw_rate_t rate;  /**< the rate that value earns in the target year */
+    bool has_value; /**< false with PW_FORECAST_NONE */
+    double value;   /**< the projected target-year value, at the indicator's precision */
+    pw_rate_t rate; /**< the rate that value earns in the target year */
 } pw_forecast_t;
 
 /**

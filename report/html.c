@@ -66,7 +66,8 @@ static const char css[] =
     ".chip.severe{background:var(--sevbg);color:var(--sev);font-weight:700}"
     ".chip.none{background:#f1f3f5;color:var(--muted)}\n"
     "table.eval{width:100%;border-collapse:collapse;font-size:12.5px}\n"
-    "table.eval th,table.eval td{border:1px solid var(--rule);padding:4px 6px;vertical-align:middle}\n"
+    "table.eval th,table.eval td{border:1px solid var(--rule);padding:4px "
+    "6px;vertical-align:middle}\n"
     "table.eval thead th{background:#f3f4f6;font-weight:600;text-align:center;font-size:12px;"
     "white-space:nowrap}\n"
     "table.eval thead th small,td small{display:block;font-weight:400;color:var(--muted);"
@@ -252,30 +253,33 @@ static void trend_chart(FILE *out, const pw_report_t *self, int i)
     }
     scale_t sc;
     fit(&sc, vals, nv);
-    fprintf(out, "<svg class='trend' data-chart='trend' viewBox='0 0 %.0f %.0f' role='img' "
-                 "aria-label='",
+    fprintf(out,
+            "<svg class='trend' data-chart='trend' viewBox='0 0 %.0f %.0f' role='img' "
+            "aria-label='",
             CW, CH);
     esc(out, ind->name_en);
     fputs("'>", out);
     y_axis(out, &sc);
     /* The part of the plan period already behind the report. */
     double fnow = pw_elapsed(cat, self->period);
-    fprintf(out, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#1f4e79' "
-                 "fill-opacity='.04'/>",
+    fprintf(out,
+            "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#1f4e79' "
+            "fill-opacity='.04'/>",
             xpos(0), PT, xpos(fmin(fnow, 1.0)) - xpos(0), CH - PT - PB);
     int years = cat->target_year - cat->base_year;
     for (int y = 0; y <= years; y++) {
         double x = xpos((double)y / years);
-        fprintf(out, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#c9ced6'/>", x,
-                CH - PB, x, CH - PB + 4);
+        fprintf(out, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#c9ced6'/>", x, CH - PB,
+                x, CH - PB + 4);
         fprintf(out, "<text x='%.1f' y='%.1f' text-anchor='middle'>%d</text>", x, CH - PB + 15,
                 cat->base_year + y);
     }
     fprintf(out, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#9aa1ab'/>", PL, CH - PB,
             CW - PR, CH - PB);
     if (ind->target_kind == PW_TARGET_RANGE) {
-        fprintf(out, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#2e7d32' "
-                     "fill-opacity='.08'/>",
+        fprintf(out,
+                "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#2e7d32' "
+                "fill-opacity='.08'/>",
                 PL, ypos(&sc, ind->target_hi), CW - PR - PL,
                 ypos(&sc, ind->target) - ypos(&sc, ind->target_hi));
     }
@@ -302,16 +306,16 @@ static void trend_chart(FILE *out, const pw_report_t *self, int i)
                     fputs("'/>", out);
                 open = false;
                 if (f > 0.0)
-                    fprintf(out, "<g data-missing='1'><line x1='%.1f' y1='%.1f' x2='%.1f' "
-                                 "y2='%.1f' stroke='#9aa1ab' stroke-dasharray='2 2'/>"
-                                 "<text x='%.1f' y='%.1f' text-anchor='middle'>n/a</text></g>",
+                    fprintf(out,
+                            "<g data-missing='1'><line x1='%.1f' y1='%.1f' x2='%.1f' "
+                            "y2='%.1f' stroke='#9aa1ab' stroke-dasharray='2 2'/>"
+                            "<text x='%.1f' y='%.1f' text-anchor='middle'>n/a</text></g>",
                             xpos(f), PT, xpos(f), CH - PB, xpos(f), PT + 8);
                 continue;
             }
             double x = xpos(f), y = ypos(&sc, r->cells[p].value);
             if (!open)
-                fprintf(out, "<polyline fill='none' stroke='%s' stroke-width='2' points='",
-                        color);
+                fprintf(out, "<polyline fill='none' stroke='%s' stroke-width='2' points='", color);
             fprintf(out, "%s%.1f,%.1f", open ? " " : "", x, y);
             open = true;
             lx = x;
@@ -320,11 +324,13 @@ static void trend_chart(FILE *out, const pw_report_t *self, int i)
         if (open)
             fputs("'/>", out);
         if (r->forecast.has_value && lx > 0.0) {
-            fprintf(out, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='%s' "
-                         "stroke-width='1.5' stroke-dasharray='1 3' stroke-linecap='round'/>",
+            fprintf(out,
+                    "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='%s' "
+                    "stroke-width='1.5' stroke-dasharray='1 3' stroke-linecap='round'/>",
                     lx, ly, xpos(1.0), ypos(&sc, r->forecast.value), color);
-            fprintf(out, "<circle cx='%.1f' cy='%.1f' r='3.2' fill='#fff' stroke='%s' "
-                         "stroke-width='1.5'/>",
+            fprintf(out,
+                    "<circle cx='%.1f' cy='%.1f' r='3.2' fill='#fff' stroke='%s' "
+                    "stroke-width='1.5'/>",
                     xpos(1.0), ypos(&sc, r->forecast.value), color);
         }
         for (size_t p = 0; p < self->nperiods; p++) {
@@ -334,8 +340,9 @@ static void trend_chart(FILE *out, const pw_report_t *self, int i)
             num(t, sizeof(t), r->cells[p].value, ind->decimals);
             pw_period_format(self->periods[p], pt);
             double f = pw_elapsed(cat, self->periods[p]);
-            fprintf(out, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'><title>%s: %s</title>"
-                         "</circle>",
+            fprintf(out,
+                    "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'><title>%s: %s</title>"
+                    "</circle>",
                     xpos(f), ypos(&sc, r->cells[p].value), color, pt, t);
         }
         /* The value at the report period, labelled. */
@@ -344,8 +351,9 @@ static void trend_chart(FILE *out, const pw_report_t *self, int i)
             char t[32];
             num(t, sizeof(t), now->value, ind->decimals);
             double y = ypos(&sc, now->value);
-            fprintf(out, "<text class='sub' x='%.1f' y='%.1f' text-anchor='middle' "
-                         "style='fill:%s;font-weight:600'>%s</text>",
+            fprintf(out,
+                    "<text class='sub' x='%.1f' y='%.1f' text-anchor='middle' "
+                    "style='fill:%s;font-weight:600'>%s</text>",
                     xpos(fmin(fnow, 1.0)), y < PT + 14 ? y + 14 : y - 7, color, t);
         }
         if (ns > 1) {
@@ -395,7 +403,7 @@ static void district_chart(FILE *out, const pw_report_t *self, const pw_report_s
     esc(out, ind->id);
     fprintf(out, "' viewBox='0 0 %.0f %.0f' role='img'>", CW, h);
     double span = sc.hi - sc.lo;
-#define XV(v) (left + (right - left) * ((v) - sc.lo) / span)
+#define XV(v) (left + (right - left) * ((v)-sc.lo) / span)
     char pt[64];
     pw_report_period_zh(self->period, pt, sizeof(pt));
     fprintf(out, "<text class='sub' x='0' y='10'>各区 Districts, %s</text>", pt);
@@ -405,41 +413,44 @@ static void district_chart(FILE *out, const pw_report_t *self, const pw_report_s
         if (!c->has_value)
             continue;
         double y = top + bar * (double)row++;
-        const char *fill = !c->rate.has_rate              ? "#90a4ae"
-                           : c->rate.band == PW_BAND_SEVERE ? "#d9534f"
+        const char *fill = !c->rate.has_rate                 ? "#90a4ae"
+                           : c->rate.band == PW_BAND_SEVERE  ? "#d9534f"
                            : c->rate.band == PW_BAND_LAGGING ? "#e0a526"
-                                                            : "#5b9a5f";
+                                                             : "#5b9a5f";
         char t[32];
         num(t, sizeof(t), c->value, ind->decimals + 1);
         fprintf(out, "<text x='%.1f' y='%.1f' text-anchor='end'>", left - 4, y + 9);
         esc(out, cat->districts[d].name_zh);
         /* Dots on a stem, not bars: the axis is fitted to the values and
          * need not start at zero, and a bar's length would then mislead. */
-        fprintf(out, "</text><line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#d5d9df'/>"
-                     "<circle cx='%.1f' cy='%.1f' r='3.6' fill='%s'><title>",
+        fprintf(out,
+                "</text><line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#d5d9df'/>"
+                "<circle cx='%.1f' cy='%.1f' r='3.6' fill='%s'><title>",
                 XV(sc.lo), y + 6, XV(c->value), y + 6, XV(c->value), y + 6, fill);
         esc(out, cat->districts[d].name_en);
-        fprintf(out, ": %s</title></circle><text x='%.1f' y='%.1f'>%s</text>", t,
-                XV(c->value) + 6, y + 9.5, t);
+        fprintf(out, ": %s</title></circle><text x='%.1f' y='%.1f'>%s</text>", t, XV(c->value) + 6,
+                y + 9.5, t);
     }
     double yb = top + bar * (double)nd + 2;
     if (severe >= sc.lo && severe <= sc.hi)
-        fprintf(out, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#b3261e' "
-                     "stroke-dasharray='4 3'/>",
+        fprintf(out,
+                "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#b3261e' "
+                "stroke-dasharray='4 3'/>",
                 XV(severe), top, XV(severe), yb);
-    fprintf(out, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#2e7d32' "
-                 "stroke-width='1.4' stroke-dasharray='6 3'/>",
+    fprintf(out,
+            "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#2e7d32' "
+            "stroke-width='1.4' stroke-dasharray='6 3'/>",
             XV(planned), top, XV(planned), yb);
     if (city->has_value)
-        fprintf(out, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#1f4e79' "
-                     "stroke-width='2'/>",
+        fprintf(out,
+                "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#1f4e79' "
+                "stroke-width='2'/>",
                 XV(city->value), top - 2, XV(city->value), yb);
     int dec = tick_decimals(sc.step);
     for (double v = sc.lo; v <= sc.hi + sc.step * 1e-6; v += sc.step) {
         char t[32];
         num(t, sizeof(t), v, dec);
-        fprintf(out, "<text x='%.1f' y='%.1f' text-anchor='middle'>%s</text>", XV(v), yb + 12,
-                t);
+        fprintf(out, "<text x='%.1f' y='%.1f' text-anchor='middle'>%s</text>", XV(v), yb + 12, t);
     }
 #undef XV
     fputs("</svg>", out);
@@ -480,15 +491,17 @@ static void summary(FILE *out, const pw_report_t *self)
 {
     int bands[4], classes[5], achieved;
     pw_report_count(self, bands, classes, &achieved);
-    fprintf(out, "<div class='summary'>"
-                 "<span class='chip on_track'>进展良好 on track: %d (提前完成 achieved: %d)</span>"
-                 "<span class='chip lagging'>进展缓慢 lagging: %d</span>"
-                 "<span class='chip severe'>严重滞后 severe: %d</span>",
+    fprintf(out,
+            "<div class='summary'>"
+            "<span class='chip on_track'>进展良好 on track: %d (提前完成 achieved: %d)</span>"
+            "<span class='chip lagging'>进展缓慢 lagging: %d</span>"
+            "<span class='chip severe'>严重滞后 severe: %d</span>",
             bands[PW_BAND_ON_TRACK], achieved, bands[PW_BAND_LAGGING], bands[PW_BAND_SEVERE]);
     if (bands[PW_BAND_NONE])
         fprintf(out, "<span class='chip none'>无进展率 no rate: %d</span>", bands[PW_BAND_NONE]);
-    fprintf(out, "<span class='chip none'>%d年预测 forecast: %d 提前完成, %d 可以完成, "
-                 "%d 经努力可以完成, %d 难以完成</span></div>",
+    fprintf(out,
+            "<span class='chip none'>%d年预测 forecast: %d 提前完成, %d 可以完成, "
+            "%d 经努力可以完成, %d 难以完成</span></div>",
             self->cat->target_year, classes[PW_FORECAST_MET_EARLY], classes[PW_FORECAST_ON_TIME],
             classes[PW_FORECAST_EFFORT], classes[PW_FORECAST_MISSED]);
 }
@@ -515,8 +528,9 @@ static void table_head(FILE *out, const pw_report_t *self)
         fprintf(out, "<th colspan='%zu'>进展情况<small>Observed</small></th>", nshown);
     char pz[64];
     pw_report_period_zh(self->period, pz, sizeof(pz));
-    fprintf(out, "<th colspan='3'>评估 (%s)<small>Evaluation</small></th></tr><tr>"
-                 "<th>%d年</th><th>%d年</th>",
+    fprintf(out,
+            "<th colspan='3'>评估 (%s)<small>Evaluation</small></th></tr><tr>"
+            "<th>%d年</th><th>%d年</th>",
             pz, cat->base_year, cat->target_year);
     for (size_t p = 0; p < self->nperiods; p++) {
         if (!shown(self, p))
@@ -524,9 +538,10 @@ static void table_head(FILE *out, const pw_report_t *self)
         pw_report_period_zh(self->periods[p], pz, sizeof(pz));
         fprintf(out, "<th>%s</th>", pz);
     }
-    fprintf(out, "<th>进展率(%%)<small>Progress rate</small></th>"
-                 "<th>评价<small>Band</small></th>"
-                 "<th>%d年情况预测<small>Forecast</small></th></tr></thead><tbody>",
+    fprintf(out,
+            "<th>进展率(%%)<small>Progress rate</small></th>"
+            "<th>评价<small>Band</small></th>"
+            "<th>%d年情况预测<small>Forecast</small></th></tr></thead><tbody>",
             cat->target_year);
 }
 
@@ -542,8 +557,8 @@ static void table(FILE *out, const pw_report_t *self)
         esc(out, ind->id);
         fprintf(out, "'><td class='num'>%d</td>", ind->row);
         /* One category cell over its consecutive rows, as the seed's table has. */
-        bool first_of_cat = k == 0 || strcmp(cat->indicators[self->series[k - 1].ind].category,
-                                             ind->category) != 0;
+        bool first_of_cat =
+            k == 0 || strcmp(cat->indicators[self->series[k - 1].ind].category, ind->category) != 0;
         if (first_of_cat) {
             size_t span = 1;
             while (k + span < self->nseries &&
@@ -649,8 +664,7 @@ static void cards(FILE *out, const pw_report_t *self)
         esc(out, target);
         rate_text(t, sizeof(t), worst);
         fprintf(out, "</small></span><span class='chip %s'>%s %s</span></figcaption>",
-                band_class(worst), worst->has_rate ? pw_band_name_zh(worst->band) : "无",
-                t);
+                band_class(worst), worst->has_rate ? pw_band_name_zh(worst->band) : "无", t);
         trend_chart(out, self, (int)i);
         for (size_t k = first; k < first + ns; k++)
             if (pw_report_has_districts(self, &self->series[k]))
@@ -693,12 +707,12 @@ int pw_report_write_html(const pw_report_t *self, FILE *out, const char *source)
         esc(out, en);
         fputs(": ", out);
     }
-    fprintf(out, "evaluation of the main indicators at %s (%s), %.0f%% of the plan period "
-                 "%d–%d elapsed</span></h1>",
+    fprintf(out,
+            "evaluation of the main indicators at %s (%s), %.0f%% of the plan period "
+            "%d–%d elapsed</span></h1>",
             pt, pz, pw_report_elapsed_pct(self), cat->base_year, cat->target_year);
     fputs("<p class='meta'>", out);
-    fprintf(out, "%zu indicators, %zu series · generated %s", cat->nindicators, self->nseries,
-            now);
+    fprintf(out, "%zu indicators, %zu series · generated %s", cat->nindicators, self->nseries, now);
     if (source) {
         fputs(" · source: ", out);
         esc(out, source);
@@ -707,11 +721,12 @@ int pw_report_write_html(const pw_report_t *self, FILE *out, const char *source)
     summary(out, self);
     fputs("</header><section class='table'>", out);
     table(out, self);
-    fprintf(out, "<p class='notes'>进展率 = 实际进度 / 规划进度 (progress rate: actual against "
-                 "planned progress, %d%% = on track). 评价: 进展良好 ≥ %.0f, 进展缓慢 %.0f–%.0f, "
-                 "严重滞后 &lt; %.0f. %d年预测: the trend from the base through the latest "
-                 "observation, extended to %d; 可以完成 when it earns a rate of at least %d, "
-                 "经努力可以完成 from %d, 难以完成 below.</p>",
+    fprintf(out,
+            "<p class='notes'>进展率 = 实际进度 / 规划进度 (progress rate: actual against "
+            "planned progress, %d%% = on track). 评价: 进展良好 ≥ %.0f, 进展缓慢 %.0f–%.0f, "
+            "严重滞后 &lt; %.0f. %d年预测: the trend from the base through the latest "
+            "observation, extended to %d; 可以完成 when it earns a rate of at least %d, "
+            "经努力可以完成 from %d, 难以完成 below.</p>",
             100, cat->on_track_at, cat->alert_below, cat->on_track_at, cat->alert_below,
             cat->target_year, cat->target_year, PW_FORECAST_ON_TIME_AT / 100,
             PW_FORECAST_EFFORT_AT / 100);

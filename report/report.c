@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "client.h"
-#include "pw/bureau.h"
 #include "publisher.h"
+#include "pw/bureau.h"
 #include "pw/error.h"
 #include "store.h"
 
@@ -149,8 +149,7 @@ static void finish(pw_report_t *self)
         }
         for (size_t p = self->nperiods; p-- > 0;) {
             if (r->cells[p].has_value && pw_elapsed(cat, self->periods[p]) > 0.0) {
-                pw_forecast_eval(cat, ind, r->s, self->periods[p], r->cells[p].value,
-                                 &r->forecast);
+                pw_forecast_eval(cat, ind, r->s, self->periods[p], r->cells[p].value, &r->forecast);
                 break;
             }
         }
@@ -267,7 +266,8 @@ static void fill_rows(pw_report_t *self, const pw_event_t *rows, size_t n, int d
         if (d < 0)
             pw_model_cell_of(&rows[k], &r->cells[p]);
         else if (r->districts)
-            pw_model_cell_of(&rows[k], &r->districts[(size_t)p * self->cat->ndistricts + (size_t)d]);
+            pw_model_cell_of(&rows[k],
+                             &r->districts[(size_t)p * self->cat->ndistricts + (size_t)d]);
     }
 }
 
@@ -357,9 +357,9 @@ double pw_report_value_at_rate(const pw_indicator_t *ind, double f, double pct)
 static const struct {
     const char *id, *zh;
 } categories[] = {
-    {"social_assistance", "社会救助"},   {"community", "社区建设"},
+    {"social_assistance", "社会救助"},    {"community", "社区建设"},
     {"social_organisations", "社会组织"}, {"social_workers", "社会工作"},
-    {"elderly_care", "养老服务"},        {"social_services", "社会事务"},
+    {"elderly_care", "养老服务"},         {"social_services", "社会事务"},
 };
 
 const char *pw_report_category_zh(const char *category)

@@ -20,21 +20,21 @@
 
 /** One indicator series of the report. */
 typedef struct pw_report_series {
-    int ind;               /**< index into the catalog's indicators */
-    int s;                 /**< series index within the indicator */
-    pw_cell_t *cells;      /**< one per report period (pw_report_t.periods) */
-    pw_cell_t *districts;  /**< ratio series with district elements: [period * ndistricts +
-                                district], district offices only; else NULL */
+    int ind;                /**< index into the catalog's indicators */
+    int s;                  /**< series index within the indicator */
+    pw_cell_t *cells;       /**< one per report period (pw_report_t.periods) */
+    pw_cell_t *districts;   /**< ratio series with district elements: [period * ndistricts +
+                                 district], district offices only; else NULL */
     pw_forecast_t forecast; /**< from the latest observation up to the report period */
 } pw_report_series_t;
 
 typedef struct pw_report {
-    const pw_catalog_t *cat;     /**< borrowed; must outlive the report */
-    pw_period_t period;          /**< the period evaluated */
-    size_t nperiods;             /**< periods with data up to and including period */
-    pw_period_t *periods;        /**< in order; the base period first when it has data */
+    const pw_catalog_t *cat; /**< borrowed; must outlive the report */
+    pw_period_t period;      /**< the period evaluated */
+    size_t nperiods;         /**< periods with data up to and including period */
+    pw_period_t *periods;    /**< in order; the base period first when it has data */
     size_t nseries;
-    pw_report_series_t *series;  /**< in catalog order */
+    pw_report_series_t *series; /**< in catalog order */
 } pw_report_t;
 
 /**
@@ -90,7 +90,8 @@ double pw_report_value_at_rate(const pw_indicator_t *ind, double f, double pct);
 /** A category id's Chinese name (社会救助...), or the id itself when unknown. Borrowed. */
 const char *pw_report_category_zh(const char *category);
 
-/** A period as the report's column heads write it: 2016年, 2018年上半年, 2018年第3季度, 2018年7月. */
+/** A period as the report's column heads write it: 2016年, 2018年上半年, 2018年第3季度, 2018年7月.
+ */
 void pw_report_period_zh(pw_period_t p, char *buf, size_t len);
 
 /** "约束性" (binding) or "预期性" (expected). */

@@ -32,8 +32,8 @@ int pw_report_write_text(const pw_report_t *self, FILE *out, bool color)
     const pw_catalog_t *cat = self->cat;
     char ptext[PW_PERIOD_STRMAX];
     pw_period_format(self->period, ptext);
-    fprintf(out, "Evaluation report at %s (plan %d-%d, %.0f%% of the plan period elapsed)\n",
-            ptext, cat->base_year, cat->target_year, pw_report_elapsed_pct(self));
+    fprintf(out, "Evaluation report at %s (plan %d-%d, %.0f%% of the plan period elapsed)\n", ptext,
+            cat->base_year, cat->target_year, pw_report_elapsed_pct(self));
     fprintf(out, "%3s  %-32s ", "#", "indicator");
     pw_view_print_cell(out, "指标", 24);
     fprintf(out, " %-6s %7s %7s", "attr", "base", "target");
@@ -96,8 +96,9 @@ int pw_report_write_text(const pw_report_t *self, FILE *out, bool color)
             bands[PW_BAND_SEVERE]);
     if (bands[PW_BAND_NONE])
         fprintf(out, ", %d without a rate", bands[PW_BAND_NONE]);
-    fprintf(out, "\nForecast for %d: %d met early (提前完成), %d on time (可以完成), %d with extra "
-                 "effort (经努力可以完成), %d missed (难以完成)\n",
+    fprintf(out,
+            "\nForecast for %d: %d met early (提前完成), %d on time (可以完成), %d with extra "
+            "effort (经努力可以完成), %d missed (难以完成)\n",
             cat->target_year, classes[PW_FORECAST_MET_EARLY], classes[PW_FORECAST_ON_TIME],
             classes[PW_FORECAST_EFFORT], classes[PW_FORECAST_MISSED]);
     return ferror(out) ? -EIO : 0;

@@ -4,11 +4,12 @@
  * the DOM, a screenshot), the CSV has its BOM and a line per indicator
  * series, and a report from a running publisher equals the one from the store. */
 #define _DEFAULT_SOURCE
-#include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <criterion/criterion.h>
 
 #include "proc.h"
 #include "pw/catalog.h"
@@ -87,8 +88,9 @@ Test(report_render, demo_report_renders_in_headless_chromium)
 {
     char chromium[4096];
     if (!find_chromium(chromium, sizeof(chromium)))
-        cr_assert_fail("chromium is not installed: this test renders the report in headless "
-                "Chromium (apt-get install chromium, as ./run test does; or set PW_CHROMIUM)");
+        cr_assert_fail(
+            "chromium is not installed: this test renders the report in headless "
+            "Chromium (apt-get install chromium, as ./run test does; or set PW_CHROMIUM)");
     run_demo();
     pw_catalog_t *cat = load_catalog();
 
@@ -98,8 +100,15 @@ Test(report_render, demo_report_renders_in_headless_chromium)
     snprintf(dom, sizeof(dom), "%s/dom.html", dir);
     snprintf(shot, sizeof(shot), "--screenshot=%s/shot.png", dir);
     snprintf(profile, sizeof(profile), "--user-data-dir=%s/profile", dir);
-    char *dump[] = {"chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                    "--no-first-run", profile, "--dump-dom", url, NULL};
+    char *dump[] = {"chromium",
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    profile,
+                    "--dump-dom",
+                    url,
+                    NULL};
     int rc = pw_proc_run(chromium, dump, dom, 120000);
     char *err = NULL;
     {
@@ -123,8 +132,7 @@ Test(report_render, demo_report_renders_in_headless_chromium)
         cr_assert(card, "no chart for %s", cat->indicators[i].id);
         const char *trend = strstr(card, "data-chart=\"trend\"");
         const char *next = strstr(card + 1, "data-indicator=\"");
-        cr_assert(trend && (!next || trend < next), "%s has no trend chart",
-                  cat->indicators[i].id);
+        cr_assert(trend && (!next || trend < next), "%s has no trend chart", cat->indicators[i].id);
     }
     /* Districts' own values for the ratios of district elements: 18 of them. */
     cr_assert_eq(count(html, "data-districts=\""), 18);
@@ -132,9 +140,17 @@ Test(report_render, demo_report_renders_in_headless_chromium)
     free(html);
     free(err);
 
-    char *snap[] = {"chromium",      "--headless", "--no-sandbox",          "--disable-gpu",
-                    "--no-first-run", profile,      "--hide-scrollbars",    "--window-size=1280,1800",
-                    shot,            url,          NULL};
+    char *snap[] = {"chromium",
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    profile,
+                    "--hide-scrollbars",
+                    "--window-size=1280,1800",
+                    shot,
+                    url,
+                    NULL};
     char slog[128];
     snprintf(slog, sizeof(slog), "%s/shot.log", dir);
     rc = pw_proc_run(chromium, snap, slog, 120000);

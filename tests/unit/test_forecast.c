@@ -2,9 +2,10 @@
 /* The forecast column: projection from the base through the latest
  * observation, and the class thresholds (提前完成, 可以完成, 经努力可以完成,
  * 难以完成) at their boundaries, for rising and falling indicators. */
+#include <string.h>
+
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
-#include <string.h>
 
 #include "forecast.h"
 #include "pw/error.h"
@@ -75,12 +76,12 @@ static struct threshold_case {
     double observed;
     pw_forecast_class_t want;
 } thresholds[] = {
-    {40.0, PW_FORECAST_ON_TIME},   /* projects 80: the on-time line itself */
-    {39.99, PW_FORECAST_EFFORT},   /* 79.98 */
-    {10.0, PW_FORECAST_EFFORT},    /* 20: the effort line itself */
-    {9.99, PW_FORECAST_MISSED},    /* 19.98 */
-    {0.0, PW_FORECAST_MISSED},     /* no progress at all */
-    {99.99, PW_FORECAST_ON_TIME},  /* far ahead, but not there yet */
+    {40.0, PW_FORECAST_ON_TIME},    /* projects 80: the on-time line itself */
+    {39.99, PW_FORECAST_EFFORT},    /* 79.98 */
+    {10.0, PW_FORECAST_EFFORT},     /* 20: the effort line itself */
+    {9.99, PW_FORECAST_MISSED},     /* 19.98 */
+    {0.0, PW_FORECAST_MISSED},      /* no progress at all */
+    {99.99, PW_FORECAST_ON_TIME},   /* far ahead, but not there yet */
     {100.0, PW_FORECAST_MET_EARLY}, /* the target itself */
 };
 
@@ -141,7 +142,7 @@ Test(forecast, range_target_holds_the_latest_value)
     pw_forecast_t fc = eval("range", "2018H1", 30.05);
     cr_assert_float_eq(fc.value, 30.05, 1e-9);
     cr_assert_eq(fc.cls, PW_FORECAST_ON_TIME); /* a range is never met early */
-    fc = eval("range", "2018H1", 44.0); /* above the range: still rated 100 */
+    fc = eval("range", "2018H1", 44.0);        /* above the range: still rated 100 */
     cr_assert_eq(fc.cls, PW_FORECAST_ON_TIME);
     fc = eval("range", "2018H1", 5.0); /* 5/30: a sixth of the lower bound */
     cr_assert_eq(fc.cls, PW_FORECAST_MISSED, "got %s", pw_forecast_name(fc.cls));

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The report model (periods, gaps, districts, forecasts, counts) and its CSV
  * and HTML writers: BOM, RFC 4180 quoting, escaping, one chart per indicator. */
-#include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <criterion/criterion.h>
 
 #include "csv.h"
 #include "html.h"
