@@ -106,6 +106,7 @@ Test(report_render, demo_report_renders_in_headless_chromium)
                     "--disable-gpu",
                     "--no-first-run",
                     profile,
+                    "--enable-logging=stderr",
                     "--dump-dom",
                     url,
                     NULL};
@@ -122,6 +123,8 @@ Test(report_render, demo_report_renders_in_headless_chromium)
     /* The page loaded as itself, not Chromium's error page. */
     cr_assert(strstr(html, "主要指标进展情况评估表"), "%.400s", html);
     cr_assert_null(strstr(html, "ERR_FILE_NOT_FOUND"));
+    /* Nothing on the page's console (a script error, a blocked load). */
+    cr_assert_null(err ? strstr(err, ":CONSOLE") : NULL, "%s", err);
     /* Chromium writes attributes with double quotes: one card per indicator,
      * each with its trend chart. */
     cr_assert_eq(count(html, "data-indicator=\""), cat->nindicators);
