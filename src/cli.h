@@ -42,8 +42,8 @@ int pw_cmd_report(int argc, char **argv);
 
 /**
  * Writes DIR/report.html and DIR/report.csv (creating DIR) for the latest
- * period of the store (read-only) under cat, and prints their paths on info. 0 or an error (said
- * on stderr).
+ * period of the store (read-only) under cat, and prints their paths on info.
+ * 0 or an error (said on stderr).
  */
 int pw_cli_report_files(const pw_catalog_t *cat, const char *store, const char *dir, FILE *info);
 
