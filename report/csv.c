@@ -2,6 +2,7 @@
 #include "csv.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pw/rate.h"
@@ -41,27 +42,33 @@ int pw_report_write_csv(const pw_report_t *self, FILE *out)
 {
     const pw_catalog_t *cat = self->cat;
     size_t n = FIXED + self->nperiods + TAIL;
-    const char *f[FIXED + 64 + TAIL];
-    char heads[64][PW_PERIOD_STRMAX + 8], vals[64][32];
-    if (self->nperiods > 64)
-        return -EINVAL;
+    const char **f = malloc(n * sizeof(*f));
+    /* One text per period: its head first, then each line's value. */
+    char(*texts)[32] = malloc((self->nperiods + 1) * sizeof(*texts));
+    if (!f || !texts) {
+        free(f);
+        free(texts);
+        return -ENOMEM;
+    }
+    char fhead[32];
+    snprintf(fhead, sizeof(fhead), "forecast_%d", cat->target_year);
     fputs("\xEF\xBB\xBF", out);
     static const char *const head[FIXED] = {
         "row",  "category",  "category_zh",  "indicator", "series", "name_zh", "name_en",
         "unit", "attribute", "attribute_zh", "method",    "base",   "target"};
     static const char *const tail[TAIL] = {
-        "rate",          "band",           "band_zh",           "achieved",
-        "forecast_2020", "forecast_class", "forecast_class_zh", "complete"};
+        "rate", "band",           "band_zh",           "achieved",
+        NULL,   "forecast_class", "forecast_class_zh", "complete"};
     for (size_t k = 0; k < FIXED; k++)
         f[k] = head[k];
     for (size_t p = 0; p < self->nperiods; p++) {
         char ptext[PW_PERIOD_STRMAX];
         pw_period_format(self->periods[p], ptext);
-        snprintf(heads[p], sizeof(heads[p]), "value_%s", ptext);
-        f[FIXED + p] = heads[p];
+        snprintf(texts[p], sizeof(texts[p]), "value_%s", ptext);
+        f[FIXED + p] = texts[p];
     }
     for (size_t k = 0; k < TAIL; k++)
-        f[FIXED + self->nperiods + k] = tail[k];
+        f[FIXED + self->nperiods + k] = tail[k] ? tail[k] : fhead;
     line(out, f, n);
     for (size_t k = 0; k < self->nseries; k++) {
         const pw_report_series_t *r = &self->series[k];
@@ -89,10 +96,10 @@ int pw_report_write_csv(const pw_report_t *self, FILE *out)
         for (size_t j = 0; j < FIXED; j++)
             f[j] = fixed[j];
         for (size_t p = 0; p < self->nperiods; p++) {
-            vals[p][0] = '\0';
+            texts[p][0] = '\0';
             if (r->cells[p].has_value)
-                pw_view_fmt_num(vals[p], sizeof(vals[p]), r->cells[p].value, ind->decimals);
-            f[FIXED + p] = vals[p];
+                pw_view_fmt_num(texts[p], sizeof(texts[p]), r->cells[p].value, ind->decimals);
+            f[FIXED + p] = texts[p];
         }
         if (now->rate.has_rate)
             snprintf(rate, sizeof(rate), "%.2f", (double)now->rate.centi / 100.0);
@@ -112,5 +119,7 @@ int pw_report_write_csv(const pw_report_t *self, FILE *out)
             f[FIXED + self->nperiods + j] = t[j];
         line(out, f, n);
     }
+    free(texts);
+    free(f);
     return ferror(out) ? -EIO : 0;
 }

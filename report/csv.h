@@ -12,7 +12,7 @@
  * line and one line per indicator series.
  */
 
-/** Writes the report as CSV to out. 0 or -EIO. */
+/** Writes the report as CSV to out. 0, -ENOMEM or -EIO. */
 int pw_report_write_csv(const pw_report_t *self, FILE *out);
 
 /** Writes one CSV field, quoted when it holds a comma, quote, CR or LF. */
