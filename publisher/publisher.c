@@ -393,15 +393,20 @@ static int load_value(void *ctx, const char *district, const char *element, pw_p
     return d < 0 || e < 0 ? 0 : pw_model_set(m, d, e, p, value, NULL);
 }
 
-/* The reporters' current values, for questions the stored rows do not answer. */
-static int load_model(pw_publisher_t *self, pw_txn_t *txn, pw_model_t **out)
+int pw_publisher_load_model(const pw_catalog_t *cat, pw_txn_t *txn, pw_model_t **out)
 {
-    int rc = pw_model_new(self->opts.catalog, out);
+    int rc = pw_model_new(cat, out);
     if (rc == 0)
         rc = pw_store_current_foreach(txn, load_value, *out);
     if (rc != 0)
         pw_model_destroy(out);
     return rc;
+}
+
+/* The reporters' current values, for questions the stored rows do not answer. */
+static int load_model(pw_publisher_t *self, pw_txn_t *txn, pw_model_t **out)
+{
+    return pw_publisher_load_model(self->opts.catalog, txn, out);
 }
 
 /* The period asked, or the latest with data. */

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "pw/catalog.h"
 
@@ -41,5 +42,13 @@ int pw_cmd_verify(int argc, char **argv);
 int pw_cmd_export(int argc, char **argv);
 int pw_cmd_import(int argc, char **argv);
 int pw_cmd_keygen(int argc, char **argv);
+int pw_cmd_report(int argc, char **argv);
+
+/**
+ * Writes DIR/report.html and DIR/report.csv (creating DIR) for the latest
+ * period of the store (read-only) under cat, and prints their paths on info.
+ * 0 or an error (said on stderr).
+ */
+int pw_cli_report_files(const pw_catalog_t *cat, const char *store, const char *dir, FILE *info);
 
 #endif

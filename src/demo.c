@@ -45,6 +45,8 @@ static const char usage_text[] =
     "  --store DIR     keep the store in DIR (default: a temporary one, removed)\n"
     "  --data DIR      a plan's data: DIR/catalog.conf and DIR/districts/<id>.csv\n"
     "                  (default: the Wuhan demo)\n"
+    "  --report-dir DIR  where report.html and report.csv go (default: the --store\n"
+    "                  directory, else the current one)\n"
     "  -h, --help      this text\n";
 
 struct child {
@@ -404,10 +406,11 @@ int pw_cmd_demo(int argc, char **argv)
     static const struct option longopts[] = {{"json", no_argument, 0, 'j'},
                                              {"store", required_argument, 0, 's'},
                                              {"data", required_argument, 0, 'd'},
+                                             {"report-dir", required_argument, 0, 'r'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     static struct demo d;
-    const char *store = NULL, *datadir = NULL;
+    const char *store = NULL, *datadir = NULL, *report_dir = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -419,6 +422,9 @@ int pw_cmd_demo(int argc, char **argv)
             break;
         case 'd':
             datadir = optarg;
+            break;
+        case 'r':
+            report_dir = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -462,6 +468,9 @@ int pw_cmd_demo(int argc, char **argv)
         return 2;
     }
     int rc = run(&d, datadir, catalog);
+    if (rc == 0) /* the evaluation report of the last period, as HTML and CSV */
+        rc = pw_cli_report_files(d.cat, d.store, report_dir ? report_dir : store ? store : ".",
+                                 d.info);
     pw_client_destroy(&d.client);
     int s1 = stop_child(&d.pub), s2 = stop_child(&d.agg);
     if (rc != 0)

@@ -93,6 +93,7 @@ static const struct {
     {"export", pw_cmd_export, "write a store's update log to a portable file (msgpack or CSV)"},
     {"import", pw_cmd_import, "load an exported log into a new store"},
     {"keygen", pw_cmd_keygen, "create CURVE keys for the aggregator, publisher, districts, desks"},
+    {"report", pw_cmd_report, "the evaluation table for a period: text, HTML with charts, CSV"},
 };
 
 static void usage(FILE *out)

@@ -137,7 +137,7 @@ Test(pipeline, demo_reproduces_the_midterm_table_and_alert_history)
 {
     char out[128];
     snprintf(out, sizeof(out), "%s/demo.json", dir);
-    char *args[] = {"planwatch", "demo", "--json", NULL};
+    char *args[] = {"planwatch", "demo", "--json", "--report-dir", dir, NULL};
     int rc = pw_proc_run(PLANWATCH_BIN, args, out, 120000);
     cr_assert_eq(rc, 0, "demo exit %d", rc);
     check_table(out);
