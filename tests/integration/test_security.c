@@ -21,6 +21,7 @@
 #include "pw/msg.h"
 #include "pw/util.h"
 #include "tmpdir.h"
+#include "wire.h"
 
 #define DATA PW_SOURCE_DIR "/data/wuhan"
 
@@ -112,23 +113,12 @@ static void *curve_socket(int type, const char *kdir, const char *sub, const cha
 
 static void send_msg(void *s, const pw_msg_t *m)
 {
-    pw_buf_t buf = {0};
-    cr_assert_eq(pw_msg_encode(m, &buf), 0);
-    cr_assert(zmq_send(s, buf.data, buf.len, 0) >= 0);
-    pw_buf_free(&buf);
+    cr_assert_eq(pw_wire_send(s, m), 0);
 }
 
-/* The next answer within timeout_ms: true and *m, or false. */
 static bool recv_msg(void *s, int timeout_ms, pw_msg_t *m)
 {
-    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) <= 0)
-        return false;
-    char buf[8192];
-    int n = zmq_recv(s, buf, sizeof(buf), 0);
-    cr_assert(n > 0 && n <= (int)sizeof(buf));
-    cr_assert_eq(pw_msg_decode(buf, (size_t)n, m), 0);
-    return true;
+    return pw_wire_recv(s, timeout_ms, m);
 }
 
 static pw_msg_t hello_of(const char *district, uint64_t epoch)
