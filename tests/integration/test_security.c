@@ -111,6 +111,8 @@ static void *curve_socket(int type, const char *kdir, const char *sub, const cha
     return s;
 }
 
+static void feed_jiangan(char *kdir, int expect);
+
 static void send_msg(void *s, const pw_msg_t *m)
 {
     cr_assert_eq(pw_wire_send(s, m), 0);
@@ -288,6 +290,22 @@ Test(security, an_unknown_key_gets_no_update_through)
     cr_assert(text && strstr(text, "0 updates stored"), "%s", text);
     cr_assert_null(strstr(text, " 0 handshakes refused"), "%s", text);
     free(text);
+}
+
+Test(security, a_collector_never_talks_to_an_impostor_server_and_loses_nothing)
+{
+    /* The office's keys, but an aggregator.pub that is not the real one's. */
+    char fake[128], cmd[1024];
+    snprintf(fake, sizeof(fake), "%s/fake", dir);
+    keygen(fake);
+    snprintf(cmd, sizeof(cmd), "cp %s/districts/jiangan.secret %s/districts/jiangan.secret",
+             keys, fake);
+    cr_assert_eq(system(cmd), 0);
+    feed_jiangan(fake, 1);
+    cr_assert_eq(stored_for("jiangan"), 0);
+    /* Corrected, the same spool delivers everything. */
+    feed_jiangan(keys, 0);
+    cr_assert_eq(stored_for("jiangan"), 114);
 }
 
 /* Feeds jiangan's data with its real key, so the publisher has events. */
