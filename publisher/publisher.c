@@ -86,8 +86,9 @@ static int setup_pub(pw_publisher_t *self, void *sock)
     /* A subscriber that falls this far behind loses events and refills the
      * gap from the stored log: the publisher itself never blocks. */
     zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-    /* What a subscriber sends are subscriptions: a few bytes. */
-    int64_t maxsize = 256;
+    /* What a subscriber sends are subscriptions, a few bytes; the bound also
+     * covers the CURVE handshake's commands, a few hundred bytes. */
+    int64_t maxsize = PW_MSG_MAXSIZE;
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
     return self->zap ? pw_curve_server(sock, &self->key) : 0;
 }
