@@ -6,7 +6,10 @@
  * and `import` do). The source store is built by the same rebuild engine
  * from synthetic records: 13 districts x 25 elements, revised over and over.
  *
- * usage: pw_bench_replay [RECORDS] [REPETITIONS]
+ * usage: pw_bench_replay [RECORDS] [REPETITIONS] [fresh]
+ * With "fresh", only the replay into a fresh store runs, once, after the
+ * source is built: the mode to profile under callgrind
+ * (--toggle-collect=pw_replay_read_raw --toggle-collect=pw_rebuild_finish).
  */
 #define _DEFAULT_SOURCE
 #include <stdio.h>
@@ -165,6 +168,15 @@ int main(int argc, char **argv)
            (unsigned long long)records, BATCH, built);
     double scan[20], stream[20], fresh[20];
     uint64_t events = 0;
+    if (argc > 3 && strcmp(argv[3], "fresh") == 0) {
+        snprintf(dst_path, sizeof(dst_path), "%s/fresh", dir);
+        printf("replay into a fresh store: %.0f rec/s\n",
+               replay(cat, src, dst_path, records, &events));
+        pw_store_destroy(&src);
+        pw_catalog_destroy(&cat);
+        pw_rm_rf(dir);
+        return 0;
+    }
     for (int r = 0; r < reps; r++) {
         uint64_t n = 0;
         int64_t t0 = pw_mono_ms();

@@ -587,6 +587,160 @@ out:
     return rc;
 }
 
+/* A cursor over the bytes of a stored record; every read is bounds-checked. */
+struct rd {
+    const unsigned char *p, *end;
+};
+
+static bool rd_uint(struct rd *r, uint64_t *out)
+{
+    static const unsigned char widths[4] = {1, 2, 4, 8};
+    if (r->p >= r->end)
+        return false;
+    unsigned b = *r->p;
+    if (b <= 0x7f) {
+        *out = b;
+        r->p++;
+        return true;
+    }
+    if (b < 0xcc || b > 0xcf)
+        return false;
+    size_t n = widths[b - 0xcc];
+    if ((size_t)(r->end - r->p) < 1 + n)
+        return false;
+    *out = read_be(r->p + 1, n);
+    r->p += 1 + n;
+    return true;
+}
+
+static bool rd_str(struct rd *r, const char **s, size_t *n)
+{
+    size_t hdr;
+    if (r->p >= r->end)
+        return false;
+    unsigned b = *r->p;
+    if (b >= 0xa0 && b <= 0xbf) {
+        hdr = 1;
+        *n = b & 0x1f;
+    } else if (b == 0xd9 && r->end - r->p >= 2) {
+        hdr = 2;
+        *n = r->p[1];
+    } else {
+        return false;
+    }
+    if ((size_t)(r->end - r->p) < hdr + *n)
+        return false;
+    *s = (const char *)r->p + hdr;
+    r->p += hdr + *n;
+    return true;
+}
+
+static bool rd_id(struct rd *r, char out[PW_ID_MAX])
+{
+    const char *s;
+    size_t n;
+    if (!rd_str(r, &s, &n) || !pw__id_valid(s, n))
+        return false;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return true;
+}
+
+static bool rd_time(struct rd *r, int64_t *out)
+{
+    uint64_t u;
+    if (!rd_uint(r, &u) || u == 0 || u > (uint64_t)INT64_MAX)
+        return false;
+    *out = (int64_t)u;
+    return true;
+}
+
+static bool rd_field(struct rd *r, enum key k, pw_msg_t *out)
+{
+    const char *s;
+    size_t n;
+    uint64_t u;
+    switch (k) {
+    case K_PV:
+        return rd_uint(r, &u) && u == PW_PROTO_VERSION;
+    case K_TY:
+        return rd_str(r, &s, &n) && n == 6 && memcmp(s, "record", 6) == 0;
+    case K_D:
+        return rd_id(r, out->district);
+    case K_EP:
+        return rd_uint(r, &out->epoch) && out->epoch != 0;
+    case K_S:
+        return rd_uint(r, &out->seq) && out->seq != 0;
+    case K_E:
+        return rd_id(r, out->element);
+    case K_P:
+        return rd_str(r, &s, &n) && pw_period_parse(s, n, &out->period) == 0;
+    case K_V: {
+        if (r->end - r->p < 9 || *r->p != 0xcb)
+            return false;
+        uint64_t bits = read_be(r->p + 1, 8);
+        double v;
+        memcpy(&v, &bits, sizeof v);
+        if (!isfinite(v))
+            return false;
+        out->value = v == 0.0 ? 0.0 : v;
+        r->p += 9;
+        return true;
+    }
+    case K_T:
+        return rd_time(r, &out->observed_ms);
+    case K_RT:
+        return rd_time(r, &out->received_ms);
+    case K_K:
+        if (!rd_uint(r, &u) || u > PW_RECORD_SAME)
+            return false;
+        out->kind = (pw_record_kind_t)u;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
+ * The fast path only knows the one layout pw_msg_encode() gives a record: a
+ * fixmap of its keys in the encoder's order, ids and periods as fixstr or
+ * str8, the value as float64, integers in their shortest form. It applies
+ * the same range checks as decode_field(), so whenever it succeeds the
+ * result is the one pw_msg_decode() would give. Anything else (another
+ * layout, a damaged record) goes to the strict decoder, which also gives
+ * the precise error code.
+ */
+int pw_msg_decode_stored(const void *data, size_t len, pw_msg_t *out)
+{
+    const unsigned keys = type_keys[PW_MSG_RECORD];
+    unsigned nkeys = 0;
+    for (int k = 0; k < K_COUNT; k++)
+        nkeys += (keys & KEY_BIT(k)) ? 1u : 0u;
+
+    struct rd r = {data, (const unsigned char *)data + len};
+    memset(out, 0, sizeof *out);
+    out->type = PW_MSG_RECORD;
+    bool ok = len > 0 && *r.p == (0x80 | nkeys);
+    if (ok)
+        r.p++;
+    for (int k = 0; k < K_COUNT && ok; k++) {
+        if (!(keys & KEY_BIT(k)))
+            continue;
+        /* Keys are one or two bytes: compare the fixstr header and bytes directly. */
+        const char *name = key_names[k];
+        size_t n = name[1] ? 2 : 1;
+        ok = (size_t)(r.end - r.p) > n && r.p[0] == (0xa0 | n) && r.p[1] == (unsigned char)name[0] &&
+             (n == 1 || r.p[2] == (unsigned char)name[1]);
+        if (ok) {
+            r.p += 1 + n;
+            ok = rd_field(&r, (enum key)k, out);
+        }
+    }
+    if (ok && r.p == r.end)
+        return PW_OK;
+    return pw_msg_decode(data, len, out);
+}
+
 int pw_msg_check(const pw_msg_t *m, const pw_catalog_t *cat)
 {
     const pw_element_t *el;
