@@ -299,7 +299,8 @@ static int append_seq(pw_txn_t *t, int db, const void *v, size_t vlen, uint64_t 
     pw__put_be64(key, seq);
     /* A cursor kept for the transaction saves mdb_put() setting one up for
      * every record of a large batch or a replay. */
-    if (!t->tail[db] && (rc = pw__mdb_rc(mdb_cursor_open(t->txn, t->store->dbi[db], &t->tail[db]))) != 0)
+    if (!t->tail[db] &&
+        (rc = pw__mdb_rc(mdb_cursor_open(t->txn, t->store->dbi[db], &t->tail[db]))) != 0)
         return rc;
     MDB_val k = pw__mdb_val(key, 8), val = pw__mdb_val(v, vlen);
     rc = pw__mdb_rc(mdb_cursor_put(t->tail[db], &k, &val, MDB_APPEND));

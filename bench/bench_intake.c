@@ -31,7 +31,7 @@
 #define NSUBS    100
 
 static const char *bin;
-static bool insecure; /* the daemons need --insecure on tcp:// (127.0.0.1 only here) */
+static bool insecure, pub_insecure, col_insecure; /* --insecure on tcp:// (127.0.0.1 only here) */
 static char dir[64];
 static pw_period_t periods[128];
 static size_t nperiods;
@@ -129,7 +129,7 @@ static double run(int run_no, const char *topic, double *events_out)
     snprintf(log, sizeof(log), "%s/pub-%d.log", dir, run_no);
     char *pargs[] = {"planwatch", "publisher", "--store", store, "--bind", stream,
                      "--snapshot-bind", snap, "--catalog", catalog,
-                     insecure ? "--insecure" : NULL, NULL};
+                     pub_insecure ? "--insecure" : NULL, NULL};
     pid_t pub = bench_spawn(bin, pargs, log);
     bench_wait_ready(log);
     struct subs subs = {0};
@@ -158,7 +158,8 @@ static double run(int run_no, const char *topic, double *events_out)
             snprintf(spool, sizeof(spool), "%s/spool-%d-%02d", dir, run_no, d);
             snprintf(clog, sizeof(clog), "%s/col-%d-%02d.log", dir, run_no, d);
             char *cargs[] = {"planwatch", "collector", "--district", id,   "--data", data,
-                             "--connect", intake,      "--spool",    spool, "--quiet", NULL};
+                             "--connect", intake,      "--spool",    spool, "--quiet",
+                             col_insecure ? "--insecure" : NULL, NULL};
             kids[d] = bench_spawn(bin, cargs, clog);
         }
         for (int d = 0; d < NDIST; d++) {
@@ -196,10 +197,13 @@ int main(int argc, char **argv)
         return 2;
     }
     bin = argv[1];
-    insecure = bench_needs_insecure(bin);
+    insecure = bench_needs_insecure(bin, "aggregator");
+    pub_insecure = bench_needs_insecure(bin, "publisher");
+    col_insecure = bench_needs_insecure(bin, "collector");
     int reps = bench_setup(argc, argv, 2, dir);
     make_data();
-    double none[BENCH_REPS_MAX], many[BENCH_REPS_MAX], alerts[BENCH_REPS_MAX], events = 0, alert_events = 0;
+    double none[BENCH_REPS_MAX], many[BENCH_REPS_MAX], alerts[BENCH_REPS_MAX];
+    double events = 0, alert_events = 0;
     printf("intake: %d collectors x %d updates x %d versions, durable commits, publisher on\n",
            NDIST, NELEM * (int)nperiods, NVERSION);
     for (int r = 0; r < reps; r++) {
@@ -212,7 +216,8 @@ int main(int argc, char **argv)
     }
     double m0 = bench_report("intake, 13 collectors, no subscriber", none, reps, "upd/s");
     double m1 = bench_report("intake, 100 subscribers to all (one stuck)", many, reps, "upd/s");
-    double m2 = bench_report("intake, 100 subscribers to alerts (one stuck)", alerts, reps, "upd/s");
+    double m2 =
+        bench_report("intake, 100 subscribers to alerts (one stuck)", alerts, reps, "upd/s");
     printf("ratio, 100 subscribers to all events / none:    %.2f (goal >= 0.90)\n", m1 / m0);
     printf("ratio, 100 subscribers to alerts only / none:   %.2f (goal >= 0.90)\n", m2 / m0);
     pw_rm_rf(dir);

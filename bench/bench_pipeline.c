@@ -51,7 +51,7 @@
 
 static const char *bin;
 static char dir[64];
-static bool insecure;
+static bool insecure, pub_insecure; /* --insecure on tcp:// (127.0.0.1 only here) */
 static long mem_n = MEM_N;
 
 static void write_catalog(const char *path, int ndist, int nelem)
@@ -95,7 +95,7 @@ static void start(struct daemons *dm, const char *name, const char *catalog, boo
         snprintf(log, sizeof(log), "%s/%s-pub.log", dir, name);
         char *pargs[] = {"planwatch", "publisher", "--store", store, "--bind", dm->stream,
                          "--snapshot-bind", snap, "--catalog", cat,
-                         insecure ? "--insecure" : NULL, NULL};
+                         pub_insecure ? "--insecure" : NULL, NULL};
         dm->pub = bench_spawn(bin, pargs, log);
         bench_wait_ready(log);
     }
@@ -381,7 +381,8 @@ int main(int argc, char **argv)
     }
     bin = argv[1];
     int reps = bench_setup(argc, argv, 2, dir);
-    insecure = bench_needs_insecure(bin);
+    insecure = bench_needs_insecure(bin, "aggregator");
+    pub_insecure = bench_needs_insecure(bin, "publisher");
     char lat_cat[96], mem_cat[96];
     snprintf(lat_cat, sizeof(lat_cat), "%s/latency.conf", dir);
     snprintf(mem_cat, sizeof(mem_cat), "%s/memory.conf", dir);

@@ -40,7 +40,8 @@ static void make_command(void)
 {
     char upd[256];
     size_t len = bench_sample_update(upd, sizeof(upd));
-    int n = snprintf(cmd, sizeof(cmd), "*5\r\n$4\r\nXADD\r\n$2\r\npw\r\n$1\r\n*\r\n$1\r\nu\r\n$%zu\r\n",
+    int n = snprintf(cmd, sizeof(cmd),
+                     "*5\r\n$4\r\nXADD\r\n$2\r\npw\r\n$1\r\n*\r\n$1\r\nu\r\n$%zu\r\n",
                      len);
     memcpy(cmd + n, upd, len);
     memcpy(cmd + (size_t)n + len, "\r\n", 2);

@@ -126,10 +126,10 @@ void bench_wait_ready(const char *log)
     exit(1);
 }
 
-bool bench_needs_insecure(const char *bin)
+bool bench_needs_insecure(const char *bin, const char *subcommand)
 {
     char cmd[512];
-    snprintf(cmd, sizeof(cmd), "'%s' aggregator --help 2>&1", bin);
+    snprintf(cmd, sizeof(cmd), "'%s' %s --help 2>&1", bin, subcommand);
     FILE *p = popen(cmd, "r");
     char line[512];
     bool found = false;

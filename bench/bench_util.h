@@ -50,10 +50,10 @@ pid_t bench_spawn(const char *bin, char *const args[], const char *log);
 void bench_wait_ready(const char *log);
 
 /**
- * True when `BIN aggregator --help` lists --insecure: once intake auth is on,
- * daemons on tcp:// need it (benchmarks bind 127.0.0.1 only).
+ * True when `BIN SUBCOMMAND --help` lists --insecure: once intake auth is on,
+ * programs on tcp:// need it (benchmarks bind 127.0.0.1 only).
  */
-bool bench_needs_insecure(const char *bin);
+bool bench_needs_insecure(const char *bin, const char *subcommand);
 
 /** Anonymous resident memory (RssAnon) of pid in kB, or -1. */
 long bench_rss_anon_kb(pid_t pid);

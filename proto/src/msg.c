@@ -729,7 +729,8 @@ int pw_msg_decode_stored(const void *data, size_t len, pw_msg_t *out)
         /* Keys are one or two bytes: compare the fixstr header and bytes directly. */
         const char *name = key_names[k];
         size_t n = name[1] ? 2 : 1;
-        ok = (size_t)(r.end - r.p) > n && r.p[0] == (0xa0 | n) && r.p[1] == (unsigned char)name[0] &&
+        ok = (size_t)(r.end - r.p) > n && r.p[0] == (0xa0 | n) &&
+             r.p[1] == (unsigned char)name[0] &&
              (n == 1 || r.p[2] == (unsigned char)name[1]);
         if (ok) {
             r.p += 1 + n;
