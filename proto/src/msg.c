@@ -324,6 +324,98 @@ static int pack_field(msgpack_packer *pk, enum key k, const pw_msg_t *m)
     return -1;
 }
 
+/* Writers for encode_record(): the bytes msgpack-c's packer gives for the same values. */
+static unsigned char *put_uint(unsigned char *p, uint64_t v)
+{
+    int n;
+    if (v < 0x80) {
+        *p++ = (unsigned char)v;
+        return p;
+    }
+    if (v <= 0xff) {
+        *p++ = 0xcc;
+        n = 1;
+    } else if (v <= 0xffff) {
+        *p++ = 0xcd;
+        n = 2;
+    } else if (v <= 0xffffffffu) {
+        *p++ = 0xce;
+        n = 4;
+    } else {
+        *p++ = 0xcf;
+        n = 8;
+    }
+    for (int i = n - 1; i >= 0; i--)
+        *p++ = (unsigned char)(v >> (8 * i));
+    return p;
+}
+
+static unsigned char *put_str(unsigned char *p, const char *s, size_t n)
+{
+    if (n < 32) {
+        *p++ = (unsigned char)(0xa0 | n);
+    } else {
+        *p++ = 0xd9;
+        *p++ = (unsigned char)n;
+    }
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static unsigned char *put_key(unsigned char *p, enum key k)
+{
+    return put_str(p, key_names[k], strlen(key_names[k]));
+}
+
+/*
+ * Records are what the aggregator writes to the log for every update and a
+ * rebuild writes for every record: written here directly, byte for byte what
+ * the msgpack-c packer below gives them (a unit test compares the two), at a
+ * fraction of its cost (it calls back for every piece). -1 when a value is
+ * outside what this writer handles (a negative time), for the packer to do.
+ */
+static int encode_record(const pw_msg_t *m, pw_buf_t *buf)
+{
+    /* The map, 11 keys of at most 3 bytes, the type, two ids below PW_ID_MAX,
+     * a period, 6 integers of at most 9 bytes and a double. */
+    enum { MAX = 1 + 11 * 3 + 7 + 2 * (2 + PW_ID_MAX) + 2 + PW_PERIOD_STRMAX + 6 * 9 + 9 };
+    char period[PW_PERIOD_STRMAX];
+    const char *ty = type_names[PW_MSG_RECORD];
+
+    if (m->observed_ms < 0 || m->received_ms < 0)
+        return -1;
+    if (buf->cap < MAX) {
+        char *d = realloc(buf->data, MAX);
+        if (d == NULL) {
+            buf->len = 0;
+            return -ENOMEM;
+        }
+        buf->data = d;
+        buf->cap = MAX;
+    }
+    unsigned char *start = (unsigned char *)buf->data, *p = start;
+    *p++ = 0x8b; /* fixmap of the record's 11 keys */
+    p = put_uint(put_key(p, K_PV), PW_PROTO_VERSION);
+    p = put_str(put_key(p, K_TY), ty, strlen(ty));
+    p = put_str(put_key(p, K_D), m->district, strnlen(m->district, PW_ID_MAX - 1));
+    p = put_uint(put_key(p, K_EP), m->epoch);
+    p = put_uint(put_key(p, K_S), m->seq);
+    p = put_str(put_key(p, K_E), m->element, strnlen(m->element, PW_ID_MAX - 1));
+    pw_period_format(m->period, period);
+    p = put_str(put_key(p, K_P), period, strlen(period));
+    p = put_key(p, K_V);
+    uint64_t bits;
+    memcpy(&bits, &m->value, sizeof bits);
+    *p++ = 0xcb;
+    for (int i = 7; i >= 0; i--)
+        *p++ = (unsigned char)(bits >> (8 * i));
+    p = put_uint(put_key(p, K_T), (uint64_t)m->observed_ms);
+    p = put_uint(put_key(p, K_RT), (uint64_t)m->received_ms);
+    p = put_uint(put_key(p, K_K), (uint64_t)m->kind);
+    buf->len = (size_t)(p - start);
+    return PW_OK;
+}
+
 int pw_msg_encode(const pw_msg_t *m, pw_buf_t *buf)
 {
     msgpack_packer pk;
@@ -335,6 +427,11 @@ int pw_msg_encode(const pw_msg_t *m, pw_buf_t *buf)
     if (m->type == PW_MSG_NACK &&
         (m->reason == 0 || pw_err_from_name(pw_err_name(m->reason)) != m->reason))
         return -EINVAL;
+    if (m->type == PW_MSG_RECORD) {
+        int rc = encode_record(m, buf);
+        if (rc != -1)
+            return rc;
+    }
     keys = type_keys[m->type];
     for (int k = 0; k < K_COUNT; k++)
         nkeys += (keys & KEY_BIT(k)) ? 1u : 0u;
