@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "bench_util.h"
 #include "pw/period.h"
 #include "pw/util.h"
 
@@ -30,26 +31,10 @@
 #define NSUBS    100
 
 static const char *bin;
+static bool insecure, pub_insecure, col_insecure; /* --insecure on tcp:// (127.0.0.1 only here) */
 static char dir[64];
 static pw_period_t periods[128];
 static size_t nperiods;
-
-static int free_port(void)
-{
-    /* Bind port 0 with a throwaway ZeroMQ socket and read what it got. */
-    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_PULL);
-    char ep[64];
-    size_t len = sizeof(ep);
-    int port = -1;
-    if (zmq_bind(s, "tcp://127.0.0.1:*") == 0 &&
-        zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &len) == 0)
-        port = atoi(strrchr(ep, ':') + 1);
-    int zero = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_close(s);
-    zmq_ctx_term(ctx);
-    return port;
-}
 
 static void make_data(void)
 {
@@ -98,37 +83,6 @@ static void make_data(void)
         }
 }
 
-static pid_t spawn(char *const args[], const char *log)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        execv(bin, args);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void wait_ready(const char *log)
-{
-    for (int i = 0; i < 500; i++) {
-        FILE *f = fopen(log, "r");
-        char line[512];
-        bool ready = false;
-        while (f && fgets(line, sizeof(line), f))
-            ready = ready || strstr(line, "INFO: ready");
-        if (f)
-            fclose(f);
-        if (ready)
-            return;
-        usleep(20000);
-    }
-    fprintf(stderr, "bench: %s never got ready\n", log);
-    exit(1);
-}
-
 struct subs {
     void *ctx;
     void *socks[NSUBS];
@@ -164,19 +118,20 @@ static double run(int run_no, const char *topic, double *events_out)
     char store[96], intake[64], stream[64], snap[64], log[128], catalog[96];
     snprintf(store, sizeof(store), "%s/store-%d", dir, run_no);
     snprintf(catalog, sizeof(catalog), "%s/catalog.conf", dir);
-    snprintf(intake, sizeof(intake), "tcp://127.0.0.1:%d", free_port());
-    snprintf(stream, sizeof(stream), "tcp://127.0.0.1:%d", free_port());
-    snprintf(snap, sizeof(snap), "tcp://127.0.0.1:%d", free_port());
+    snprintf(intake, sizeof(intake), "tcp://127.0.0.1:%d", bench_free_port());
+    snprintf(stream, sizeof(stream), "tcp://127.0.0.1:%d", bench_free_port());
+    snprintf(snap, sizeof(snap), "tcp://127.0.0.1:%d", bench_free_port());
     snprintf(log, sizeof(log), "%s/agg-%d.log", dir, run_no);
-    char *aargs[] = {"planwatch", "aggregator", "--insecure", "--store", store, "--bind", intake,
-                     "--catalog", catalog, NULL};
-    pid_t agg = spawn(aargs, log);
-    wait_ready(log);
+    char *aargs[] = {"planwatch", "aggregator", "--store", store, "--bind", intake,
+                     "--catalog", catalog, insecure ? "--insecure" : NULL, NULL};
+    pid_t agg = bench_spawn(bin, aargs, log);
+    bench_wait_ready(log);
     snprintf(log, sizeof(log), "%s/pub-%d.log", dir, run_no);
-    char *pargs[] = {"planwatch", "publisher", "--insecure", "--store", store, "--bind", stream,
-                     "--snapshot-bind", snap, "--catalog", catalog, NULL};
-    pid_t pub = spawn(pargs, log);
-    wait_ready(log);
+    char *pargs[] = {"planwatch", "publisher", "--store", store, "--bind", stream,
+                     "--snapshot-bind", snap, "--catalog", catalog,
+                     pub_insecure ? "--insecure" : NULL, NULL};
+    pid_t pub = bench_spawn(bin, pargs, log);
+    bench_wait_ready(log);
     struct subs subs = {0};
     pthread_t thr;
     bool with_subs = topic != NULL;
@@ -202,9 +157,10 @@ static double run(int run_no, const char *topic, double *events_out)
             snprintf(data, sizeof(data), "%s/d%02d-v%d.csv", dir, d, v);
             snprintf(spool, sizeof(spool), "%s/spool-%d-%02d", dir, run_no, d);
             snprintf(clog, sizeof(clog), "%s/col-%d-%02d.log", dir, run_no, d);
-            char *cargs[] = {"planwatch", "collector", "--insecure", "--district", id,   "--data", data,
-                             "--connect", intake,      "--spool",    spool, "--quiet", NULL};
-            kids[d] = spawn(cargs, clog);
+            char *cargs[] = {"planwatch", "collector", "--district", id,   "--data", data,
+                             "--connect", intake,      "--spool",    spool, "--quiet",
+                             col_insecure ? "--insecure" : NULL, NULL};
+            kids[d] = bench_spawn(bin, cargs, clog);
         }
         for (int d = 0; d < NDIST; d++) {
             int status;
@@ -234,21 +190,6 @@ static double run(int run_no, const char *topic, double *events_out)
     return (double)(NDIST * NELEM) * (double)nperiods * NVERSION / secs;
 }
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void stats(const char *name, double *v, int n, double *median_out)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp);
-    double med = v[n / 2];
-    printf("%-44s %10.0f upd/s   min %9.0f  max %9.0f  spread %4.0f %%\n", name, med, v[0],
-           v[n - 1], 100.0 * (v[n - 1] - v[0]) / med);
-    *median_out = med;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -256,14 +197,13 @@ int main(int argc, char **argv)
         return 2;
     }
     bin = argv[1];
-    int reps = argc > 2 ? atoi(argv[2]) : 3;
-    if (reps < 1 || reps > 20)
-        reps = 3;
-    snprintf(dir, sizeof(dir), "/tmp/pw-bench-XXXXXX");
-    if (!mkdtemp(dir))
-        return 1;
+    insecure = bench_needs_insecure(bin, "aggregator");
+    pub_insecure = bench_needs_insecure(bin, "publisher");
+    col_insecure = bench_needs_insecure(bin, "collector");
+    int reps = bench_setup(argc, argv, 2, dir);
     make_data();
-    double none[20], many[20], alerts[20], events = 0, alert_events = 0;
+    double none[BENCH_REPS_MAX], many[BENCH_REPS_MAX], alerts[BENCH_REPS_MAX];
+    double events = 0, alert_events = 0;
     printf("intake: %d collectors x %d updates x %d versions, durable commits, publisher on\n",
            NDIST, NELEM * (int)nperiods, NVERSION);
     for (int r = 0; r < reps; r++) {
@@ -274,10 +214,10 @@ int main(int argc, char **argv)
                "(%.0f messages to the 99 that read); %.0f with %d to alerts only\n",
                r + 1, none[r], many[r], NSUBS, events, alerts[r], NSUBS);
     }
-    double m0, m1, m2;
-    stats("intake, no subscriber", none, reps, &m0);
-    stats("intake, 100 subscribers to all (one stuck)", many, reps, &m1);
-    stats("intake, 100 subscribers to alerts (one stuck)", alerts, reps, &m2);
+    double m0 = bench_report("intake, 13 collectors, no subscriber", none, reps, "upd/s");
+    double m1 = bench_report("intake, 100 subscribers to all (one stuck)", many, reps, "upd/s");
+    double m2 =
+        bench_report("intake, 100 subscribers to alerts (one stuck)", alerts, reps, "upd/s");
     printf("ratio, 100 subscribers to all events / none:    %.2f (goal >= 0.90)\n", m1 / m0);
     printf("ratio, 100 subscribers to alerts only / none:   %.2f (goal >= 0.90)\n", m2 / m0);
     pw_rm_rf(dir);

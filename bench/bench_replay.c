@@ -6,13 +6,17 @@
  * and `import` do). The source store is built by the same rebuild engine
  * from synthetic records: 13 districts x 25 elements, revised over and over.
  *
- * usage: pw_bench_replay [RECORDS] [REPETITIONS]
+ * usage: pw_bench_replay [RECORDS] [REPETITIONS] [fresh]
+ * With "fresh", only the replay into a fresh store runs, once, after the
+ * source is built: the mode to profile under callgrind
+ * (--toggle-collect=pw_replay_read_raw --toggle-collect=pw_rebuild_finish).
  */
 #define _DEFAULT_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "pw/catalog.h"
 #include "pw/util.h"
 #include "rebuild.h"
@@ -128,30 +132,10 @@ static double replay(const pw_catalog_t *cat, pw_store_t *src, const char *into,
     return (double)records / secs;
 }
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double report(const char *name, double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp);
-    double med = v[n / 2];
-    printf("%-46s %11.0f rec/s   min %10.0f  max %10.0f  spread %4.0f %%\n", name, med, v[0],
-           v[n - 1], 100.0 * (v[n - 1] - v[0]) / med);
-    return med;
-}
-
 int main(int argc, char **argv)
 {
     uint64_t records = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
-    int reps = argc > 2 ? atoi(argv[2]) : 3;
-    if (reps < 1 || reps > 20)
-        reps = 3;
-    snprintf(dir, sizeof(dir), "/tmp/pw-bench-XXXXXX");
-    if (!mkdtemp(dir))
-        return 1;
+    int reps = bench_setup(argc, argv, 2, dir);
     pw_catalog_t *cat = make_catalog();
     char src_path[96], dst_path[96];
     snprintf(src_path, sizeof(src_path), "%s/source", dir);
@@ -163,8 +147,17 @@ int main(int argc, char **argv)
     printf("replay: %llu records (13 districts x 25 elements, batches of %d), built at %.0f "
            "rec/s\n",
            (unsigned long long)records, BATCH, built);
-    double scan[20], stream[20], fresh[20];
+    double scan[BENCH_REPS_MAX], stream[BENCH_REPS_MAX], fresh[BENCH_REPS_MAX];
     uint64_t events = 0;
+    if (argc > 3 && strcmp(argv[3], "fresh") == 0) {
+        snprintf(dst_path, sizeof(dst_path), "%s/fresh", dir);
+        printf("replay into a fresh store: %.0f rec/s\n",
+               replay(cat, src, dst_path, records, &events));
+        pw_store_destroy(&src);
+        pw_catalog_destroy(&cat);
+        pw_rm_rf(dir);
+        return 0;
+    }
     for (int r = 0; r < reps; r++) {
         uint64_t n = 0;
         int64_t t0 = pw_mono_ms();
@@ -175,11 +168,11 @@ int main(int argc, char **argv)
         fresh[r] = replay(cat, src, dst_path, records, &events);
         pw_rm_rf(dst_path);
     }
-    double s = report("raw LMDB scan with msgpack decode", scan, reps);
-    double e = report("replay to an event stream (model, no store)", stream, reps);
-    double f = report("replay into a fresh store (durable at the end)", fresh, reps);
+    double s = bench_report("replay: store scan with planwatch decode", scan, reps, "rec/s");
+    double e = bench_report("replay to an event stream (model, no store)", stream, reps, "rec/s");
+    double f = bench_report("replay into a fresh store (durable at end)", fresh, reps, "rec/s");
     printf("events produced per replay: %llu\n", (unsigned long long)events);
-    printf("ratio, event stream / raw scan with decode: %.2f (goal >= 0.5)\n", e / s);
+    printf("ratio, event stream / store scan with planwatch decode: %.2f\n", e / s);
     printf("replay into a fresh store: %.2f million rec/s (goal >= 1.0)\n", f / 1e6);
     pw_store_destroy(&src);
     pw_catalog_destroy(&cat);

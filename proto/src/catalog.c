@@ -178,6 +178,17 @@ static bool eqn(const char *s, size_t n, const char *word)
     return strlen(word) == n && memcmp(s, word, n) == 0;
 }
 
+/* eqn() for the id lookups, which the aggregator makes several times per
+ * update over every district: byte by byte, so most candidates are dismissed
+ * at their first differing byte without a strlen() and a memcmp() call. */
+static bool id_eq(const char *s, size_t n, const char *word)
+{
+    for (size_t i = 0; i < n; i++)
+        if (word[i] == '\0' || word[i] != s[i])
+            return false;
+    return word[n] == '\0';
+}
+
 static int push_line(int **lines, size_t *cap, size_t n, int line)
 {
     int *q = pw__text_reserve(*lines, n, cap, sizeof *q);
@@ -844,7 +855,7 @@ int pw_catalog_district(const pw_catalog_t *self, const char *id, size_t len)
 {
     assert(self && (id || len == 0));
     for (size_t i = 0; i < self->ndistricts; i++)
-        if (eqn(id, len, self->districts[i].id))
+        if (id_eq(id, len, self->districts[i].id))
             return (int)i;
     return -1;
 }
@@ -853,7 +864,7 @@ int pw_catalog_element(const pw_catalog_t *self, const char *id, size_t len)
 {
     assert(self && (id || len == 0));
     for (size_t i = 0; i < self->nelements; i++)
-        if (eqn(id, len, self->elements[i].id))
+        if (id_eq(id, len, self->elements[i].id))
             return (int)i;
     return -1;
 }
@@ -862,7 +873,7 @@ int pw_catalog_indicator(const pw_catalog_t *self, const char *id, size_t len)
 {
     assert(self && (id || len == 0));
     for (size_t i = 0; i < self->nindicators; i++)
-        if (eqn(id, len, self->indicators[i].id))
+        if (id_eq(id, len, self->indicators[i].id))
             return (int)i;
     return -1;
 }
