@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "metrics.h"
 #include "model.h"
 #include "pw/error.h"
 #include "pw/log.h"
@@ -78,6 +79,8 @@ struct pw_aggregator {
     int64_t full_since;
     char endpoints[1024];
     uint64_t n_stored, n_dup, n_rejected, n_batches;
+    pw_agg_metrics_t *metrics; /* with --metrics only */
+    int64_t next_metrics;
 };
 
 void pw_aggregator_notify_endpoint(const char *store_dir, char *buf, size_t len)
@@ -228,7 +231,10 @@ int pw_aggregator_new(const pw_aggregator_opts_t *opts, pw_aggregator_t **out)
     self->items = calloc(self->batch_max, sizeof(*self->items));
     self->status = calloc(self->cat->ndistricts + 1, sizeof(*self->status));
     self->replies = calloc(self->batch_max + PEERS_MAX, sizeof(*self->replies));
-    if (!self->items || !self->replies || !self->status) {
+    if (opts->metrics_path)
+        self->metrics = pw_agg_metrics_new(self->cat);
+    if (!self->items || !self->replies || !self->status ||
+        (opts->metrics_path && !self->metrics)) {
         rc = -ENOMEM;
         goto fail;
     }
@@ -277,6 +283,7 @@ void pw_aggregator_destroy(pw_aggregator_t **self_p)
     pw_model_destroy(&self->model);
     pw_store_destroy(&self->store);
     pw_buf_free(&self->out);
+    pw_agg_metrics_destroy(&self->metrics);
     free(self->items);
     free(self->replies);
     free(self->status);
@@ -543,7 +550,13 @@ static int process_batch(pw_aggregator_t *self)
     if (self->full && pw_mono_ms() - self->full_since >= 5000)
         self->full = false; /* try again now and then: an operator may have made room */
     int rc;
+    uint64_t stored0 = self->n_stored, dup0 = self->n_dup;
+    int64_t t0 = 0;
     for (;;) {
+        /* A batch applied again after the map grew is counted once. */
+        self->n_stored = stored0;
+        self->n_dup = dup0;
+        t0 = pw_mono_us();
         rc = apply_batch(self, self->full, now);
         if (rc == 0)
             break;
@@ -569,6 +582,9 @@ static int process_batch(pw_aggregator_t *self)
         self->full_since = pw_mono_ms();
     }
     self->n_batches++;
+    if (self->metrics)
+        pw_agg_metrics_batch(self->metrics, self->nitems, self->n_stored - stored0,
+                             self->n_dup - dup0, (double)(pw_mono_us() - t0) / 1e6);
     for (size_t d = 0; d < self->cat->ndistricts; d++)
         self->status[d].dirty = false;
     for (size_t i = 0; i < self->npeers; i++) {
@@ -583,8 +599,11 @@ static int process_batch(pw_aggregator_t *self)
         ack.seq = p->last;
         queue_reply(self, p->item, &ack);
     }
-    for (size_t i = 0; i < self->nreplies; i++)
+    for (size_t i = 0; i < self->nreplies; i++) {
+        if (self->metrics && self->replies[i].msg.type == PW_MSG_NACK)
+            pw_agg_metrics_nack(self->metrics, self->replies[i].msg.reason);
         send_frame(self, &self->items[self->replies[i].item].id, &self->replies[i].msg);
+    }
     if (self->pending != self->head) {
         self->head = self->pending;
         zmq_send(self->notify, &self->head, sizeof(self->head), ZMQ_DONTWAIT);
@@ -617,6 +636,8 @@ static int receive_batch(pw_aggregator_t *self)
         }
         if (!ok || extra) {
             self->n_rejected++;
+            if (self->metrics)
+                pw_agg_metrics_dropped(self->metrics);
             PW_WARN("message with a wrong number of frames dropped");
             zmq_msg_close(&it->id);
             zmq_msg_close(&it->msg);
@@ -636,6 +657,24 @@ static void release_batch(pw_aggregator_t *self)
     self->nitems = 0;
 }
 
+/* Writes --metrics every few seconds (force: now, at exit). */
+static void write_metrics(pw_aggregator_t *self, bool force)
+{
+    if (!self->metrics || (!force && pw_mono_ms() < self->next_metrics))
+        return;
+    self->next_metrics = pw_mono_ms() + PW_METRICS_INTERVAL_MS;
+    for (size_t d = 0; d < self->cat->ndistricts; d++) {
+        const struct district_status *st = &self->status[d];
+        pw_agg_metrics_district(self->metrics, d, st->connected, st->seen_ms,
+                                st->spool_head > st->last_seq ? st->spool_head - st->last_seq : 0,
+                                st->last_seq);
+    }
+    int rc = pw_agg_metrics_write(self->metrics, self->opts.metrics_path, self->opts.store_dir,
+                                  pw_store_map_size(self->store), self->head);
+    if (rc != 0)
+        PW_WARN("cannot write metrics to %s: %s", self->opts.metrics_path, pw_strerror(rc));
+}
+
 int pw_aggregator_run(pw_aggregator_t *self, volatile sig_atomic_t *stop)
 {
     PW_INFO("ready intake=%s events=%llu", self->endpoints, (unsigned long long)self->head);
@@ -644,6 +683,7 @@ int pw_aggregator_run(pw_aggregator_t *self, volatile sig_atomic_t *stop)
         zmq_pollitem_t items[] = {{self->router, 0, ZMQ_POLLIN, 0}};
         int n = zmq_poll(items, 1, 200);
         check_silence(self);
+        write_metrics(self, false);
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -661,6 +701,7 @@ int pw_aggregator_run(pw_aggregator_t *self, volatile sig_atomic_t *stop)
         if (rc != 0)
             break;
     }
+    write_metrics(self, true);
     PW_INFO("stopping: %llu updates stored, %llu duplicates, %llu rejected in %llu batches",
             (unsigned long long)self->n_stored, (unsigned long long)self->n_dup,
             (unsigned long long)self->n_rejected, (unsigned long long)self->n_batches);

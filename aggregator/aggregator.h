@@ -16,6 +16,7 @@
  */
 
 #define PW_AGG_BINDS_MAX 8
+#define PW_METRICS_INTERVAL_MS 5000 /**< --metrics files are rewritten this often */
 
 typedef struct pw_aggregator pw_aggregator_t;
 
@@ -28,6 +29,7 @@ typedef struct pw_aggregator_opts {
     size_t map_size;                      /**< LMDB map size to start with; 0 = 1 GiB */
     size_t map_max;                       /**< grow the map up to this; 0 = 64 GiB */
     size_t batch_max;                     /**< updates per transaction at most; 0 = 4096 */
+    const char *metrics_path;             /**< Prometheus text file to keep up to date; NULL = none */
 } pw_aggregator_opts_t;
 
 /** Default notify endpoint for a store directory: "ipc://DIR/notify.sock". */

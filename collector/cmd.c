@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "collector.h"
+#include "config.h"
 #include "pw/error.h"
 #include "pw/log.h"
 
@@ -39,6 +40,10 @@ static const char usage_text[] =
     "                       observations wait in the file, with an error logged\n"
     "  --quiet              no summary line\n"
     "  --log-level LEVEL    error, warn, info or debug (default warn)\n"
+    "  --config FILE        read options from FILE first: \"key = value\" lines, key\n"
+    "                       a long option's name; the command line wins\n"
+    "  --check-config       check the options, data file, catalog and spool, print\n"
+    "                       them, and exit: 0 when all is well, 1 otherwise\n"
     "  -h, --help           this text\n";
 
 struct reject_ctx {
@@ -67,20 +72,52 @@ static void default_spool(const char *district, char *buf, size_t len)
         snprintf(buf, len, "%s/.local/state/planwatch/spool-%s", home ? home : "/tmp", district);
 }
 
-int pw_cmd_collector(int argc, char **argv)
-{
-    static const struct option longopts[] = {
+static const struct option longopts[] = {
         {"district", required_argument, 0, 'd'},  {"data", required_argument, 0, 'f'},
         {"connect", required_argument, 0, 'c'},   {"period", required_argument, 0, 'p'},
         {"catalog", required_argument, 0, 'C'},   {"window", required_argument, 0, 'w'},
         {"timeout", required_argument, 0, 't'},   {"quiet", no_argument, 0, 'q'},
         {"spool", required_argument, 0, 's'},     {"follow", no_argument, 0, 'F'},
         {"spool-max", required_argument, 0, 'M'}, {"log-level", required_argument, 0, 'l'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+        {"check-config", no_argument, 0, 'k'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+
+/* --check-config: the data file must parse (against the catalog when given),
+ * the spool's place be writable, the endpoint well formed. */
+static int check(const pw_collector_opts_t *opts, const char *catalog_path)
+{
+    bool ok = pw_config_check_endpoint("collector", "--connect", opts->connect) &&
+              pw_config_check_dir("collector", "--spool", opts->spool_dir);
+    pw_catalog_t *cat = NULL;
+    if (catalog_path && pw_cli_load_catalog(catalog_path, &cat) != 0)
+        ok = false;
+    size_t n = 0;
+    if (ok) {
+        char err[512] = "";
+        pw_datafile_t *df = NULL;
+        int rc = pw_datafile_load(opts->data, cat, &df, err, sizeof(err));
+        if (rc != 0) {
+            fprintf(stderr, "planwatch collector: %s\n", err[0] ? err : pw_strerror(rc));
+            ok = false;
+        } else {
+            n = df->n;
+        }
+        pw_datafile_destroy(&df);
+    }
+    if (ok)
+        printf("district = %s\ndata = %s (%zu observations)\nconnect = %s\nspool = %s\n"
+               "planwatch collector: configuration OK\n",
+               opts->district, opts->data, n, opts->connect, opts->spool_dir);
+    pw_catalog_destroy(&cat);
+    return ok ? 0 : 1;
+}
+
+static int run(int argc, char **argv)
+{
     pw_collector_opts_t opts = {.connect = "tcp://127.0.0.1:5555"};
     const char *catalog_path = NULL;
     char spool[4096];
-    bool quiet = false;
+    bool quiet = false, check_only = false;
     pw_log_level_t level = PW_LOG_WARN;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -103,8 +140,8 @@ int pw_cmd_collector(int argc, char **argv)
         case 'p':
             if (opts.nperiods == PW_COLLECTOR_PERIODS_MAX ||
                 pw_period_parse(optarg, strlen(optarg), &opts.periods[opts.nperiods]) != 0) {
-                fprintf(stderr, "planwatch collector: bad --period '%s' (2016, 2018H1, 2018Q3, "
-                                "2018-07)\n", optarg);
+                fprintf(stderr, "planwatch collector: %sbad --period '%s' (2016, 2018H1, "
+                                "2018Q3, 2018-07)\n", pw_config_where(), optarg);
                 return 2;
             }
             opts.nperiods++;
@@ -118,8 +155,8 @@ int pw_cmd_collector(int argc, char **argv)
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*end || v <= 0 || v > 1000000) {
-                fprintf(stderr, "planwatch collector: --%s wants a positive number\n",
-                        c == 'w' ? "window" : c == 't' ? "timeout" : "spool-max");
+                fprintf(stderr, "planwatch collector: %s--%s wants a positive number\n",
+                        pw_config_where(), c == 'w' ? "window" : c == 't' ? "timeout" : "spool-max");
                 return 2;
             }
             if (c == 'w')
@@ -133,9 +170,13 @@ int pw_cmd_collector(int argc, char **argv)
         case 'q':
             quiet = true;
             break;
+        case 'k':
+            check_only = true;
+            break;
         case 'l':
             if (pw_log_level_parse(optarg, &level) != 0) {
-                fprintf(stderr, "planwatch collector: unknown log level '%s'\n", optarg);
+                fprintf(stderr, "planwatch collector: %sunknown log level '%s'\n",
+                        pw_config_where(), optarg);
                 return 2;
             }
             break;
@@ -155,6 +196,8 @@ int pw_cmd_collector(int argc, char **argv)
         default_spool(opts.district, spool, sizeof(spool));
         opts.spool_dir = spool;
     }
+    if (check_only)
+        return check(&opts, catalog_path);
     pw_log_init("collector", level);
     pw_cli_signals();
     pw_catalog_t *cat = NULL;
@@ -183,4 +226,9 @@ int pw_cmd_collector(int argc, char **argv)
                res.stored, res.rejected, pw_cli_stop ? " (stopped)" : "");
     pw_catalog_destroy(&cat);
     return rc == 0 && res.rejected == 0 ? 0 : 1;
+}
+
+int pw_cmd_collector(int argc, char **argv)
+{
+    return pw_config_main("collector", longopts, run, argc, argv);
 }

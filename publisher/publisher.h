@@ -29,6 +29,7 @@ typedef struct pw_publisher_opts {
     const char *notify;        /**< the aggregator's notify endpoint; NULL = default */
     int heartbeat_ms;          /**< 0 = 1000 */
     const pw_catalog_t *catalog; /**< for status and district requests; borrowed */
+    const char *metrics_path;  /**< Prometheus text file to keep up to date; NULL = none */
 } pw_publisher_opts_t;
 
 /**
