@@ -37,5 +37,6 @@ int pw_cmd_replay(int argc, char **argv);
 int pw_cmd_verify(int argc, char **argv);
 int pw_cmd_export(int argc, char **argv);
 int pw_cmd_import(int argc, char **argv);
+int pw_cmd_status(int argc, char **argv);
 
 #endif

@@ -84,6 +84,7 @@ static const struct {
     {"verify", pw_cmd_verify, "compare two stores and list every difference"},
     {"export", pw_cmd_export, "write a store's update log to a portable file (msgpack or CSV)"},
     {"import", pw_cmd_import, "load an exported log into a new store"},
+    {"status", pw_cmd_status, "show the daemons' counters from their --metrics files"},
 };
 
 static void usage(FILE *out)

@@ -341,6 +341,20 @@ Test(metrics, aggregator_counts_accepted_and_rejected_by_reason)
     promtool_check(prom);
     free(e);
     free(text);
+
+    /* planwatch status says the same for a person. */
+    char out[128];
+    snprintf(out, sizeof(out), "%s/status.out", dir);
+    char *sargs[] = {"planwatch", "status", "--metrics", prom, NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, sargs, out, 10000), 0);
+    char *shown = pw_read_file(out);
+    cr_assert(shown);
+    cr_assert(strstr(shown, "5 accepted, 0 duplicates"), "%s", shown);
+    cr_assert(strstr(shown, "rejected   EELEMENT 2\n"), "%s", shown);
+    cr_assert(strstr(shown, "jiangan      up"), "%s", shown);
+    free(shown);
+    char *missing[] = {"planwatch", "status", "--metrics", "/nonexistent/x.prom", NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, missing, out, 10000), 1);
 }
 
 Test(metrics, publisher_counts_requests_and_events_by_topic)
