@@ -170,7 +170,7 @@ static int render(pw_pub_metrics_t *self, uint64_t last_event)
     if (rc == 0)
         rc = by_label(p, "planwatch_publisher_events_total", "counter",
                       "Events published, by topic (a rates message carries many).", "topic",
-                      topic_names, self->events, PW_PUB_TOPIC_RATES + 2);
+                      topic_names, self->events, PW_PUB_TOPIC_HB); /* hb carries none */
     if (rc == 0)
         rc = pw_prom_family(p, "planwatch_publisher_last_event", "gauge",
                             "Sequence number of the last event published.");

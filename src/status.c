@@ -34,7 +34,7 @@ struct sample {
     char name[96];
     char label[32];  /* the first label's name, if any */
     char lvalue[96]; /* its value, unescaped */
-    char le[32];     /* a histogram bucket's bound */
+    char le[96];     /* a histogram bucket's bound */
     double value;
 };
 
