@@ -27,6 +27,23 @@ static const struct option *find(const struct option *longopts, const char *name
     return NULL;
 }
 
+/* The option getopt_long takes "--name" for: an exact name, or else the one
+ * long option name starts with (its abbreviations). NULL if none or several. */
+static const struct option *match(const struct option *longopts, const char *name, size_t len)
+{
+    const struct option *exact = find(longopts, name, len), *found = NULL;
+    if (exact)
+        return exact;
+    for (const struct option *o = longopts; o->name; o++) {
+        if (strncmp(o->name, name, len) == 0) {
+            if (found)
+                return NULL;
+            found = o;
+        }
+    }
+    return found;
+}
+
 static int push(struct built *b, char *arg, char *origin)
 {
     if (b->pub.argc + 2 > b->cap) {
@@ -167,7 +184,7 @@ int pw_config_load(pw_config_t **out, const char *cmd, const struct option *long
             files[nfiles++] = eq ? eq + 1 : argv[++i];
             continue;
         }
-        const struct option *o = find(longopts, a + 2, len);
+        const struct option *o = match(longopts, a + 2, len);
         if (!o)
             continue; /* getopt_long reports it */
         names[nnames++] = o->name;

@@ -81,6 +81,15 @@ Test(config, check_config_prints_the_options_and_the_command_line_wins)
     cr_assert_null(strstr(out, "a.sock"), "%s", out);
     free(out);
     free(err);
+
+    /* An abbreviation (getopt_long takes --bin for --bind) wins as well. */
+    char *args3[] = {"planwatch", "aggregator", "--config", conf, "--bin", "tcp://127.0.0.1:7001",
+                     "--check-config", NULL};
+    cr_assert_eq(run(args3, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "bind = tcp://127.0.0.1:7001\n"), "%s", out);
+    cr_assert_null(strstr(out, "a.sock"), "%s", out);
+    free(out);
+    free(err);
 }
 
 Test(config, errors_name_the_file_and_line)
