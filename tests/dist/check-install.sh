@@ -73,6 +73,11 @@ for key in ProtectSystem=strict ProtectHome=yes NoNewPrivileges=yes PrivateTmp=y
         grep -q "^$key" "$u" || fail "$(basename "$u"): no $key"
     done
 done
+# systemd's own measure of the hardening: exposure 2.0 at most ("OK") for each unit.
+for u in "$units"/*.service; do
+    systemd-analyze security --offline=yes --threshold=20 "$u" >"$stage/security" 2>&1 ||
+        fail "$(basename "$u"): exposure above 2.0: $(tail -1 "$stage/security")"
+done
 grep -q '^ExecReload=/bin/kill -HUP $MAINPID' "$units/planwatch-aggregator.service" ||
     fail "aggregator: no ExecReload"
 echo "check-install: $(find "$stage" -type f | wc -l) files installed, units verified"
