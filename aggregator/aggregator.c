@@ -10,6 +10,7 @@
 
 #include "metrics.h"
 #include "model.h"
+#include "pw/auth.h"
 #include "pw/error.h"
 #include "pw/log.h"
 #include "pw/msg.h"
@@ -23,7 +24,11 @@
 struct item {
     zmq_msg_t id;  /* the collector's routing id */
     zmq_msg_t msg; /* the payload */
+    int auth;      /* the district its CURVE key speaks for: AUTH_NONE, AUTH_REVOKED or >= 0 */
 };
+
+#define AUTH_NONE    (-2) /* CURVE is off: nothing to check */
+#define AUTH_REVOKED (-1) /* a key that is no longer in the keyring */
 
 /* Per (district, epoch) state while a batch is applied. */
 struct peer {
@@ -53,6 +58,7 @@ struct district_status {
 };
 
 #define SILENT_MS 5000 /* no message for this long: the collector is gone */
+#define SKEW_MS   (5 * 60 * 1000) /* how far ahead of our clock an observation may be */
 
 struct pw_aggregator {
     pw_aggregator_opts_t opts;
@@ -79,6 +85,10 @@ struct pw_aggregator {
     int64_t full_since;
     char endpoints[1024];
     uint64_t n_stored, n_dup, n_rejected, n_batches;
+    pw_zap_t *zap;         /* CURVE only: the handshake handler */
+    pw_keyring_t *ring;    /* CURVE only: the district keys accepted */
+    int *ring_district;    /* the district of each key of ring */
+    uint64_t n_forbidden;  /* updates or hellos naming another district than their key's */
     pw_agg_metrics_t *metrics; /* with --metrics only */
     int64_t next_metrics;
 };
@@ -175,6 +185,77 @@ static int set_int(void *sock, int opt, int v)
     return zmq_setsockopt(sock, opt, &v, sizeof(v)) == 0 ? 0 : -zmq_errno();
 }
 
+/* Reads the keyring of district keys and maps each key to its district. On
+ * error the current keyring is kept. */
+static int load_ring(pw_aggregator_t *self)
+{
+    char dir[4096], err[512] = "";
+    snprintf(dir, sizeof(dir), "%s/districts", self->opts.keys_dir);
+    pw_keyring_t *ring = NULL;
+    int rc = pw_keyring_load(dir, &ring, err, sizeof(err));
+    if (rc != 0) {
+        PW_ERROR("district keys: %s", err[0] ? err : pw_strerror(rc));
+        return rc;
+    }
+    size_t n = pw_keyring_size(ring);
+    int *map = calloc(n ? n : 1, sizeof(*map));
+    if (!map) {
+        pw_keyring_destroy(&ring);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name = pw_keyring_key(ring, i)->name;
+        map[i] = pw_catalog_district(self->cat, name, strlen(name));
+        if (map[i] < 0) {
+            PW_ERROR("district keys: %s/%s.pub: '%s' is not a district of the catalog", dir,
+                     name, name);
+            free(map);
+            pw_keyring_destroy(&ring);
+            return PW_EKEY;
+        }
+    }
+    size_t removed = 0;
+    for (size_t i = 0; i < pw_keyring_size(self->ring); i++)
+        if (!pw_keyring_find(ring, pw_keyring_key(self->ring, i)->public_z85))
+            removed++;
+    PW_INFO("CURVE: %zu district keys accepted%s", n,
+            self->ring && removed ? " (some revoked or rotated: their connections are refused)" : "");
+    pw_keyring_destroy(&self->ring);
+    free(self->ring_district);
+    self->ring = ring;
+    self->ring_district = map;
+    return 0;
+}
+
+/* CURVE with our ZAP handler when there are keys; otherwise only ipc://
+ * endpoints, or TCP with a loud --insecure. */
+static int secure(pw_aggregator_t *self)
+{
+    if (!self->opts.keys_dir) {
+        for (size_t i = 0; i < self->opts.nbinds; i++) {
+            int rc = pw_transport_check(self->opts.binds[i], NULL, self->opts.insecure);
+            if (rc != 0)
+                return rc;
+        }
+        return 0;
+    }
+    pw_key_t key;
+    char err[512] = "";
+    int rc = pw_key_load_secret(self->opts.keys_dir, "aggregator", &key, err, sizeof(err));
+    if (rc != 0) {
+        PW_ERROR("aggregator key: %s", err);
+        return rc;
+    }
+    /* The handler first: a CURVE socket without one would let any key in. */
+    if ((rc = pw_zap_new(self->ctx, &self->zap)) != 0) {
+        PW_ERROR("refusing to start: cannot bind the ZAP handler: %s", pw_strerror(rc));
+    } else if ((rc = load_ring(self)) == 0) {
+        rc = pw_curve_server(self->router, &key);
+    }
+    pw_secure_zero(&key, sizeof(key));
+    return rc;
+}
+
 static int bind_all(pw_aggregator_t *self)
 {
     int64_t maxsize = PW_MSG_MAXSIZE;
@@ -190,11 +271,17 @@ static int bind_all(pw_aggregator_t *self)
      * high-water mark far above a collector's window also keeps an honest
      * collector's input from ever stopping. */
     set_int(self->router, ZMQ_RCVHWM, 65536);
+    /* Every reply is sent without waiting: room for a full window of nacks
+     * per collector, or some would be dropped at the default 1000. */
+    set_int(self->router, ZMQ_SNDHWM, 100000);
     set_int(self->notify, ZMQ_LINGER, 0);
+    int rc = secure(self);
+    if (rc != 0)
+        return rc;
     size_t off = 0;
     for (size_t i = 0; i < self->opts.nbinds; i++) {
         if (zmq_bind(self->router, self->opts.binds[i]) != 0) {
-            int rc = -zmq_errno();
+            rc = -zmq_errno();
             PW_ERROR("zmq_bind(%s) failed: %s", self->opts.binds[i], pw_strerror(rc));
             return rc;
         }
@@ -211,7 +298,7 @@ static int bind_all(pw_aggregator_t *self)
         notify = def;
     }
     if (zmq_bind(self->notify, notify) != 0) {
-        int rc = -zmq_errno();
+        rc = -zmq_errno();
         PW_ERROR("zmq_bind(%s) failed: %s", notify, pw_strerror(rc));
         return rc;
     }
@@ -277,6 +364,7 @@ void pw_aggregator_destroy(pw_aggregator_t **self_p)
         zmq_close(self->router);
     if (self->notify)
         zmq_close(self->notify);
+    pw_zap_destroy(&self->zap);
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     pw_store_abort(&self->txn);
@@ -287,6 +375,8 @@ void pw_aggregator_destroy(pw_aggregator_t **self_p)
     free(self->items);
     free(self->replies);
     free(self->status);
+    pw_keyring_destroy(&self->ring);
+    free(self->ring_district);
     free(self);
     *self_p = NULL;
 }
@@ -363,6 +453,26 @@ static void check_silence(pw_aggregator_t *self)
     }
 }
 
+/* With CURVE, a message may only speak for the district of the key that
+ * sent it. False (and the message answered) when it may not. */
+static bool authorized(pw_aggregator_t *self, int item, int d, const pw_msg_t *m)
+{
+    int auth = self->items[item].auth;
+    if (auth == AUTH_NONE || auth == d)
+        return true;
+    self->n_rejected++;
+    if (auth == AUTH_REVOKED) {
+        PW_WARN("%s: message from a revoked key refused", m->district);
+        nack(self, item, m->epoch, m->seq, PW_EAUTH, "key unknown or revoked");
+        return false;
+    }
+    self->n_forbidden++;
+    PW_WARN("%s's key sent a message for %s: refused (%llu so far)",
+            self->cat->districts[auth].id, m->district, (unsigned long long)self->n_forbidden);
+    nack(self, item, m->epoch, m->seq, PW_EFORBIDDEN, "this key may not speak for that district");
+    return false;
+}
+
 static void hello(pw_aggregator_t *self, int item, const pw_msg_t *m)
 {
     int d = pw_catalog_district(self->cat, m->district, strlen(m->district));
@@ -371,6 +481,8 @@ static void hello(pw_aggregator_t *self, int item, const pw_msg_t *m)
         nack(self, item, m->epoch, 0, PW_EDISTRICT, "unknown district");
         return;
     }
+    if (!authorized(self, item, d, m))
+        return;
     seen(self, d, m->epoch);
     self->status[d].spool_head = m->spool_head;
     int rc;
@@ -398,6 +510,8 @@ static int update(pw_aggregator_t *self, int item, const pw_msg_t *m, int64_t no
         nack(self, item, m->epoch, m->seq, PW_EDISTRICT, "unknown district");
         return 0;
     }
+    if (!authorized(self, item, d, m))
+        return 0;
     seen(self, d, m->epoch);
     if (refuse) {
         nack(self, item, m->epoch, m->seq, PW_ESTOREFULL, "store full: retry later");
@@ -426,6 +540,8 @@ static int update(pw_aggregator_t *self, int item, const pw_msg_t *m, int64_t no
     }
     p->last = m->seq;
     int crc = pw_msg_check(m, self->cat);
+    if (crc == 0 && m->observed_ms > now + SKEW_MS)
+        crc = PW_ETIME; /* a clock this wrong makes every "as of" question wrong */
     if (crc != 0) {
         /* A rejected update still uses its sequence number, so the ones after
          * it are not taken for a gap; nothing of it is stored. */
@@ -488,8 +604,10 @@ static int apply_batch(pw_aggregator_t *self, bool refuse, int64_t now)
         int drc = pw_msg_decode(zmq_msg_data(msg), zmq_msg_size(msg), &m);
         if (drc != 0) {
             self->n_rejected++;
-            PW_WARN("malformed message (%zu bytes) rejected: %s", zmq_msg_size(msg),
-                    pw_strerror(drc));
+            int a = self->items[i].auth;
+            PW_WARN("%s: malformed message (%zu bytes) rejected: %s",
+                    a >= 0 ? self->cat->districts[a].id : "peer without a key",
+                    zmq_msg_size(msg), pw_strerror(drc));
             nack(self, (int)i, 0, 0, drc, pw_strerror(drc));
             continue;
         }
@@ -611,6 +729,18 @@ static int process_batch(pw_aggregator_t *self)
     return 0;
 }
 
+/* The district a message's CURVE key speaks for (see struct item). */
+static int key_district(const pw_aggregator_t *self, zmq_msg_t *msg)
+{
+    if (!self->ring)
+        return AUTH_NONE;
+    const char *user = zmq_msg_gets(msg, "User-Id");
+    for (size_t i = 0; user && i < pw_keyring_size(self->ring); i++)
+        if (strcmp(pw_keyring_key(self->ring, i)->public_z85, user) == 0)
+            return self->ring_district[i];
+    return AUTH_REVOKED;
+}
+
 /* Receives up to batch_max waiting messages without blocking. */
 static int receive_batch(pw_aggregator_t *self)
 {
@@ -634,11 +764,18 @@ static int receive_batch(pw_aggregator_t *self)
             more = zmq_msg_recv(&skip, self->router, 0) >= 0 && zmq_msg_more(&skip);
             zmq_msg_close(&skip);
         }
+        it->auth = key_district(self, &it->msg);
         if (!ok || extra) {
             self->n_rejected++;
             if (self->metrics)
-                pw_agg_metrics_dropped(self->metrics);
-            PW_WARN("message with a wrong number of frames dropped");
+                pw_agg_metrics_nack(self->metrics, PW_EMALFORMED);
+            PW_WARN("message with a wrong number of frames rejected");
+            pw_msg_t nk;
+            memset(&nk, 0, sizeof(nk));
+            nk.type = PW_MSG_NACK;
+            nk.reason = PW_EMALFORMED;
+            snprintf(nk.text, sizeof(nk.text), "one frame per message");
+            send_frame(self, &it->id, &nk);
             zmq_msg_close(&it->id);
             zmq_msg_close(&it->msg);
             continue;
@@ -680,10 +817,18 @@ int pw_aggregator_run(pw_aggregator_t *self, volatile sig_atomic_t *stop)
     PW_INFO("ready intake=%s events=%llu", self->endpoints, (unsigned long long)self->head);
     int rc = 0;
     while (!*stop) {
-        zmq_pollitem_t items[] = {{self->router, 0, ZMQ_POLLIN, 0}};
-        int n = zmq_poll(items, 1, 200);
+        if (self->opts.reload && *self->opts.reload) {
+            *self->opts.reload = 0;
+            if (self->ring && load_ring(self) != 0)
+                PW_ERROR("keys not reloaded: the previous district keys stay in force");
+        }
+        zmq_pollitem_t items[] = {{self->router, 0, ZMQ_POLLIN, 0},
+                                  {self->zap ? pw_zap_socket(self->zap) : NULL, 0, ZMQ_POLLIN, 0}};
+        int n = zmq_poll(items, self->zap ? 2 : 1, 200);
         check_silence(self);
         write_metrics(self, false);
+        if (n > 0 && self->zap && (items[1].revents & ZMQ_POLLIN))
+            pw_zap_serve(self->zap, self->ring);
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -702,8 +847,10 @@ int pw_aggregator_run(pw_aggregator_t *self, volatile sig_atomic_t *stop)
             break;
     }
     write_metrics(self, true);
-    PW_INFO("stopping: %llu updates stored, %llu duplicates, %llu rejected in %llu batches",
+    PW_INFO("stopping: %llu updates stored, %llu duplicates, %llu rejected (%llu for another "
+            "district), %llu handshakes refused, in %llu batches",
             (unsigned long long)self->n_stored, (unsigned long long)self->n_dup,
-            (unsigned long long)self->n_rejected, (unsigned long long)self->n_batches);
+            (unsigned long long)self->n_rejected, (unsigned long long)self->n_forbidden,
+            (unsigned long long)pw_zap_refused(self->zap), (unsigned long long)self->n_batches);
     return rc;
 }

@@ -3,6 +3,7 @@
 #define PW_AGGREGATOR_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "pw/catalog.h"
@@ -29,6 +30,9 @@ typedef struct pw_aggregator_opts {
     size_t map_size;                      /**< LMDB map size to start with; 0 = 1 GiB */
     size_t map_max;                       /**< grow the map up to this; 0 = 64 GiB */
     size_t batch_max;                     /**< updates per transaction at most; 0 = 4096 */
+    const char *keys_dir;                 /**< CURVE keys (planwatch keygen); NULL = none */
+    bool insecure;                        /**< allow TCP without CURVE (loudly) */
+    volatile sig_atomic_t *reload;        /**< set (by SIGHUP): re-read the district keys */
     const char *metrics_path;             /**< Prometheus text file to keep up to date; NULL = none */
 } pw_aggregator_opts_t;
 

@@ -30,23 +30,21 @@ static const char usage_text[] =
     "                       at the cap, updates are refused (ESTOREFULL) and kept\n"
     "                       by the collectors\n"
     "  --batch N            updates per transaction at most (default 4096)\n"
+    "  --keys DIR           CURVE keys made by 'planwatch keygen': serve with\n"
+    "                       DIR/aggregator.secret, accept the district keys\n"
+    "                       DIR/districts/*.pub, each only for its own district;\n"
+    "                       SIGHUP re-reads DIR/districts (revoke, rotate, add)\n"
+    "  --insecure           allow tcp:// without CURVE (loopback experiments only;\n"
+    "                       warns at every start). ipc:// needs neither\n"
     "  --metrics FILE       keep FILE up to date with the counters, in the Prometheus\n"
     "                       text format (every 5 s and at exit; for node_exporter's\n"
     "                       textfile collector, name it *.prom)\n"
     "  --log-level LEVEL    error, warn, info or debug (default info)\n"
     "  --config FILE        read options from FILE first: \"key = value\" lines, key\n"
     "                       a long option's name; the command line wins\n"
-    "  --check-config       check the options, catalog and paths, print them, and\n"
-    "                       exit: 0 when all is well, 1 otherwise\n"
+    "  --check-config       check the options, catalog, keys and paths, print them,\n"
+    "                       and exit: 0 when all is well, 1 otherwise\n"
     "  -h, --help           this text\n";
-
-static const struct option longopts[] = {
-    {"store", required_argument, 0, 's'},    {"bind", required_argument, 0, 'b'},
-    {"catalog", required_argument, 0, 'c'},  {"notify", required_argument, 0, 'n'},
-    {"map-size", required_argument, 0, 'm'}, {"batch", required_argument, 0, 'B'},
-    {"map-max", required_argument, 0, 'X'},  {"metrics", required_argument, 0, 'M'},
-    {"log-level", required_argument, 0, 'l'}, {"check-config", no_argument, 0, 'k'},
-    {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
 
 /* --check-config: everything the aggregator would open, without opening it. */
 static int check(const pw_aggregator_opts_t *opts, const char *catalog_path)
@@ -54,6 +52,8 @@ static int check(const pw_aggregator_opts_t *opts, const char *catalog_path)
     bool ok = pw_config_check_dir("aggregator", "--store", opts->store_dir);
     for (size_t i = 0; i < opts->nbinds; i++)
         ok &= pw_config_check_endpoint("aggregator", "--bind", opts->binds[i]);
+    ok &= pw_config_check_keys("aggregator", opts->keys_dir, "aggregator", "districts",
+                               opts->binds, opts->nbinds, opts->insecure);
     if (opts->notify)
         ok &= pw_config_check_endpoint("aggregator", "--notify", opts->notify);
     if (opts->metrics_path)
@@ -67,6 +67,7 @@ static int check(const pw_aggregator_opts_t *opts, const char *catalog_path)
         printf("bind = %s\n", opts->binds[i]);
     printf("catalog = %s (%zu indicators, %zu districts)\n",
            catalog_path ? catalog_path : "(default)", cat->nindicators, cat->ndistricts);
+    printf("keys = %s\n", opts->keys_dir ? opts->keys_dir : opts->insecure ? "(insecure)" : "(none)");
     if (opts->notify)
         printf("notify = %s\n", opts->notify);
     if (opts->metrics_path)
@@ -76,8 +77,20 @@ static int check(const pw_aggregator_opts_t *opts, const char *catalog_path)
     return 0;
 }
 
-static int run(int argc, char **argv)
+int pw_cmd_aggregator(int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        {"store", required_argument, 0, 's'},   {"bind", required_argument, 0, 'b'},
+        {"catalog", required_argument, 0, 'c'}, {"notify", required_argument, 0, 'n'},
+        {"map-size", required_argument, 0, 'm'}, {"batch", required_argument, 0, 'B'},
+        {"map-max", required_argument, 0, 'X'},   {"keys", required_argument, 0, 'k'},
+        {"insecure", no_argument, 0, 'I'},
+        {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
+        {"metrics", required_argument, 0, 'M'}, {"check-config", no_argument, 0, 'K'},
+        {0, 0, 0, 0}};
+    int crc = pw_config_expand("aggregator", longopts, &argc, &argv);
+    if (crc != 0)
+        return crc;
     pw_aggregator_opts_t opts = {0};
     const char *catalog_path = NULL;
     pw_log_level_t level = PW_LOG_INFO;
@@ -99,13 +112,19 @@ static int run(int argc, char **argv)
         case 'c':
             catalog_path = optarg;
             break;
+        case 'k':
+            opts.keys_dir = optarg;
+            break;
+        case 'I':
+            opts.insecure = true;
+            break;
         case 'n':
             opts.notify = optarg;
             break;
         case 'M':
             opts.metrics_path = optarg;
             break;
-        case 'k':
+        case 'K':
             check_only = true;
             break;
         case 'm':
@@ -156,6 +175,7 @@ static int run(int argc, char **argv)
     if (pw_cli_load_catalog(catalog_path, &cat) != 0)
         return 1;
     opts.catalog = cat;
+    opts.reload = &pw_cli_reload;
     pw_aggregator_t *agg = NULL;
     int rc = pw_aggregator_new(&opts, &agg);
     if (rc == 0)
@@ -165,9 +185,4 @@ static int run(int argc, char **argv)
     pw_aggregator_destroy(&agg);
     pw_catalog_destroy(&cat);
     return rc == 0 ? 0 : 1;
-}
-
-int pw_cmd_aggregator(int argc, char **argv)
-{
-    return pw_config_main("aggregator", longopts, run, argc, argv);
 }

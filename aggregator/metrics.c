@@ -28,7 +28,7 @@ struct district_metrics {
 struct pw_agg_metrics {
     const pw_catalog_t *cat;
     int64_t start_ms;
-    uint64_t messages, accepted, duplicates, dropped;
+    uint64_t messages, accepted, duplicates;
     uint64_t rejected[NREASONS];
     struct {
         int code;
@@ -97,11 +97,6 @@ void pw_agg_metrics_nack(pw_agg_metrics_t *self, int reason)
     }
 }
 
-void pw_agg_metrics_dropped(pw_agg_metrics_t *self)
-{
-    self->dropped++;
-}
-
 void pw_agg_metrics_district(pw_agg_metrics_t *self, size_t d, bool connected, int64_t seen_ms,
                              uint64_t lag, uint64_t last_seq)
 {
@@ -153,9 +148,7 @@ static int render(pw_agg_metrics_t *self, const char *store_dir, size_t map_size
                       "Updates stored and acknowledged.", self->accepted)) ||
         (rc = counter(p, "planwatch_aggregator_duplicates_total",
                       "Updates received again after a lost ack: acknowledged, not stored.",
-                      self->duplicates)) ||
-        (rc = counter(p, "planwatch_aggregator_dropped_total",
-                      "Messages dropped unanswered: a wrong number of frames.", self->dropped)))
+                      self->duplicates)))
         return rc;
     const char *name = "planwatch_aggregator_rejected_total";
     rc = pw_prom_family(p, name, "counter",

@@ -685,15 +685,7 @@ int pw_model_restore_rate(pw_model_t *self, const pw_event_t *ev)
     if (pidx < 0 && (pidx = add_period(self, ev->period)) < 0)
         return pidx;
     size_t row = (size_t)pidx * self->ns + (size_t)sidx;
-    pw_cell_t *c = &self->pub[row];
-    c->has_value = ev->has_value;
-    c->value = ev->value;
-    c->rate.has_rate = ev->has_rate;
-    c->rate.centi = ev->centi;
-    c->rate.band = ev->band;
-    c->rate.achieved = ev->achieved;
-    c->have = ev->have;
-    c->want = ev->want;
+    pw_model_cell_of(ev, &self->pub[row]);
     self->pub_valid[row] = 1;
     return PW_OK;
 }
@@ -728,4 +720,17 @@ void pw_model_restore_finish(pw_model_t *self)
 uint64_t pw_model_evaluations(const pw_model_t *self)
 {
     return self->evals;
+}
+
+void pw_model_cell_of(const pw_event_t *ev, pw_cell_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->has_value = ev->has_value;
+    out->value = ev->value;
+    out->rate.has_rate = ev->has_rate;
+    out->rate.centi = ev->centi;
+    out->rate.band = ev->band;
+    out->rate.achieved = ev->achieved;
+    out->have = ev->have;
+    out->want = ev->want;
 }

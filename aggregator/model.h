@@ -97,6 +97,9 @@ int pw_model_restore_alert(pw_model_t *self, const pw_event_t *ev);
 /** Ends a restore: the latest complete period of each series governs its alert. */
 void pw_model_restore_finish(pw_model_t *self);
 
+/** The cell a published rate row (PW_EV_RATE) describes. */
+void pw_model_cell_of(const pw_event_t *ev, pw_cell_t *out);
+
 /** Number of rows evaluated by flushes so far (for metrics and benchmarks). */
 uint64_t pw_model_evaluations(const pw_model_t *self);
 

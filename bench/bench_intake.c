@@ -168,12 +168,12 @@ static double run(int run_no, const char *topic, double *events_out)
     snprintf(stream, sizeof(stream), "tcp://127.0.0.1:%d", free_port());
     snprintf(snap, sizeof(snap), "tcp://127.0.0.1:%d", free_port());
     snprintf(log, sizeof(log), "%s/agg-%d.log", dir, run_no);
-    char *aargs[] = {"planwatch", "aggregator", "--store", store, "--bind", intake,
+    char *aargs[] = {"planwatch", "aggregator", "--insecure", "--store", store, "--bind", intake,
                      "--catalog", catalog, NULL};
     pid_t agg = spawn(aargs, log);
     wait_ready(log);
     snprintf(log, sizeof(log), "%s/pub-%d.log", dir, run_no);
-    char *pargs[] = {"planwatch", "publisher", "--store", store, "--bind", stream,
+    char *pargs[] = {"planwatch", "publisher", "--insecure", "--store", store, "--bind", stream,
                      "--snapshot-bind", snap, "--catalog", catalog, NULL};
     pid_t pub = spawn(pargs, log);
     wait_ready(log);
@@ -202,7 +202,7 @@ static double run(int run_no, const char *topic, double *events_out)
             snprintf(data, sizeof(data), "%s/d%02d-v%d.csv", dir, d, v);
             snprintf(spool, sizeof(spool), "%s/spool-%d-%02d", dir, run_no, d);
             snprintf(clog, sizeof(clog), "%s/col-%d-%02d.log", dir, run_no, d);
-            char *cargs[] = {"planwatch", "collector", "--district", id,   "--data", data,
+            char *cargs[] = {"planwatch", "collector", "--insecure", "--district", id,   "--data", data,
                              "--connect", intake,      "--spool",    spool, "--quiet", NULL};
             kids[d] = spawn(cargs, clog);
         }

@@ -8,8 +8,10 @@
 #include "cli.h"
 #include "collector.h"
 #include "config.h"
+#include "pw/auth.h"
 #include "pw/error.h"
 #include "pw/log.h"
+#include "pw/util.h"
 
 
 static const char usage_text[] =
@@ -38,12 +40,15 @@ static const char usage_text[] =
     "                       answer, keeping the rest spooled (default 30)\n"
     "  --spool-max MIB      spool size bound (default 1024); when full, new\n"
     "                       observations wait in the file, with an error logged\n"
+    "  --keys DIR           CURVE: speak as DIR/districts/ID.secret to the server\n"
+    "                       key DIR/aggregator.pub (see 'planwatch keygen')\n"
+    "  --insecure           allow tcp:// without CURVE (loopback experiments only)\n"
     "  --quiet              no summary line\n"
     "  --log-level LEVEL    error, warn, info or debug (default warn)\n"
     "  --config FILE        read options from FILE first: \"key = value\" lines, key\n"
     "                       a long option's name; the command line wins\n"
-    "  --check-config       check the options, data file, catalog and spool, print\n"
-    "                       them, and exit: 0 when all is well, 1 otherwise\n"
+    "  --check-config       check the options, data file, catalog, keys and spool,\n"
+    "                       print them, and exit: 0 when all is well, 1 otherwise\n"
     "  -h, --help           this text\n";
 
 struct reject_ctx {
@@ -72,22 +77,29 @@ static void default_spool(const char *district, char *buf, size_t len)
         snprintf(buf, len, "%s/.local/state/planwatch/spool-%s", home ? home : "/tmp", district);
 }
 
-static const struct option longopts[] = {
-        {"district", required_argument, 0, 'd'},  {"data", required_argument, 0, 'f'},
-        {"connect", required_argument, 0, 'c'},   {"period", required_argument, 0, 'p'},
-        {"catalog", required_argument, 0, 'C'},   {"window", required_argument, 0, 'w'},
-        {"timeout", required_argument, 0, 't'},   {"quiet", no_argument, 0, 'q'},
-        {"spool", required_argument, 0, 's'},     {"follow", no_argument, 0, 'F'},
-        {"spool-max", required_argument, 0, 'M'}, {"log-level", required_argument, 0, 'l'},
-        {"check-config", no_argument, 0, 'k'},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-
 /* --check-config: the data file must parse (against the catalog when given),
- * the spool's place be writable, the endpoint well formed. */
+ * the keys load, the spool's place be writable, the endpoint well formed. */
 static int check(const pw_collector_opts_t *opts, const char *catalog_path)
 {
     bool ok = pw_config_check_endpoint("collector", "--connect", opts->connect) &&
               pw_config_check_dir("collector", "--spool", opts->spool_dir);
+    if (ok && opts->keys_dir) {
+        char dir[4096], path[4200], err[512] = "";
+        pw_key_t key;
+        snprintf(dir, sizeof(dir), "%s/districts", opts->keys_dir);
+        snprintf(path, sizeof(path), "%s/aggregator.pub", opts->keys_dir);
+        int rc = pw_key_load_secret(dir, opts->district, &key, err, sizeof(err));
+        if (rc == 0)
+            rc = pw_key_load(path, &key, err, sizeof(err));
+        pw_secure_zero(&key, sizeof(key));
+        if (rc != 0) {
+            fprintf(stderr, "planwatch collector: --keys %s: %s\n", opts->keys_dir, err);
+            ok = false;
+        }
+    } else if (ok) {
+        ok = pw_config_check_keys("collector", NULL, NULL, NULL, &opts->connect, 1,
+                                  opts->insecure);
+    }
     pw_catalog_t *cat = NULL;
     if (catalog_path && pw_cli_load_catalog(catalog_path, &cat) != 0)
         ok = false;
@@ -106,14 +118,28 @@ static int check(const pw_collector_opts_t *opts, const char *catalog_path)
     }
     if (ok)
         printf("district = %s\ndata = %s (%zu observations)\nconnect = %s\nspool = %s\n"
-               "planwatch collector: configuration OK\n",
-               opts->district, opts->data, n, opts->connect, opts->spool_dir);
+               "keys = %s\nplanwatch collector: configuration OK\n",
+               opts->district, opts->data, n, opts->connect, opts->spool_dir,
+               opts->keys_dir ? opts->keys_dir : opts->insecure ? "(insecure)" : "(none)");
     pw_catalog_destroy(&cat);
     return ok ? 0 : 1;
 }
 
-static int run(int argc, char **argv)
+int pw_cmd_collector(int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        {"district", required_argument, 0, 'd'},  {"data", required_argument, 0, 'f'},
+        {"connect", required_argument, 0, 'c'},   {"period", required_argument, 0, 'p'},
+        {"catalog", required_argument, 0, 'C'},   {"window", required_argument, 0, 'w'},
+        {"timeout", required_argument, 0, 't'},   {"quiet", no_argument, 0, 'q'},
+        {"spool", required_argument, 0, 's'},     {"follow", no_argument, 0, 'F'},
+        {"spool-max", required_argument, 0, 'M'}, {"log-level", required_argument, 0, 'l'},
+        {"keys", required_argument, 0, 'k'},      {"insecure", no_argument, 0, 'I'},
+        {"help", no_argument, 0, 'h'},            {"check-config", no_argument, 0, 'K'},
+        {0, 0, 0, 0}};
+    int crc = pw_config_expand("collector", longopts, &argc, &argv);
+    if (crc != 0)
+        return crc;
     pw_collector_opts_t opts = {.connect = "tcp://127.0.0.1:5555"};
     const char *catalog_path = NULL;
     char spool[4096];
@@ -136,6 +162,15 @@ static int run(int argc, char **argv)
             break;
         case 'F':
             opts.follow = true;
+            break;
+        case 'k':
+            opts.keys_dir = optarg;
+            break;
+        case 'K':
+            check_only = true;
+            break;
+        case 'I':
+            opts.insecure = true;
             break;
         case 'p':
             if (opts.nperiods == PW_COLLECTOR_PERIODS_MAX ||
@@ -169,9 +204,6 @@ static int run(int argc, char **argv)
         }
         case 'q':
             quiet = true;
-            break;
-        case 'k':
-            check_only = true;
             break;
         case 'l':
             if (pw_log_level_parse(optarg, &level) != 0) {
@@ -226,9 +258,4 @@ static int run(int argc, char **argv)
                res.stored, res.rejected, pw_cli_stop ? " (stopped)" : "");
     pw_catalog_destroy(&cat);
     return rc == 0 && res.rejected == 0 ? 0 : 1;
-}
-
-int pw_cmd_collector(int argc, char **argv)
-{
-    return pw_config_main("collector", longopts, run, argc, argv);
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <zmq.h>
 
+#include "pw/auth.h"
 #include "pw/error.h"
 #include "pw/log.h"
 #include "pw/util.h"
@@ -245,6 +246,14 @@ static int on_answer(struct run *r, const pw_msg_t *m)
             return 0;
         }
         r->refused = false;
+        if (m->reason == PW_EAUTH || m->reason == PW_EFORBIDDEN) {
+            /* The key, not the update, is refused: keep everything spooled
+             * for when this office has a valid key again. */
+            PW_ERROR("aggregator refused %s's key: %s (%s); %llu updates kept in the spool",
+                     r->o->district, pw_err_name(m->reason), m->text,
+                     (unsigned long long)pw_spool_pending(r->spool));
+            return m->reason;
+        }
         if (m->seq > acked && m->seq <= head) {
             struct reject_ctx rc = {r, m->reason, m->text};
             pw_spool_read(r->spool, m->seq, 1, report_reject, &rc);
@@ -369,6 +378,9 @@ int pw_collector_run(const pw_collector_opts_t *opts, pw_collector_reject_fn on_
     zmq_setsockopt(r.sock, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(r.sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(r.sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    if ((rc = pw_curve_client_setup(r.sock, o.connect, o.keys_dir, "districts", o.district,
+                                    "aggregator", o.insecure)) != 0)
+        goto out;
     if (zmq_connect(r.sock, o.connect) != 0) {
         rc = -zmq_errno();
         PW_ERROR("zmq_connect(%s) failed: %s", o.connect, pw_strerror(rc));

@@ -45,6 +45,8 @@ typedef struct pw_collector_opts {
     int timeout_ms;              /**< one-shot: give up after this silence; 0 = 30000 */
     int resend_ms;               /**< resend after this silence; 0 = 2000 */
     size_t spool_max;            /**< spool size bound in bytes; 0 = 1 GiB */
+    const char *keys_dir;        /**< CURVE: DIR/districts/ID.secret, DIR/aggregator.pub */
+    bool insecure;               /**< allow TCP without CURVE */
 } pw_collector_opts_t;
 
 typedef struct pw_collector_result {

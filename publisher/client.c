@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "publisher.h"
+#include "pw/auth.h"
 #include "pw/error.h"
 #include "pw/util.h"
 
@@ -18,7 +19,8 @@ struct pw_client {
     pw_buf_t buf;
 };
 
-int pw_client_new(const char *pub, const char *snap, pw_client_t **out)
+int pw_client_new(const char *pub, const char *snap, const pw_client_auth_t *auth,
+                  pw_client_t **out)
 {
     *out = NULL;
     char derived[512];
@@ -42,6 +44,17 @@ int pw_client_new(const char *pub, const char *snap, pw_client_t **out)
     zmq_setsockopt(self->dealer, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(self->sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(self->sub, ZMQ_SUBSCRIBE, "", 0);
+    pw_client_auth_t none = {0};
+    if (!auth)
+        auth = &none;
+    const char *desk = auth->desk ? auth->desk : "bureau";
+    if ((rc = pw_curve_client_setup(self->sub, pub, auth->keys_dir, "desks", desk, "publisher",
+                                    auth->insecure)) != 0 ||
+        (rc = pw_curve_client_setup(self->dealer, snap, auth->keys_dir, "desks", desk,
+                                    "publisher", auth->insecure)) != 0) {
+        pw_client_destroy(&self);
+        return rc;
+    }
     if (zmq_connect(self->sub, pub) != 0 || zmq_connect(self->dealer, snap) != 0)
         goto zfail;
     *out = self;

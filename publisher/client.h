@@ -2,6 +2,7 @@
 #ifndef PW_CLIENT_H
 #define PW_CLIENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pw/bureau.h"
@@ -20,12 +21,21 @@ typedef struct pw_client pw_client_t;
 /** Receives each event in sequence; a non-zero return stops delivery and is returned. */
 typedef int (*pw_client_fn)(void *ctx, const pw_event_t *ev);
 
+/** How a client proves itself to the publisher. */
+typedef struct pw_client_auth {
+    const char *keys_dir; /**< CURVE: DIR/desks/DESK.secret and DIR/publisher.pub; NULL = none */
+    const char *desk;     /**< the desk key's name; NULL = "bureau" */
+    bool insecure;        /**< allow TCP without CURVE */
+} pw_client_auth_t;
+
 /**
  * Connects to the publisher's PUB endpoint pub and its snapshot endpoint snap
- * (NULL = derived as pw_publisher_snapshot_endpoint() does).
- * 0, -EINVAL or -errno. Caller owns *out.
+ * (NULL = derived as pw_publisher_snapshot_endpoint() does), secured as auth
+ * says (NULL = no keys: ipc:// only). 0, -EINVAL, -EPERM, PW_EKEY or -errno.
+ * Caller owns *out.
  */
-int pw_client_new(const char *pub, const char *snap, pw_client_t **out);
+int pw_client_new(const char *pub, const char *snap, const pw_client_auth_t *auth,
+                  pw_client_t **out);
 
 /** Closes and NULLs. NULL-safe. */
 void pw_client_destroy(pw_client_t **self_p);

@@ -25,35 +25,38 @@ static const char usage_text[] =
     "  --notify ENDPOINT        the aggregator's notify endpoint (default ipc://DIR/notify.sock)\n"
     "  --catalog FILE           the aggregator's catalog, for status and district questions\n"
     "                           (default: the Wuhan plan's)\n"
+    "  --keys DIR               CURVE keys made by 'planwatch keygen': serve with\n"
+    "                           DIR/publisher.secret to the desk keys DIR/desks/*.pub;\n"
+    "                           SIGHUP re-reads DIR/desks (revoke, rotate, add)\n"
+    "  --insecure               allow tcp:// without CURVE (loopback experiments only;\n"
+    "                           warns at every start). ipc:// needs neither\n"
     "  --metrics FILE           keep FILE up to date with the counters, in the Prometheus\n"
     "                           text format (every 5 s and at exit; for node_exporter's\n"
     "                           textfile collector, name it *.prom)\n"
     "  --log-level LEVEL        error, warn, info or debug (default info)\n"
     "  --config FILE            read options from FILE first: \"key = value\" lines, key\n"
     "                           a long option's name; the command line wins\n"
-    "  --check-config           check the options, catalog and paths, print them, and\n"
-    "                           exit: 0 when all is well, 1 otherwise\n"
+    "  --check-config           check the options, catalog, keys and endpoints, print\n"
+    "                           them, and exit: 0 when all is well, 1 otherwise\n"
     "  -h, --help               this text\n";
-
-static const struct option longopts[] = {
-    {"store", required_argument, 0, 's'},         {"bind", required_argument, 0, 'b'},
-    {"snapshot-bind", required_argument, 0, 'S'}, {"notify", required_argument, 0, 'n'},
-    {"log-level", required_argument, 0, 'l'},     {"help", no_argument, 0, 'h'},
-    {"catalog", required_argument, 0, 'c'},       {"metrics", required_argument, 0, 'M'},
-    {"check-config", no_argument, 0, 'k'},        {0, 0, 0, 0}};
 
 /* --check-config: everything the publisher would open, without opening it. */
 static int check(const pw_publisher_opts_t *opts, const char *catalog_path)
 {
     char snap[512];
     bool ok = pw_config_check_endpoint("publisher", "--bind", opts->bind);
-    if (opts->snapshot_bind)
+    if (opts->snapshot_bind) {
         ok &= pw_config_check_endpoint("publisher", "--snapshot-bind", opts->snapshot_bind);
-    else if (pw_publisher_snapshot_endpoint(opts->bind, snap, sizeof(snap)) != 0) {
+        snprintf(snap, sizeof(snap), "%s", opts->snapshot_bind);
+    } else if (pw_publisher_snapshot_endpoint(opts->bind, snap, sizeof(snap)) != 0) {
         fprintf(stderr, "planwatch publisher: cannot derive a snapshot endpoint from %s: "
                         "give --snapshot-bind\n", opts->bind);
         ok = false;
     }
+    const char *eps[] = {opts->bind, snap};
+    if (ok)
+        ok &= pw_config_check_keys("publisher", opts->keys_dir, "publisher", "desks", eps, 2,
+                                   opts->insecure);
     if (opts->notify)
         ok &= pw_config_check_endpoint("publisher", "--notify", opts->notify);
     if (opts->metrics_path)
@@ -62,10 +65,10 @@ static int check(const pw_publisher_opts_t *opts, const char *catalog_path)
     ok &= pw_cli_load_catalog(catalog_path, &cat) == 0;
     if (!ok)
         return 1;
-    printf("store = %s\nbind = %s\nsnapshot-bind = %s\n", opts->store_dir, opts->bind,
-           opts->snapshot_bind ? opts->snapshot_bind : snap);
+    printf("store = %s\nbind = %s\nsnapshot-bind = %s\n", opts->store_dir, opts->bind, snap);
     printf("catalog = %s (%zu indicators, %zu districts)\n",
            catalog_path ? catalog_path : "(default)", cat->nindicators, cat->ndistricts);
+    printf("keys = %s\n", opts->keys_dir ? opts->keys_dir : opts->insecure ? "(insecure)" : "(none)");
     if (opts->metrics_path)
         printf("metrics = %s\n", opts->metrics_path);
     printf("planwatch publisher: configuration OK\n");
@@ -73,8 +76,18 @@ static int check(const pw_publisher_opts_t *opts, const char *catalog_path)
     return 0;
 }
 
-static int run(int argc, char **argv)
+int pw_cmd_publisher(int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        {"store", required_argument, 0, 's'},         {"bind", required_argument, 0, 'b'},
+        {"snapshot-bind", required_argument, 0, 'S'}, {"notify", required_argument, 0, 'n'},
+        {"log-level", required_argument, 0, 'l'},     {"help", no_argument, 0, 'h'},
+        {"catalog", required_argument, 0, 'c'},       {"keys", required_argument, 0, 'k'},
+        {"insecure", no_argument, 0, 'I'},            {"metrics", required_argument, 0, 'M'},
+        {"check-config", no_argument, 0, 'K'},        {0, 0, 0, 0}};
+    int crc = pw_config_expand("publisher", longopts, &argc, &argv);
+    if (crc != 0)
+        return crc;
     pw_publisher_opts_t opts = {.bind = "tcp://127.0.0.1:5560"};
     const char *catalog_path = NULL;
     pw_log_level_t level = PW_LOG_INFO;
@@ -97,10 +110,16 @@ static int run(int argc, char **argv)
         case 'c':
             catalog_path = optarg;
             break;
+        case 'k':
+            opts.keys_dir = optarg;
+            break;
+        case 'I':
+            opts.insecure = true;
+            break;
         case 'M':
             opts.metrics_path = optarg;
             break;
-        case 'k':
+        case 'K':
             check_only = true;
             break;
         case 'l':
@@ -130,6 +149,7 @@ static int run(int argc, char **argv)
     if (pw_cli_load_catalog(catalog_path, &cat) != 0)
         return 1;
     opts.catalog = cat;
+    opts.reload = &pw_cli_reload;
     pw_publisher_t *pub = NULL;
     int rc = pw_publisher_new(&opts, &pub);
     if (rc == 0)
@@ -139,9 +159,4 @@ static int run(int argc, char **argv)
     pw_publisher_destroy(&pub);
     pw_catalog_destroy(&cat);
     return rc == 0 ? 0 : 1;
-}
-
-int pw_cmd_publisher(int argc, char **argv)
-{
-    return pw_config_main("publisher", longopts, run, argc, argv);
 }

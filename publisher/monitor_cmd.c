@@ -12,6 +12,7 @@
 #include "client.h"
 #include "hook.h"
 #include "pw/error.h"
+#include "pw/log.h"
 #include "pw/util.h"
 #include "view.h"
 
@@ -43,6 +44,10 @@ static const char usage_text[] =
     "  --json               JSON lines instead of text: one object per indicator\n"
     "                       series (or reporter with --status), then one per event\n"
     "  --timeout SEC        how long to wait for the publisher (default 10)\n"
+    "  --keys DIR           CURVE: authenticate as the desk key DIR/desks/DESK.secret\n"
+    "                       to the publisher key DIR/publisher.pub\n"
+    "  --desk NAME          the desk key to use (default bureau)\n"
+    "  --insecure           allow tcp:// without CURVE (loopback experiments only)\n"
     "  -h, --help           this text\n";
 
 struct mon {
@@ -241,8 +246,11 @@ int pw_cmd_monitor(int argc, char **argv)
         {"indicator", required_argument, 0, 'i'}, {"band", required_argument, 0, 'b'},
         {"district", required_argument, 0, 'd'}, {"status", no_argument, 0, 'S'},
         {"since", required_argument, 0, 'w'},    {"exec", required_argument, 0, 'x'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+        {"keys", required_argument, 0, 'k'},     {"desk", required_argument, 0, 'D'},
+        {"insecure", no_argument, 0, 'I'},       {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     const char *connect = "tcp://127.0.0.1:5560", *snap = NULL, *catalog_path = NULL;
+    pw_client_auth_t auth = {0};
     const char *district = NULL, *exec_cmd = NULL, *since_text = NULL;
     bool once = false, status = false;
     pw_view_filter_t filter = {NULL, NULL, PW_BAND_NONE};
@@ -256,6 +264,15 @@ int pw_cmd_monitor(int argc, char **argv)
             break;
         case 's':
             snap = optarg;
+            break;
+        case 'k':
+            auth.keys_dir = optarg;
+            break;
+        case 'D':
+            auth.desk = optarg;
+            break;
+        case 'I':
+            auth.insecure = true;
             break;
         case 'C':
             catalog_path = optarg;
@@ -323,6 +340,7 @@ int pw_cmd_monitor(int argc, char **argv)
         fputs(usage_text, stderr);
         return 2;
     }
+    pw_log_init("monitor", PW_LOG_WARN);
     pw_cli_signals();
     pw_catalog_t *cat = NULL;
     if (pw_cli_load_catalog(catalog_path, &cat) != 0)
@@ -350,7 +368,7 @@ int pw_cmd_monitor(int argc, char **argv)
         if (exec_cmd)
             rc = pw_hook_new(exec_cmd, 8, &m.hook);
     }
-    if (rc == 0 && (rc = pw_client_new(connect, snap, &m.client)) != 0)
+    if (rc == 0 && (rc = pw_client_new(connect, snap, &auth, &m.client)) != 0)
         fprintf(stderr, "planwatch monitor: cannot connect to %s: %s\n", connect,
                 pw_strerror(rc));
     if (rc == 0 && (rc = pw_client_snapshot(m.client, timeout_ms, &snapshot)) != 0)

@@ -22,7 +22,8 @@ static const char *const request_names[] = {"malformed", "snapshot", "range",
 static const char *const topic_names[PW_PUB_TOPIC_COUNT] = {"rates", "alert", "hb"};
 
 struct pw_pub_metrics {
-    void *pub, *monitor;
+    void *ctx, *pub, *monitor;
+    unsigned generation; /* monitors started, for their endpoints' names */
     int64_t start_ms;
     int64_t subscribers;
     uint64_t connections;
@@ -31,38 +32,49 @@ struct pw_pub_metrics {
     pw_prom_t *prom;
 };
 
-int pw_pub_metrics_new(void *ctx, void *pub, pw_pub_metrics_t **out)
+int pw_pub_metrics_new(void *ctx, pw_pub_metrics_t **out)
 {
     *out = NULL;
-    int rc = 0;
     pw_pub_metrics_t *self = calloc(1, sizeof(*self));
     if (!self)
         return -ENOMEM;
+    self->ctx = ctx;
     self->start_ms = pw_now_ms();
     self->prom = pw_prom_new();
     if (!self->prom) {
-        rc = -ENOMEM;
-        goto fail;
+        pw_pub_metrics_destroy(&self);
+        return -ENOMEM;
     }
-    /* Subscribers are the PUB socket's peers: a monitor tells when one comes
-     * (accepted) and goes (disconnected). */
-    if (zmq_socket_monitor(pub, MONITOR_EP, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
-        rc = -zmq_errno();
-        goto fail;
-    }
+    *out = self;
+    return 0;
+}
+
+int pw_pub_metrics_watch(pw_pub_metrics_t *self, void *pub)
+{
+    /* The previous socket is closed already (its monitor ends with it): only
+     * our end goes. Each monitor gets an endpoint of its own, since the old
+     * one may not be unbound yet. */
+    if (self->monitor)
+        zmq_close(self->monitor);
+    self->monitor = NULL;
+    self->pub = NULL;
+    self->subscribers = 0;
+    char ep[64];
+    snprintf(ep, sizeof(ep), "%s-%u", MONITOR_EP, ++self->generation);
+    if (zmq_socket_monitor(pub, ep, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
+        return -zmq_errno();
     self->pub = pub;
-    self->monitor = zmq_socket(ctx, ZMQ_PAIR);
-    if (!self->monitor || zmq_connect(self->monitor, MONITOR_EP) != 0) {
-        rc = -zmq_errno();
-        goto fail;
+    self->monitor = zmq_socket(self->ctx, ZMQ_PAIR);
+    if (!self->monitor || zmq_connect(self->monitor, ep) != 0) {
+        int rc = -zmq_errno();
+        if (self->monitor)
+            zmq_close(self->monitor);
+        self->monitor = NULL;
+        return rc;
     }
     int zero = 0;
     zmq_setsockopt(self->monitor, ZMQ_LINGER, &zero, sizeof(zero));
-    *out = self;
     return 0;
-fail:
-    pw_pub_metrics_destroy(&self);
-    return rc;
 }
 
 void pw_pub_metrics_destroy(pw_pub_metrics_t **self_p)
@@ -81,7 +93,7 @@ void pw_pub_metrics_destroy(pw_pub_metrics_t **self_p)
 
 void pw_pub_metrics_poll(pw_pub_metrics_t *self)
 {
-    for (;;) {
+    while (self->monitor) {
         /* Each event is two frames: 16-bit event and 32-bit value, then the endpoint. */
         zmq_msg_t ev, ep;
         zmq_msg_init(&ev);

@@ -21,12 +21,16 @@ typedef enum pw_pub_topic {
     PW_PUB_TOPIC_COUNT,
 } pw_pub_topic_t;
 
+/** Starts counting, all zero. 0 or -ENOMEM. Caller owns *out; free with pw_pub_metrics_destroy(). */
+int pw_pub_metrics_new(void *ctx, pw_pub_metrics_t **out);
+
 /**
- * Starts counting, with a socket monitor on pub (a socket of ctx) to follow
- * its connections. 0, -ENOMEM or -errno from libzmq. Caller owns *out; destroy
- * it before closing pub and terminating ctx.
+ * Follows the connections of pub (a PUB socket of ctx) with a socket monitor,
+ * from now on instead of the previous socket's (a stream opened again starts
+ * with no subscriber). 0 or -errno from libzmq. Destroy the metrics before
+ * closing pub and terminating ctx.
  */
-int pw_pub_metrics_new(void *ctx, void *pub, pw_pub_metrics_t **out);
+int pw_pub_metrics_watch(pw_pub_metrics_t *self, void *pub);
 
 /** Stops the monitor, frees everything, NULLs *self_p. NULL-safe. */
 void pw_pub_metrics_destroy(pw_pub_metrics_t **self_p);

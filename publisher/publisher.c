@@ -12,6 +12,7 @@
 #include "aggregator.h"
 #include "model.h"
 #include "pub_metrics.h"
+#include "pw/auth.h"
 #include "pw/bureau.h"
 #include "pw/error.h"
 #include "pw/log.h"
@@ -32,6 +33,11 @@ struct pw_publisher {
     pw_reply_t batch; /* rate events waiting to go out together */
     int64_t last_flush;
     char endpoints[768];
+    char pub_ep[256];     /* the stream endpoint as bound, to bind again */
+    pw_key_t key;         /* CURVE only: ours, for sockets opened again */
+    pw_zap_t *zap;        /* CURVE only: the handshake handler */
+    pw_keyring_t *ring;   /* CURVE only: the desk keys accepted */
+    uint64_t n_refused;   /* requests from keys no longer accepted */
     pw_pub_metrics_t *metrics; /* with --metrics only */
     int64_t next_metrics;
 };
@@ -51,6 +57,112 @@ int pw_publisher_snapshot_endpoint(const char *pub, char *buf, size_t len)
         return -EINVAL;
     snprintf(buf, len, "%.*s:%ld", (int)(colon - pub), pub, port + 1);
     return 0;
+}
+
+/* Reads the desk keys. On error the current ones stay in force. *removed:
+ * keys of the current ring that are gone. */
+static int load_ring(pw_publisher_t *self, size_t *removed)
+{
+    char dir[4096], err[512] = "";
+    snprintf(dir, sizeof(dir), "%s/desks", self->opts.keys_dir);
+    pw_keyring_t *ring = NULL;
+    int rc = pw_keyring_load(dir, &ring, err, sizeof(err));
+    if (rc != 0) {
+        PW_ERROR("desk keys: %s", err[0] ? err : pw_strerror(rc));
+        return rc;
+    }
+    *removed = 0;
+    for (size_t i = 0; i < pw_keyring_size(self->ring); i++)
+        if (!pw_keyring_find(ring, pw_keyring_key(self->ring, i)->public_z85))
+            (*removed)++;
+    PW_INFO("CURVE: %zu desk keys accepted", pw_keyring_size(ring));
+    pw_keyring_destroy(&self->ring);
+    self->ring = ring;
+    return 0;
+}
+
+/* Options every stream socket gets, the first time and when opened again. */
+static int setup_pub(pw_publisher_t *self, void *sock)
+{
+    int zero = 0, hwm = 100000;
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+    /* A subscriber that falls this far behind loses events and refills the
+     * gap from the stored log: the publisher itself never blocks. */
+    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    int rc = self->metrics ? pw_pub_metrics_watch(self->metrics, sock) : 0;
+    return rc == 0 && self->zap ? pw_curve_server(sock, &self->key) : rc;
+}
+
+/*
+ * A removed desk key must stop receiving too, but a PUB socket cannot drop
+ * one subscriber: open the stream again, so that every subscriber shakes
+ * hands anew and the revoked one is refused. Monitors refill the moment's
+ * gap from the stored log, as after any reconnect.
+ */
+static int reopen_pub(pw_publisher_t *self)
+{
+    void *sock = zmq_socket(self->ctx, ZMQ_PUB);
+    if (!sock)
+        return -zmq_errno();
+    zmq_close(self->pub);
+    self->pub = NULL;
+    int rc = setup_pub(self, sock);
+    /* The old listener goes away asynchronously: retry the bind briefly. */
+    for (int i = 0; rc == 0 && zmq_bind(sock, self->pub_ep) != 0; i++) {
+        if (zmq_errno() != EADDRINUSE || i == 100) {
+            rc = -zmq_errno();
+            break;
+        }
+        zmq_poll(NULL, 0, 10);
+    }
+    if (rc != 0) {
+        zmq_close(sock);
+        return rc;
+    }
+    self->pub = sock;
+    return 0;
+}
+
+static void reload(pw_publisher_t *self)
+{
+    size_t removed = 0;
+    if (load_ring(self, &removed) != 0) {
+        PW_ERROR("keys not reloaded: the previous desk keys stay in force");
+        return;
+    }
+    if (removed == 0)
+        return;
+    int rc = reopen_pub(self);
+    if (rc != 0)
+        PW_ERROR("cannot open the stream %s again: %s", self->pub_ep, pw_strerror(rc));
+    else
+        PW_INFO("%zu desk keys revoked: stream opened again, subscribers re-authenticated",
+                removed);
+}
+
+/* CURVE with our ZAP handler when there are keys; otherwise ipc:// only, or
+ * TCP with a loud --insecure. */
+static int secure(pw_publisher_t *self, const char *snap_ep)
+{
+    if (!self->opts.keys_dir) {
+        int rc = pw_transport_check(self->opts.bind, NULL, self->opts.insecure);
+        return rc ? rc : pw_transport_check(snap_ep, NULL, self->opts.insecure);
+    }
+    char err[512] = "";
+    size_t removed;
+    int rc = pw_key_load_secret(self->opts.keys_dir, "publisher", &self->key, err, sizeof(err));
+    if (rc != 0) {
+        PW_ERROR("publisher key: %s", err);
+        return rc;
+    }
+    /* The handler first: a CURVE socket without one would let any key in. */
+    if ((rc = pw_zap_new(self->ctx, &self->zap)) != 0) {
+        PW_ERROR("refusing to start: cannot bind the ZAP handler: %s", pw_strerror(rc));
+        return rc;
+    }
+    if ((rc = load_ring(self, &removed)) != 0)
+        return rc;
+    return pw_curve_server(self->router, &self->key);
 }
 
 static int bind_one(void *sock, const char *ep, char *out, size_t *off, size_t cap)
@@ -104,15 +216,13 @@ int pw_publisher_new(const pw_publisher_opts_t *opts, pw_publisher_t **out)
         rc = -zmq_errno();
         goto fail;
     }
-    if (opts->metrics_path && (rc = pw_pub_metrics_new(self->ctx, self->pub, &self->metrics)))
+    if (opts->metrics_path && (rc = pw_pub_metrics_new(self->ctx, &self->metrics)) != 0)
         goto fail;
-    int zero = 0, hwm = 100000;
-    zmq_setsockopt(self->pub, ZMQ_LINGER, &zero, sizeof(zero));
+    int zero = 0;
     zmq_setsockopt(self->router, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(self->notify, ZMQ_LINGER, &zero, sizeof(zero));
-    /* A subscriber that falls this far behind loses events and refills the
-     * gap from the stored log: the publisher itself never blocks. */
-    zmq_setsockopt(self->pub, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    if ((rc = secure(self, snap_ep)) != 0 || (rc = setup_pub(self, self->pub)) != 0)
+        goto fail;
     int64_t maxsize = PW_MSG_MAXSIZE;
     zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
     zmq_setsockopt(self->notify, ZMQ_SUBSCRIBE, "", 0);
@@ -120,6 +230,8 @@ int pw_publisher_new(const pw_publisher_opts_t *opts, pw_publisher_t **out)
     if ((rc = bind_one(self->pub, opts->bind, self->endpoints, &off, sizeof(self->endpoints))) ||
         (rc = bind_one(self->router, snap_ep, self->endpoints, &off, sizeof(self->endpoints))))
         goto fail;
+    size_t eplen = sizeof(self->pub_ep);
+    zmq_getsockopt(self->pub, ZMQ_LAST_ENDPOINT, self->pub_ep, &eplen);
     if (zmq_connect(self->notify, notify_ep) != 0) {
         rc = -zmq_errno();
         PW_ERROR("zmq_connect(%s) failed: %s", notify_ep, pw_strerror(rc));
@@ -144,8 +256,11 @@ void pw_publisher_destroy(pw_publisher_t **self_p)
         zmq_close(self->router);
     if (self->notify)
         zmq_close(self->notify);
+    pw_zap_destroy(&self->zap);
     if (self->ctx)
         zmq_ctx_term(self->ctx);
+    pw_keyring_destroy(&self->ring);
+    pw_secure_zero(&self->key, sizeof(self->key));
     pw_store_destroy(&self->store);
     pw_buf_free(&self->buf);
     pw_reply_clear(&self->reply);
@@ -292,15 +407,20 @@ static int load_value(void *ctx, const char *district, const char *element, pw_p
     return d < 0 || e < 0 ? 0 : pw_model_set(m, d, e, p, value, NULL);
 }
 
-/* The reporters' current values, for questions the stored rows do not answer. */
-static int load_model(pw_publisher_t *self, pw_txn_t *txn, pw_model_t **out)
+int pw_publisher_load_model(const pw_catalog_t *cat, pw_txn_t *txn, pw_model_t **out)
 {
-    int rc = pw_model_new(self->opts.catalog, out);
+    int rc = pw_model_new(cat, out);
     if (rc == 0)
         rc = pw_store_current_foreach(txn, load_value, *out);
     if (rc != 0)
         pw_model_destroy(out);
     return rc;
+}
+
+/* The reporters' current values, for questions the stored rows do not answer. */
+static int load_model(pw_publisher_t *self, pw_txn_t *txn, pw_model_t **out)
+{
+    return pw_publisher_load_model(self->opts.catalog, txn, out);
 }
 
 /* The period asked, or the latest with data. */
@@ -466,6 +586,15 @@ static void serve_requests(pw_publisher_t *self)
         }
         bool ok = zmq_msg_more(&id) && zmq_msg_recv(&msg, self->router, 0) >= 0 &&
                   !zmq_msg_more(&msg);
+        if (ok && self->zap && !pw_keyring_find(self->ring, zmq_msg_gets(&msg, "User-Id"))) {
+            /* Shook hands with a key revoked since: no more answers. */
+            self->n_refused++;
+            PW_WARN("request from a revoked desk key refused (%llu so far)",
+                    (unsigned long long)self->n_refused);
+            zmq_msg_close(&id);
+            zmq_msg_close(&msg);
+            continue;
+        }
         pw_request_t req;
         int rc = ok ? pw_request_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &req)
                     : PW_EMALFORMED;
@@ -506,14 +635,20 @@ int pw_publisher_run(pw_publisher_t *self, volatile sig_atomic_t *stop)
     self->next_hb = pw_mono_ms();
     int rc = 0;
     while (!*stop) {
+        if (self->opts.reload && *self->opts.reload) {
+            *self->opts.reload = 0;
+            if (self->zap)
+                reload(self);
+        }
         zmq_pollitem_t items[] = {{self->notify, 0, ZMQ_POLLIN, 0},
-                                  {self->router, 0, ZMQ_POLLIN, 0}};
+                                  {self->router, 0, ZMQ_POLLIN, 0},
+                                  {self->zap ? pw_zap_socket(self->zap) : NULL, 0, ZMQ_POLLIN, 0}};
         int wait = 100;
         if (self->batch.nevents) {
             int64_t due = self->last_flush + BATCH_MS - pw_mono_ms();
             wait = due < 0 ? 0 : due < wait ? (int)due : wait;
         }
-        int n = zmq_poll(items, 2, wait);
+        int n = zmq_poll(items, self->zap ? 3 : 2, wait);
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -531,6 +666,8 @@ int pw_publisher_run(pw_publisher_t *self, volatile sig_atomic_t *stop)
             PW_ERROR("reading events failed: %s", pw_strerror(rc));
             break;
         }
+        if (self->zap && (items[2].revents & ZMQ_POLLIN))
+            pw_zap_serve(self->zap, self->ring);
         if (items[1].revents & ZMQ_POLLIN)
             serve_requests(self);
         write_metrics(self, false);

@@ -3,9 +3,12 @@
 #define PW_PUBLISHER_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "model.h"
 #include "pw/catalog.h"
+#include "store.h"
 
 /*
  * The publisher: a process of its own that opens the aggregator's store
@@ -29,6 +32,9 @@ typedef struct pw_publisher_opts {
     const char *notify;        /**< the aggregator's notify endpoint; NULL = default */
     int heartbeat_ms;          /**< 0 = 1000 */
     const pw_catalog_t *catalog; /**< for status and district requests; borrowed */
+    const char *keys_dir;      /**< CURVE keys: DIR/publisher.secret, DIR/desks/ *.pub; NULL = none */
+    bool insecure;             /**< allow TCP without CURVE (loudly) */
+    volatile sig_atomic_t *reload; /**< set (by SIGHUP): re-read the desk keys */
     const char *metrics_path;  /**< Prometheus text file to keep up to date; NULL = none */
 } pw_publisher_opts_t;
 
@@ -38,6 +44,13 @@ typedef struct pw_publisher_opts {
  * 0, or -EINVAL when it cannot be derived (a wildcard port).
  */
 int pw_publisher_snapshot_endpoint(const char *pub, char *buf, size_t len);
+
+/**
+ * Loads every reporter's current values from a store transaction (read-only is
+ * enough) into a new model under cat (borrowed). 0, -ENOMEM or a store error.
+ * Caller owns *out; free with pw_model_destroy().
+ */
+int pw_publisher_load_model(const pw_catalog_t *cat, pw_txn_t *txn, pw_model_t **out);
 
 /** Binds the sockets; the store is opened when it exists. 0 or -errno. Caller owns *out. */
 int pw_publisher_new(const pw_publisher_opts_t *opts, pw_publisher_t **out);

@@ -190,7 +190,7 @@ int pw_display_width(const char *s)
 }
 
 /* Prints s cut to at most width columns (ending in "…" when cut), padded to width. */
-static void print_cell(FILE *out, const char *s, int width)
+void pw_view_print_cell(FILE *out, const char *s, int width)
 {
     int used = 0;
     if (pw_display_width(s) <= width) {
@@ -218,7 +218,7 @@ static void print_cell(FILE *out, const char *s, int width)
 }
 
 /* A number as the bureau writes it: no trailing zeros. */
-static void fmt_num(char *buf, size_t len, double v, int decimals)
+void pw_view_fmt_num(char *buf, size_t len, double v, int decimals)
 {
     snprintf(buf, len, "%.*f", decimals, v);
     if (strchr(buf, '.')) {
@@ -313,7 +313,7 @@ void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool c
                 100.0 * (double)pw_period_months_after(p, self->cat->base_year) /
                     (12.0 * (self->cat->target_year - self->cat->base_year)));
     fprintf(out, "\n%3s  %-36s ", "#", "indicator");
-    print_cell(out, "指标", 26);
+    pw_view_print_cell(out, "指标", 26);
     fprintf(out, " %8s %8s %9s %8s  %-20s %-8s\n", "base", "target", "value", "rate", "band",
             "reported");
     int counts[4] = {0}, achieved = 0;
@@ -324,33 +324,33 @@ void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool c
         char base[32] = "", target[32] = "", value[32] = "-", rate[32] = "-", name[160];
         if (ind) {
             if (ind->has_base)
-                fmt_num(base, sizeof(base), ind->base, 6);
+                pw_view_fmt_num(base, sizeof(base), ind->base, 6);
             else
                 snprintf(base, sizeof(base), "none");
             char lo[24], hi[24];
-            fmt_num(lo, sizeof(lo), ind->target, 6);
-            fmt_num(hi, sizeof(hi), ind->target_hi, 6);
+            pw_view_fmt_num(lo, sizeof(lo), ind->target, 6);
+            pw_view_fmt_num(hi, sizeof(hi), ind->target_hi, 6);
             if (ind->target_kind == PW_TARGET_RANGE)
                 snprintf(target, sizeof(target), "%.15s-%.15s", lo, hi);
             else
                 snprintf(target, sizeof(target), "%s", lo);
         }
         if (r->has_value)
-            fmt_num(value, sizeof(value), r->value, decimals_of(self->cat, r->indicator));
+            pw_view_fmt_num(value, sizeof(value), r->value, decimals_of(self->cat, r->indicator));
         if (r->has_rate)
             snprintf(rate, sizeof(rate), "%.2f", (double)r->centi / 100.0);
         snprintf(name, sizeof(name), "%s%s%s", r->indicator, r->series[0] ? "/" : "", r->series);
         fprintf(out, "%3d  ", ind ? (ind->row > 0 ? ind->row : 0) : 0);
-        print_cell(out, name, 36);
+        pw_view_print_cell(out, name, 36);
         fputc(' ', out);
-        print_cell(out, ind ? ind->name_zh : "", 26);
+        pw_view_print_cell(out, ind ? ind->name_zh : "", 26);
         fprintf(out, " %8s %8s %9s %8s  ", base, target, value, rate);
         char band[64];
         snprintf(band, sizeof(band), "%s %s", r->has_rate ? pw_band_name(r->band) : "-",
                  r->has_rate ? pw_band_name_zh(r->band) : "");
         if (color && r->has_rate)
             fputs(band_color(r->band), out);
-        print_cell(out, band, 20);
+        pw_view_print_cell(out, band, 20);
         if (color && r->has_rate)
             fputs("\033[0m", out);
         fprintf(out, " %u/%u%s%s\n", r->have, r->want, r->have < r->want ? " provisional" : "",
@@ -411,7 +411,7 @@ void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool c
                 continue;
             char value[32] = "-";
             if (r->has_value)
-                fmt_num(value, sizeof(value), r->value, decimals_of(self->cat, r->indicator));
+                pw_view_fmt_num(value, sizeof(value), r->value, decimals_of(self->cat, r->indicator));
             fprintf(out, "          now at %s: value %s, rate %.2f (%s %s)\n", ptext, value,
                     (double)r->centi / 100.0, pw_band_name(r->band), pw_band_name_zh(r->band));
         }
@@ -449,7 +449,7 @@ static void json_common(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out
         fputs("null", out);
     fprintf(out, ",\"period\":\"%s\",\"value\":", ptext);
     if (ev->has_value) {
-        fmt_num(num, sizeof(num), ev->value, decimals_of(cat, ev->indicator));
+        pw_view_fmt_num(num, sizeof(num), ev->value, decimals_of(cat, ev->indicator));
         fputs(num, out);
     } else {
         fputs("null", out);
@@ -473,11 +473,11 @@ static void json_detail(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out
 {
     int dec = decimals_of(cat, ev->indicator);
     char num[48];
-    fmt_num(num, sizeof(num), ev->planned, dec + 2);
+    pw_view_fmt_num(num, sizeof(num), ev->planned, dec + 2);
     fprintf(out, ",\"planned\":%s", num);
-    fmt_num(num, sizeof(num), ev->target, dec + 2);
+    pw_view_fmt_num(num, sizeof(num), ev->target, dec + 2);
     fprintf(out, ",\"target\":%s", num);
-    fmt_num(num, sizeof(num), ev->needed_per_year, dec + 2);
+    pw_view_fmt_num(num, sizeof(num), ev->needed_per_year, dec + 2);
     fprintf(out, ",\"needed_per_period\":%s,\"top_districts\":[", num);
     for (uint32_t i = 0; i < ev->ntop; i++) {
         const pw_event_district_t *d = &ev->top[i];
@@ -485,11 +485,11 @@ static void json_detail(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out
         pw_view_json_str(out, d->district);
         fputs(",\"name_zh\":", out);
         pw_view_json_str(out, district_name(cat, d->district));
-        fmt_num(num, sizeof(num), d->value, dec + 1);
+        pw_view_fmt_num(num, sizeof(num), d->value, dec + 1);
         fprintf(out, ",\"value\":%s", num);
-        fmt_num(num, sizeof(num), d->weight, 4);
+        pw_view_fmt_num(num, sizeof(num), d->weight, 4);
         fprintf(out, ",\"weight\":%s", num);
-        fmt_num(num, sizeof(num), d->shortfall, dec + 2);
+        pw_view_fmt_num(num, sizeof(num), d->shortfall, dec + 2);
         fprintf(out, ",\"shortfall\":%s}", num);
     }
     fputc(']', out);
@@ -541,7 +541,7 @@ void pw_view_print_alert(const pw_catalog_t *cat, const pw_event_t *ev, FILE *ou
     pw_period_format(ev->period, ptext);
     const pw_indicator_t *ind = find_ind(cat, ev->indicator);
     if (ev->has_value)
-        fmt_num(value, sizeof(value), ev->value, ind ? ind->decimals : 6);
+        pw_view_fmt_num(value, sizeof(value), ev->value, ind ? ind->decimals : 6);
     bool open = ev->action != PW_ALERT_RESOLVE;
     if (color)
         fputs(open ? "\033[1;31m" : "\033[32m", out);
@@ -561,9 +561,9 @@ void pw_view_print_alert(const pw_catalog_t *cat, const pw_event_t *ev, FILE *ou
         return;
     int dec = ind ? ind->decimals : 6;
     char planned[32], target[32], need[32];
-    fmt_num(planned, sizeof(planned), ev->planned, dec + 1);
-    fmt_num(target, sizeof(target), ev->target, dec + 1);
-    fmt_num(need, sizeof(need), ev->needed_per_year, dec + 1);
+    pw_view_fmt_num(planned, sizeof(planned), ev->planned, dec + 1);
+    pw_view_fmt_num(target, sizeof(target), ev->target, dec + 1);
+    pw_view_fmt_num(need, sizeof(need), ev->needed_per_year, dec + 1);
     fprintf(out, "          planned by %s: %s; target %s by %d: needs %s%s a year from here\n",
             ptext, planned, target, cat ? cat->target_year : 0,
             ev->needed_per_year > 0 ? "+" : "", need);
@@ -573,7 +573,7 @@ void pw_view_print_alert(const pw_catalog_t *cat, const pw_event_t *ev, FILE *ou
     for (uint32_t i = 0; i < ev->ntop; i++) {
         const pw_event_district_t *d = &ev->top[i];
         char v[32];
-        fmt_num(v, sizeof(v), d->value, dec + 1);
+        pw_view_fmt_num(v, sizeof(v), d->value, dec + 1);
         fprintf(out, "%s %s %s (weight %.1f%%)", i ? "," : "", district_name(cat, d->district),
                 v, d->weight * 100.0);
     }
@@ -626,7 +626,7 @@ void pw_view_print_status(const pw_catalog_t *cat, const pw_reply_t *status, FIL
             continue;
         }
         fprintf(out, "%-12s ", st->district);
-        print_cell(out, name, 14);
+        pw_view_print_cell(out, name, 14);
         bool late = st->reported < st->expected;
         fprintf(out, " %-12s %10llu %8llu %4u/%-4u  ", seen, (unsigned long long)st->last_seq,
                 (unsigned long long)st->lag, st->reported, st->expected);

@@ -70,4 +70,10 @@ void pw_view_json_str(FILE *out, const char *s);
 /** Display columns of a UTF-8 string in a terminal (CJK characters take two). */
 int pw_display_width(const char *s);
 
+/** Prints s cut to at most width display columns (ending in "…" when cut), padded to width. */
+void pw_view_print_cell(FILE *out, const char *s, int width);
+
+/** Writes v with at most decimals places and no trailing zeros, as the bureau writes numbers. */
+void pw_view_fmt_num(char *buf, size_t len, double v, int decimals);
+
 #endif

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "pw/error.h"
+#include "pw/log.h"
 #include "pw/util.h"
 #include "rebuild.h"
 #include "replay.h"
@@ -39,6 +40,9 @@ static const char usage_text[] =
     "  --into DIR           rebuild into a new store DIR (identical state and history)\n"
     "  --connect ENDPOINT   send into a running aggregator, as collectors do (new\n"
     "                       collector instances: what it already holds changes nothing)\n"
+    "  --keys DIR           with --connect: CURVE, each district as\n"
+    "                       DIR/districts/ID.secret (see 'planwatch keygen')\n"
+    "  --insecure           with --connect: allow tcp:// without CURVE\n"
     "  --json               print the rate and alert events produced, as JSON lines\n"
     "  --as-of X            print the evaluation table and open alerts as they stood\n"
     "                       at time X, after log sequence X, or with the data up to\n"
@@ -285,8 +289,11 @@ int pw_cmd_replay(int argc, char **argv)
         {"as-of", required_argument, 0, 'a'},    {"period", required_argument, 0, 'p'},
         {"catalog", required_argument, 0, 'c'},  {"threshold", required_argument, 0, 'T'},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
-        {"connect", required_argument, 0, 'C'},  {0, 0, 0, 0}};
+        {"connect", required_argument, 0, 'C'},  {"keys", required_argument, 0, 'k'},
+        {"insecure", no_argument, 0, 'K'},       {0, 0, 0, 0}};
     const char *store_dir = NULL, *into = NULL, *catalog_path = NULL, *connect = NULL;
+    const char *keys_dir = NULL;
+    bool insecure = false;
     pw_replay_filter_t filter;
     memset(&filter, 0, sizeof(filter));
     struct run r;
@@ -309,6 +316,12 @@ int pw_cmd_replay(int argc, char **argv)
             break;
         case 'C':
             connect = optarg;
+            break;
+        case 'k':
+            keys_dir = optarg;
+            break;
+        case 'K':
+            insecure = true;
             break;
         case 'f':
         case 't':
@@ -438,7 +451,9 @@ int pw_cmd_replay(int argc, char **argv)
     }
     if (as_of && (rc = pw_view_new(cat, &r.view)) != 0)
         goto out;
-    if (connect && (rc = pw_sender_new(connect, 30000, &r.sender)) != 0) {
+    if (connect)
+        pw_log_init("replay", PW_LOG_WARN);
+    if (connect && (rc = pw_sender_new(connect, keys_dir, insecure, 30000, &r.sender)) != 0) {
         fprintf(stderr, "planwatch replay: cannot connect to %s: %s\n", connect, pw_strerror(rc));
         goto out;
     }

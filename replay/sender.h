@@ -2,6 +2,7 @@
 #ifndef PW_SENDER_H
 #define PW_SENDER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pw/msg.h"
@@ -16,10 +17,15 @@
 
 typedef struct pw_sender pw_sender_t;
 
-/** Connects to the aggregator's intake. 0 or -errno. Caller owns *out. */
-int pw_sender_new(const char *endpoint, int timeout_ms, pw_sender_t **out);
+/**
+ * Prepares to send to the aggregator's intake, each reporter on a connection
+ * of its own: with keys_dir, under CURVE as DIR/districts/ID.secret; without,
+ * TCP only when insecure (pw_transport_check). 0, -EPERM or -errno. Caller owns *out.
+ */
+int pw_sender_new(const char *endpoint, const char *keys_dir, bool insecure, int timeout_ms,
+                  pw_sender_t **out);
 
-/** Sends one record's update, waiting for room in the window. 0, PW_ETIMEOUT, -errno. */
+/** Sends one record's update, waiting for room in the window. 0, PW_ETIMEOUT, PW_EAUTH, PW_EFORBIDDEN, PW_EKEY, -errno. */
 int pw_sender_add(pw_sender_t *self, const pw_msg_t *rec);
 
 /** Waits until everything sent is answered. 0 or PW_ETIMEOUT. */

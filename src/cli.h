@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "pw/catalog.h"
 
@@ -12,7 +13,10 @@
 /** Set by SIGINT/SIGTERM; a second signal exits at once. */
 extern volatile sig_atomic_t pw_cli_stop;
 
-/** Installs the SIGINT/SIGTERM handlers and ignores SIGPIPE. */
+/** Set by SIGHUP: daemons re-read their keys. */
+extern volatile sig_atomic_t pw_cli_reload;
+
+/** Installs the SIGINT/SIGTERM and SIGHUP handlers and ignores SIGPIPE. */
 void pw_cli_signals(void);
 
 /**
@@ -37,6 +41,15 @@ int pw_cmd_replay(int argc, char **argv);
 int pw_cmd_verify(int argc, char **argv);
 int pw_cmd_export(int argc, char **argv);
 int pw_cmd_import(int argc, char **argv);
+int pw_cmd_keygen(int argc, char **argv);
+int pw_cmd_report(int argc, char **argv);
+
+/**
+ * Writes DIR/report.html and DIR/report.csv (creating DIR) for the latest
+ * period of the store (read-only) under cat, and prints their paths on info.
+ * 0 or an error (said on stderr).
+ */
+int pw_cli_report_files(const pw_catalog_t *cat, const char *store, const char *dir, FILE *info);
 int pw_cmd_status(int argc, char **argv);
 
 #endif

@@ -8,16 +8,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pw/auth.h"
 #include "pw/error.h"
+#include "pw/util.h"
 
 /* What the config being parsed said, for pw_config_where(). */
 struct built {
-    pw_config_t pub;
+    int argc;
+    char **argv;   /* NULL-terminated */
     char **origin; /* per argv entry: "FILE:LINE" or NULL (the command line) */
     int cap;
 };
 
 static struct built *current;
+static bool checking; /* --check-config is on the command line */
 
 static const struct option *find(const struct option *longopts, const char *name, size_t len)
 {
@@ -46,12 +50,12 @@ static const struct option *match(const struct option *longopts, const char *nam
 
 static int push(struct built *b, char *arg, char *origin)
 {
-    if (b->pub.argc + 2 > b->cap) {
+    if (b->argc + 2 > b->cap) {
         int cap = b->cap ? b->cap * 2 : 32;
-        char **a = realloc(b->pub.argv, (size_t)cap * sizeof(*a));
+        char **a = realloc(b->argv, (size_t)cap * sizeof(*a));
         if (!a)
             return -ENOMEM;
-        b->pub.argv = a;
+        b->argv = a;
         char **o = realloc(b->origin, (size_t)cap * sizeof(*o));
         if (!o)
             return -ENOMEM;
@@ -60,9 +64,9 @@ static int push(struct built *b, char *arg, char *origin)
     }
     if (!arg)
         return -ENOMEM;
-    b->origin[b->pub.argc] = origin;
-    b->pub.argv[b->pub.argc++] = arg;
-    b->pub.argv[b->pub.argc] = NULL;
+    b->origin[b->argc] = origin;
+    b->argv[b->argc++] = arg;
+    b->argv[b->argc] = NULL;
     return 0;
 }
 
@@ -152,10 +156,27 @@ static int read_file(struct built *b, const char *cmd, const struct option *long
     return rc;
 }
 
-int pw_config_load(pw_config_t **out, const char *cmd, const struct option *longopts, int argc,
-                   char **argv)
+static void destroy(struct built **b_p)
 {
-    *out = NULL;
+    struct built *b = *b_p;
+    if (!b)
+        return;
+    for (int i = 0; i < b->argc; i++) {
+        free(b->argv[i]);
+        free(b->origin[i]);
+    }
+    free(b->argv);
+    free(b->origin);
+    free(b);
+    *b_p = NULL;
+}
+
+int pw_config_expand(const char *cmd, const struct option *longopts, int *argc_p, char ***argv_p)
+{
+    int argc = *argc_p;
+    char **argv = *argv_p;
+    pw_config_release();
+    checking = false;
     struct built *b = calloc(1, sizeof(*b));
     const char **names = calloc((size_t)argc + 1, sizeof(*names));
     const char **files = calloc((size_t)argc + 1, sizeof(*files));
@@ -171,6 +192,8 @@ int pw_config_load(pw_config_t **out, const char *cmd, const struct option *long
             end = i;
             break;
         }
+        if (strcmp(a, "--check-config") == 0)
+            checking = true;
         if (strncmp(a, "--", 2) != 0)
             continue;
         const char *eq = strchr(a + 2, '=');
@@ -208,37 +231,30 @@ out:
     free((void *)names);
     free((void *)files);
     if (rc != 0) {
-        pw_config_t *p = b ? &b->pub : NULL;
-        pw_config_destroy(&p);
+        destroy(&b);
         return rc;
     }
     current = b;
-    *out = &b->pub;
+    *argc_p = b->argc;
+    *argv_p = b->argv;
     return 0;
 }
 
-void pw_config_destroy(pw_config_t **self_p)
+bool pw_config_checking(void)
 {
-    if (!self_p || !*self_p)
-        return;
-    struct built *b = (struct built *)*self_p;
-    for (int i = 0; i < b->pub.argc; i++) {
-        free(b->pub.argv[i]);
-        free(b->origin[i]);
-    }
-    free(b->pub.argv);
-    free(b->origin);
-    if (current == b)
-        current = NULL;
-    free(b);
-    *self_p = NULL;
+    return checking;
+}
+
+void pw_config_release(void)
+{
+    destroy(&current);
 }
 
 const char *pw_config_where(void)
 {
     static char buf[4300];
     int i = optind - 1;
-    if (!current || i < 0 || i >= current->pub.argc || !current->origin[i])
+    if (!current || i < 0 || i >= current->argc || !current->origin[i])
         return "";
     snprintf(buf, sizeof(buf), "%s: ", current->origin[i]);
     return buf;
@@ -306,16 +322,28 @@ bool pw_config_check_endpoint(const char *cmd, const char *what, const char *end
     return false;
 }
 
-int pw_config_main(const char *cmd, const struct option *longopts,
-                   int (*run)(int argc, char **argv), int argc, char **argv)
+bool pw_config_check_keys(const char *cmd, const char *keys_dir, const char *name,
+                          const char *ring, const char *const *endpoints, size_t n,
+                          bool insecure)
 {
-    pw_config_t *cfg = NULL;
-    int rc = pw_config_load(&cfg, cmd, longopts, argc, argv);
-    if (rc == 0)
-        rc = run(cfg->argc, cfg->argv);
-    pw_config_destroy(&cfg);
-    bool checking = false;
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-        checking |= strcmp(argv[i], "--check-config") == 0;
-    return rc == 2 && checking ? 1 : rc;
+    if (!keys_dir) {
+        bool ok = true;
+        for (size_t i = 0; i < n; i++)
+            ok &= pw_transport_check(endpoints[i], NULL, insecure) == 0;
+        return ok;
+    }
+    char err[512] = "", dir[4096];
+    pw_key_t key;
+    int rc = pw_key_load_secret(keys_dir, name, &key, err, sizeof(err));
+    pw_secure_zero(&key, sizeof(key));
+    if (rc == 0 && ring) {
+        pw_keyring_t *keys = NULL;
+        snprintf(dir, sizeof(dir), "%s/%s", keys_dir, ring);
+        rc = pw_keyring_load(dir, &keys, err, sizeof(err));
+        pw_keyring_destroy(&keys);
+    }
+    if (rc != 0)
+        fprintf(stderr, "planwatch %s: --keys %s: %s\n", cmd, keys_dir,
+                err[0] ? err : pw_strerror(rc));
+    return rc == 0;
 }

@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /*
  * Configuration files for the daemons. `--config FILE` reads FILE's lines,
@@ -15,22 +16,21 @@
  * every line of the file with the same key. Errors read "FILE:LINE: what".
  */
 
-typedef struct pw_config {
-    int argc;    /**< the options to parse with getopt_long: argv[0], the file's, the command line's */
-    char **argv; /**< NULL-terminated; owned by the config */
-} pw_config_t;
-
 /**
- * Expands every --config FILE of argv (argv[0] is the subcommand's name)
- * against longopts, which must not list "config". Prints what is wrong on
- * stderr. 0; 2 for a usage error (an unknown key, a missing value); 1 when a
- * file cannot be read. Caller owns *out; free with pw_config_destroy().
+ * Expands every --config FILE of the arguments (argv[0] is the subcommand's
+ * name) against longopts, which must not list "config", and replaces them
+ * with the result: argv[0], the files' options, the command line's. Prints
+ * what is wrong on stderr. 0; 2 for a usage error (an unknown key, a missing
+ * value); 1 when a file cannot be read. The new argv is the module's, valid
+ * until pw_config_release().
  */
-int pw_config_load(pw_config_t **out, const char *cmd, const struct option *longopts, int argc,
-                   char **argv);
+int pw_config_expand(const char *cmd, const struct option *longopts, int *argc, char ***argv);
 
-/** Frees it and NULLs *self_p. NULL-safe. */
-void pw_config_destroy(pw_config_t **self_p);
+/** Whether the last pw_config_expand() saw --check-config on the command line. */
+bool pw_config_checking(void);
+
+/** Frees what pw_config_expand() made. Call once the command is done. */
+void pw_config_release(void);
 
 /**
  * "FILE:LINE: " when the option getopt_long just returned (argv[optind - 1])
@@ -39,17 +39,18 @@ void pw_config_destroy(pw_config_t **self_p);
  */
 const char *pw_config_where(void);
 
-/**
- * A daemon's entry point: expands --config, then calls run with the result.
- * Returns run's exit code (0, 1, 2), or pw_config_load()'s; with
- * --check-config, a usage error is reported as 1 (the configuration is bad).
- */
-int pw_config_main(const char *cmd, const struct option *longopts,
-                   int (*run)(int argc, char **argv), int argc, char **argv);
-
 /** --check-config helpers: each prints "planwatch CMD: what: why" on failure and returns false. */
 bool pw_config_check_dir(const char *cmd, const char *what, const char *dir);
 bool pw_config_check_file_dir(const char *cmd, const char *what, const char *path);
 bool pw_config_check_endpoint(const char *cmd, const char *what, const char *endpoint);
+
+/**
+ * With keys_dir: DIR/NAME.secret and the keys DIR/RING/ *.pub must load (RING
+ * NULL: none). Without: each of the n endpoints must be allowed without CURVE
+ * (ipc://, or TCP with insecure).
+ */
+bool pw_config_check_keys(const char *cmd, const char *keys_dir, const char *name,
+                          const char *ring, const char *const *endpoints, size_t n,
+                          bool insecure);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "pw/auth.h"
 #include "pw/datafile.h"
 #include "pw/error.h"
 #include "pw/util.h"
@@ -34,7 +35,9 @@ static const char usage_text[] =
     "publisher on a fresh store, runs one collector per reporter (the 13 district\n"
     "offices and the city office) concurrently over loopback, period after period\n"
     "(2015, 2016, 2017, 2018H1), prints each alert as it opens or resolves, then\n"
-    "the evaluation table of the last period.\n"
+    "the evaluation table of the last period. Everything runs with CURVE on:\n"
+    "fresh keys for the aggregator, the publisher, every reporter and the\n"
+    "bureau's desk are made for the run (in its temporary directory).\n"
     "\n"
     "options:\n"
     "  --json          JSON lines: the alert events as they happen, then one object\n"
@@ -42,6 +45,8 @@ static const char usage_text[] =
     "  --store DIR     keep the store in DIR (default: a temporary one, removed)\n"
     "  --data DIR      a plan's data: DIR/catalog.conf and DIR/districts/<id>.csv\n"
     "                  (default: the Wuhan demo)\n"
+    "  --report-dir DIR  where report.html and report.csv go (default: the --store\n"
+    "                  directory, else the current one)\n"
     "  -h, --help      this text\n";
 
 struct child {
@@ -54,6 +59,7 @@ struct demo {
     pw_catalog_t *cat;
     char dir[4096];
     char store[4096];
+    char keys[4096];
     bool json, keep, color;
     FILE *info; /* progress lines: stdout for people, stderr under --json */
     struct child agg, pub;
@@ -246,6 +252,21 @@ static int load_plan(struct demo *d, const char *datadir)
     return 0;
 }
 
+/* Fresh CURVE keys for this run, as 'planwatch keygen' makes them. */
+static int make_keys(struct demo *d)
+{
+    int rc = fmt(d->keys, sizeof(d->keys), "%s/keys", d->dir);
+    char sub[4096];
+    if (rc == 0 && (rc = pw_key_generate(d->keys, "aggregator", "aggregator", false)) == 0)
+        rc = pw_key_generate(d->keys, "publisher", "publisher", false);
+    if (rc == 0 && (rc = fmt(sub, sizeof(sub), "%s/districts", d->keys)) == 0)
+        for (size_t r = 0; r < d->nreporters && rc == 0; r++)
+            rc = pw_key_generate(sub, d->cat->districts[d->reporters[r]].id, "district", false);
+    if (rc == 0 && (rc = fmt(sub, sizeof(sub), "%s/desks", d->keys)) == 0)
+        rc = pw_key_generate(sub, "bureau", "desk", false);
+    return rc;
+}
+
 static int start_servers(struct demo *d, char *catalog)
 {
     int p1 = free_port(), p2 = free_port(), p3 = free_port();
@@ -258,7 +279,7 @@ static int start_servers(struct demo *d, char *catalog)
     snprintf(d->agg.name, sizeof(d->agg.name), "aggregator");
     fmt(log, sizeof(log), "%s/aggregator.log", d->dir);
     char *agg_args[] = {"planwatch", "aggregator", "--store", d->store, "--bind", d->intake,
-                        "--catalog", catalog, NULL};
+                        "--catalog", catalog,     "--keys",  d->keys,  NULL};
     int rc = spawn(&d->agg, log, agg_args);
     if (rc == 0)
         rc = wait_ready(&d->agg, 10000);
@@ -268,7 +289,7 @@ static int start_servers(struct demo *d, char *catalog)
     fmt(log, sizeof(log), "%s/publisher.log", d->dir);
     char *pub_args[] = {"planwatch", "publisher", "--store",   d->store, "--bind",
                         d->stream,   "--snapshot-bind", d->snapshot, "--catalog", catalog,
-                        NULL};
+                        "--keys",    d->keys,   NULL};
     rc = spawn(&d->pub, log, pub_args);
     if (rc == 0)
         rc = wait_ready(&d->pub, 10000);
@@ -291,7 +312,7 @@ static int feed_period(struct demo *d, size_t k)
         fmt(log, sizeof(log), "%s/collector-%s-%s.log", d->dir, id, ptext);
         char *args[] = {"planwatch", "collector", "--district", id,          "--data",
                         d->files[r], "--connect", d->intake, "--period", ptext,
-                        "--spool",   spool,       NULL};
+                        "--spool",   spool,       "--keys",   d->keys,   NULL};
         rc = spawn(&kids[r], log, args);
     }
     size_t running = d->nreporters, failed = 0;
@@ -345,10 +366,16 @@ static int run(struct demo *d, const char *datadir, char *catalog)
         fprintf(d->info, " %s", ptext);
     }
     fprintf(d->info, "; store %s%s\n", d->store, d->keep ? "" : " (removed at exit)");
+    if ((rc = make_keys(d)) != 0) {
+        fprintf(stderr, "planwatch demo: cannot make keys in %s: %s\n", d->keys,
+                pw_strerror(rc));
+        return rc;
+    }
     if ((rc = start_servers(d, catalog)) != 0)
         return rc;
+    pw_client_auth_t auth = {.keys_dir = d->keys, .desk = "bureau"};
     if ((rc = pw_view_new(d->cat, &d->view)) != 0 ||
-        (rc = pw_client_new(d->stream, d->snapshot, &d->client)) != 0)
+        (rc = pw_client_new(d->stream, d->snapshot, &auth, &d->client)) != 0)
         return rc;
     pw_reply_t snap = {0};
     if ((rc = pw_client_snapshot(d->client, 10000, &snap)) == 0)
@@ -379,10 +406,11 @@ int pw_cmd_demo(int argc, char **argv)
     static const struct option longopts[] = {{"json", no_argument, 0, 'j'},
                                              {"store", required_argument, 0, 's'},
                                              {"data", required_argument, 0, 'd'},
+                                             {"report-dir", required_argument, 0, 'r'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     static struct demo d;
-    const char *store = NULL, *datadir = NULL;
+    const char *store = NULL, *datadir = NULL, *report_dir = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -394,6 +422,9 @@ int pw_cmd_demo(int argc, char **argv)
             break;
         case 'd':
             datadir = optarg;
+            break;
+        case 'r':
+            report_dir = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -437,6 +468,9 @@ int pw_cmd_demo(int argc, char **argv)
         return 2;
     }
     int rc = run(&d, datadir, catalog);
+    if (rc == 0) /* the evaluation report of the last period, as HTML and CSV */
+        rc = pw_cli_report_files(d.cat, d.store, report_dir ? report_dir : store ? store : ".",
+                                 d.info);
     pw_client_destroy(&d.client);
     int s1 = stop_child(&d.pub), s2 = stop_child(&d.agg);
     if (rc != 0)

@@ -8,10 +8,18 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "man.h"
 #include "pw/error.h"
 
 volatile sig_atomic_t pw_cli_stop = 0;
+volatile sig_atomic_t pw_cli_reload = 0;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    pw_cli_reload = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -29,6 +37,8 @@ void pw_cli_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -84,6 +94,8 @@ static const struct {
     {"verify", pw_cmd_verify, "compare two stores and list every difference"},
     {"export", pw_cmd_export, "write a store's update log to a portable file (msgpack or CSV)"},
     {"import", pw_cmd_import, "load an exported log into a new store"},
+    {"keygen", pw_cmd_keygen, "create CURVE keys for the aggregator, publisher, districts, desks"},
+    {"report", pw_cmd_report, "the evaluation table for a period: text, HTML with charts, CSV"},
     {"status", pw_cmd_status, "show the daemons' counters from their --metrics files"},
 };
 
@@ -188,8 +200,14 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--man") == 0)
         return man(argc > 2 ? argv[2] : NULL);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            int rc = commands[i].fn(argc - 1, argv + 1);
+            /* --check-config answers yes or no: a bad option is a bad configuration. */
+            if (rc == 2 && pw_config_checking())
+                rc = 1;
+            pw_config_release();
+            return rc;
+        }
     fprintf(stderr, "planwatch: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

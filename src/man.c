@@ -6,6 +6,27 @@
 #include <stdbool.h>
 #include <string.h>
 
+/* Writes the UTF-8 character at s[*i] as \[uXXXX], which groff reads
+ * without a preprocessor (help texts name things in Chinese), and moves *i to
+ * its last byte. False for a malformed sequence, written as it is. */
+static bool utf8(FILE *out, const char *s, size_t n, size_t *i)
+{
+    unsigned char c = (unsigned char)s[*i];
+    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    unsigned long cp = c & (0x3Fu >> (len - 1));
+    if (*i + len > n)
+        return false;
+    for (size_t k = 1; k < len; k++) {
+        unsigned char b = (unsigned char)s[*i + k];
+        if ((b & 0xC0) != 0x80)
+            return false;
+        cp = (cp << 6) | (b & 0x3Fu);
+    }
+    fprintf(out, "\\[u%04lX]", cp);
+    *i += len - 1;
+    return true;
+}
+
 /* Text escaped for roff: a backslash is \e, a hyphen-minus \- (so options
  * copy and paste as typed), and a line may not start with a control character. */
 static void text(FILE *out, const char *s, size_t n, bool line_start)
@@ -17,6 +38,8 @@ static void text(FILE *out, const char *s, size_t n, bool line_start)
             fputs("\\e", out);
         else if (s[i] == '-')
             fputs("\\-", out);
+        else if ((unsigned char)s[i] >= 0xC0 && utf8(out, s, n, &i))
+            ; /* written as a groff Unicode escape */
         else if (s[i] == ',' && i + 1 < n && s[i + 1] != ' ')
             fputs(",\\:", out); /* a place to break "a,b,c" lists too long for a line */
         else

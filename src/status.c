@@ -159,10 +159,9 @@ static void print_aggregator(const struct metrics *m, double now)
     char up[32];
     age(up, sizeof(up), now - get(m, "planwatch_aggregator_start_time_seconds", NULL));
     printf("aggregator (started %s ago)\n", up);
-    printf("  updates    %.0f accepted, %.0f duplicates, %.0f dropped, of %.0f messages\n",
+    printf("  updates    %.0f accepted, %.0f duplicates, of %.0f messages\n",
            get(m, "planwatch_aggregator_updates_accepted_total", NULL),
            get(m, "planwatch_aggregator_duplicates_total", NULL),
-           get(m, "planwatch_aggregator_dropped_total", NULL),
            get(m, "planwatch_aggregator_messages_total", NULL));
     printf("  rejected  ");
     int nr = 0;

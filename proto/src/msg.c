@@ -474,7 +474,9 @@ static int decode_field(enum key k, const msgpack_object *o, pw_msg_t *out)
     case K_D:
         return get_id(o, out->district);
     case K_EP:
-        if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 == 0)
+        /* A nack of a frame that could not be read names no epoch: 0. */
+        if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+            (o->via.u64 == 0 && out->type != PW_MSG_NACK))
             return PW_EMALFORMED;
         out->epoch = o->via.u64;
         return PW_OK;

@@ -106,3 +106,12 @@ void pw_format_time(int64_t ms, char buf[32])
     gmtime_r(&s, &tm);
     strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+void pw_secure_zero(void *p, size_t n)
+{
+    /* Through a volatile pointer: a plain memset of memory about to die may
+     * be optimised away, leaving a key in freed memory or on the stack. */
+    volatile unsigned char *b = p;
+    while (n--)
+        *b++ = 0;
+}

@@ -38,8 +38,10 @@ done
 state=$stage/var/lib/planwatch
 mkdir -p "$state/metrics" "$state/incoming"
 cp "$root/share/planwatch/wuhan/districts/jiangan.csv" "$state/incoming/"
+"$root/bin/planwatch" keygen --out "$stage/keys" >/dev/null || fail "planwatch keygen failed"
 for d in aggregator publisher collector; do
-    sed -e "s|/var/lib/planwatch|$state|g" -e "s|^#catalog = .*|catalog = $root/share/planwatch/wuhan/catalog.conf|" \
+    sed -e "s|/var/lib/planwatch|$state|g" -e "s|/etc/planwatch/keys|$stage/keys|" \
+        -e "s|^#catalog = .*|catalog = $root/share/planwatch/wuhan/catalog.conf|" \
         "$etc/$d.conf" >"$stage/$d.conf"
 done
 PLANWATCH_DATA=$root/share/planwatch

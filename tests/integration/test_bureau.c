@@ -88,7 +88,7 @@ static void start_publisher(struct servers *s)
 {
     char log[256];
     snprintf(log, sizeof(log), "%s/publisher-%d.log", dir, s->pub_runs++);
-    char *args[] = {"planwatch", "publisher", "--store", s->store, "--bind", s->stream,
+    char *args[] = {"planwatch", "publisher", "--insecure", "--store", s->store, "--bind", s->stream,
                     "--snapshot-bind", s->snap, NULL};
     cr_assert_eq(pw_proc_spawn(&s->pub, PLANWATCH_BIN, args, log), 0);
     cr_assert_eq(pw_proc_wait_log(&s->pub, "INFO: ready", 20000), 0, "publisher not ready: %s",
@@ -104,7 +104,7 @@ static void start_servers(struct servers *s)
     snprintf(s->snap, sizeof(s->snap), "tcp://127.0.0.1:%d", pw_free_port());
     char log[256];
     snprintf(log, sizeof(log), "%s/aggregator.log", dir);
-    char *args[] = {"planwatch", "aggregator", "--store", s->store, "--bind", s->intake, NULL};
+    char *args[] = {"planwatch", "aggregator", "--insecure", "--store", s->store, "--bind", s->intake, NULL};
     cr_assert_eq(pw_proc_spawn(&s->agg, PLANWATCH_BIN, args, log), 0);
     cr_assert_eq(pw_proc_wait_log(&s->agg, "INFO: ready", 20000), 0, "aggregator not ready");
     start_publisher(s);
@@ -130,9 +130,9 @@ static void collectors_start_some(struct servers *s, const char *period,
         snprintf(file, sizeof(file), "%s/districts/%s.csv", DATA, reporters[i]);
         snprintf(log, sizeof(log), "%s/collector-%s-%s.log", dir, reporters[i], per);
         snprintf(spool, sizeof(spool), "%s/spool-%s", dir, reporters[i]);
-        char *args[16] = {"planwatch", "collector", "--district", id, "--data", file,
+        char *args[16] = {"planwatch", "collector", "--insecure", "--district", id, "--data", file,
                           "--connect", s->intake, "--spool", spool};
-        int n = 10;
+        int n = 11;
         if (period) {
             args[n++] = "--period";
             args[n++] = per;
@@ -276,7 +276,7 @@ struct monitor {
 static void monitor_start(struct servers *s, struct monitor *m, const char *name)
 {
     snprintf(m->out, sizeof(m->out), "%s/%s.json", dir, name);
-    char *args[] = {"planwatch", "monitor", "--connect", s->stream, "--snapshot", s->snap,
+    char *args[] = {"planwatch", "monitor", "--insecure", "--connect", s->stream, "--snapshot", s->snap,
                     "--json", "--timeout", "60", NULL};
     cr_assert_eq(pw_proc_spawn(&m->p, PLANWATCH_BIN, args, m->out), 0);
 }
@@ -286,7 +286,7 @@ static void monitor_once(struct servers *s, const char *period, const char *out)
 {
     char per[32];
     snprintf(per, sizeof(per), "%s", period ? period : "");
-    char *args[] = {"planwatch", "monitor", "--connect", s->stream,
+    char *args[] = {"planwatch", "monitor", "--insecure", "--connect", s->stream,
                     "--snapshot", s->snap, "--once", "--json", "--timeout", "30",
                     period ? "--period" : NULL, per, NULL};
     int rc = pw_proc_run(PLANWATCH_BIN, args, out, 60000);

@@ -96,8 +96,9 @@ Test(cli, bad_data_file_names_file_and_line)
     fclose(f);
     char spool[128];
     snprintf(spool, sizeof(spool), "%s/spool", dir);
-    char *args[] = {"planwatch", "collector", "--district", "jiangan", "--data", bad,
-                    "--connect", "tcp://127.0.0.1:1", "--timeout", "1", "--spool", spool, NULL};
+    char *args[] = {"planwatch", "collector", "--insecure", "--district", "jiangan", "--data",
+                    bad, "--connect", "tcp://127.0.0.1:1", "--timeout", "1", "--spool", spool,
+                    NULL};
     char *out, *err;
     cr_assert_eq(run(args, &out, &err), 1);
     cr_assert(strstr(err, "bad.csv:3:"), "%s", err);
@@ -126,7 +127,7 @@ Test(cli, collector_without_aggregator_times_out_with_a_clear_error)
 {
     char spool[128];
     snprintf(spool, sizeof(spool), "%s/spool", dir);
-    char *args[] = {"planwatch", "collector", "--district", "jiangan", "--data",
+    char *args[] = {"planwatch", "collector", "--insecure", "--district", "jiangan", "--data",
                     PW_SOURCE_DIR "/data/wuhan/districts/jiangan.csv", "--connect",
                     "tcp://127.0.0.1:1", "--timeout", "1", "--spool", spool, NULL};
     char *out, *err;

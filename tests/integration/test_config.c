@@ -75,7 +75,7 @@ Test(config, check_config_prints_the_options_and_the_command_line_wins)
 
     /* A --bind on the command line replaces every bind of the file. */
     char *args2[] = {"planwatch", "aggregator", "--bind", "tcp://127.0.0.1:7000", "--config",
-                     conf, "--check-config", NULL};
+                     conf, "--insecure", "--check-config", NULL};
     cr_assert_eq(run(args2, &out, &err), 0, "%s", err);
     cr_assert(strstr(out, "bind = tcp://127.0.0.1:7000\n"), "%s", out);
     cr_assert_null(strstr(out, "a.sock"), "%s", out);
@@ -84,7 +84,7 @@ Test(config, check_config_prints_the_options_and_the_command_line_wins)
 
     /* An abbreviation (getopt_long takes --bin for --bind) wins as well. */
     char *args3[] = {"planwatch", "aggregator", "--config", conf, "--bin", "tcp://127.0.0.1:7001",
-                     "--check-config", NULL};
+                     "--insecure", "--check-config", NULL};
     cr_assert_eq(run(args3, &out, &err), 0, "%s", err);
     cr_assert(strstr(out, "bind = tcp://127.0.0.1:7001\n"), "%s", out);
     cr_assert_null(strstr(out, "a.sock"), "%s", out);

@@ -166,9 +166,9 @@ static void agg_start(struct cluster *c)
 {
     char log[200];
     snprintf(log, sizeof(log), "%s/aggregator-%d.log", c->base, c->restarts++);
-    char *args[16] = {"planwatch", "aggregator", "--store", c->store, "--bind", c->intake,
+    char *args[16] = {"planwatch", "aggregator", "--insecure", "--store", c->store, "--bind", c->intake,
                       "--catalog", c->catalog};
-    int n = 8;
+    int n = 9;
     if (c->map_size[0]) {
         args[n++] = "--map-size";
         args[n++] = c->map_size;
@@ -189,10 +189,10 @@ static void collector_start(struct cluster *c, int d, pw_proc_t *p, bool follow,
     snprintf(timeout, sizeof(timeout), "%d", timeout_s);
     snprintf(log, sizeof(log), "%s/collector-d%02d-%ld.log", c->base, d, (long)pw_mono_ms());
     snprintf(id, sizeof(id), "d%02d", d);
-    char *args[24] = {"planwatch", "collector", "--district", id, "--data", c->data[d],
+    char *args[24] = {"planwatch", "collector", "--insecure", "--district", id, "--data", c->data[d],
                       "--connect", c->intake, "--spool", c->spool[d], "--timeout", timeout,
                       "--log-level", "info"};
-    int n = 14;
+    int n = 15;
     if (c->spool_max[0]) {
         args[n++] = "--spool-max";
         args[n++] = c->spool_max;

@@ -34,11 +34,11 @@ static void start_servers(void)
     snprintf(snap, sizeof(snap), "tcp://127.0.0.1:%d", pw_free_port());
     char log[128];
     snprintf(log, sizeof(log), "%s/aggregator.log", dir);
-    char *aargs[] = {"planwatch", "aggregator", "--store", store, "--bind", intake, NULL};
+    char *aargs[] = {"planwatch", "aggregator", "--insecure", "--store", store, "--bind", intake, NULL};
     cr_assert_eq(pw_proc_spawn(&agg, PLANWATCH_BIN, aargs, log), 0);
     cr_assert_eq(pw_proc_wait_log(&agg, "INFO: ready", 10000), 0);
     snprintf(log, sizeof(log), "%s/publisher.log", dir);
-    char *pargs[] = {"planwatch", "publisher", "--store", store, "--bind", stream,
+    char *pargs[] = {"planwatch", "publisher", "--insecure", "--store", store, "--bind", stream,
                      "--snapshot-bind", snap, NULL};
     cr_assert_eq(pw_proc_spawn(&pub, PLANWATCH_BIN, pargs, log), 0);
     cr_assert_eq(pw_proc_wait_log(&pub, "INFO: ready", 10000), 0);
@@ -67,7 +67,7 @@ static void feed(int i, const char *period)
     snprintf(spool, sizeof(spool), "%s/spool-%s", dir, reporters[i]);
     snprintf(log, sizeof(log), "%s/collector-%s.log", dir, reporters[i]);
     snprintf(per, sizeof(per), "%s", period ? period : "");
-    char *args[] = {"planwatch", "collector", "--district", id,    "--data",
+    char *args[] = {"planwatch", "collector", "--insecure", "--district", id,    "--data",
                     file,        "--connect", intake,       "--spool", spool,
                     period ? "--period" : NULL, per, NULL};
     cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, log, 60000), 0, "collector %s", id);
@@ -88,8 +88,8 @@ static char *monitor(char *const extra[], int want_rc)
 {
     char out[128];
     snprintf(out, sizeof(out), "%s/monitor.out", dir);
-    char *args[32] = {"planwatch", "monitor", "--connect", stream, "--snapshot", snap};
-    int n = 6;
+    char *args[32] = {"planwatch", "monitor", "--insecure", "--connect", stream, "--snapshot", snap};
+    int n = 7;
     for (int i = 0; extra[i]; i++)
         args[n++] = extra[i];
     args[n] = NULL;
@@ -199,9 +199,9 @@ Test(monitor, exec_hook_gets_every_alert_and_a_slow_one_blocks_nothing)
     /* A gateway that takes 30 s per message must not delay anything. */
     snprintf(slowcmd, sizeof(slowcmd), "sleep 30; cat >> %s", slow);
     pw_proc_t fast, stuck;
-    char *a1[] = {"planwatch", "monitor", "--connect", stream, "--snapshot", snap, "--json",
+    char *a1[] = {"planwatch", "monitor", "--insecure", "--connect", stream, "--snapshot", snap, "--json",
                   "--exec", cmd, NULL};
-    char *a2[] = {"planwatch", "monitor", "--connect", stream, "--snapshot", snap, "--json",
+    char *a2[] = {"planwatch", "monitor", "--insecure", "--connect", stream, "--snapshot", snap, "--json",
                   "--exec", slowcmd, NULL};
     cr_assert_eq(pw_proc_spawn(&fast, PLANWATCH_BIN, a1, out), 0);
     cr_assert_eq(pw_proc_spawn(&stuck, PLANWATCH_BIN, a2, log), 0);

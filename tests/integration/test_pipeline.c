@@ -137,7 +137,7 @@ Test(pipeline, demo_reproduces_the_midterm_table_and_alert_history)
 {
     char out[128];
     snprintf(out, sizeof(out), "%s/demo.json", dir);
-    char *args[] = {"planwatch", "demo", "--json", NULL};
+    char *args[] = {"planwatch", "demo", "--json", "--report-dir", dir, NULL};
     int rc = pw_proc_run(PLANWATCH_BIN, args, out, 120000);
     cr_assert_eq(rc, 0, "demo exit %d", rc);
     check_table(out);
@@ -159,7 +159,7 @@ static void start_aggregator(struct servers *s)
 {
     char log[128];
     snprintf(log, sizeof(log), "%s/aggregator.log", dir);
-    char *args[] = {"planwatch", "aggregator", "--store", s->store, "--bind", s->intake, NULL};
+    char *args[] = {"planwatch", "aggregator", "--insecure", "--store", s->store, "--bind", s->intake, NULL};
     cr_assert_eq(pw_proc_spawn(&s->agg, PLANWATCH_BIN, args, log), 0);
     cr_assert_eq(pw_proc_wait_log(&s->agg, "INFO: ready", 10000), 0, "aggregator not ready");
 }
@@ -173,7 +173,7 @@ static void start_servers(struct servers *s)
     start_aggregator(s);
     char log[128];
     snprintf(log, sizeof(log), "%s/publisher.log", dir);
-    char *args[] = {"planwatch", "publisher", "--store", s->store, "--bind", s->stream,
+    char *args[] = {"planwatch", "publisher", "--insecure", "--store", s->store, "--bind", s->stream,
                     "--snapshot-bind", s->snap, NULL};
     cr_assert_eq(pw_proc_spawn(&s->pub, PLANWATCH_BIN, args, log), 0);
     cr_assert_eq(pw_proc_wait_log(&s->pub, "INFO: ready", 10000), 0, "publisher not ready");
@@ -196,7 +196,7 @@ static void run_collectors(struct servers *s, int gen)
         snprintf(file, sizeof(file), "%s/districts/%s.csv", DATA, reporters[i]);
         snprintf(log, sizeof(log), "%s/collector-%s.log", dir, reporters[i]);
         snprintf(spool, sizeof(spool), "%s/spool%d-%s", dir, gen, reporters[i]);
-        char *args[] = {"planwatch", "collector", "--district", id, "--data", file,
+        char *args[] = {"planwatch", "collector", "--insecure", "--district", id, "--data", file,
                         "--connect", s->intake, "--spool", spool, NULL};
         cr_assert_eq(pw_proc_spawn(&kids[i], PLANWATCH_BIN, args, log), 0);
     }
@@ -206,7 +206,7 @@ static void run_collectors(struct servers *s, int gen)
 
 static void monitor_once(struct servers *s, const char *out)
 {
-    char *args[] = {"planwatch", "monitor", "--connect", s->stream, "--snapshot", s->snap,
+    char *args[] = {"planwatch", "monitor", "--insecure", "--connect", s->stream, "--snapshot", s->snap,
                     "--once", "--json", "--period", "2018H1", NULL};
     cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, out, 30000), 0, "monitor failed");
 }
@@ -267,7 +267,7 @@ Test(pipeline, rejected_update_is_reported_and_the_rest_is_stored)
     snprintf(out, sizeof(out), "%s/collector.out", dir);
     char spool[128];
     snprintf(spool, sizeof(spool), "%s/spool-bad", dir);
-    char *args[] = {"planwatch", "collector", "--district", "jiangan", "--data", bad,
+    char *args[] = {"planwatch", "collector", "--insecure", "--district", "jiangan", "--data", bad,
                     "--connect", s.intake, "--spool", spool, NULL};
     int rc = pw_proc_run(PLANWATCH_BIN, args, out, 30000);
     cr_assert_eq(rc, 1, "a rejected update makes the collector exit 1");

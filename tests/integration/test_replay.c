@@ -309,19 +309,21 @@ Test(replay, into_a_running_aggregator_like_collectors)
     snprintf(target, sizeof(target), "%s/t", dir);
     snprintf(intake, sizeof(intake), "tcp://127.0.0.1:%d", pw_free_port());
     snprintf(log, sizeof(log), "%s/aggregator.log", dir);
-    char *aargs[] = {"planwatch", "aggregator", "--store", target, "--bind", intake, NULL};
+    char *aargs[] = {"planwatch", "aggregator", "--insecure", "--store", target, "--bind", intake, NULL};
     pw_proc_t agg;
     cr_assert_eq(pw_proc_spawn(&agg, PLANWATCH_BIN, aargs, log), 0);
     cr_assert_eq(pw_proc_wait_log(&agg, "INFO: ready", 10000), 0);
     char *out, *err;
-    cr_assert_eq(replay((char *[]){"--connect", intake, "--speed", "x50", NULL}, &out, &err), 0,
-                 "%s", err);
+    cr_assert_eq(
+        replay((char *[]){"--connect", intake, "--insecure", "--speed", "x50", NULL}, &out, &err),
+        0, "%s", err);
     cr_assert(strstr(err, "sent 1501 updates") && strstr(err, "1501 stored, 0 rejected"), "%s",
               err);
     free(out);
     free(err);
     /* Sent again, as new collector instances: stored as "same", no rate moves. */
-    cr_assert_eq(replay((char *[]){"--connect", intake, NULL}, &out, &err), 0, "%s", err);
+    cr_assert_eq(replay((char *[]){"--connect", intake, "--insecure", NULL}, &out, &err), 0, "%s",
+                 err);
     free(out);
     free(err);
     cr_assert_eq(pw_proc_stop(&agg, 10000), 0);

@@ -28,7 +28,10 @@
     XX(ESTALE, -1017, "stale or unknown collector epoch")                                 \
     XX(EGAP, -1018, "sequence gap: resend from the acknowledged sequence")                \
     XX(EREJECTED, -1019, "some updates were rejected")                                    \
-    XX(EINCOMPAT, -1020, "store was written with another catalog or format")
+    XX(EINCOMPAT, -1020, "store was written with another catalog or format")            \
+    XX(EFORBIDDEN, -1021, "this key may not speak for that district")                     \
+    XX(EAUTH, -1022, "key unknown or revoked")                                            \
+    XX(EKEY, -1023, "invalid key file")
 
 enum pw_error {
     PW_OK = 0,

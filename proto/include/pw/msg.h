@@ -48,7 +48,7 @@ typedef enum pw_record_kind {
 typedef struct pw_msg {
     pw_msg_type_t type;
     char district[PW_ID_MAX]; /**< d: reporter id (hello, welcome, update, record) */
-    uint64_t epoch;           /**< ep: the collector instance, never 0 */
+    uint64_t epoch;           /**< ep: the collector instance, never 0 (but in a nack of an unreadable frame) */
     uint64_t seq;             /**< s: per (district, epoch), from 1 */
     char element[PW_ID_MAX];  /**< e (update, record) */
     pw_period_t period;       /**< p (update, record) */

@@ -22,6 +22,9 @@ uint64_t pw_random_u64(void);
 /** Creates a directory and its parents (mode 0700 for new ones). 0 or -errno. */
 int pw_mkdir_p(const char *path);
 
+/** Overwrites n bytes at p with zeros in a way the compiler cannot drop (for secrets). */
+void pw_secure_zero(void *p, size_t n);
+
 /** Removes a directory tree. 0 or -errno. For temporary stores and tests. */
 int pw_rm_rf(const char *path);
 

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "csv.h"
+#include "html.h"
+#include "pw/error.h"
+#include "pw/util.h"
+#include "report.h"
+#include "text.h"
+
+static const char usage_text[] =
+    "usage: planwatch report (--store DIR | --connect ENDPOINT) [options]\n"
+    "\n"
+    "Prints the plan's evaluation table (评估表) for a period: each indicator's\n"
+    "base, target, observed values per period, progress rate, band and its\n"
+    "forecast for the target year. Writes it as an HTML page with charts or as\n"
+    "CSV for spreadsheets on request.\n"
+    "\n"
+    "options:\n"
+    "  --store DIR          read the aggregator's store (read-only; it may be running)\n"
+    "  --connect ENDPOINT   ask a running publisher instead (its stream endpoint,\n"
+    "                       e.g. tcp://127.0.0.1:5560)\n"
+    "  --snapshot ENDPOINT  the publisher's snapshot endpoint (default: the stream's\n"
+    "                       port + 1)\n"
+    "  --period P           the period evaluated (default: the latest with data)\n"
+    "  --html FILE          write the report as one self-contained HTML page\n"
+    "  --csv FILE           write the table as CSV (UTF-8 with BOM, RFC 4180)\n"
+    "  --catalog FILE       indicator catalog (default: the Wuhan plan's)\n"
+    "  --timeout SEC        how long to wait for the publisher (default 10)\n"
+    "  --keys DIR           with --connect: CURVE as the desk key DIR/desks/DESK.secret\n"
+    "  --desk NAME          the desk key to use (default bureau)\n"
+    "  --insecure           with --connect: allow tcp:// without CURVE\n"
+    "  -h, --help           this text\n"
+    "\n"
+    "Without --html or --csv the table is printed on stdout.\n";
+
+/* Writes a file through a temporary name, so a reader never sees half of it. */
+static int write_file(const char *path, const pw_report_t *rep, const char *source, bool html)
+{
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+        return -ENAMETOOLONG;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -errno;
+    int rc = html ? pw_report_write_html(rep, f, source) : pw_report_write_csv(rep, f);
+    if (fclose(f) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc != 0)
+        remove(tmp);
+    return rc;
+}
+
+/* Writes whichever of html and csv is given, saying what failed on stderr. */
+static int write_files(const pw_report_t *rep, const char *html, const char *csv,
+                       const char *source)
+{
+    int rc = 0;
+    if (html && (rc = write_file(html, rep, source, true)) != 0) {
+        fprintf(stderr, "planwatch report: cannot write %s: %s\n", html, pw_strerror(rc));
+        return rc;
+    }
+    if (csv && (rc = write_file(csv, rep, source, false)) != 0)
+        fprintf(stderr, "planwatch report: cannot write %s: %s\n", csv, pw_strerror(rc));
+    return rc;
+}
+
+int pw_cli_report_files(const pw_catalog_t *cat, const char *store, const char *dir, FILE *info)
+{
+    char html[4096], csv[4096];
+    if ((size_t)snprintf(html, sizeof(html), "%s/report.html", dir) >= sizeof(html) ||
+        (size_t)snprintf(csv, sizeof(csv), "%s/report.csv", dir) >= sizeof(csv))
+        return -ENAMETOOLONG;
+    pw_report_t *rep = NULL;
+    int rc = pw_mkdir_p(dir);
+    if (rc != 0)
+        fprintf(stderr, "planwatch report: cannot create %s: %s\n", dir, pw_strerror(rc));
+    if (rc == 0 && (rc = pw_report_from_store(cat, store, NULL, &rep)) != 0)
+        fprintf(stderr, "planwatch report: cannot read %s: %s\n", store, pw_strerror(rc));
+    if (rc == 0 && (rc = write_files(rep, html, csv, store)) == 0)
+        fprintf(info, "Report: %s\n        %s\n", html, csv);
+    pw_report_destroy(&rep);
+    return rc;
+}
+
+int pw_cmd_report(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"store", required_argument, 0, 's'},    {"connect", required_argument, 0, 'C'},
+        {"snapshot", required_argument, 0, 'S'}, {"period", required_argument, 0, 'p'},
+        {"html", required_argument, 0, 'H'},     {"csv", required_argument, 0, 'v'},
+        {"catalog", required_argument, 0, 'c'},  {"timeout", required_argument, 0, 't'},
+        {"keys", required_argument, 0, 'k'},     {"desk", required_argument, 0, 'D'},
+        {"insecure", no_argument, 0, 'I'},       {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *store = NULL, *connect = NULL, *snapshot = NULL, *html = NULL, *csv = NULL;
+    pw_client_auth_t auth = {0};
+    const char *catalog_path = NULL;
+    bool have_period = false;
+    pw_period_t period = {0, 0};
+    int timeout_ms = 10000;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            store = optarg;
+            break;
+        case 'C':
+            connect = optarg;
+            break;
+        case 'S':
+            snapshot = optarg;
+            break;
+        case 'k':
+            auth.keys_dir = optarg;
+            break;
+        case 'D':
+            auth.desk = optarg;
+            break;
+        case 'I':
+            auth.insecure = true;
+            break;
+        case 'p':
+            if (pw_period_parse(optarg, strlen(optarg), &period) != 0) {
+                fprintf(stderr,
+                        "planwatch report: bad --period '%s' (2017, 2018H1, 2018Q3, "
+                        "2018-07)\n",
+                        optarg);
+                return 2;
+            }
+            have_period = true;
+            break;
+        case 'H':
+            html = optarg;
+            break;
+        case 'v':
+            csv = optarg;
+            break;
+        case 'c':
+            catalog_path = optarg;
+            break;
+        case 't': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v <= 0 || v > 3600) {
+                fprintf(stderr, "planwatch report: --timeout wants seconds (1-3600)\n");
+                return 2;
+            }
+            timeout_ms = (int)v * 1000;
+            break;
+        }
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            fputs(usage_text, stderr);
+            return 2;
+        }
+    }
+    if (optind != argc || (store == NULL) == (connect == NULL)) {
+        if (optind == argc)
+            fprintf(stderr, "planwatch report: give exactly one of --store and --connect\n");
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    pw_catalog_t *cat = NULL;
+    if (pw_cli_load_catalog(catalog_path, &cat) != 0)
+        return 1;
+    pw_report_t *rep = NULL;
+    const pw_period_t *want = have_period ? &period : NULL;
+    int rc = store ? pw_report_from_store(cat, store, want, &rep)
+                   : pw_report_from_publisher(cat, connect, snapshot, &auth, want, timeout_ms, &rep);
+    if (rc == PW_ENOTFOUND) {
+        char pt[PW_PERIOD_STRMAX] = "";
+        if (have_period)
+            pw_period_format(period, pt);
+        fprintf(stderr, "planwatch report: no data%s%s in %s\n", have_period ? " for " : "", pt,
+                store ? store : connect);
+    } else if (rc != 0) {
+        fprintf(stderr, "planwatch report: cannot read %s: %s\n", store ? store : connect,
+                pw_strerror(rc));
+    }
+    if (rc == 0)
+        rc = write_files(rep, html, csv, store ? store : connect);
+    if (rc == 0 && !html && !csv)
+        rc = pw_report_write_text(rep, stdout, isatty(STDOUT_FILENO));
+    if (rc == 0 && (html || csv))
+        fprintf(stderr, "planwatch report: wrote%s%s%s%s\n", html ? " " : "", html ? html : "",
+                csv ? " " : "", csv ? csv : "");
+    pw_report_destroy(&rep);
+    pw_catalog_destroy(&cat);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/* planwatch report with real processes: the demo writes report.html and
+ * report.csv, headless Chromium renders the page (every indicator's chart in
+ * the DOM, a screenshot), the CSV has its BOM and a line per indicator
+ * series, and a report from a running publisher equals the one from the store. */
+#define _DEFAULT_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "proc.h"
+#include "pw/catalog.h"
+#include "tmpdir.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+    cr_assert_eq(pw_tmpdir_make(dir), 0);
+}
+
+static void teardown(void)
+{
+    pw_proc_kill_all();
+    pw_tmpdir_remove(dir);
+}
+
+TestSuite(report_render, .init = setup, .fini = teardown, .timeout = 400.0);
+
+static size_t count(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(s, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* The chromium binary: $PW_CHROMIUM, else chromium or chromium-browser on PATH. */
+static bool find_chromium(char *buf, size_t len)
+{
+    const char *env = getenv("PW_CHROMIUM");
+    if (env && *env) {
+        snprintf(buf, len, "%s", env);
+        return access(buf, X_OK) == 0;
+    }
+    const char *path = getenv("PATH");
+    static const char *const names[] = {"chromium", "chromium-browser"};
+    for (size_t k = 0; k < 2; k++) {
+        const char *p = path ? path : "/usr/bin:/bin";
+        while (*p) {
+            size_t n = strcspn(p, ":");
+            snprintf(buf, len, "%.*s/%s", (int)n, p, names[k]);
+            if (n > 0 && access(buf, X_OK) == 0)
+                return true;
+            p += n + (p[n] == ':');
+        }
+    }
+    return false;
+}
+
+static pw_catalog_t *load_catalog(void)
+{
+    pw_catalog_t *cat = NULL;
+    char err[256] = "";
+    int rc = pw_catalog_load(PW_SOURCE_DIR "/data/wuhan/catalog.conf", &cat, err, sizeof(err));
+    cr_assert_eq(rc, 0, "%s", err);
+    return cat;
+}
+
+/* Runs the demo into dir/store, with its report in dir. */
+static void run_demo(void)
+{
+    char store[128], out[128];
+    snprintf(store, sizeof(store), "%s/store", dir);
+    snprintf(out, sizeof(out), "%s/demo.out", dir);
+    char *args[] = {"planwatch", "demo", "--store", store, "--report-dir", dir, NULL};
+    int rc = pw_proc_run(PLANWATCH_BIN, args, out, 240000);
+    char *text = pw_read_file(out);
+    cr_assert_eq(rc, 0, "demo failed: %s", text ? text : "");
+    cr_assert(strstr(text, "/report.html"), "the demo prints the report's path: %s", text);
+    free(text);
+}
+
+Test(report_render, demo_report_renders_in_headless_chromium)
+{
+    char chromium[4096];
+    if (!find_chromium(chromium, sizeof(chromium)))
+        cr_assert_fail(
+            "chromium is not installed: this test renders the report in headless "
+            "Chromium (apt-get install chromium, as ./run test does; or set PW_CHROMIUM)");
+    run_demo();
+    pw_catalog_t *cat = load_catalog();
+
+    char page[128], url[160], dom[128], shot[128], profile[128];
+    snprintf(page, sizeof(page), "%s/report.html", dir);
+    snprintf(url, sizeof(url), "file://%s", page);
+    snprintf(dom, sizeof(dom), "%s/dom.html", dir);
+    snprintf(shot, sizeof(shot), "--screenshot=%s/shot.png", dir);
+    snprintf(profile, sizeof(profile), "--user-data-dir=%s/profile", dir);
+    char *dump[] = {"chromium",
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    profile,
+                    "--enable-logging=stderr",
+                    "--dump-dom",
+                    url,
+                    NULL};
+    int rc = pw_proc_run(chromium, dump, dom, 120000);
+    char *err = NULL;
+    {
+        char epath[160];
+        snprintf(epath, sizeof(epath), "%s.err", dom);
+        err = pw_read_file(epath);
+    }
+    cr_assert_eq(rc, 0, "chromium --dump-dom failed (%d): %s", rc, err ? err : "");
+    char *html = pw_read_file(dom);
+    cr_assert(html && strstr(html, "</html>"), "no page rendered: %s", err ? err : "");
+    /* The page loaded as itself, not Chromium's error page. */
+    cr_assert(strstr(html, "主要指标进展情况评估表"), "%.400s", html);
+    cr_assert_null(strstr(html, "ERR_FILE_NOT_FOUND"));
+    /* Nothing on the page's console (a script error, a blocked load). */
+    cr_assert_null(err ? strstr(err, ":CONSOLE") : NULL, "%s", err);
+    /* Chromium writes attributes with double quotes: one card per indicator,
+     * each with its trend chart. */
+    cr_assert_eq(count(html, "data-indicator=\""), cat->nindicators);
+    for (size_t i = 0; i < cat->nindicators; i++) {
+        char key[PW_ID_MAX + 32];
+        snprintf(key, sizeof(key), "data-indicator=\"%s\"", cat->indicators[i].id);
+        const char *card = strstr(html, key);
+        cr_assert(card, "no chart for %s", cat->indicators[i].id);
+        const char *trend = strstr(card, "data-chart=\"trend\"");
+        const char *next = strstr(card + 1, "data-indicator=\"");
+        cr_assert(trend && (!next || trend < next), "%s has no trend chart", cat->indicators[i].id);
+    }
+    /* Districts' own values for the ratios of district elements: 18 of them. */
+    cr_assert_eq(count(html, "data-districts=\""), 18);
+    cr_assert_eq(count(html, "<tr class="), 24, "one table row per series");
+    free(html);
+    free(err);
+
+    char *snap[] = {"chromium",
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    profile,
+                    "--hide-scrollbars",
+                    "--window-size=1280,1800",
+                    shot,
+                    url,
+                    NULL};
+    char slog[128];
+    snprintf(slog, sizeof(slog), "%s/shot.log", dir);
+    rc = pw_proc_run(chromium, snap, slog, 120000);
+    cr_assert_eq(rc, 0, "chromium --screenshot failed");
+    char png[128];
+    snprintf(png, sizeof(png), "%s/shot.png", dir);
+    FILE *f = fopen(png, "rb");
+    cr_assert(f, "no screenshot");
+    unsigned char sig[8] = {0};
+    size_t n = fread(sig, 1, sizeof(sig), f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    cr_assert(n == 8 && memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0, "not a PNG");
+    cr_assert_gt(size, 50000, "a blank screenshot? %ld bytes", size);
+
+    /* The CSV: BOM, a header and one line per indicator series. */
+    char csvpath[128];
+    snprintf(csvpath, sizeof(csvpath), "%s/report.csv", dir);
+    char *csv = pw_read_file(csvpath);
+    cr_assert(csv);
+    cr_assert(strncmp(csv, "\xEF\xBB\xBFrow,", 7) == 0, "no byte-order mark: %.20s", csv);
+    cr_assert_eq(count(csv, "\r\n"), 1 + pw_catalog_nseries(cat));
+    for (size_t i = 0; i < cat->nindicators; i++) {
+        char key[PW_ID_MAX + 8];
+        snprintf(key, sizeof(key), ",%s,", cat->indicators[i].id);
+        cr_assert(strstr(csv, key), "no CSV line for %s", cat->indicators[i].id);
+    }
+    cr_assert(strstr(csv, ",beds_per_1000_elderly,,每千名老年人口养老床位数,"), "%s", csv);
+    cr_assert(strstr(csv, ",26.15,severe,严重滞后,false,40.4,effort,经努力可以完成,13/13\r\n"),
+              "%s", csv);
+    free(csv);
+    pw_catalog_destroy(&cat);
+}
+
+Test(report_render, from_a_running_publisher_equals_from_the_store)
+{
+    run_demo();
+    char store[128], ep[160], log[128], a[128], b[128], out[128];
+    snprintf(store, sizeof(store), "%s/store", dir);
+    snprintf(ep, sizeof(ep), "ipc://%s/pub.sock", dir);
+    snprintf(log, sizeof(log), "%s/pub.log", dir);
+    snprintf(a, sizeof(a), "%s/a.csv", dir);
+    snprintf(b, sizeof(b), "%s/b.csv", dir);
+    snprintf(out, sizeof(out), "%s/report.out", dir);
+    pw_proc_t pub;
+    char *pargs[] = {"planwatch", "publisher", "--store", store, "--bind", ep, NULL};
+    cr_assert_eq(pw_proc_spawn(&pub, PLANWATCH_BIN, pargs, log), 0);
+    cr_assert_eq(pw_proc_wait_log(&pub, "ready", 20000), 0, "publisher not ready");
+    char *r1[] = {"planwatch", "report", "--connect", ep, "--csv", a, NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r1, out, 60000), 0);
+    char *r2[] = {"planwatch", "report", "--store", store, "--csv", b, NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r2, out, 60000), 0);
+    char *r3[] = {"planwatch", "report", "--connect", ep, "--period", "2017", NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r3, out, 60000), 0);
+    cr_assert_eq(pw_proc_stop(&pub, 10000), 0, "publisher did not stop cleanly");
+    char *ca = pw_read_file(a), *cb = pw_read_file(b), *text = pw_read_file(out);
+    cr_assert(ca && cb);
+    cr_assert_str_eq(ca, cb);
+    cr_assert(strstr(text, "Evaluation report at 2017"), "%s", text);
+    cr_assert(strstr(text, "23 indicators:"), "%s", text);
+    free(ca);
+    free(cb);
+    free(text);
+}
+
+Test(report_render, usage_errors_and_help)
+{
+    char out[128];
+    snprintf(out, sizeof(out), "%s/out", dir);
+    char *help[] = {"planwatch", "report", "--help", NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, help, out, 10000), 0);
+    char *text = pw_read_file(out);
+    cr_assert(strstr(text, "usage: planwatch report"), "%s", text);
+    free(text);
+    char *none[] = {"planwatch", "report", NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, none, out, 10000), 2);
+    char *both[] = {"planwatch", "report", "--store", dir, "--connect", "tcp://127.0.0.1:1", NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, both, out, 10000), 2);
+    char *bad[] = {"planwatch", "report", "--store", dir, "--period", "2018H3", NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, bad, out, 10000), 2);
+    char *empty[] = {"planwatch", "report", "--store", "/nonexistent/pw-store", NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, empty, out, 10000), 1);
+}

@@ -1,0 +1,554 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * CURVE and the ZAP handler, with real processes and real keys made by
+ * planwatch keygen: a district key cannot speak for another district, an
+ * unknown key gets nothing through, a subscriber without a desk key receives
+ * nothing, and a key revoked (or rotated) at a SIGHUP stops working.
+ */
+#define _GNU_SOURCE /* memmem */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "proc.h"
+#include "pw/auth.h"
+#include "pw/error.h"
+#include "pw/msg.h"
+#include "pw/util.h"
+#include "tmpdir.h"
+
+#define DATA PW_SOURCE_DIR "/data/wuhan"
+
+static char dir[64], keys[128], store[128], intake[64], stream[64], snap[64];
+static pw_proc_t agg, pub;
+static void *zctx;
+static void *socks[64]; /* closed at teardown, or zmq_ctx_term would wait for them */
+static size_t nsocks;
+
+static void close_sock(void *s)
+{
+    for (size_t i = 0; i < nsocks; i++)
+        if (socks[i] == s)
+            socks[i] = NULL;
+    zmq_close(s);
+}
+
+static void keygen(char *out)
+{
+    char log[160];
+    snprintf(log, sizeof(log), "%s/keygen.log", dir);
+    char *args[] = {"planwatch", "keygen", "--out", out, NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, log, 30000), 0, "keygen failed: %s", log);
+}
+
+static void start_aggregator(void)
+{
+    char log[160];
+    snprintf(log, sizeof(log), "%s/aggregator.log", dir);
+    char *args[] = {"planwatch", "aggregator", "--store", store, "--bind", intake,
+                    "--keys",    keys,         NULL};
+    cr_assert_eq(pw_proc_spawn(&agg, PLANWATCH_BIN, args, log), 0);
+    cr_assert_eq(pw_proc_wait_log(&agg, "INFO: ready", 20000), 0, "aggregator not ready");
+}
+
+static void start_publisher(void)
+{
+    char log[160];
+    snprintf(log, sizeof(log), "%s/publisher.log", dir);
+    char *args[] = {"planwatch", "publisher", "--store", store, "--bind", stream,
+                    "--snapshot-bind", snap, "--keys", keys, NULL};
+    cr_assert_eq(pw_proc_spawn(&pub, PLANWATCH_BIN, args, log), 0);
+    cr_assert_eq(pw_proc_wait_log(&pub, "INFO: ready", 20000), 0, "publisher not ready");
+}
+
+static void setup(void)
+{
+    cr_assert_eq(pw_tmpdir_make(dir), 0);
+    snprintf(keys, sizeof(keys), "%s/keys", dir);
+    snprintf(store, sizeof(store), "%s/store", dir);
+    snprintf(intake, sizeof(intake), "tcp://127.0.0.1:%d", pw_free_port());
+    snprintf(stream, sizeof(stream), "tcp://127.0.0.1:%d", pw_free_port());
+    snprintf(snap, sizeof(snap), "tcp://127.0.0.1:%d", pw_free_port());
+    keygen(keys);
+    start_aggregator();
+    zctx = zmq_ctx_new();
+}
+
+static void teardown(void)
+{
+    for (size_t i = 0; i < nsocks; i++)
+        if (socks[i])
+            zmq_close(socks[i]);
+    nsocks = 0;
+    if (zctx)
+        zmq_ctx_term(zctx);
+    zctx = NULL;
+    pw_proc_kill_all();
+    pw_tmpdir_remove(dir);
+}
+
+TestSuite(security, .init = setup, .fini = teardown, .timeout = 240.0);
+
+/* A CURVE client socket of type t holding DIR/SUB/NAME.secret, connected to ep. */
+static void *curve_socket(int type, const char *kdir, const char *sub, const char *name,
+                          const char *server, const char *ep)
+{
+    void *s = zmq_socket(zctx, type);
+    cr_assert(s && nsocks < 64);
+    socks[nsocks++] = s;
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+    if (kdir)
+        cr_assert_eq(pw_curve_client_setup(s, ep, kdir, sub, name, server, false), 0,
+                     "no key %s/%s/%s", kdir, sub, name);
+    cr_assert_eq(zmq_connect(s, ep), 0);
+    return s;
+}
+
+static void send_msg(void *s, const pw_msg_t *m)
+{
+    pw_buf_t buf = {0};
+    cr_assert_eq(pw_msg_encode(m, &buf), 0);
+    cr_assert(zmq_send(s, buf.data, buf.len, 0) >= 0);
+    pw_buf_free(&buf);
+}
+
+/* The next answer within timeout_ms: true and *m, or false. */
+static bool recv_msg(void *s, int timeout_ms, pw_msg_t *m)
+{
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, timeout_ms) <= 0)
+        return false;
+    char buf[8192];
+    int n = zmq_recv(s, buf, sizeof(buf), 0);
+    cr_assert(n > 0 && n <= (int)sizeof(buf));
+    cr_assert_eq(pw_msg_decode(buf, (size_t)n, m), 0);
+    return true;
+}
+
+static pw_msg_t hello_of(const char *district, uint64_t epoch)
+{
+    pw_msg_t m;
+    memset(&m, 0, sizeof(m));
+    m.type = PW_MSG_HELLO;
+    snprintf(m.district, sizeof(m.district), "%s", district);
+    m.epoch = epoch;
+    return m;
+}
+
+static pw_msg_t update_of(const char *district, uint64_t epoch, uint64_t seq, double v)
+{
+    pw_msg_t m;
+    memset(&m, 0, sizeof(m));
+    m.type = PW_MSG_UPDATE;
+    snprintf(m.district, sizeof(m.district), "%s", district);
+    snprintf(m.element, sizeof(m.element), "care_beds");
+    cr_assert_eq(pw_period_parse("2016", 4, &m.period), 0);
+    m.epoch = epoch;
+    m.seq = seq;
+    m.value = v;
+    m.observed_ms = pw_now_ms();
+    return m;
+}
+
+/* Records of district in the store's log, by planwatch export (a reader
+ * beside the running aggregator). */
+static int stored_for(const char *district)
+{
+    char out[160], log[160];
+    snprintf(out, sizeof(out), "%s/export.csv", dir);
+    snprintf(log, sizeof(log), "%s/export.log", dir);
+    char *args[] = {"planwatch", "export", "--store", store, "--out", out, "--format", "csv",
+                    NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, log, 30000), 0);
+    char *text = pw_read_file(out);
+    cr_assert(text);
+    char needle[64];
+    snprintf(needle, sizeof(needle), ",%s,", district);
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(text);
+    return n;
+}
+
+/* Waits until the log at path holds needle at least count times. */
+static bool wait_count(const char *path, const char *needle, int count, int timeout_ms)
+{
+    int64_t end = pw_mono_ms() + timeout_ms;
+    do {
+        char *text = pw_read_file(path);
+        int n = 0;
+        for (const char *p = text; p && (p = strstr(p, needle)) != NULL; p++)
+            n++;
+        free(text);
+        if (n >= count)
+            return true;
+        usleep(50 * 1000);
+    } while (pw_mono_ms() < end);
+    return false;
+}
+
+Test(security, a_district_key_cannot_send_another_districts_data_1000_of_1000)
+{
+    void *s = curve_socket(ZMQ_DEALER, keys, "districts", "jiangan", "aggregator", intake);
+    uint64_t epoch = pw_random_u64();
+    pw_msg_t m = hello_of("hongshan", epoch), r;
+    send_msg(s, &m);
+    cr_assert(recv_msg(s, 10000, &r));
+    cr_assert_eq(r.type, PW_MSG_NACK);
+    cr_assert_eq(r.reason, PW_EFORBIDDEN, "%s", pw_err_name(r.reason));
+    int refused = 0;
+    for (uint64_t i = 1; i <= 1000; i++) {
+        m = update_of("hongshan", epoch, i, 1000.0 + (double)i);
+        send_msg(s, &m);
+    }
+    while (refused < 1000 && recv_msg(s, 10000, &r)) {
+        cr_assert_eq(r.type, PW_MSG_NACK);
+        cr_assert_eq(r.reason, PW_EFORBIDDEN, "%s", pw_err_name(r.reason));
+        refused++;
+    }
+    cr_assert_eq(refused, 1000);
+    /* The same key still speaks for its own district. */
+    uint64_t own = pw_random_u64();
+    m = hello_of("jiangan", own);
+    send_msg(s, &m);
+    cr_assert(recv_msg(s, 10000, &r));
+    cr_assert_eq(r.type, PW_MSG_WELCOME);
+    m = update_of("jiangan", own, 1, 42);
+    send_msg(s, &m);
+    cr_assert(recv_msg(s, 10000, &r));
+    cr_assert_eq(r.type, PW_MSG_ACK);
+    close_sock(s);
+    cr_assert_eq(stored_for("hongshan"), 0);
+    cr_assert_eq(stored_for("jiangan"), 1);
+    char log[160];
+    snprintf(log, sizeof(log), "%s/aggregator.log", dir);
+    cr_assert(wait_count(log, "jiangan's key sent a message for hongshan: refused (1001 so far)",
+                         1, 5000));
+}
+
+Test(security, a_collector_with_another_districts_key_stops_and_keeps_its_spool)
+{
+    /* hongshan's office holding jiangan's secret under its own name. */
+    char other[128], cmd[1024], spool[160], log[160];
+    snprintf(other, sizeof(other), "%s/wrong", dir);
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p %s/districts && cp %s/aggregator.pub %s/ && "
+             "cp %s/districts/jiangan.secret %s/districts/hongshan.secret",
+             other, keys, other, keys, other);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(spool, sizeof(spool), "%s/spool-hongshan", dir);
+    snprintf(log, sizeof(log), "%s/collector.log", dir);
+    char *args[] = {"planwatch", "collector", "--district", "hongshan", "--data",
+                    DATA "/districts/hongshan.csv", "--connect", intake, "--spool", spool,
+                    "--keys", other, "--timeout", "10", NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, log, 30000), 1);
+    char err[200];
+    snprintf(err, sizeof(err), "%s.err", log);
+    char *text = pw_read_file(err);
+    cr_assert(text && strstr(text, "EFORBIDDEN") && strstr(text, "kept in the spool"), "%s",
+              text);
+    free(text);
+    cr_assert_eq(stored_for("hongshan"), 0);
+}
+
+Test(security, an_unknown_key_gets_no_update_through)
+{
+    char stranger[128];
+    snprintf(stranger, sizeof(stranger), "%s/stranger", dir);
+    keygen(stranger); /* a whole other installation's keys */
+    /* With our aggregator.pub, so that only the client key is wrong. */
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "cp %s/aggregator.pub %s/aggregator.pub", keys, stranger);
+    cr_assert_eq(system(cmd), 0);
+    void *s = curve_socket(ZMQ_DEALER, stranger, "districts", "jiangan", "aggregator", intake);
+    uint64_t epoch = pw_random_u64();
+    pw_msg_t m = hello_of("jiangan", epoch), r;
+    send_msg(s, &m);
+    for (uint64_t i = 1; i <= 100; i++) {
+        m = update_of("jiangan", epoch, i, (double)i);
+        send_msg(s, &m);
+    }
+    cr_assert_not(recv_msg(s, 3000, &r), "an unknown key got an answer");
+    close_sock(s);
+    /* The real collector with that key gives up, keeping its updates. */
+    char spool[160], log[160];
+    snprintf(spool, sizeof(spool), "%s/spool-jiangan", dir);
+    snprintf(log, sizeof(log), "%s/collector.log", dir);
+    char *args[] = {"planwatch", "collector", "--district", "jiangan", "--data",
+                    DATA "/districts/jiangan.csv", "--connect", intake, "--spool", spool,
+                    "--keys", stranger, "--timeout", "2", NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, log, 30000), 1);
+    cr_assert_eq(stored_for("jiangan"), 0);
+    /* Nor does a client without CURVE at all. */
+    void *plain = curve_socket(ZMQ_DEALER, NULL, NULL, NULL, NULL, intake);
+    send_msg(plain, &m);
+    cr_assert_not(recv_msg(plain, 2000, &r), "a plain client got an answer");
+    close_sock(plain);
+    cr_assert_eq(pw_proc_stop(&agg, 10000), 0);
+    char alog[160];
+    snprintf(alog, sizeof(alog), "%s/aggregator.log", dir);
+    char *text = pw_read_file(alog);
+    cr_assert(text && strstr(text, "0 updates stored"), "%s", text);
+    cr_assert_null(strstr(text, " 0 handshakes refused"), "%s", text);
+    free(text);
+}
+
+/* Feeds jiangan's data with its real key, so the publisher has events. */
+static void feed_jiangan(char *kdir, int expect)
+{
+    char spool[160], log[160];
+    snprintf(spool, sizeof(spool), "%s/spool-jiangan", dir);
+    snprintf(log, sizeof(log), "%s/collector.log", dir);
+    char *args[] = {"planwatch", "collector", "--district", "jiangan", "--data",
+                    DATA "/districts/jiangan.csv", "--connect", intake, "--spool", spool,
+                    "--keys", kdir, "--timeout", "10", NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, log, 30000), expect, "see %s", log);
+}
+
+/* Messages a SUB socket gets within ms. */
+static int count_received(void *sub, int ms)
+{
+    int n = 0;
+    int64_t end = pw_mono_ms() + ms;
+    for (int64_t left = ms; left > 0; left = end - pw_mono_ms()) {
+        zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, (long)left) <= 0)
+            continue;
+        char buf[65536];
+        if (zmq_recv(sub, buf, sizeof(buf), ZMQ_DONTWAIT) >= 0)
+            n++;
+    }
+    return n;
+}
+
+static void *subscriber(const char *kdir, const char *desk)
+{
+    void *s = curve_socket(ZMQ_SUB, kdir, "desks", desk, "publisher", stream);
+    zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
+    return s;
+}
+
+Test(security, a_subscriber_without_a_desk_key_receives_nothing)
+{
+    start_publisher();
+    feed_jiangan(keys, 0);
+    /* With the bureau's desk key: heartbeats at least, every second. */
+    void *good = subscriber(keys, "bureau");
+    cr_assert_gt(count_received(good, 2500), 0);
+    close_sock(good);
+    /* Without CURVE, or with a key the publisher does not know: nothing. */
+    void *plain = subscriber(NULL, NULL);
+    cr_assert_eq(count_received(plain, 2500), 0);
+    close_sock(plain);
+    char stranger[128], cmd[512];
+    snprintf(stranger, sizeof(stranger), "%s/stranger", dir);
+    keygen(stranger);
+    snprintf(cmd, sizeof(cmd), "cp %s/publisher.pub %s/publisher.pub", keys, stranger);
+    cr_assert_eq(system(cmd), 0);
+    void *bad = subscriber(stranger, "bureau");
+    cr_assert_eq(count_received(bad, 2500), 0);
+    close_sock(bad);
+    /* The monitor: with the desk key it gets its table; without, nothing. */
+    char out[160];
+    snprintf(out, sizeof(out), "%s/monitor.out", dir);
+    char *ok[] = {"planwatch", "monitor", "--connect", stream, "--snapshot", snap, "--once",
+                  "--json", "--keys", keys, "--timeout", "10", NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, ok, out, 30000), 0);
+    char *no[] = {"planwatch", "monitor", "--connect", stream, "--snapshot", snap, "--once",
+                  "--json", "--keys", stranger, "--timeout", "2", NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, no, out, 30000), 1);
+    char *text = pw_read_file(out);
+    cr_assert(text && !strstr(text, "\"indicator\""), "%s", text);
+    free(text);
+}
+
+/* No secret key of districts/ in the aggregator's log or in its LMDB file. */
+static void assert_no_secrets(void)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/aggregator.log", dir);
+    char *logtext = pw_read_file(path);
+    snprintf(path, sizeof(path), "%s/data.mdb", store);
+    FILE *f = fopen(path, "rb");
+    cr_assert(logtext && f);
+    static char db[64 << 20];
+    size_t dblen = fread(db, 1, sizeof(db), f);
+    fclose(f);
+    static const char *ids[] = {"jiangan", "hongshan", "wuhan", "xinzhou"};
+    for (size_t i = 0; i < 4; i++) {
+        pw_key_t k;
+        char err[512];
+        snprintf(path, sizeof(path), "%s/districts", keys);
+        cr_assert_eq(pw_key_load_secret(path, ids[i], &k, err, sizeof(err)), 0, "%s", err);
+        cr_assert_null(strstr(logtext, k.secret_z85), "a secret key in the log");
+        cr_assert_null(memmem(db, dblen, k.secret_z85, strlen(k.secret_z85)),
+                       "a secret key in the store");
+    }
+    free(logtext);
+}
+
+Test(security, secrets_are_neither_logged_nor_stored)
+{
+    feed_jiangan(keys, 0);
+    cr_assert_eq(pw_proc_stop(&agg, 10000), 0);
+    assert_no_secrets();
+}
+
+Test(security, a_revoked_district_key_stops_working_after_a_reload)
+{
+    void *s = curve_socket(ZMQ_DEALER, keys, "districts", "jiangan", "aggregator", intake);
+    uint64_t epoch = pw_random_u64();
+    pw_msg_t m = hello_of("jiangan", epoch), r;
+    send_msg(s, &m);
+    cr_assert(recv_msg(s, 10000, &r));
+    cr_assert_eq(r.type, PW_MSG_WELCOME);
+    m = update_of("jiangan", epoch, 1, 1);
+    send_msg(s, &m);
+    cr_assert(recv_msg(s, 10000, &r));
+    cr_assert_eq(r.type, PW_MSG_ACK);
+    char path[256], log[160];
+    snprintf(path, sizeof(path), "%s/districts/jiangan.pub", keys);
+    cr_assert_eq(unlink(path), 0);
+    snprintf(log, sizeof(log), "%s/aggregator.log", dir);
+    kill(agg.pid, SIGHUP);
+    cr_assert(wait_count(log, "district keys accepted", 2, 10000), "no reload in %s", log);
+    /* The connection made before the revocation: refused from now on. */
+    m = update_of("jiangan", epoch, 2, 2);
+    send_msg(s, &m);
+    cr_assert(recv_msg(s, 10000, &r));
+    cr_assert_eq(r.type, PW_MSG_NACK);
+    cr_assert_eq(r.reason, PW_EAUTH, "%s", pw_err_name(r.reason));
+    close_sock(s);
+    /* A new connection with it: refused at the handshake. */
+    s = curve_socket(ZMQ_DEALER, keys, "districts", "jiangan", "aggregator", intake);
+    m = hello_of("jiangan", pw_random_u64());
+    send_msg(s, &m);
+    cr_assert_not(recv_msg(s, 2500, &r));
+    close_sock(s);
+    cr_assert_eq(stored_for("jiangan"), 1);
+    /* Rotation: a new pair, a reload, and the office's new secret works. */
+    char klog[160];
+    snprintf(klog, sizeof(klog), "%s/keygen.log", dir);
+    char *rot[] = {"planwatch", "keygen", "--out", keys, "--district", "jiangan", "--force",
+                   NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, rot, klog, 30000), 0);
+    kill(agg.pid, SIGHUP);
+    cr_assert(wait_count(log, "district keys accepted", 3, 10000));
+    feed_jiangan(keys, 0);
+    cr_assert_gt(stored_for("jiangan"), 100);
+}
+
+Test(security, a_revoked_desk_key_stops_receiving_after_a_reload)
+{
+    start_publisher();
+    char log[160], path[256];
+    snprintf(log, sizeof(log), "%s/keygen.log", dir);
+    char *add[] = {"planwatch", "keygen", "--out", keys, "--desk", "planning", NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, add, log, 30000), 0);
+    snprintf(log, sizeof(log), "%s/publisher.log", dir);
+    kill(pub.pid, SIGHUP);
+    cr_assert(wait_count(log, "desk keys accepted", 2, 10000));
+    void *planning = subscriber(keys, "planning");
+    void *bureau = subscriber(keys, "bureau");
+    cr_assert_gt(count_received(planning, 2500), 0, "an added desk key works after a reload");
+    snprintf(path, sizeof(path), "%s/desks/planning.pub", keys);
+    cr_assert_eq(unlink(path), 0);
+    kill(pub.pid, SIGHUP);
+    cr_assert(wait_count(log, "subscribers re-authenticated", 1, 10000), "see %s", log);
+    count_received(planning, 500); /* what was queued before the reload */
+    cr_assert_eq(count_received(planning, 3000), 0, "a revoked desk still receives");
+    count_received(bureau, 500);
+    cr_assert_gt(count_received(bureau, 3000), 0, "the other desks go on receiving");
+    close_sock(planning);
+    close_sock(bureau);
+}
+
+Test(security, tcp_without_keys_is_refused_and_insecure_warns)
+{
+    char log[160];
+    snprintf(log, sizeof(log), "%s/plain.log", dir);
+    char ep[64], st[160];
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", pw_free_port());
+    snprintf(st, sizeof(st), "%s/store2", dir);
+    char *args[] = {"planwatch", "aggregator", "--store", st, "--bind", ep, NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, log, 30000), 1);
+    char err[200];
+    snprintf(err, sizeof(err), "%s.err", log);
+    char *text = pw_read_file(err);
+    cr_assert(text && strstr(text, "--keys DIR") && strstr(text, "--insecure"), "%s", text);
+    free(text);
+    pw_proc_t p;
+    char *ins[] = {"planwatch", "aggregator", "--store", st, "--bind", ep, "--insecure", NULL};
+    cr_assert_eq(pw_proc_spawn(&p, PLANWATCH_BIN, ins, log), 0);
+    cr_assert_eq(pw_proc_wait_log(&p, "INFO: ready", 20000), 0);
+    text = pw_read_file(log);
+    cr_assert(text && strstr(text, "WARN: --insecure"), "%s", text);
+    free(text);
+    pw_proc_stop(&p, 10000);
+}
+
+Test(security, key_files_are_checked)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/districts/jiangan.secret", keys);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    pw_key_t k;
+    char err[512];
+    cr_assert_eq(pw_key_load(path, &k, err, sizeof(err)), 0, "%s", err);
+    cr_assert_str_eq(k.name, "jiangan");
+    cr_assert_eq(strlen(k.secret_z85), 40);
+    /* Readable by others: refused. */
+    cr_assert_eq(chmod(path, 0644), 0);
+    cr_assert_eq(pw_key_load_secret(keys, "districts/jiangan", &k, err, sizeof(err)), PW_EKEY);
+    cr_assert(strstr(err, "readable by others"), "%s", err);
+    /* A secret that does not match its public part. */
+    char bad[256];
+    snprintf(bad, sizeof(bad), "%s/bad.secret", dir);
+    FILE *f = fopen(bad, "w");
+    cr_assert(f);
+    fprintf(f, "name = x\npublic-key = %s\nsecret-key = %s\n",
+            "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs");
+    fclose(f);
+    cr_assert_eq(pw_key_load(bad, &k, err, sizeof(err)), PW_EKEY);
+    cr_assert(strstr(err, "does not match"), "%s", err);
+    /* Bad lines name file and line. */
+    f = fopen(bad, "w");
+    fprintf(f, "# x\nname = x\npublic-key = short\n");
+    fclose(f);
+    cr_assert_eq(pw_key_load(bad, &k, err, sizeof(err)), PW_EKEY);
+    cr_assert(strstr(err, "bad.secret:3:"), "%s", err);
+    /* A keyring refuses a .pub holding a secret, and two files with one key. */
+    char ring[160], cmd[1024];
+    snprintf(ring, sizeof(ring), "%s/ring", dir);
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s/districts/hanyang.secret %s/hanyang.pub",
+             ring, keys, ring);
+    cr_assert_eq(system(cmd), 0);
+    pw_keyring_t *r = NULL;
+    cr_assert_eq(pw_keyring_load(ring, &r, err, sizeof(err)), PW_EKEY);
+    cr_assert(strstr(err, "must not hold a secret-key"), "%s", err);
+    snprintf(cmd, sizeof(cmd),
+             "rm %s/hanyang.pub && cp %s/districts/hanyang.pub %s/a.pub && "
+             "sed 's/name = hanyang/name = other/' %s/districts/hanyang.pub > %s/b.pub",
+             ring, keys, ring, keys, ring);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(pw_keyring_load(ring, &r, err, sizeof(err)), PW_EKEY);
+    cr_assert(strstr(err, "same public key"), "%s", err);
+    /* A reload that meets a bad file keeps the keys in force. */
+    snprintf(cmd, sizeof(cmd), "echo 'garbage' > %s/districts/zzz.pub", keys);
+    cr_assert_eq(system(cmd), 0);
+    kill(agg.pid, SIGHUP);
+    char log[160];
+    snprintf(log, sizeof(log), "%s/aggregator.log", dir);
+    cr_assert(wait_count(log, "previous district keys stay in force", 1, 10000));
+    cr_assert_eq(chmod(path, 0600), 0);
+    feed_jiangan(keys, 0);
+}
