@@ -89,6 +89,9 @@ static int setup_pub(pw_publisher_t *self, void *sock)
     /* A subscriber that falls this far behind loses events and refills the
      * gap from the stored log: the publisher itself never blocks. */
     zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    /* What a subscriber sends are subscriptions: a few bytes. */
+    int64_t maxsize = 256;
+    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
     int rc = self->metrics ? pw_pub_metrics_watch(self->metrics, sock) : 0;
     return rc == 0 && self->zap ? pw_curve_server(sock, &self->key) : rc;
 }

@@ -22,6 +22,7 @@
 #include "pw/msg.h"
 #include "pw/util.h"
 #include "tmpdir.h"
+#include "wire.h"
 
 static char dir[64], keys[128], store[128], intake[64];
 static pw_proc_t agg;
@@ -460,14 +461,7 @@ static void build_table(void)
 /* The next answer within ms; false if none. */
 static bool answer(int ms, pw_msg_t *m)
 {
-    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, ms) <= 0)
-        return false;
-    char buf[8192];
-    int n = zmq_recv(sock, buf, sizeof(buf), 0);
-    cr_assert(n > 0 && n <= (int)sizeof(buf));
-    cr_assert_eq(pw_msg_decode(buf, (size_t)n, m), 0);
-    return true;
+    return pw_wire_recv(sock, ms, m);
 }
 
 static void send_bytes(const char *b, size_t n, int frames)

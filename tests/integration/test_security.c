@@ -21,6 +21,7 @@
 #include "pw/msg.h"
 #include "pw/util.h"
 #include "tmpdir.h"
+#include "wire.h"
 
 #define DATA PW_SOURCE_DIR "/data/wuhan"
 
@@ -110,25 +111,16 @@ static void *curve_socket(int type, const char *kdir, const char *sub, const cha
     return s;
 }
 
+static void feed_jiangan(char *kdir, int expect);
+
 static void send_msg(void *s, const pw_msg_t *m)
 {
-    pw_buf_t buf = {0};
-    cr_assert_eq(pw_msg_encode(m, &buf), 0);
-    cr_assert(zmq_send(s, buf.data, buf.len, 0) >= 0);
-    pw_buf_free(&buf);
+    cr_assert_eq(pw_wire_send(s, m), 0);
 }
 
-/* The next answer within timeout_ms: true and *m, or false. */
 static bool recv_msg(void *s, int timeout_ms, pw_msg_t *m)
 {
-    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) <= 0)
-        return false;
-    char buf[8192];
-    int n = zmq_recv(s, buf, sizeof(buf), 0);
-    cr_assert(n > 0 && n <= (int)sizeof(buf));
-    cr_assert_eq(pw_msg_decode(buf, (size_t)n, m), 0);
-    return true;
+    return pw_wire_recv(s, timeout_ms, m);
 }
 
 static pw_msg_t hello_of(const char *district, uint64_t epoch)
@@ -298,6 +290,22 @@ Test(security, an_unknown_key_gets_no_update_through)
     cr_assert(text && strstr(text, "0 updates stored"), "%s", text);
     cr_assert_null(strstr(text, " 0 handshakes refused"), "%s", text);
     free(text);
+}
+
+Test(security, a_collector_never_talks_to_an_impostor_server_and_loses_nothing)
+{
+    /* The office's keys, but an aggregator.pub that is not the real one's. */
+    char fake[128], cmd[1024];
+    snprintf(fake, sizeof(fake), "%s/fake", dir);
+    keygen(fake);
+    snprintf(cmd, sizeof(cmd), "cp %s/districts/jiangan.secret %s/districts/jiangan.secret",
+             keys, fake);
+    cr_assert_eq(system(cmd), 0);
+    feed_jiangan(fake, 1);
+    cr_assert_eq(stored_for("jiangan"), 0);
+    /* Corrected, the same spool delivers everything. */
+    feed_jiangan(keys, 0);
+    cr_assert_eq(stored_for("jiangan"), 114);
 }
 
 /* Feeds jiangan's data with its real key, so the publisher has events. */
