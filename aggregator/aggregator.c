@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "metrics.h"
 #include "model.h"
 #include "pw/auth.h"
 #include "pw/error.h"
@@ -88,6 +89,8 @@ struct pw_aggregator {
     pw_keyring_t *ring;    /* CURVE only: the district keys accepted */
     int *ring_district;    /* the district of each key of ring */
     uint64_t n_forbidden;  /* updates or hellos naming another district than their key's */
+    pw_agg_metrics_t *metrics; /* with --metrics only */
+    int64_t next_metrics;
 };
 
 void pw_aggregator_notify_endpoint(const char *store_dir, char *buf, size_t len)
@@ -315,7 +318,10 @@ int pw_aggregator_new(const pw_aggregator_opts_t *opts, pw_aggregator_t **out)
     self->items = calloc(self->batch_max, sizeof(*self->items));
     self->status = calloc(self->cat->ndistricts + 1, sizeof(*self->status));
     self->replies = calloc(self->batch_max + PEERS_MAX, sizeof(*self->replies));
-    if (!self->items || !self->replies || !self->status) {
+    if (opts->metrics_path)
+        self->metrics = pw_agg_metrics_new(self->cat);
+    if (!self->items || !self->replies || !self->status ||
+        (opts->metrics_path && !self->metrics)) {
         rc = -ENOMEM;
         goto fail;
     }
@@ -365,6 +371,7 @@ void pw_aggregator_destroy(pw_aggregator_t **self_p)
     pw_model_destroy(&self->model);
     pw_store_destroy(&self->store);
     pw_buf_free(&self->out);
+    pw_agg_metrics_destroy(&self->metrics);
     free(self->items);
     free(self->replies);
     free(self->status);
@@ -661,7 +668,13 @@ static int process_batch(pw_aggregator_t *self)
     if (self->full && pw_mono_ms() - self->full_since >= 5000)
         self->full = false; /* try again now and then: an operator may have made room */
     int rc;
+    uint64_t stored0 = self->n_stored, dup0 = self->n_dup;
+    int64_t t0 = 0;
     for (;;) {
+        /* A batch applied again after the map grew is counted once. */
+        self->n_stored = stored0;
+        self->n_dup = dup0;
+        t0 = pw_mono_us();
         rc = apply_batch(self, self->full, now);
         if (rc == 0)
             break;
@@ -687,6 +700,9 @@ static int process_batch(pw_aggregator_t *self)
         self->full_since = pw_mono_ms();
     }
     self->n_batches++;
+    if (self->metrics)
+        pw_agg_metrics_batch(self->metrics, self->nitems, self->n_stored - stored0,
+                             self->n_dup - dup0, (double)(pw_mono_us() - t0) / 1e6);
     for (size_t d = 0; d < self->cat->ndistricts; d++)
         self->status[d].dirty = false;
     for (size_t i = 0; i < self->npeers; i++) {
@@ -701,8 +717,11 @@ static int process_batch(pw_aggregator_t *self)
         ack.seq = p->last;
         queue_reply(self, p->item, &ack);
     }
-    for (size_t i = 0; i < self->nreplies; i++)
+    for (size_t i = 0; i < self->nreplies; i++) {
+        if (self->metrics && self->replies[i].msg.type == PW_MSG_NACK)
+            pw_agg_metrics_nack(self->metrics, self->replies[i].msg.reason);
         send_frame(self, &self->items[self->replies[i].item].id, &self->replies[i].msg);
+    }
     if (self->pending != self->head) {
         self->head = self->pending;
         zmq_send(self->notify, &self->head, sizeof(self->head), ZMQ_DONTWAIT);
@@ -748,6 +767,8 @@ static int receive_batch(pw_aggregator_t *self)
         it->auth = key_district(self, &it->msg);
         if (!ok || extra) {
             self->n_rejected++;
+            if (self->metrics)
+                pw_agg_metrics_nack(self->metrics, PW_EMALFORMED);
             PW_WARN("message with a wrong number of frames rejected");
             pw_msg_t nk;
             memset(&nk, 0, sizeof(nk));
@@ -773,6 +794,24 @@ static void release_batch(pw_aggregator_t *self)
     self->nitems = 0;
 }
 
+/* Writes --metrics every few seconds (force: now, at exit). */
+static void write_metrics(pw_aggregator_t *self, bool force)
+{
+    if (!self->metrics || (!force && pw_mono_ms() < self->next_metrics))
+        return;
+    self->next_metrics = pw_mono_ms() + PW_METRICS_INTERVAL_MS;
+    for (size_t d = 0; d < self->cat->ndistricts; d++) {
+        const struct district_status *st = &self->status[d];
+        pw_agg_metrics_district(self->metrics, d, st->connected, st->seen_ms,
+                                st->spool_head > st->last_seq ? st->spool_head - st->last_seq : 0,
+                                st->last_seq);
+    }
+    int rc = pw_agg_metrics_write(self->metrics, self->opts.metrics_path, self->opts.store_dir,
+                                  pw_store_map_size(self->store), self->head);
+    if (rc != 0)
+        PW_WARN("cannot write metrics to %s: %s", self->opts.metrics_path, pw_strerror(rc));
+}
+
 int pw_aggregator_run(pw_aggregator_t *self, volatile sig_atomic_t *stop)
 {
     PW_INFO("ready intake=%s events=%llu", self->endpoints, (unsigned long long)self->head);
@@ -787,6 +826,7 @@ int pw_aggregator_run(pw_aggregator_t *self, volatile sig_atomic_t *stop)
                                   {self->zap ? pw_zap_socket(self->zap) : NULL, 0, ZMQ_POLLIN, 0}};
         int n = zmq_poll(items, self->zap ? 2 : 1, 200);
         check_silence(self);
+        write_metrics(self, false);
         if (n > 0 && self->zap && (items[1].revents & ZMQ_POLLIN))
             pw_zap_serve(self->zap, self->ring);
         if (n < 0) {
@@ -806,6 +846,7 @@ int pw_aggregator_run(pw_aggregator_t *self, volatile sig_atomic_t *stop)
         if (rc != 0)
             break;
     }
+    write_metrics(self, true);
     PW_INFO("stopping: %llu updates stored, %llu duplicates, %llu rejected (%llu for another "
             "district), %llu handshakes refused, in %llu batches",
             (unsigned long long)self->n_stored, (unsigned long long)self->n_dup,

@@ -17,6 +17,7 @@
  */
 
 #define PW_AGG_BINDS_MAX 8
+#define PW_METRICS_INTERVAL_MS 5000 /**< --metrics files are rewritten this often */
 
 typedef struct pw_aggregator pw_aggregator_t;
 
@@ -32,6 +33,7 @@ typedef struct pw_aggregator_opts {
     const char *keys_dir;                 /**< CURVE keys (planwatch keygen); NULL = none */
     bool insecure;                        /**< allow TCP without CURVE (loudly) */
     volatile sig_atomic_t *reload;        /**< set (by SIGHUP): re-read the district keys */
+    const char *metrics_path;             /**< Prometheus text file to keep up to date; NULL = none */
 } pw_aggregator_opts_t;
 
 /** Default notify endpoint for a store directory: "ipc://DIR/notify.sock". */

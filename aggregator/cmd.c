@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aggregator.h"
 #include "cli.h"
+#include "config.h"
 #include "pw/error.h"
 #include "pw/log.h"
 
@@ -34,8 +36,46 @@ static const char usage_text[] =
     "                       SIGHUP re-reads DIR/districts (revoke, rotate, add)\n"
     "  --insecure           allow tcp:// without CURVE (loopback experiments only;\n"
     "                       warns at every start). ipc:// needs neither\n"
+    "  --metrics FILE       keep FILE up to date with the counters, in the Prometheus\n"
+    "                       text format (every 5 s and at exit; for node_exporter's\n"
+    "                       textfile collector, name it *.prom)\n"
     "  --log-level LEVEL    error, warn, info or debug (default info)\n"
+    "  --config FILE        read options from FILE first: \"key = value\" lines, key\n"
+    "                       a long option's name; the command line wins\n"
+    "  --check-config       check the options, catalog, keys and paths, print them,\n"
+    "                       and exit: 0 when all is well, 1 otherwise\n"
     "  -h, --help           this text\n";
+
+/* --check-config: everything the aggregator would open, without opening it. */
+static int check(const pw_aggregator_opts_t *opts, const char *catalog_path)
+{
+    bool ok = pw_config_check_dir("aggregator", "--store", opts->store_dir);
+    for (size_t i = 0; i < opts->nbinds; i++)
+        ok &= pw_config_check_endpoint("aggregator", "--bind", opts->binds[i]);
+    ok &= pw_config_check_keys("aggregator", opts->keys_dir, "aggregator", "districts",
+                               opts->binds, opts->nbinds, opts->insecure);
+    if (opts->notify)
+        ok &= pw_config_check_endpoint("aggregator", "--notify", opts->notify);
+    if (opts->metrics_path)
+        ok &= pw_config_check_file_dir("aggregator", "--metrics", opts->metrics_path);
+    pw_catalog_t *cat = NULL;
+    ok &= pw_cli_load_catalog(catalog_path, &cat) == 0;
+    if (!ok)
+        return 1;
+    printf("store = %s\n", opts->store_dir);
+    for (size_t i = 0; i < opts->nbinds; i++)
+        printf("bind = %s\n", opts->binds[i]);
+    printf("catalog = %s (%zu indicators, %zu districts)\n",
+           catalog_path ? catalog_path : "(default)", cat->nindicators, cat->ndistricts);
+    printf("keys = %s\n", opts->keys_dir ? opts->keys_dir : opts->insecure ? "(insecure)" : "(none)");
+    if (opts->notify)
+        printf("notify = %s\n", opts->notify);
+    if (opts->metrics_path)
+        printf("metrics = %s\n", opts->metrics_path);
+    printf("planwatch aggregator: configuration OK\n");
+    pw_catalog_destroy(&cat);
+    return 0;
+}
 
 int pw_cmd_aggregator(int argc, char **argv)
 {
@@ -46,10 +86,15 @@ int pw_cmd_aggregator(int argc, char **argv)
         {"map-max", required_argument, 0, 'X'},   {"keys", required_argument, 0, 'k'},
         {"insecure", no_argument, 0, 'I'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
+        {"metrics", required_argument, 0, 'M'}, {"check-config", no_argument, 0, 'K'},
         {0, 0, 0, 0}};
+    int crc = pw_config_expand("aggregator", longopts, &argc, &argv);
+    if (crc != 0)
+        return crc;
     pw_aggregator_opts_t opts = {0};
     const char *catalog_path = NULL;
     pw_log_level_t level = PW_LOG_INFO;
+    bool check_only = false;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -58,7 +103,8 @@ int pw_cmd_aggregator(int argc, char **argv)
             break;
         case 'b':
             if (opts.nbinds == PW_AGG_BINDS_MAX) {
-                fprintf(stderr, "planwatch aggregator: at most %d --bind\n", PW_AGG_BINDS_MAX);
+                fprintf(stderr, "planwatch aggregator: %sat most %d --bind\n", pw_config_where(),
+                        PW_AGG_BINDS_MAX);
                 return 2;
             }
             opts.binds[opts.nbinds++] = optarg;
@@ -75,14 +121,21 @@ int pw_cmd_aggregator(int argc, char **argv)
         case 'n':
             opts.notify = optarg;
             break;
+        case 'M':
+            opts.metrics_path = optarg;
+            break;
+        case 'K':
+            check_only = true;
+            break;
         case 'm':
         case 'X':
         case 'B': {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);
             if (*end || v == 0) {
-                fprintf(stderr, "planwatch aggregator: --%s wants a positive number, not '%s'\n",
-                        c == 'm' ? "map-size" : c == 'X' ? "map-max" : "batch", optarg);
+                fprintf(stderr, "planwatch aggregator: %s--%s wants a positive number, not '%s'\n",
+                        pw_config_where(), c == 'm' ? "map-size" : c == 'X' ? "map-max" : "batch",
+                        optarg);
                 return 2;
             }
             if (c == 'm')
@@ -95,7 +148,8 @@ int pw_cmd_aggregator(int argc, char **argv)
         }
         case 'l':
             if (pw_log_level_parse(optarg, &level) != 0) {
-                fprintf(stderr, "planwatch aggregator: unknown log level '%s'\n", optarg);
+                fprintf(stderr, "planwatch aggregator: %sunknown log level '%s'\n",
+                        pw_config_where(), optarg);
                 return 2;
             }
             break;
@@ -113,6 +167,8 @@ int pw_cmd_aggregator(int argc, char **argv)
     }
     if (opts.nbinds == 0)
         opts.binds[opts.nbinds++] = "tcp://127.0.0.1:5555";
+    if (check_only)
+        return check(&opts, catalog_path);
     pw_log_init("aggregator", level);
     pw_cli_signals();
     pw_catalog_t *cat = NULL;

@@ -7,8 +7,11 @@
 
 #include "cli.h"
 #include "collector.h"
+#include "config.h"
+#include "pw/auth.h"
 #include "pw/error.h"
 #include "pw/log.h"
+#include "pw/util.h"
 
 
 static const char usage_text[] =
@@ -42,6 +45,10 @@ static const char usage_text[] =
     "  --insecure           allow tcp:// without CURVE (loopback experiments only)\n"
     "  --quiet              no summary line\n"
     "  --log-level LEVEL    error, warn, info or debug (default warn)\n"
+    "  --config FILE        read options from FILE first: \"key = value\" lines, key\n"
+    "                       a long option's name; the command line wins\n"
+    "  --check-config       check the options, data file, catalog, keys and spool,\n"
+    "                       print them, and exit: 0 when all is well, 1 otherwise\n"
     "  -h, --help           this text\n";
 
 struct reject_ctx {
@@ -70,6 +77,54 @@ static void default_spool(const char *district, char *buf, size_t len)
         snprintf(buf, len, "%s/.local/state/planwatch/spool-%s", home ? home : "/tmp", district);
 }
 
+/* --check-config: the data file must parse (against the catalog when given),
+ * the keys load, the spool's place be writable, the endpoint well formed. */
+static int check(const pw_collector_opts_t *opts, const char *catalog_path)
+{
+    bool ok = pw_config_check_endpoint("collector", "--connect", opts->connect) &&
+              pw_config_check_dir("collector", "--spool", opts->spool_dir);
+    if (ok && opts->keys_dir) {
+        char dir[4096], path[4200], err[512] = "";
+        pw_key_t key;
+        snprintf(dir, sizeof(dir), "%s/districts", opts->keys_dir);
+        snprintf(path, sizeof(path), "%s/aggregator.pub", opts->keys_dir);
+        int rc = pw_key_load_secret(dir, opts->district, &key, err, sizeof(err));
+        if (rc == 0)
+            rc = pw_key_load(path, &key, err, sizeof(err));
+        pw_secure_zero(&key, sizeof(key));
+        if (rc != 0) {
+            fprintf(stderr, "planwatch collector: --keys %s: %s\n", opts->keys_dir, err);
+            ok = false;
+        }
+    } else if (ok) {
+        ok = pw_config_check_keys("collector", NULL, NULL, NULL, &opts->connect, 1,
+                                  opts->insecure);
+    }
+    pw_catalog_t *cat = NULL;
+    if (catalog_path && pw_cli_load_catalog(catalog_path, &cat) != 0)
+        ok = false;
+    size_t n = 0;
+    if (ok) {
+        char err[512] = "";
+        pw_datafile_t *df = NULL;
+        int rc = pw_datafile_load(opts->data, cat, &df, err, sizeof(err));
+        if (rc != 0) {
+            fprintf(stderr, "planwatch collector: %s\n", err[0] ? err : pw_strerror(rc));
+            ok = false;
+        } else {
+            n = df->n;
+        }
+        pw_datafile_destroy(&df);
+    }
+    if (ok)
+        printf("district = %s\ndata = %s (%zu observations)\nconnect = %s\nspool = %s\n"
+               "keys = %s\nplanwatch collector: configuration OK\n",
+               opts->district, opts->data, n, opts->connect, opts->spool_dir,
+               opts->keys_dir ? opts->keys_dir : opts->insecure ? "(insecure)" : "(none)");
+    pw_catalog_destroy(&cat);
+    return ok ? 0 : 1;
+}
+
 int pw_cmd_collector(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -80,11 +135,15 @@ int pw_cmd_collector(int argc, char **argv)
         {"spool", required_argument, 0, 's'},     {"follow", no_argument, 0, 'F'},
         {"spool-max", required_argument, 0, 'M'}, {"log-level", required_argument, 0, 'l'},
         {"keys", required_argument, 0, 'k'},      {"insecure", no_argument, 0, 'I'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},            {"check-config", no_argument, 0, 'K'},
+        {0, 0, 0, 0}};
+    int crc = pw_config_expand("collector", longopts, &argc, &argv);
+    if (crc != 0)
+        return crc;
     pw_collector_opts_t opts = {.connect = "tcp://127.0.0.1:5555"};
     const char *catalog_path = NULL;
     char spool[4096];
-    bool quiet = false;
+    bool quiet = false, check_only = false;
     pw_log_level_t level = PW_LOG_WARN;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -107,14 +166,17 @@ int pw_cmd_collector(int argc, char **argv)
         case 'k':
             opts.keys_dir = optarg;
             break;
+        case 'K':
+            check_only = true;
+            break;
         case 'I':
             opts.insecure = true;
             break;
         case 'p':
             if (opts.nperiods == PW_COLLECTOR_PERIODS_MAX ||
                 pw_period_parse(optarg, strlen(optarg), &opts.periods[opts.nperiods]) != 0) {
-                fprintf(stderr, "planwatch collector: bad --period '%s' (2016, 2018H1, 2018Q3, "
-                                "2018-07)\n", optarg);
+                fprintf(stderr, "planwatch collector: %sbad --period '%s' (2016, 2018H1, "
+                                "2018Q3, 2018-07)\n", pw_config_where(), optarg);
                 return 2;
             }
             opts.nperiods++;
@@ -128,8 +190,8 @@ int pw_cmd_collector(int argc, char **argv)
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*end || v <= 0 || v > 1000000) {
-                fprintf(stderr, "planwatch collector: --%s wants a positive number\n",
-                        c == 'w' ? "window" : c == 't' ? "timeout" : "spool-max");
+                fprintf(stderr, "planwatch collector: %s--%s wants a positive number\n",
+                        pw_config_where(), c == 'w' ? "window" : c == 't' ? "timeout" : "spool-max");
                 return 2;
             }
             if (c == 'w')
@@ -145,7 +207,8 @@ int pw_cmd_collector(int argc, char **argv)
             break;
         case 'l':
             if (pw_log_level_parse(optarg, &level) != 0) {
-                fprintf(stderr, "planwatch collector: unknown log level '%s'\n", optarg);
+                fprintf(stderr, "planwatch collector: %sunknown log level '%s'\n",
+                        pw_config_where(), optarg);
                 return 2;
             }
             break;
@@ -165,6 +228,8 @@ int pw_cmd_collector(int argc, char **argv)
         default_spool(opts.district, spool, sizeof(spool));
         opts.spool_dir = spool;
     }
+    if (check_only)
+        return check(&opts, catalog_path);
     pw_log_init("collector", level);
     pw_cli_signals();
     pw_catalog_t *cat = NULL;

@@ -11,6 +11,7 @@
 
 #include "aggregator.h"
 #include "model.h"
+#include "pub_metrics.h"
 #include "pw/auth.h"
 #include "pw/bureau.h"
 #include "pw/error.h"
@@ -37,6 +38,8 @@ struct pw_publisher {
     pw_zap_t *zap;        /* CURVE only: the handshake handler */
     pw_keyring_t *ring;   /* CURVE only: the desk keys accepted */
     uint64_t n_refused;   /* requests from keys no longer accepted */
+    pw_pub_metrics_t *metrics; /* with --metrics only */
+    int64_t next_metrics;
 };
 
 int pw_publisher_snapshot_endpoint(const char *pub, char *buf, size_t len)
@@ -90,7 +93,8 @@ static int setup_pub(pw_publisher_t *self, void *sock)
      * covers the CURVE handshake's commands, a few hundred bytes. */
     int64_t maxsize = PW_MSG_MAXSIZE;
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
-    return self->zap ? pw_curve_server(sock, &self->key) : 0;
+    int rc = self->metrics ? pw_pub_metrics_watch(self->metrics, sock) : 0;
+    return rc == 0 && self->zap ? pw_curve_server(sock, &self->key) : rc;
 }
 
 /*
@@ -216,6 +220,8 @@ int pw_publisher_new(const pw_publisher_opts_t *opts, pw_publisher_t **out)
         rc = -zmq_errno();
         goto fail;
     }
+    if (opts->metrics_path && (rc = pw_pub_metrics_new(self->ctx, &self->metrics)) != 0)
+        goto fail;
     int zero = 0;
     zmq_setsockopt(self->router, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(self->notify, ZMQ_LINGER, &zero, sizeof(zero));
@@ -247,6 +253,7 @@ void pw_publisher_destroy(pw_publisher_t **self_p)
     if (!self_p || !*self_p)
         return;
     pw_publisher_t *self = *self_p;
+    pw_pub_metrics_destroy(&self->metrics); /* its monitor watches pub */
     if (self->pub)
         zmq_close(self->pub);
     if (self->router)
@@ -302,12 +309,15 @@ static int flush_rates(pw_publisher_t *self)
     self->batch.type = PW_REQ_RANGE;
     self->batch.seq = self->batch.events[self->batch.nevents - 1].seq;
     int rc = pw_reply_encode(&self->batch, &self->buf);
+    size_t nevents = self->batch.nevents;
     self->batch.nevents = 0;
     self->last_flush = pw_mono_ms();
     if (rc != 0)
         return rc;
     zmq_send(self->pub, "rates", 5, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_send(self->pub, self->buf.data, self->buf.len, ZMQ_DONTWAIT);
+    if (self->metrics)
+        pw_pub_metrics_published(self->metrics, PW_PUB_TOPIC_RATES, nevents);
     return 0;
 }
 
@@ -335,6 +345,8 @@ static int publish_one(void *ctx, const pw_event_t *ev)
         return -ENOMEM;
     zmq_send(self->pub, topic, (size_t)n, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_send(self->pub, self->buf.data, self->buf.len, ZMQ_DONTWAIT);
+    if (self->metrics)
+        pw_pub_metrics_published(self->metrics, PW_PUB_TOPIC_ALERT, 1);
     return 0;
 }
 
@@ -368,6 +380,8 @@ static void heartbeat(pw_publisher_t *self)
         return;
     zmq_send(self->pub, "hb", 2, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_send(self->pub, self->buf.data, self->buf.len, ZMQ_DONTWAIT);
+    if (self->metrics)
+        pw_pub_metrics_published(self->metrics, PW_PUB_TOPIC_HB, 0);
 }
 
 static int add_row(void *ctx, const pw_event_t *ev)
@@ -590,6 +604,9 @@ static void serve_requests(pw_publisher_t *self)
                     : PW_EMALFORMED;
         if (rc == 0)
             rc = answer(self, &req);
+        if (self->metrics)
+            pw_pub_metrics_request(self->metrics, ok && rc != PW_EMALFORMED ? (int)req.type : 0,
+                                   rc == 0);
         if (rc == 0) {
             zmq_msg_send(&id, self->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
             zmq_send(self->router, self->buf.data, self->buf.len, ZMQ_DONTWAIT);
@@ -599,6 +616,20 @@ static void serve_requests(pw_publisher_t *self)
         zmq_msg_close(&id);
         zmq_msg_close(&msg);
     }
+}
+
+/* Writes --metrics every few seconds (force: now, at exit). */
+static void write_metrics(pw_publisher_t *self, bool force)
+{
+    if (!self->metrics)
+        return;
+    pw_pub_metrics_poll(self->metrics);
+    if (!force && pw_mono_ms() < self->next_metrics)
+        return;
+    self->next_metrics = pw_mono_ms() + PW_METRICS_INTERVAL_MS;
+    int rc = pw_pub_metrics_write(self->metrics, self->opts.metrics_path, self->last);
+    if (rc != 0)
+        PW_WARN("cannot write metrics to %s: %s", self->opts.metrics_path, pw_strerror(rc));
 }
 
 int pw_publisher_run(pw_publisher_t *self, volatile sig_atomic_t *stop)
@@ -643,6 +674,7 @@ int pw_publisher_run(pw_publisher_t *self, volatile sig_atomic_t *stop)
             pw_zap_serve(self->zap, self->ring);
         if (items[1].revents & ZMQ_POLLIN)
             serve_requests(self);
+        write_metrics(self, false);
         if (pw_mono_ms() >= self->next_hb) {
             heartbeat(self);
             self->next_hb = pw_mono_ms() + self->opts.heartbeat_ms;
@@ -650,6 +682,7 @@ int pw_publisher_run(pw_publisher_t *self, volatile sig_atomic_t *stop)
     }
     if (rc == 0)
         flush_rates(self); /* what was read goes out before we go */
+    write_metrics(self, true);
     PW_INFO("stopping at event %llu", (unsigned long long)self->last);
     return rc;
 }

@@ -35,6 +35,7 @@ typedef struct pw_publisher_opts {
     const char *keys_dir;      /**< CURVE keys: DIR/publisher.secret, DIR/desks/ *.pub; NULL = none */
     bool insecure;             /**< allow TCP without CURVE (loudly) */
     volatile sig_atomic_t *reload; /**< set (by SIGHUP): re-read the desk keys */
+    const char *metrics_path;  /**< Prometheus text file to keep up to date; NULL = none */
 } pw_publisher_opts_t;
 
 /**

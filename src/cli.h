@@ -50,5 +50,6 @@ int pw_cmd_report(int argc, char **argv);
  * 0 or an error (said on stderr).
  */
 int pw_cli_report_files(const pw_catalog_t *cat, const char *store, const char *dir, FILE *info);
+int pw_cmd_status(int argc, char **argv);
 
 #endif

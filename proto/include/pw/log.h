@@ -5,7 +5,10 @@
 /*
  * Logging for programs (proto/ itself never logs): one line per event on
  * stderr, "2026-06-01T12:00:00.123Z aggregator[1234] ERROR: what failed: why",
- * a form journald keeps well.
+ * a form journald keeps well. When stderr is the journal (JOURNAL_STREAM names
+ * it, as systemd sets it for a service), each line starts with its syslog
+ * priority, "<3>" error, "<4>" warn, "<6>" info, "<7>" debug, which journald
+ * strips and keeps as the entry's PRIORITY.
  */
 
 typedef enum pw_log_level {
@@ -15,7 +18,8 @@ typedef enum pw_log_level {
     PW_LOG_DEBUG,
 } pw_log_level_t;
 
-/** Sets the component name shown in each line and the most verbose level shown. */
+/** Sets the component name shown in each line and the most verbose level shown;
+ *  checks whether stderr is the journal. */
 void pw_log_init(const char *component, pw_log_level_t level);
 
 /** Parses "error", "warn", "info" or "debug". 0 or -EINVAL. */

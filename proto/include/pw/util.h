@@ -13,6 +13,9 @@ int64_t pw_now_ms(void);
 /** Monotonic time in milliseconds, for timeouts. */
 int64_t pw_mono_ms(void);
 
+/** Monotonic time in microseconds, for latencies. */
+int64_t pw_mono_us(void);
+
 /** A random non-zero 64-bit number from the kernel (getrandom / /dev/urandom). */
 uint64_t pw_random_u64(void);
 

@@ -1,0 +1,85 @@
+#!/bin/sh
+# Installs a build tree into a staging directory (DESTDIR) and checks that every
+# file is where a Debian system expects it, that the example configs pass
+# --check-config, and that systemd-analyze verify accepts the units (pointed at
+# the staged binary and configs, since the real paths do not exist yet).
+#   check-install.sh BUILD_DIR PREFIX SYSCONFDIR
+set -eu
+build=$1 prefix=$2 sysconfdir=$3
+stage=$(mktemp -d /tmp/pw-install-XXXXXX)
+trap 'rm -rf "$stage"' EXIT
+fail() { echo "check-install: $*" >&2; exit 1; }
+
+DESTDIR=$stage cmake --install "$build" >/dev/null
+
+root=$stage$prefix
+etc=$stage$sysconfdir/planwatch
+for f in "$root/bin/planwatch" \
+    "$root/share/planwatch/wuhan/catalog.conf" \
+    "$root/share/planwatch/wuhan/districts/jiangan.csv" \
+    "$etc/aggregator.conf" "$etc/publisher.conf" "$etc/collector.conf" \
+    "$root/lib/systemd/system/planwatch-aggregator.service" \
+    "$root/lib/systemd/system/planwatch-publisher.service" \
+    "$root/lib/systemd/system/planwatch-collector@.service" \
+    "$root/lib/sysusers.d/planwatch.conf"; do
+    [ -f "$f" ] || fail "not installed: ${f#"$stage"}"
+done
+[ -x "$root/bin/planwatch" ] || fail "bin/planwatch is not executable"
+# A man page for planwatch and for every command its --help lists.
+cmds=$("$root/bin/planwatch" --help | sed -n '/^commands:/,/^$/p' | awk 'NF > 1 {print $1}')
+[ -n "$cmds" ] || fail "planwatch --help lists no commands"
+[ -f "$root/share/man/man1/planwatch.1" ] || fail "not installed: planwatch.1"
+for c in $cmds; do
+    [ -f "$root/share/man/man1/planwatch-$c.1" ] || fail "not installed: planwatch-$c.1"
+done
+
+# The installed binary finds its installed catalog; the example configs are
+# valid once their /var/lib/planwatch paths exist (here under the stage).
+state=$stage/var/lib/planwatch
+mkdir -p "$state/metrics" "$state/incoming"
+cp "$root/share/planwatch/wuhan/districts/jiangan.csv" "$state/incoming/"
+"$root/bin/planwatch" keygen --out "$stage/keys" >/dev/null || fail "planwatch keygen failed"
+for d in aggregator publisher collector; do
+    sed -e "s|/var/lib/planwatch|$state|g" -e "s|/etc/planwatch/keys|$stage/keys|" \
+        -e "s|^#catalog = .*|catalog = $root/share/planwatch/wuhan/catalog.conf|" \
+        "$etc/$d.conf" >"$stage/$d.conf"
+done
+PLANWATCH_DATA=$root/share/planwatch
+export PLANWATCH_DATA
+"$root/bin/planwatch" aggregator --config "$stage/aggregator.conf" --check-config >/dev/null ||
+    fail "aggregator.conf does not pass --check-config"
+"$root/bin/planwatch" publisher --config "$stage/publisher.conf" --check-config >/dev/null ||
+    fail "publisher.conf does not pass --check-config"
+"$root/bin/planwatch" collector --config "$stage/collector.conf" --district jiangan \
+    --data "$state/incoming/jiangan.csv" --spool "$state/spool-jiangan" --check-config >/dev/null ||
+    fail "collector.conf does not pass --check-config"
+
+# The units, with the installed paths pointing into the stage; the template
+# is checked as an instance. Any message at all fails the test.
+command -v systemd-analyze >/dev/null || fail "systemd-analyze missing (apt-get install systemd)"
+units=$stage/units
+mkdir -p "$units"
+for u in "$root"/lib/systemd/system/*; do
+    name=$(basename "$u")
+    case $name in *@.service) name=$(echo "$name" | sed 's/@\.service$/@jiangan.service/') ;; esac
+    sed -e "s|$prefix/bin/planwatch|$root/bin/planwatch|g" -e "s|$sysconfdir/planwatch|$etc|g" \
+        "$u" >"$units/$name"
+    grep -q "^ExecStart=$root/bin/planwatch " "$units/$name" || fail "$name: ExecStart= not the installed binary"
+done
+out=$(MANPATH=$root/share/man SYSTEMD_LOG_LEVEL=notice systemd-analyze verify "$units"/*.service 2>&1) ||
+    fail "systemd-analyze verify: $out"
+[ -z "$out" ] || fail "systemd-analyze verify: $out"
+for key in ProtectSystem=strict ProtectHome=yes NoNewPrivileges=yes PrivateTmp=yes \
+    StateDirectory=planwatch User=planwatch; do
+    for u in "$units"/*.service; do
+        grep -q "^$key" "$u" || fail "$(basename "$u"): no $key"
+    done
+done
+# systemd's own measure of the hardening: exposure 2.0 at most ("OK") for each unit.
+for u in "$units"/*.service; do
+    systemd-analyze security --offline=yes --threshold=20 "$u" >"$stage/security" 2>&1 ||
+        fail "$(basename "$u"): exposure above 2.0: $(tail -1 "$stage/security")"
+done
+grep -q '^ExecReload=/bin/kill -HUP $MAINPID' "$units/planwatch-aggregator.service" ||
+    fail "aggregator: no ExecReload"
+echo "check-install: $(find "$stage" -type f | wc -l) files installed, units verified"
