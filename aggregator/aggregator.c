@@ -806,6 +806,7 @@ static void write_metrics(pw_aggregator_t *self, bool force)
                                 st->spool_head > st->last_seq ? st->spool_head - st->last_seq : 0,
                                 st->last_seq);
     }
+    pw_agg_metrics_handshakes(self->metrics, pw_zap_accepted(self->zap), pw_zap_refused(self->zap));
     int rc = pw_agg_metrics_write(self->metrics, self->opts.metrics_path, self->opts.store_dir,
                                   pw_store_map_size(self->store), self->head);
     if (rc != 0)

@@ -29,6 +29,7 @@ struct pw_agg_metrics {
     const pw_catalog_t *cat;
     int64_t start_ms;
     uint64_t messages, accepted, duplicates;
+    uint64_t handshakes_accepted, handshakes_refused;
     uint64_t rejected[NREASONS];
     struct {
         int code;
@@ -97,6 +98,12 @@ void pw_agg_metrics_nack(pw_agg_metrics_t *self, int reason)
     }
 }
 
+void pw_agg_metrics_handshakes(pw_agg_metrics_t *self, uint64_t accepted, uint64_t refused)
+{
+    self->handshakes_accepted = accepted;
+    self->handshakes_refused = refused;
+}
+
 void pw_agg_metrics_district(pw_agg_metrics_t *self, size_t d, bool connected, int64_t seen_ms,
                              uint64_t lag, uint64_t last_seq)
 {
@@ -148,7 +155,13 @@ static int render(pw_agg_metrics_t *self, const char *store_dir, size_t map_size
                       "Updates stored and acknowledged.", self->accepted)) ||
         (rc = counter(p, "planwatch_aggregator_duplicates_total",
                       "Updates received again after a lost ack: acknowledged, not stored.",
-                      self->duplicates)))
+                      self->duplicates)) ||
+        (rc = counter(p, "planwatch_aggregator_handshakes_accepted_total",
+                      "CURVE handshakes accepted by the ZAP handler (a known district key).",
+                      self->handshakes_accepted)) ||
+        (rc = counter(p, "planwatch_aggregator_handshakes_refused_total",
+                      "CURVE handshakes refused by the ZAP handler (unknown or revoked key).",
+                      self->handshakes_refused)))
         return rc;
     const char *name = "planwatch_aggregator_rejected_total";
     rc = pw_prom_family(p, name, "counter",

@@ -33,6 +33,9 @@ void pw_agg_metrics_batch(pw_agg_metrics_t *self, size_t messages, uint64_t stor
 /** Counts one NACK sent, by its wire reason code (ours or a negative errno). */
 void pw_agg_metrics_nack(pw_agg_metrics_t *self, int reason);
 
+/** Records the ZAP handler's totals of handshakes accepted and refused. */
+void pw_agg_metrics_handshakes(pw_agg_metrics_t *self, uint64_t accepted, uint64_t refused);
+
 /** Records what is known of district d (catalog index): unix ms last heard, spool lag. */
 void pw_agg_metrics_district(pw_agg_metrics_t *self, size_t d, bool connected, int64_t seen_ms,
                              uint64_t lag, uint64_t last_seq);
