@@ -554,15 +554,15 @@ static int update(pw_aggregator_t *self, int item, const pw_msg_t *m, int64_t no
         return 0;
     }
     int e = pw_catalog_element(self->cat, m->element, strlen(m->element));
+    /* The model holds every current value of the store (restored from it, and
+     * rebuilt from it after a failed commit), so it answers without a second
+     * search of the current-value tree. */
     double old;
-    int grc = pw_store_current_get(self->txn, m->district, m->element, m->period, &old, NULL);
-    if (grc != 0 && grc != PW_ENOTFOUND)
-        return grc;
+    bool had = pw_model_get(self->model, d, e, m->period, &old);
     pw_msg_t rec = *m;
     rec.type = PW_MSG_RECORD;
     rec.received_ms = now;
-    rec.kind = grc == PW_ENOTFOUND ? PW_RECORD_NEW
-                                   : (old == m->value ? PW_RECORD_SAME : PW_RECORD_REVISION);
+    rec.kind = !had ? PW_RECORD_NEW : (old == m->value ? PW_RECORD_SAME : PW_RECORD_REVISION);
     uint64_t logseq;
     if ((rc = pw_store_log_append(self->txn, &rec, &logseq)) != 0 ||
         (rc = pw_store_current_put(self->txn, m->district, m->element, m->period, m->value,

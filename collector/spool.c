@@ -183,6 +183,20 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
     uint64_t seq = self->head;
     size_t added = 0;
     bool full = false;
+    /* One cursor finds the last value spooled and then overwrites it in place
+     * (MDB_CURRENT), instead of mdb_get() and mdb_put() searching twice. */
+    MDB_cursor *last;
+    if ((rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_LAST], &last))) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    /* The message's fixed part, once per chunk rather than per observation. */
+    pw_msg_t m;
+    memset(&m, 0, sizeof(m));
+    m.type = PW_MSG_UPDATE;
+    memcpy(m.district, self->district, sizeof(m.district));
+    m.epoch = self->epoch;
+    m.observed_ms = now_ms;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (seq - self->acked >= self->max_pending) {
             full = true;
@@ -190,7 +204,7 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
         }
         char key[PW_PERIOD_STRMAX + PW_ID_MAX];
         MDB_val k = pw__mdb_val(key, last_key(key, &obs[i])), v;
-        int grc = mdb_get(txn, self->dbi[DB_LAST], &k, &v);
+        int grc = mdb_cursor_get(last, &k, &v, MDB_SET);
         double old;
         if (grc == 0 && v.mv_size == sizeof(old)) {
             memcpy(&old, v.mv_data, sizeof(old));
@@ -200,16 +214,12 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
             rc = pw__mdb_rc(grc);
             break;
         }
-        pw_msg_t m;
-        memset(&m, 0, sizeof(m));
-        m.type = PW_MSG_UPDATE;
-        snprintf(m.district, sizeof(m.district), "%s", self->district);
-        m.epoch = self->epoch;
         m.seq = ++seq;
-        snprintf(m.element, sizeof(m.element), "%s", obs[i].element);
+        size_t elen = strnlen(obs[i].element, sizeof(m.element) - 1);
+        memcpy(m.element, obs[i].element, elen);
+        m.element[elen] = '\0';
         m.period = obs[i].period;
         m.value = obs[i].value;
-        m.observed_ms = now_ms;
         if ((rc = pw_msg_encode(&m, &self->buf)) != 0)
             break;
         unsigned char sk[8];
@@ -217,9 +227,10 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
         MDB_val skv = pw__mdb_val(sk, 8), val = pw__mdb_val(self->buf.data, self->buf.len);
         MDB_val nv = pw__mdb_val(&obs[i].value, sizeof(double));
         if ((rc = pw__mdb_rc(mdb_put(txn, self->dbi[DB_PENDING], &skv, &val, MDB_APPEND))) == 0)
-            rc = pw__mdb_rc(mdb_put(txn, self->dbi[DB_LAST], &k, &nv, 0));
+            rc = pw__mdb_rc(mdb_cursor_put(last, &k, &nv, grc == 0 ? MDB_CURRENT : 0));
         added++;
     }
+    mdb_cursor_close(last);
     if (rc == 0 && added)
         rc = meta_put_u64(txn, self->dbi[DB_META], "next", seq + 1);
     if (rc != 0 || !added) {

@@ -755,6 +755,94 @@ static int finish_file(struct parser *p)
     return 0;
 }
 
+/*
+ * Open-addressing tables of the ids, so that the lookups done for every
+ * update (district and element, twice each) cost one hash and usually one
+ * comparison instead of a scan of the catalog. A slot holds index + 1; 0 is
+ * empty. Each table has at least twice as many slots as ids.
+ */
+struct id_table {
+    int *slots;
+    size_t mask;
+};
+
+struct pw__catalog_index {
+    struct id_table districts, elements, indicators;
+};
+
+static size_t id_hash(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3u;
+    }
+    return (size_t)(h ^ h >> 29);
+}
+
+/* Ids sit at the start of each item (sz bytes apart), NUL-terminated. */
+_Static_assert(offsetof(pw_district_t, id) == 0 && offsetof(pw_element_t, id) == 0 &&
+                   offsetof(pw_indicator_t, id) == 0,
+               "table_build() reads the id at the start of each item");
+static int table_build(struct id_table *t, const void *items, size_t n, size_t sz)
+{
+    size_t cap = 8;
+    while (cap < 2 * n)
+        cap *= 2;
+    t->slots = calloc(cap, sizeof *t->slots);
+    if (!t->slots)
+        return -ENOMEM;
+    t->mask = cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *id = (const char *)items + i * sz;
+        size_t h = id_hash(id, strlen(id)) & t->mask;
+        while (t->slots[h] != 0)
+            h = (h + 1) & t->mask;
+        t->slots[h] = (int)i + 1;
+    }
+    return 0;
+}
+
+static int table_find(const struct id_table *t, const void *items, size_t sz, const char *id,
+                      size_t len)
+{
+    for (size_t h = id_hash(id, len) & t->mask; t->slots[h] != 0; h = (h + 1) & t->mask) {
+        int i = t->slots[h] - 1;
+        if (id_eq(id, len, (const char *)items + (size_t)i * sz))
+            return i;
+    }
+    return -1;
+}
+
+static void index_free(struct pw__catalog_index *ix)
+{
+    if (!ix)
+        return;
+    free(ix->districts.slots);
+    free(ix->elements.slots);
+    free(ix->indicators.slots);
+    free(ix);
+}
+
+static int index_build(pw_catalog_t *cat)
+{
+    struct pw__catalog_index *ix = calloc(1, sizeof *ix);
+    if (!ix)
+        return -ENOMEM;
+    int rc = table_build(&ix->districts, cat->districts, cat->ndistricts, sizeof *cat->districts);
+    if (rc == 0)
+        rc = table_build(&ix->elements, cat->elements, cat->nelements, sizeof *cat->elements);
+    if (rc == 0)
+        rc = table_build(&ix->indicators, cat->indicators, cat->nindicators,
+                         sizeof *cat->indicators);
+    if (rc != 0) {
+        index_free(ix);
+        return rc;
+    }
+    cat->index = ix;
+    return 0;
+}
+
 /* Four FNV-1a 64-bit hashes with different offset bases, stored big-endian. */
 static void digest(const char *text, size_t len, unsigned char out[32])
 {
@@ -795,6 +883,8 @@ int pw_catalog_parse(const char *name, const char *text, size_t len, pw_catalog_
         rc = finish_section(&p);
     if (rc == 0)
         rc = finish_file(&p);
+    if (rc == 0 && (rc = index_build(p.cat)) != 0)
+        rc = oom(&p);
     if (rc == 0) {
         digest(text, len, p.cat->digest);
         *out = p.cat;
@@ -843,6 +933,7 @@ void pw_catalog_destroy(pw_catalog_t **self_p)
         free(self->indicators[i].category);
         free(self->indicators[i].unit);
     }
+    index_free(self->index);
     free(self->districts);
     free(self->elements);
     free(self->indicators);
@@ -854,6 +945,9 @@ void pw_catalog_destroy(pw_catalog_t **self_p)
 int pw_catalog_district(const pw_catalog_t *self, const char *id, size_t len)
 {
     assert(self && (id || len == 0));
+    if (self->index)
+        return table_find(&self->index->districts, self->districts, sizeof *self->districts, id, len);
+    /* While the file is parsed, before the index exists. */
     for (size_t i = 0; i < self->ndistricts; i++)
         if (id_eq(id, len, self->districts[i].id))
             return (int)i;
@@ -863,6 +957,9 @@ int pw_catalog_district(const pw_catalog_t *self, const char *id, size_t len)
 int pw_catalog_element(const pw_catalog_t *self, const char *id, size_t len)
 {
     assert(self && (id || len == 0));
+    if (self->index)
+        return table_find(&self->index->elements, self->elements, sizeof *self->elements, id, len);
+    /* While the file is parsed, before the index exists. */
     for (size_t i = 0; i < self->nelements; i++)
         if (id_eq(id, len, self->elements[i].id))
             return (int)i;
@@ -872,6 +969,9 @@ int pw_catalog_element(const pw_catalog_t *self, const char *id, size_t len)
 int pw_catalog_indicator(const pw_catalog_t *self, const char *id, size_t len)
 {
     assert(self && (id || len == 0));
+    if (self->index)
+        return table_find(&self->index->indicators, self->indicators, sizeof *self->indicators, id, len);
+    /* While the file is parsed, before the index exists. */
     for (size_t i = 0; i < self->nindicators; i++)
         if (id_eq(id, len, self->indicators[i].id))
             return (int)i;

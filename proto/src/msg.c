@@ -220,26 +220,31 @@ static int classify(unsigned b, enum mp_kind *kind, size_t *hdr, uint64_t *fixed
     }
 }
 
-int pw__mp_prevalidate(const void *data, size_t len, size_t maxlen, int maxdepth)
+/*
+ * Walks the one object at p[*pos] of a frame of len bytes, whose container
+ * depth there is depth0 (0 for the frame itself), and moves *pos past it.
+ * PW_EMALFORMED for a byte we refuse, a length or count the remaining bytes
+ * cannot hold, or nesting deeper than maxdepth.
+ */
+static int mp_walk(const unsigned char *p, size_t len, size_t *pos_io, int depth0, int maxdepth)
 {
-    const unsigned char *p = data;
     /*
      * pending[d] is how many objects the container open at level d still
-     * expects; level 0 is the frame itself, which holds exactly one object.
-     * owed is their sum. Every object takes at least one byte, so keeping
-     * owed <= bytes left bounds the sum of all counts, and with it what
-     * msgpack-c allocates, by the frame's length.
+     * expects; level depth0 holds exactly the one object walked. owed is
+     * their sum. Every object takes at least one byte, so keeping owed <=
+     * bytes left bounds the sum of all counts, and with it what msgpack-c
+     * allocates, by the frame's length.
      */
     uint64_t pending[MP_STACK_MAX + 1];
     uint64_t owed = 1;
-    int depth = 0;
-    size_t pos = 0;
+    int depth = depth0;
+    size_t pos = *pos_io;
 
     if (maxdepth > MP_STACK_MAX)
         maxdepth = MP_STACK_MAX;
-    if (data == NULL || len == 0 || len > maxlen)
+    if (depth0 < 0 || depth0 > maxdepth)
         return PW_EMALFORMED;
-    pending[0] = 1;
+    pending[depth] = 1;
     while (owed > 0) {
         enum mp_kind kind;
         size_t hdr;
@@ -275,6 +280,19 @@ int pw__mp_prevalidate(const void *data, size_t len, size_t maxlen, int maxdepth
         pending[depth] = n;
         owed += n;
     }
+    *pos_io = pos;
+    return PW_OK;
+}
+
+int pw__mp_prevalidate(const void *data, size_t len, size_t maxlen, int maxdepth)
+{
+    size_t pos = 0;
+
+    if (data == NULL || len == 0 || len > maxlen)
+        return PW_EMALFORMED;
+    int rc = mp_walk(data, len, &pos, 0, maxdepth);
+    if (rc != PW_OK)
+        return rc;
     return pos == len ? PW_OK : PW_EMALFORMED;
 }
 
@@ -324,7 +342,7 @@ static int pack_field(msgpack_packer *pk, enum key k, const pw_msg_t *m)
     return -1;
 }
 
-/* Writers for encode_record(): the bytes msgpack-c's packer gives for the same values. */
+/* Writers for encode_flat(): the bytes msgpack-c's packer gives for the same values. */
 static unsigned char *put_uint(unsigned char *p, uint64_t v)
 {
     int n;
@@ -369,20 +387,22 @@ static unsigned char *put_key(unsigned char *p, enum key k)
 
 /*
  * Records are what the aggregator writes to the log for every update and a
- * rebuild writes for every record: written here directly, byte for byte what
- * the msgpack-c packer below gives them (a unit test compares the two), at a
- * fraction of its cost (it calls back for every piece). -1 when a value is
- * outside what this writer handles (a negative time), for the packer to do.
+ * rebuild writes for every record; updates are what a collector spools and
+ * sends. Both are written here directly, byte for byte what the msgpack-c
+ * packer below gives them (a unit test compares the two), at a fraction of
+ * its cost (it calls back for every piece). -1 when a value is outside what
+ * this writer handles (a negative time), for the packer to do.
  */
-static int encode_record(const pw_msg_t *m, pw_buf_t *buf)
+static int encode_flat(const pw_msg_t *m, pw_buf_t *buf)
 {
     /* The map, 11 keys of at most 3 bytes, the type, two ids below PW_ID_MAX,
      * a period, 6 integers of at most 9 bytes and a double. */
     enum { MAX = 1 + 11 * 3 + 7 + 2 * (2 + PW_ID_MAX) + 2 + PW_PERIOD_STRMAX + 6 * 9 + 9 };
     char period[PW_PERIOD_STRMAX];
-    const char *ty = type_names[PW_MSG_RECORD];
+    const char *ty = type_names[m->type];
+    bool record = m->type == PW_MSG_RECORD;
 
-    if (m->observed_ms < 0 || m->received_ms < 0)
+    if (m->observed_ms < 0 || (record && m->received_ms < 0))
         return -1;
     if (buf->cap < MAX) {
         char *d = realloc(buf->data, MAX);
@@ -394,7 +414,7 @@ static int encode_record(const pw_msg_t *m, pw_buf_t *buf)
         buf->cap = MAX;
     }
     unsigned char *start = (unsigned char *)buf->data, *p = start;
-    *p++ = 0x8b; /* fixmap of the record's 11 keys */
+    *p++ = record ? 0x8b : 0x89; /* fixmap of the record's 11 keys, the update's 9 */
     p = put_uint(put_key(p, K_PV), PW_PROTO_VERSION);
     p = put_str(put_key(p, K_TY), ty, strlen(ty));
     p = put_str(put_key(p, K_D), m->district, strnlen(m->district, PW_ID_MAX - 1));
@@ -410,8 +430,10 @@ static int encode_record(const pw_msg_t *m, pw_buf_t *buf)
     for (int i = 7; i >= 0; i--)
         *p++ = (unsigned char)(bits >> (8 * i));
     p = put_uint(put_key(p, K_T), (uint64_t)m->observed_ms);
-    p = put_uint(put_key(p, K_RT), (uint64_t)m->received_ms);
-    p = put_uint(put_key(p, K_K), (uint64_t)m->kind);
+    if (record) {
+        p = put_uint(put_key(p, K_RT), (uint64_t)m->received_ms);
+        p = put_uint(put_key(p, K_K), (uint64_t)m->kind);
+    }
     buf->len = (size_t)(p - start);
     return PW_OK;
 }
@@ -427,8 +449,8 @@ int pw_msg_encode(const pw_msg_t *m, pw_buf_t *buf)
     if (m->type == PW_MSG_NACK &&
         (m->reason == 0 || pw_err_from_name(pw_err_name(m->reason)) != m->reason))
         return -EINVAL;
-    if (m->type == PW_MSG_RECORD) {
-        int rc = encode_record(m, buf);
+    if (m->type == PW_MSG_RECORD || m->type == PW_MSG_UPDATE) {
+        int rc = encode_flat(m, buf);
         if (rc != -1)
             return rc;
     }
@@ -472,7 +494,18 @@ static int key_index(const msgpack_object *key)
     if (key->type != MSGPACK_OBJECT_STR || key->via.str.size == 0 || key->via.str.size > 2)
         return -1;
     const unsigned char *p = (const unsigned char *)key->via.str.ptr;
+    /* No key starts with NUL, so "\0d" cannot pass for "d". */
+    if (p[0] == 0)
+        return -1;
     unsigned code = key->via.str.size == 2 ? (unsigned)p[0] << 8 | p[1] : p[0];
+    /* The one-byte keys by their byte; the rest (four of them) by search. */
+    if (code < 0x80) {
+        static const signed char one[0x80] = {
+            ['d'] = K_D + 1, ['s'] = K_S + 1, ['e'] = K_E + 1, ['p'] = K_P + 1, ['v'] = K_V + 1,
+            ['t'] = K_T + 1, ['k'] = K_K + 1, ['r'] = K_R + 1, ['m'] = K_M + 1,
+        };
+        return one[code] - 1;
+    }
     for (int k = 0; k < K_COUNT; k++)
         if (codes[k] == code)
             return k;
@@ -623,25 +656,16 @@ static int decode_field(enum key k, const msgpack_object *o, pw_msg_t *out)
     return PW_EMALFORMED;
 }
 
-static int decode_object(const msgpack_object *obj, pw_msg_t *out)
+/*
+ * What both decoders do once the keys are known: the type, exactly its keys,
+ * then every field in key order, so that the first bad field in that order
+ * names the code.
+ */
+static int decode_fields(const msgpack_object *const vals[K_COUNT], unsigned seen,
+                         pw_msg_t *out)
 {
-    const msgpack_object *vals[K_COUNT] = {0};
-    unsigned seen = 0;
     int rc;
 
-    if (obj->type != MSGPACK_OBJECT_MAP)
-        return PW_EMALFORMED;
-    rc = check_version(&obj->via.map);
-    if (rc != PW_OK)
-        return rc;
-    for (uint32_t i = 0; i < obj->via.map.size; i++) {
-        const msgpack_object_kv *kv = &obj->via.map.ptr[i];
-        int k = key_index(&kv->key);
-        if (k < 0 || (seen & KEY_BIT(k)))
-            return PW_EMALFORMED;
-        seen |= KEY_BIT(k);
-        vals[k] = &kv->val;
-    }
     if (vals[K_TY] == NULL)
         return PW_EMALFORMED;
     for (size_t t = 0; t < NTYPES; t++) {
@@ -661,7 +685,29 @@ static int decode_object(const msgpack_object *obj, pw_msg_t *out)
     return PW_OK;
 }
 
-int pw_msg_decode(const void *data, size_t len, pw_msg_t *out)
+static int decode_object(const msgpack_object *obj, pw_msg_t *out)
+{
+    const msgpack_object *vals[K_COUNT] = {0};
+    unsigned seen = 0;
+    int rc;
+
+    if (obj->type != MSGPACK_OBJECT_MAP)
+        return PW_EMALFORMED;
+    rc = check_version(&obj->via.map);
+    if (rc != PW_OK)
+        return rc;
+    for (uint32_t i = 0; i < obj->via.map.size; i++) {
+        const msgpack_object_kv *kv = &obj->via.map.ptr[i];
+        int k = key_index(&kv->key);
+        if (k < 0 || (seen & KEY_BIT(k)))
+            return PW_EMALFORMED;
+        seen |= KEY_BIT(k);
+        vals[k] = &kv->val;
+    }
+    return decode_fields(vals, seen, out);
+}
+
+int pw_msg_decode_reference(const void *data, size_t len, pw_msg_t *out)
 {
     msgpack_unpacked up;
     size_t off = 0;
@@ -681,6 +727,217 @@ int pw_msg_decode(const void *data, size_t len, pw_msg_t *out)
     rc = decode_object(&up.data, out);
 out:
     msgpack_unpacked_destroy(&up);
+    if (rc != PW_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+/*
+ * Reads the object at p[*pos] of a frame of len bytes into o, as msgpack-c's
+ * unpacker fills a msgpack_object (only the union member its type uses), and
+ * moves *pos past it. A container is read as its type and count only: it is
+ * always the wrong type for a field, so nothing looks inside, but its
+ * contents are walked with the same checks as pw__mp_prevalidate(), at the
+ * depth of a value in the message's map. False for anything that the
+ * prevalidation would refuse.
+ */
+static bool read_object(const unsigned char *p, size_t len, size_t *pos_io, msgpack_object *o)
+{
+    size_t pos = *pos_io;
+    if (pos >= len)
+        return false;
+    unsigned b = p[pos++];
+    size_t left = len - pos;
+    size_t n;
+
+    if (b <= 0x7f) {
+        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+        o->via.u64 = b;
+    } else if (b >= 0xe0) {
+        o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+        o->via.i64 = (int8_t)(unsigned char)b;
+    } else if (b >= 0xa0 && b <= 0xbf) {
+        n = b & 0x1f;
+        if (left < n)
+            return false;
+        o->type = MSGPACK_OBJECT_STR;
+        o->via.str.size = (uint32_t)n;
+        o->via.str.ptr = (const char *)p + pos;
+        pos += n;
+    } else if (b <= 0x9f || (b >= 0xdc && b <= 0xdf)) {
+        /* A container: its count for the object, its contents walked. */
+        size_t hdr = b <= 0x9f ? 0 : (b == 0xdc || b == 0xde ? 2 : 4);
+        if (left < hdr)
+            return false;
+        uint64_t count = hdr ? read_be(p + pos, hdr) : (b & 0x0f);
+        bool map = (b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf;
+        o->type = map ? MSGPACK_OBJECT_MAP : MSGPACK_OBJECT_ARRAY;
+        if (map) {
+            o->via.map.size = (uint32_t)count;
+            o->via.map.ptr = NULL;
+        } else {
+            o->via.array.size = (uint32_t)count;
+            o->via.array.ptr = NULL;
+        }
+        pos--;
+        if (mp_walk(p, len, &pos, 1, PW__MSG_MAXDEPTH) != PW_OK)
+            return false;
+    } else {
+        switch (b) {
+        case 0xc0:
+            o->type = MSGPACK_OBJECT_NIL;
+            break;
+        case 0xc2:
+        case 0xc3:
+            o->type = MSGPACK_OBJECT_BOOLEAN;
+            o->via.boolean = b == 0xc3;
+            break;
+        case 0xc4: /* bin 8, 16, 32 */
+        case 0xc5:
+        case 0xc6:
+        case 0xd9: /* str 8, 16, 32 */
+        case 0xda:
+        case 0xdb: {
+            size_t hdr = (size_t)1 << ((b - (b >= 0xd9 ? 0xd9u : 0xc4u)));
+            if (left < hdr || left - hdr < (n = (size_t)read_be(p + pos, hdr)))
+                return false;
+            pos += hdr;
+            if (b >= 0xd9) {
+                o->type = MSGPACK_OBJECT_STR;
+                o->via.str.size = (uint32_t)n;
+                o->via.str.ptr = (const char *)p + pos;
+            } else {
+                o->type = MSGPACK_OBJECT_BIN;
+                o->via.bin.size = (uint32_t)n;
+                o->via.bin.ptr = (const char *)p + pos;
+            }
+            pos += n;
+            break;
+        }
+        case 0xca: {
+            if (left < 4)
+                return false;
+            uint32_t bits = (uint32_t)read_be(p + pos, 4);
+            float f;
+            memcpy(&f, &bits, sizeof f);
+            o->type = MSGPACK_OBJECT_FLOAT32; /* msgpack-c widens it into f64 */
+            o->via.f64 = (double)f;
+            pos += 4;
+            break;
+        }
+        case 0xcb: {
+            if (left < 8)
+                return false;
+            uint64_t bits = read_be(p + pos, 8);
+            o->type = MSGPACK_OBJECT_FLOAT64;
+            memcpy(&o->via.f64, &bits, sizeof bits);
+            pos += 8;
+            break;
+        }
+        case 0xcc: /* uint 8, 16, 32, 64 */
+        case 0xcd:
+        case 0xce:
+        case 0xcf:
+            n = (size_t)1 << (b - 0xcc);
+            if (left < n)
+                return false;
+            o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+            o->via.u64 = read_be(p + pos, n);
+            pos += n;
+            break;
+        case 0xd0: /* int 8, 16, 32, 64 */
+        case 0xd1:
+        case 0xd2:
+        case 0xd3: {
+            n = (size_t)1 << (b - 0xd0);
+            if (left < n)
+                return false;
+            uint64_t u = read_be(p + pos, n);
+            uint64_t sign = (uint64_t)1 << (8 * n - 1);
+            /* Sign-extend without overflow; msgpack-c calls a value >= 0 positive. */
+            if (u & sign) {
+                o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+                o->via.i64 = n == 8 ? (int64_t)u : -(int64_t)(sign - (u & (sign - 1)));
+            } else {
+                o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+                o->via.u64 = u;
+            }
+            pos += n;
+            break;
+        }
+        default: /* 0xc1, ext 8/16/32 (0xc7-0xc9), fixext (0xd4-0xd8) */
+            return false;
+        }
+    }
+    *pos_io = pos;
+    return true;
+}
+
+/*
+ * The strict decoder. It accepts and rejects exactly what
+ * pw_msg_decode_reference() does, with the same codes and fields (a unit test
+ * compares them on round trips, every truncation and many thousands of
+ * mutated and generated frames), but reads the one flat map of a message in
+ * place, in one pass, instead of prevalidating it and then having msgpack-c
+ * build an object tree for it. Every structural fault is PW_EMALFORMED and
+ * found before any other code can be returned, as in the reference, whose
+ * prevalidation runs first; the keys are mapped by the same key_index() and
+ * the fields checked by the same decode_fields().
+ */
+int pw_msg_decode(const void *data, size_t len, pw_msg_t *out)
+{
+    const unsigned char *p = data;
+    msgpack_object objs[K_COUNT];
+    const msgpack_object *vals[K_COUNT] = {0};
+    bool bad_key = false;
+    unsigned seen = 0;
+    uint64_t npairs;
+    size_t pos;
+
+    memset(out, 0, sizeof *out);
+    if (data == NULL || len == 0 || len > PW_MSG_MAXSIZE)
+        return PW_EMALFORMED;
+    /* Anything but a map is refused by the reference too, whatever follows. */
+    if (p[0] >= 0x80 && p[0] <= 0x8f) {
+        npairs = p[0] & 0x0f;
+        pos = 1;
+    } else if ((p[0] == 0xde && len >= 3) || (p[0] == 0xdf && len >= 5)) {
+        pos = p[0] == 0xde ? 3 : 5;
+        npairs = read_be(p + 1, pos - 1);
+    } else {
+        return PW_EMALFORMED;
+    }
+    /*
+     * Like check_version(), pv is looked for among all the keys before any
+     * other key counts, so a key error is only noted here and reported after
+     * the version. Every pair takes at least two bytes, so the loop ends
+     * within the frame whatever the count says.
+     */
+    for (uint64_t i = 0; i < npairs; i++) {
+        msgpack_object key, val;
+        if (!read_object(p, len, &pos, &key) || !read_object(p, len, &pos, &val))
+            return PW_EMALFORMED;
+        int k = key_index(&key);
+        if (k < 0 || (seen & KEY_BIT(k))) {
+            if (k == K_PV)
+                return PW_EMALFORMED; /* pv twice: check_version()'s answer */
+            bad_key = true;
+            continue;
+        }
+        seen |= KEY_BIT(k);
+        objs[k] = val;
+        vals[k] = &objs[k];
+    }
+    if (pos != len)
+        return PW_EMALFORMED; /* trailing bytes */
+    const msgpack_object *pv = vals[K_PV];
+    if (pv == NULL || pv->type != MSGPACK_OBJECT_POSITIVE_INTEGER || pv->via.u64 == 0)
+        return PW_EMALFORMED;
+    if (pv->via.u64 != PW_PROTO_VERSION)
+        return PW_EVERSION;
+    if (bad_key)
+        return PW_EMALFORMED;
+    int rc = decode_fields(vals, seen, out);
     if (rc != PW_OK)
         memset(out, 0, sizeof *out);
     return rc;

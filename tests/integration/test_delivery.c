@@ -450,8 +450,17 @@ Test(delivery, full_map_grows_or_refuses_and_never_acknowledges_what_it_did_not_
     pw_proc_t kids[NDIST];
     for (int d = 0; d < NDIST; d++)
         collector_start(&c, d, &kids[d], false, 4);
-    for (int d = 0; d < NDIST; d++)
-        cr_assert_eq(pw_proc_wait(&kids[d], 120000), 1, "d%02d gives up, keeping its spool", d);
+    /* A collector that started well ahead of the others may have had all of
+     * its updates stored before the map filled (0); the rest give up and keep
+     * their spools (1). Which ones is a matter of scheduling. */
+    int gave_up = 0;
+    for (int d = 0; d < NDIST; d++) {
+        int st = pw_proc_wait(&kids[d], 120000);
+        cr_assert(st == 0 || st == 1, "d%02d: exit %d, want 1 (gave up, keeping its spool) or 0",
+                  d, st);
+        gave_up += st == 1;
+    }
+    cr_assert_gt(gave_up, 0, "the map cap stopped some collector");
     char log[200];
     snprintf(log, sizeof(log), "%s/aggregator-0.log", c.base);
     char *text = pw_read_file(log);

@@ -299,6 +299,13 @@ static int decode_case(const struct mcase *c, pw_msg_t *out)
     msgpack_sbuffer_init(&sb);
     build_case(c, &sb);
     int rc = pw_msg_decode(sb.data, sb.size, out);
+    /* Every malformed row also checks that the reference decoder agrees. */
+    pw_msg_t ref;
+    int want = pw_msg_decode_reference(sb.data, sb.size, &ref);
+    cr_expect(eq(int, rc, want), "%s: reference gives %s, decoder %s", c->name,
+              pw_err_name(want), pw_err_name(rc));
+    cr_expect(zero(int, memcmp(&ref, out, sizeof ref)), "%s: fields differ from the reference",
+              c->name);
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }
@@ -1054,22 +1061,256 @@ Test(msg, decode_stored_matches_strict_decode)
     pw_buf_free(&buf);
 }
 
-/* What msgpack-c's packer gives a record: the bytes encode_record() must match. */
+/* The in-place strict decoder must agree with the msgpack-c reference: same code, same fields. */
+static void assert_decode_agrees(const void *data, size_t len, const char *what, int i)
+{
+    pw_msg_t ref, got;
+    /* Garbage in both, so that a field left unset by one of them would show. */
+    memset(&ref, 0xa5, sizeof ref);
+    memset(&got, 0x5a, sizeof got);
+    int want = pw_msg_decode_reference(data, len, &ref);
+    int rc = pw_msg_decode(data, len, &got);
+    cr_assert(eq(int, rc, want), "%s %d: %s vs reference %s", what, i, pw_err_name(rc),
+              pw_err_name(want));
+    cr_assert(zero(int, memcmp(&got, &ref, sizeof got)), "%s %d: fields differ", what, i);
+}
+
+/* Packs one field's value in one of the encodings msgpack allows for it. */
+static void pack_variant(msgpack_packer *pk, msgpack_sbuffer *sb, int how, uint64_t u)
+{
+    unsigned char raw[9];
+    switch (how) {
+    case 0: /* shortest unsigned */
+        msgpack_pack_uint64(pk, u);
+        break;
+    case 1: /* as a signed int of 8 bytes: msgpack-c calls a value >= 0 positive */
+        raw[0] = 0xd3;
+        for (int b = 0; b < 8; b++)
+            raw[1 + b] = (unsigned char)(u >> (56 - 8 * b));
+        msgpack_sbuffer_write(sb, (const char *)raw, 9);
+        break;
+    case 2: /* int 8 / 16 / 32 by size, possibly negative */
+        if ((int64_t)u >= INT8_MIN && (int64_t)u <= INT8_MAX) {
+            raw[0] = 0xd0;
+            raw[1] = (unsigned char)u;
+            msgpack_sbuffer_write(sb, (const char *)raw, 2);
+        } else if ((int64_t)u >= INT16_MIN && (int64_t)u <= INT16_MAX) {
+            raw[0] = 0xd1;
+            raw[1] = (unsigned char)(u >> 8);
+            raw[2] = (unsigned char)u;
+            msgpack_sbuffer_write(sb, (const char *)raw, 3);
+        } else {
+            raw[0] = 0xd2;
+            for (int b = 0; b < 4; b++)
+                raw[1 + b] = (unsigned char)(u >> (24 - 8 * b));
+            msgpack_sbuffer_write(sb, (const char *)raw, 5);
+        }
+        break;
+    case 3:
+        msgpack_pack_float(pk, (float)(int64_t)u);
+        break;
+    case 4:
+        msgpack_pack_double(pk, (double)(int64_t)u);
+        break;
+    case 5:
+        msgpack_pack_nil(pk);
+        break;
+    case 6:
+        msgpack_pack_true(pk);
+        break;
+    case 7:
+        msgpack_pack_bin(pk, 2);
+        msgpack_pack_bin_body(pk, "ab", 2);
+        break;
+    case 8:
+        msgpack_pack_array(pk, 1);
+        msgpack_pack_map(pk, 1);
+        msgpack_pack_uint8(pk, 1);
+        msgpack_pack_str(pk, 1);
+        msgpack_pack_str_body(pk, "x", 1);
+        break;
+    default: /* a str of 8, 16 or 32-bit length header */
+        raw[0] = 0xda;
+        raw[1] = 0;
+        raw[2] = 4;
+        msgpack_sbuffer_write(sb, (const char *)raw, 3);
+        msgpack_sbuffer_write(sb, "2018", 4);
+        break;
+    }
+}
+
+Test(msg, decode_matches_reference_decoder)
+{
+    static const pw_msg_type_t types[] = {PW_MSG_HELLO, PW_MSG_WELCOME, PW_MSG_UPDATE,
+                                          PW_MSG_ACK,   PW_MSG_NACK,    PW_MSG_RECORD};
+    static const double values[] = {0.0, -0.0, 1e-300, 1.7976931348623157e308, 3.0, 0.1, -2.5};
+    static const uint64_t ints[] = {0, 1, 127, 128, 255, 256, 65535, 65536, UINT32_MAX,
+                                    (uint64_t)UINT32_MAX + 1, INT64_MAX, UINT64_MAX};
+    static const char *const keys[] = {"pv", "ty", "d", "ep", "s", "e", "p", "v", "t", "rt", "k",
+                                       "r", "m", "hd", "x", "<NUL>d", "pvx"};
+    pw_buf_t buf = {0};
+    int n = 0;
+
+    /* Round trips of every type, with integers and values at every width. */
+    for (size_t t = 0; t < NELEM(types); t++) {
+        for (size_t i = 0; i < NELEM(values) * NELEM(ints); i++, n++) {
+            pw_msg_t in = sample(types[t]);
+            in.value = values[i % NELEM(values)];
+            in.seq = ints[i % NELEM(ints)];
+            in.epoch = ints[(i / 5) % NELEM(ints)];
+            in.spool_head = ints[(i / 3) % NELEM(ints)];
+            if (types[t] == PW_MSG_UPDATE || types[t] == PW_MSG_RECORD) {
+                in.observed_ms = (int64_t)(ints[(i / 7) % NELEM(ints)] >> 1);
+                in.received_ms = (int64_t)(ints[(i / 11) % NELEM(ints)] >> 1);
+            }
+            if (pw_msg_encode(&in, &buf) != 0)
+                continue;
+            assert_decode_agrees(buf.data, buf.len, "round trip", n);
+        }
+    }
+    /* Every truncation and thousands of mutations of every type. */
+    rng_state = 0x13198a2e03707344ull;
+    for (size_t t = 0; t < NELEM(types); t++) {
+        pw_msg_t in = sample(types[t]);
+        cr_assert(eq(int, pw_msg_encode(&in, &buf), 0));
+        for (size_t cut = 0; cut <= buf.len; cut++) {
+            char *copy = malloc(cut ? cut : 1);
+            cr_assert(not(zero(ptr, copy)));
+            memcpy(copy, buf.data, cut);
+            assert_decode_agrees(copy, cut, "truncated at", (int)cut);
+            free(copy);
+        }
+        for (int i = 0; i < 5000; i++) {
+            char *copy = malloc(buf.len + 8);
+            cr_assert(not(zero(ptr, copy)));
+            memcpy(copy, buf.data, buf.len);
+            size_t len = buf.len;
+            int flips = 1 + (int)(rng() % 4);
+            for (int f = 0; f < flips; f++) {
+                unsigned char b = (unsigned char)rng();
+                /* Half the time a byte that means something to msgpack. */
+                if (rng() & 1)
+                    b = (unsigned char)(0xc0 | (rng() % 0x20));
+                copy[rng() % len] = (char)b;
+            }
+            if (rng() % 8 == 0)
+                len -= rng() % len;
+            assert_decode_agrees(copy, len, "mutation", i);
+            free(copy);
+        }
+    }
+    /* Messages of every type with their keys in random order, values in every
+     * encoding msgpack allows (most of them valid), keys dropped, repeated,
+     * unknown or not strings, and map16 headers. */
+    static const unsigned type_keys[] = {
+        [PW_MSG_HELLO] = 1u << 0 | 1u << 1 | 1u << 2 | 1u << 3 | 1u << 13,
+        [PW_MSG_WELCOME] = 1u << 0 | 1u << 1 | 1u << 2 | 1u << 3 | 1u << 4,
+        [PW_MSG_UPDATE] = 0x1ffu,
+        [PW_MSG_ACK] = 1u << 0 | 1u << 1 | 1u << 3 | 1u << 4,
+        [PW_MSG_NACK] = 1u << 0 | 1u << 1 | 1u << 3 | 1u << 4 | 1u << 11 | 1u << 12,
+        [PW_MSG_RECORD] = 0x7ffu,
+    };
+    int decoded = 0;
+    for (int i = 0; i < 30000; i++) {
+        pw_msg_type_t type = types[rng() % NELEM(types)];
+        int order[24];
+        size_t npairs = 0;
+        for (int k = 0; k < 14; k++)
+            if (type_keys[type] & (1u << k))
+                order[npairs++] = k;
+        for (int extra = (int)(rng() % 4) - 2; extra > 0 && npairs < NELEM(order); extra--)
+            order[npairs++] = (int)(rng() % (NELEM(keys) + 1)); /* repeated, unknown, int key */
+        if (npairs > 0 && rng() % 6 == 0) {
+            size_t drop = rng() % npairs; /* one key dropped */
+            npairs--;
+            order[drop] = order[npairs];
+        }
+        for (size_t k = npairs; k > 1; k--) {
+            size_t r = rng() % k;
+            int tmp = order[k - 1];
+            order[k - 1] = order[r];
+            order[r] = tmp;
+        }
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        if (rng() % 4 == 0)
+            msgpack_sbuffer_write(&sb, (const char[]){(char)0xde, 0, (char)npairs}, 3);
+        else
+            msgpack_pack_map(&pk, npairs);
+        for (size_t k = 0; k < npairs; k++) {
+            int kk = order[k];
+            if (kk == (int)NELEM(keys)) {
+                msgpack_pack_uint8(&pk, 7);
+            } else {
+                /* "<NUL>d" stands for the two bytes NUL, 'd'. */
+                bool nul = strcmp(keys[kk], "<NUL>d") == 0;
+                const char *key = nul ? "\0d" : keys[kk];
+                size_t klen = nul ? 2 : strlen(key);
+                msgpack_pack_str(&pk, klen);
+                msgpack_pack_str_body(&pk, key, klen);
+            }
+            const char *str = NULL;
+            bool valid = rng() % 8 != 0;
+            if (kk == 0 && valid)
+                msgpack_pack_uint8(&pk, (uint8_t)(rng() % 16 ? 1 : 2));
+            else if (kk == 1 && valid)
+                str = pw_msg_type_name(rng() % 16 ? type : types[rng() % NELEM(types)]);
+            else if (kk == 2 && valid)
+                str = "jiangan";
+            else if (kk == 5 && valid)
+                str = "dibao_cases";
+            else if (kk == 6 && valid)
+                str = rng() % 2 ? "2018H1" : "2019-07";
+            else if (kk == 11 && valid)
+                str = rng() % 2 ? "EVALUE" : "ESTOREFULL";
+            else if (kk == 12 && valid)
+                str = "城市低保标准";
+            else if (valid && (kk == 3 || kk == 4 || kk == 7 || kk == 8 || kk == 9 || kk == 10 ||
+                               kk == 13))
+                /* An integer or a number in any of its encodings, small enough to be valid. */
+                pack_variant(&pk, &sb, (int)(rng() % 5),
+                             kk == 10  ? rng() % 3
+                             : kk == 7 ? (uint64_t) - (int64_t)(rng() % 70000) /* <= 0: decodes */
+                                       : 1 + rng() % 300);
+            else
+                pack_variant(&pk, &sb, (int)(rng() % 10),
+                             rng() % 4 ? ints[rng() % NELEM(ints)]
+                                       : (uint64_t) - (int64_t)(rng() % 70000));
+            if (str) {
+                msgpack_pack_str(&pk, strlen(str));
+                msgpack_pack_str_body(&pk, str, strlen(str));
+            }
+        }
+        pw_msg_t m;
+        decoded += pw_msg_decode_reference(sb.data, sb.size, &m) == 0;
+        assert_decode_agrees(sb.data, sb.size, "random map", i);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    cr_assert(gt(int, decoded, 1000), "only %d of the random maps were valid", decoded);
+    cr_log_info("random maps: %d of 30000 valid", decoded);
+    pw_buf_free(&buf);
+}
+
+/* What msgpack-c's packer gives a record or an update: the bytes encode_flat() must match. */
 static void pack_record_reference(const pw_msg_t *m, msgpack_sbuffer *sb)
 {
+    /* An update has the record's keys but rt and k. */
+    size_t nkeys = m->type == PW_MSG_UPDATE ? 9 : 11;
     static const char *const keys[] = {"pv", "ty", "d", "ep", "s", "e", "p", "v", "t", "rt", "k"};
     char period[PW_PERIOD_STRMAX];
     msgpack_packer pk;
     msgpack_sbuffer_init(sb);
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 11);
-    for (size_t i = 0; i < NELEM(keys); i++) {
+    msgpack_pack_map(&pk, nkeys);
+    for (size_t i = 0; i < nkeys; i++) {
         msgpack_pack_str(&pk, strlen(keys[i]));
         msgpack_pack_str_body(&pk, keys[i], strlen(keys[i]));
         const char *str = NULL;
         switch (i) {
         case 0: msgpack_pack_uint64(&pk, PW_PROTO_VERSION); break;
-        case 1: str = "record"; break;
+        case 1: str = pw_msg_type_name(m->type); break;
         case 2: str = m->district; break;
         case 3: msgpack_pack_uint64(&pk, m->epoch); break;
         case 4: msgpack_pack_uint64(&pk, m->seq); break;
@@ -1087,7 +1328,7 @@ static void pack_record_reference(const pw_msg_t *m, msgpack_sbuffer *sb)
     }
 }
 
-Test(msg, record_encoding_is_msgpack_c_byte_for_byte)
+Test(msg, record_and_update_encoding_is_msgpack_c_byte_for_byte)
 {
     static const uint64_t ints[] = {1,     127,   128,        255,        256,
                                     65535, 65536, UINT32_MAX, (uint64_t)UINT32_MAX + 1, INT64_MAX};
@@ -1101,6 +1342,11 @@ Test(msg, record_encoding_is_msgpack_c_byte_for_byte)
         in.observed_ms = (int64_t)ints[(i / 3) % NELEM(ints)];
         in.received_ms = (int64_t)ints[(i / 5) % NELEM(ints)];
         in.kind = (pw_record_kind_t)(i % 3);
+        in.type = i % 4 == 3 ? PW_MSG_UPDATE : PW_MSG_RECORD;
+        if (in.type == PW_MSG_UPDATE) {
+            in.received_ms = 0;
+            in.kind = PW_RECORD_NEW;
+        }
         in.value = (double)i * 1.37 - 300.0;
         snprintf(in.district, sizeof in.district, "%s", ids[i % NELEM(ids)]);
         snprintf(in.element, sizeof in.element, "%s", ids[(i / 3) % NELEM(ids)]);
