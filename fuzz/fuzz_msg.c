@@ -47,6 +47,12 @@ int pw_fuzz_msg(const uint8_t *data, size_t size)
     int frc = pw_msg_decode_stored(data, size, &fast);
     PW_FUZZ_CHECK(frc == rc);
     PW_FUZZ_CHECK(rc != PW_OK || msg_equal(&m, &fast));
+    /* So must the in-place network decoder and the msgpack-c one it replaced,
+     * kept as the reference: same code, same message. */
+    pw_msg_t ref;
+    int rrc = pw_msg_decode_reference(data, size, &ref);
+    PW_FUZZ_CHECK(rrc == rc);
+    PW_FUZZ_CHECK(rc != PW_OK || msg_equal(&m, &ref));
     if (rc != PW_OK) {
         /* msg.h lists every code the decoder may give; a NACK carries it by name. */
         PW_FUZZ_CHECK(decode_code(rc));
