@@ -25,13 +25,9 @@ TestSuite(cli, .init = setup, .fini = teardown, .timeout = 60.0);
 
 static int run(char *const args[], char **out, char **err)
 {
-    char path[128], epath[160];
+    char path[128];
     snprintf(path, sizeof(path), "%s/out", dir);
-    snprintf(epath, sizeof(epath), "%s.err", path);
-    int rc = pw_proc_run(PLANWATCH_BIN, args, path, 30000);
-    *out = pw_read_file(path);
-    *err = pw_read_file(epath);
-    return rc;
+    return pw_proc_capture(PLANWATCH_BIN, args, path, 30000, out, err);
 }
 
 Test(cli, every_command_has_help_on_stdout)

@@ -39,12 +39,9 @@ static void write_file(const char *path, const char *text)
 /* Runs planwatch with args; its stdout and stderr (heap, caller frees) and exit code. */
 static int run(char *const args[], char **out, char **err)
 {
-    char path[128], epath[160];
+    char path[128];
     snprintf(path, sizeof(path), "%s/out", dir);
-    snprintf(epath, sizeof(epath), "%s.err", path);
-    int rc = pw_proc_run(PLANWATCH_BIN, args, path, 30000);
-    *out = pw_read_file(path);
-    *err = pw_read_file(epath);
+    int rc = pw_proc_capture(PLANWATCH_BIN, args, path, 30000, out, err);
     cr_assert(*out && *err);
     return rc;
 }

@@ -98,19 +98,11 @@ static char *monitor(char *const extra[], int want_rc)
     return pw_read_file(out);
 }
 
-static int count_lines(const char *text, const char *needle)
-{
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, needle)); p++)
-        n++;
-    return n;
-}
-
 Test(monitor, status_names_who_has_not_reported_what)
 {
     feed_all_but("xinzhou", "2018H1");
     char *text = monitor((char *[]){"--status", "--once", "--json", NULL}, 0);
-    cr_assert_eq(count_lines(text, "{\"district\":"), NREPORTERS, "%s", text);
+    cr_assert_eq(pw_count(text, "{\"district\":"), NREPORTERS, "%s", text);
     char *line = strstr(text, "{\"district\":\"xinzhou\"");
     cr_assert_not_null(line);
     char buf[4096];
@@ -157,8 +149,8 @@ Test(monitor, district_figures_alert_log_filters_and_detail)
 
     /* The alert log: every open and resolve, with the detail. */
     text = monitor((char *[]){"--since", "1h", "--once", "--json", NULL}, 0);
-    cr_assert_eq(count_lines(text, "\"alert\":\"open\""), 3, "%s", text);
-    cr_assert_eq(count_lines(text, "\"alert\":\"resolve\""), 2, "%s", text);
+    cr_assert_eq(pw_count(text, "\"alert\":\"open\""), 3, "%s", text);
+    cr_assert_eq(pw_count(text, "\"alert\":\"resolve\""), 2, "%s", text);
     char *beds = strstr(text, "\"alert\":\"open\",\"indicator\":\"beds_per_1000_elderly\"");
     cr_assert_not_null(beds);
     char buf[512];
@@ -171,16 +163,16 @@ Test(monitor, district_figures_alert_log_filters_and_detail)
     cr_assert(strstr(beds, "\"top_districts\":[{\"district\":\"hongshan\""), "%s", beds);
     free(text);
     text = monitor((char *[]){"--since", "2999-01-01", "--once", "--json", NULL}, 0);
-    cr_assert_eq(count_lines(text, "\"alert\""), 0, "nothing since the future");
+    cr_assert_eq(pw_count(text, "\"alert\""), 0, "nothing since the future");
     free(text);
 
     /* Filters: the severe band holds only the headline indicator. */
     text = monitor((char *[]){"--band", "severe", "--once", "--json", NULL}, 0);
-    cr_assert_eq(count_lines(text, "{\"indicator\""), 1, "%s", text);
+    cr_assert_eq(pw_count(text, "{\"indicator\""), 1, "%s", text);
     cr_assert(strstr(text, "beds_per_1000_elderly"));
     free(text);
     text = monitor((char *[]){"--category", "elderly_care", "--once", "--json", NULL}, 0);
-    cr_assert_eq(count_lines(text, "{\"indicator\""), 5, "rows 17-21: %s", text);
+    cr_assert_eq(pw_count(text, "{\"indicator\""), 5, "rows 17-21: %s", text);
     free(text);
     text = monitor((char *[]){"--band", "purple", "--once", NULL}, 2);
     free(text);
@@ -218,13 +210,13 @@ Test(monitor, exec_hook_gets_every_alert_and_a_slow_one_blocks_nothing)
         a = pw_read_file(out);
         b = pw_read_file(log);
         h = pw_read_file(hooked);
-        if (a && b && h && count_lines(a, "\"alert\":") == 5 && count_lines(b, "\"alert\":") == 5 &&
-            count_lines(h, "\"alert\":") == 5)
+        if (a && b && h && pw_count(a, "\"alert\":") == 5 && pw_count(b, "\"alert\":") == 5 &&
+            pw_count(h, "\"alert\":") == 5)
             break;
         usleep(100000);
     }
-    cr_assert(h && count_lines(h, "\"alert\":") == 5, "the hook got every alert: %s", h);
-    cr_assert(b && count_lines(b, "\"alert\":") == 5, "the slow hook blocked nothing: %s", b);
+    cr_assert(h && pw_count(h, "\"alert\":") == 5, "the hook got every alert: %s", h);
+    cr_assert(b && pw_count(b, "\"alert\":") == 5, "the slow hook blocked nothing: %s", b);
     cr_assert_lt(pw_mono_ms() - t0, 30000, "well before the slow hook's first message ends");
     cr_assert(strstr(h, "\"top_districts\""), "the hook gets the detail");
     free(a);

@@ -38,18 +38,14 @@ TestSuite(replay, .init = setup, .fini = teardown, .timeout = 240.0);
 static int replay(char *const extra[], char **out, char **err)
 {
     static int n;
-    char path[128], epath[160];
+    char path[128];
     snprintf(path, sizeof(path), "%s/replay-%d.out", dir, n++);
-    snprintf(epath, sizeof(epath), "%s.err", path);
     char *args[40] = {"planwatch", "replay", "--store", store};
     int k = 4;
     for (int i = 0; extra[i]; i++)
         args[k++] = extra[i];
     args[k] = NULL;
-    int rc = pw_proc_run(PLANWATCH_BIN, args, path, 120000);
-    *out = pw_read_file(path);
-    *err = pw_read_file(epath);
-    return rc;
+    return pw_proc_capture(PLANWATCH_BIN, args, path, 120000, out, err);
 }
 
 /* The number of records a replay says it applied (from its summary line). */
@@ -58,14 +54,6 @@ static long replayed(const char *err)
     const char *p = strstr(err, "replayed ");
     cr_assert_not_null(p, "%s", err);
     return atol(p + 9);
-}
-
-static int count(const char *text, const char *needle)
-{
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, needle)); p++)
-        n++;
-    return n;
 }
 
 Test(replay, shows_the_alert_timeline_in_order)
@@ -208,7 +196,7 @@ Test(replay, rebuild_is_identical_and_deterministic)
     cr_assert_eq(replay((char *[]){"--json", "--quiet", NULL}, &b, &err), 0);
     free(err);
     cr_assert_str_eq(a, b, "replay is deterministic");
-    cr_assert_gt(count(a, "\n"), 300, "a stream of events");
+    cr_assert_gt(pw_count(a, "\n"), 300, "a stream of events");
     /* The rebuilt store replays to exactly the same events. */
     char *args[] = {"planwatch", "replay", "--store", into, "--json", "--quiet", NULL};
     char path[128];
@@ -340,7 +328,7 @@ Test(replay, into_a_running_aggregator_like_collectors)
                            "RESOLVE elderly_care_beds"};
     for (size_t i = 0; i < 5; i++)
         cr_assert(strstr(a, order[i]) && strstr(b, order[i]), "%s", order[i]);
-    cr_assert_eq(count(a, "ALERT "), count(b, "ALERT "), "%s\n---\n%s", a, b);
+    cr_assert_eq(pw_count(a, "ALERT "), pw_count(b, "ALERT "), "%s\n---\n%s", a, b);
     free(a);
     free(b);
 }

@@ -37,12 +37,9 @@ TestSuite(replay_tools, .init = setup, .fini = teardown, .timeout = 400.0);
 /* Runs planwatch with args; its stdout and stderr come back in *out and *err (caller frees). */
 static int run(char *const args[], char **out, char **err)
 {
-    char path[128], epath[160];
+    char path[128];
     snprintf(path, sizeof(path), "%s/out", dir);
-    snprintf(epath, sizeof(epath), "%s.err", path);
-    int rc = pw_proc_run(PLANWATCH_BIN, args, path, 120000);
-    *out = pw_read_file(path);
-    *err = pw_read_file(epath);
+    int rc = pw_proc_capture(PLANWATCH_BIN, args, path, 120000, out, err);
     cr_assert(*out && *err);
     /* An expected exit 1 must not hide a sanitizer's. */
     cr_assert(!strstr(*err, "Sanitizer") && !strstr(*err, "runtime error:"), "%s", *err);

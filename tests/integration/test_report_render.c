@@ -30,14 +30,6 @@ static void teardown(void)
 
 TestSuite(report_render, .init = setup, .fini = teardown, .timeout = 400.0);
 
-static size_t count(const char *s, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = strstr(s, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
 /* The chromium binary: $PW_CHROMIUM, else chromium or chromium-browser on PATH. */
 static bool find_chromium(char *buf, size_t len)
 {
@@ -127,7 +119,7 @@ Test(report_render, demo_report_renders_in_headless_chromium)
     cr_assert_null(err ? strstr(err, ":CONSOLE") : NULL, "%s", err);
     /* Chromium writes attributes with double quotes: one card per indicator,
      * each with its trend chart. */
-    cr_assert_eq(count(html, "data-indicator=\""), cat->nindicators);
+    cr_assert_eq(pw_count(html, "data-indicator=\""), cat->nindicators);
     for (size_t i = 0; i < cat->nindicators; i++) {
         char key[PW_ID_MAX + 32];
         snprintf(key, sizeof(key), "data-indicator=\"%s\"", cat->indicators[i].id);
@@ -138,8 +130,8 @@ Test(report_render, demo_report_renders_in_headless_chromium)
         cr_assert(trend && (!next || trend < next), "%s has no trend chart", cat->indicators[i].id);
     }
     /* Districts' own values for the ratios of district elements: 18 of them. */
-    cr_assert_eq(count(html, "data-districts=\""), 18);
-    cr_assert_eq(count(html, "<tr class="), 24, "one table row per series");
+    cr_assert_eq(pw_count(html, "data-districts=\""), 18);
+    cr_assert_eq(pw_count(html, "<tr class="), 24, "one table row per series");
     free(html);
     free(err);
 
@@ -176,7 +168,7 @@ Test(report_render, demo_report_renders_in_headless_chromium)
     char *csv = pw_read_file(csvpath);
     cr_assert(csv);
     cr_assert(strncmp(csv, "\xEF\xBB\xBFrow,", 7) == 0, "no byte-order mark: %.20s", csv);
-    cr_assert_eq(count(csv, "\r\n"), 1 + pw_catalog_nseries(cat));
+    cr_assert_eq(pw_count(csv, "\r\n"), 1 + pw_catalog_nseries(cat));
     for (size_t i = 0; i < cat->nindicators; i++) {
         char key[PW_ID_MAX + 8];
         snprintf(key, sizeof(key), ",%s,", cat->indicators[i].id);

@@ -162,9 +162,7 @@ static int stored_for(const char *district)
     cr_assert(text);
     char needle[64];
     snprintf(needle, sizeof(needle), ",%s,", district);
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
-        n++;
+    int n = (int)pw_count(text, needle);
     free(text);
     return n;
 }
@@ -175,11 +173,9 @@ static bool wait_count(const char *path, const char *needle, int count, int time
     int64_t end = pw_mono_ms() + timeout_ms;
     do {
         char *text = pw_read_file(path);
-        int n = 0;
-        for (const char *p = text; p && (p = strstr(p, needle)) != NULL; p++)
-            n++;
+        size_t n = pw_count(text, needle);
         free(text);
-        if (n >= count)
+        if (n >= (size_t)count)
             return true;
         usleep(50 * 1000);
     } while (pw_mono_ms() < end);

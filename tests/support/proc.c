@@ -172,6 +172,25 @@ int pw_proc_run(const char *bin, char *const args[], const char *out_path, int t
     return rc;
 }
 
+int pw_proc_capture(const char *bin, char *const args[], const char *out_path, int timeout_ms,
+                    char **out, char **err)
+{
+    char epath[300];
+    snprintf(epath, sizeof(epath), "%.200s.err", out_path);
+    int rc = pw_proc_run(bin, args, out_path, timeout_ms);
+    *out = pw_read_file(out_path);
+    *err = pw_read_file(epath);
+    return rc;
+}
+
+size_t pw_count(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text ? strstr(text, needle) : NULL; p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
 int pw_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

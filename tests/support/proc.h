@@ -39,8 +39,19 @@ int pw_proc_stop(pw_proc_t *p, int timeout_ms);
 /** Runs bin to completion, stdout into out_path (NULL = the log); the exit code or -1. */
 int pw_proc_run(const char *bin, char *const args[], const char *out_path, int timeout_ms);
 
+/**
+ * Runs bin to completion with stdout into out_path and stderr into
+ * out_path.err, and reads both into *out and *err (caller frees; NULL if
+ * unreadable). The exit code, or -1.
+ */
+int pw_proc_capture(const char *bin, char *const args[], const char *out_path, int timeout_ms,
+                    char **out, char **err);
+
 /** Reads a whole file into a NUL-terminated heap buffer (caller frees), or NULL. */
 char *pw_read_file(const char *path);
+
+/** How many times needle occurs in text (overlapping ones too); 0 for a NULL text. */
+size_t pw_count(const char *text, const char *needle);
 
 
 

@@ -10,6 +10,7 @@
 #include "csv.h"
 #include "html.h"
 #include "model.h"
+#include "proc.h"
 #include "pw/error.h"
 #include "report.h"
 #include "text.h"
@@ -102,14 +103,6 @@ static char *render(pw_report_t *rep, int which)
     return buf;
 }
 
-static size_t count(const char *s, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = strstr(s, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
 Test(report, latest_period_and_every_period_up_to_it)
 {
     pw_report_t *rep = build(NULL);
@@ -191,7 +184,7 @@ Test(report, csv_has_bom_crlf_and_rfc4180_quoting)
     pw_report_t *rep = build(NULL);
     char *csv = render(rep, 0);
     cr_assert(strncmp(csv, "\xEF\xBB\xBFrow,category,", 15) == 0, "%.40s", csv);
-    cr_assert_eq(count(csv, "\r\n"), 3, "a header and one line per series");
+    cr_assert_eq(pw_count(csv, "\r\n"), 3, "a header and one line per series");
     cr_assert(strstr(csv, ",\"Beds, \"\"per\"\" 1000 <b>\","), "%s", csv);
     cr_assert(strstr(csv, ",40,,40,46.15,lagging,进展缓慢,false,43,effort,经努力可以完成,2/2\r\n"),
               "%s", csv);
@@ -204,10 +197,10 @@ Test(report, html_escapes_and_has_a_chart_per_indicator)
     pw_report_t *rep = build(NULL);
     char *html = render(rep, 1);
     cr_assert(strncmp(html, "<!DOCTYPE html>", 15) == 0);
-    cr_assert_eq(count(html, "data-indicator='"), 2);
-    cr_assert_eq(count(html, "data-chart='trend'"), 2);
-    cr_assert_eq(count(html, "data-districts='ratio'"), 1);
-    cr_assert_eq(count(html, "data-districts="), 1);
+    cr_assert_eq(pw_count(html, "data-indicator='"), 2);
+    cr_assert_eq(pw_count(html, "data-chart='trend'"), 2);
+    cr_assert_eq(pw_count(html, "data-districts='ratio'"), 1);
+    cr_assert_eq(pw_count(html, "data-districts="), 1);
     cr_assert(strstr(html, "每千&lt;床&gt;"));
     cr_assert(strstr(html, "Beds, &quot;per&quot; 1000 &lt;b&gt;"));
     cr_assert(strstr(html, "&lt;store &amp; co&gt;"));
@@ -216,7 +209,7 @@ Test(report, html_escapes_and_has_a_chart_per_indicator)
     cr_assert_null(strstr(html, "http"), "nothing fetched");
     cr_assert(strstr(html, "@media print"));
     /* Gaps: beds' 2017, coverage's 2016 and 2018H1 (its 2015 is the base). */
-    cr_assert_eq(count(html, "data-missing='1'"), 3);
+    cr_assert_eq(pw_count(html, "data-missing='1'"), 3);
     free(html);
     pw_report_destroy(&rep);
 }
@@ -226,7 +219,7 @@ Test(report, text_table_has_a_line_per_series)
     pw_report_t *rep = build(NULL);
     char *text = render(rep, 2);
     cr_assert(strstr(text, "Evaluation report at 2018H1"), "%s", text);
-    cr_assert_eq(count(text, "\n"), 6, "title, head, 2 series, 2 summary lines: %s", text);
+    cr_assert_eq(pw_count(text, "\n"), 6, "title, head, 2 series, 2 summary lines: %s", text);
     cr_assert(strstr(text, "effort 经努力可以完成"), "%s", text);
     free(text);
     pw_report_destroy(&rep);
