@@ -396,8 +396,11 @@ static bool cell_eq(const pw_cell_t *a, const pw_cell_t *b)
 static void fill_ids(const pw_model_t *self, size_t sidx, pw_event_t *ev)
 {
     const pw_indicator_t *ind = &self->cat->indicators[self->sref[sidx].ind];
-    snprintf(ev->indicator, sizeof(ev->indicator), "%s", ind->id);
-    snprintf(ev->series, sizeof(ev->series), "%s", ind->series[self->sref[sidx].s].name);
+    /* Catalog ids are NUL-terminated within PW_ID_MAX: a copy, not a format
+     * (this runs for every event). */
+    const char *series = ind->series[self->sref[sidx].s].name;
+    memcpy(ev->indicator, ind->id, strnlen(ind->id, PW_ID_MAX - 1) + 1);
+    memcpy(ev->series, series, strnlen(series, PW_ID_MAX - 1) + 1);
 }
 
 static void cell_to_event(const pw_model_t *self, size_t sidx, pw_period_t p, const pw_cell_t *c,

@@ -565,11 +565,17 @@ static int events_all(pw_txn_t *t, int db, int (*fn)(void *ctx, const pw_event_t
     return rc;
 }
 
+static size_t rate_key(char *key, const pw_event_t *ev)
+{
+    char ptext[PW_PERIOD_STRMAX];
+    pw_period_format(ev->period, ptext);
+    return make_key(key, ev->indicator, ev->series, ptext);
+}
+
 int pw_store_rate_put(pw_txn_t *txn, const pw_event_t *ev)
 {
-    char key[KEYMAX], ptext[PW_PERIOD_STRMAX];
-    pw_period_format(ev->period, ptext);
-    size_t klen = make_key(key, ev->indicator, ev->series, ptext);
+    char key[KEYMAX];
+    size_t klen = rate_key(key, ev);
     return put_event(txn, DB_RATES, key, klen, ev);
 }
 
@@ -699,8 +705,13 @@ int pw_store_persist_event(pw_txn_t *txn, pw_event_t *ev)
     int rc = pw_store_event_append(txn, ev);
     if (rc != 0)
         return rc;
-    if (ev->type == PW_EV_RATE)
-        return pw_store_rate_put(txn, ev);
+    if (ev->type == PW_EV_RATE) {
+        /* The latest rate is the event just appended, byte for byte: its
+         * encoding is still in the buffer. */
+        char key[KEYMAX];
+        size_t klen = rate_key(key, ev);
+        return put(txn, DB_RATES, key, klen, txn->buf.data, txn->buf.len, 0);
+    }
     if (ev->action == PW_ALERT_UPDATE) /* the open alert's figures, not a new state */
         return pw_store_open_put(txn, ev);
     if ((rc = pw_store_alert_append(txn, ev)) != 0)

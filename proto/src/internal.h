@@ -4,8 +4,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <msgpack.h>
+
+#include "pw/msg.h"
 
 /* Private declarations shared by the files of proto/src; never installed. */
 
@@ -34,6 +37,31 @@ int pw__buf_write(void *data, const char *buf, size_t len);
 
 /** Packs a msgpack str of len bytes; 0, or the packer's non-zero write error. */
 int pw__pack_str(msgpack_packer *pk, const char *s, size_t len);
+
+/*
+ * Direct msgpack writers: each writes at p the bytes msgpack-c's packer
+ * gives for the value and returns the end. The caller has made room (at most
+ * 9 bytes for a number, 2 + n for a string).
+ */
+unsigned char *pw__put_uint(unsigned char *p, uint64_t v);
+unsigned char *pw__put_int(unsigned char *p, int64_t v);
+/** n < 256: ids, periods and names, never free text. */
+unsigned char *pw__put_str(unsigned char *p, const char *s, size_t n);
+unsigned char *pw__put_double(unsigned char *p, double v);
+
+/* Direct readers of the writers' layouts: each reads one value at r->p and
+ * advances, or returns false (r->p then undefined) when the bytes there are
+ * not that value in a form the writers above produce. */
+struct pw__rd {
+    const unsigned char *p, *end;
+};
+/** Any msgpack unsigned form: positive fixint, uint 8/16/32/64. */
+bool pw__rd_uint(struct pw__rd *r, uint64_t *out);
+/** fixstr or str8: *s points into the frame. */
+bool pw__rd_str(struct pw__rd *r, const char **s, size_t *n);
+
+/** Makes buf->cap at least n (contents kept); 0, or -ENOMEM with buf->len 0. */
+int pw__buf_reserve(pw_buf_t *buf, size_t n);
 
 /** True when s[0..len) is well-formed UTF-8 without NUL (no overlong forms, no surrogates). */
 bool pw__utf8_valid(const char *s, size_t len);

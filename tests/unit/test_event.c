@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -259,6 +260,185 @@ Test(event, pack_embeds_events_in_a_larger_reply)
     cr_assert(eq(int, pw_event_from_object(rows, &out), PW_EMALFORMED));
     msgpack_unpacked_destroy(&up);
     msgpack_sbuffer_destroy(&sb);
+}
+
+/* What msgpack-c's packer gives a rate event, key by key: the reference for
+ * the direct writer behind pw_event_encode() and pw_event_pack(). */
+static void pack_rate_reference(const pw_event_t *ev, msgpack_sbuffer *sb)
+{
+    char p[PW_PERIOD_STRMAX];
+    msgpack_packer pk;
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+#define KEY(k) msgpack_pack_str_with_body(&pk, k, strlen(k))
+#define STR(s) msgpack_pack_str_with_body(&pk, s, strlen(s))
+    msgpack_pack_map(&pk, 13);
+    KEY("pv"), msgpack_pack_uint64(&pk, PW_PROTO_VERSION);
+    KEY("ty"), STR("rate");
+    KEY("q"), msgpack_pack_uint64(&pk, ev->seq);
+    KEY("t"), msgpack_pack_int64(&pk, ev->time_ms);
+    KEY("i"), STR(ev->indicator);
+    KEY("sr"), STR(ev->series);
+    pw_period_format(ev->period, p);
+    KEY("p"), STR(p);
+    KEY("val"), ev->has_value ? msgpack_pack_double(&pk, ev->value) : msgpack_pack_nil(&pk);
+    KEY("rate"), ev->has_rate ? msgpack_pack_int64(&pk, ev->centi) : msgpack_pack_nil(&pk);
+    KEY("band"), STR(pw_band_name(ev->band));
+    KEY("ach"), ev->achieved ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+    KEY("have"), msgpack_pack_uint64(&pk, ev->have);
+    KEY("want"), msgpack_pack_uint64(&pk, ev->want);
+#undef KEY
+#undef STR
+}
+
+Test(event, rate_encoding_is_the_packers_byte_for_byte)
+{
+    /* Every integer width and sign, every optional field, ids of every length. */
+    static const int64_t ints[] = {0,      1,      31,         -1,        -32,         -33,
+                                   127,    128,    -128,       -129,      255,         256,
+                                   -32768, -32769, 65535,      65536,     INT32_MIN,   (int64_t)INT32_MIN - 1,
+                                   UINT32_MAX, (int64_t)UINT32_MAX + 1, INT64_MAX, INT64_MIN};
+    static const char *const ids[] = {"a", "beds_per_1000_elderly", "abcdefghijklmnopqrstuvwxyz_0123",
+                                      "abcdefghijklmnopqrstuvwxyz_0123456789_abcdefghijklmnopqrstuvw"};
+    pw_buf_t buf = {0};
+    for (size_t i = 0; i < 4000; i++) {
+        pw_event_t ev = rate_event();
+        int64_t a = ints[i % NELEM(ints)], b = ints[(i / 3) % NELEM(ints)];
+        ev.seq = (uint64_t)(a < 0 ? -(a + 1) : a);
+        ev.time_ms = b < 0 ? -(b + 1) : b;
+        ev.centi = ints[(i / 7) % NELEM(ints)];
+        ev.has_rate = i % 5 != 0;
+        ev.has_value = i % 3 != 0;
+        ev.value = ev.has_value ? (double)i * -1.37 + 5.0 : 0; /* absent: read back as 0 */
+        ev.centi = ev.has_rate ? ev.centi : 0;
+        ev.band = (pw_band_t)(i % 4);
+        ev.achieved = i % 2 == 0;
+        ev.have = (uint32_t)(i * 977u);
+        ev.want = (uint32_t)(i * 65599u);
+        snprintf(ev.indicator, sizeof ev.indicator, "%s", ids[i % NELEM(ids)]);
+        snprintf(ev.series, sizeof ev.series, "%s", i % 6 == 0 ? "" : ids[(i / 2) % NELEM(ids)]);
+        ev.period = period(i % 2 ? "2016" : "2020-12");
+        cr_assert(eq(int, pw_event_encode(&ev, &buf), 0));
+        msgpack_sbuffer ref, sb;
+        pack_rate_reference(&ev, &ref);
+        cr_assert(eq(sz, buf.len, ref.size), "event %zu: length", i);
+        cr_assert(zero(int, memcmp(buf.data, ref.data, ref.size)), "event %zu: bytes", i);
+        /* pw_event_pack() gives the same bytes inside a larger message. */
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_array(&pk, 1);
+        cr_assert(eq(int, pw_event_pack(&pk, &ev), 0));
+        cr_assert(eq(sz, sb.size, ref.size + 1), "event %zu: packed length", i);
+        cr_assert(zero(int, memcmp(sb.data + 1, ref.data, ref.size)), "event %zu: packed", i);
+        msgpack_sbuffer_destroy(&sb);
+        msgpack_sbuffer_destroy(&ref);
+        pw_event_t out;
+        cr_assert(eq(int, pw_event_decode(buf.data, buf.len, &out), 0), "event %zu", i);
+        assert_same(&ev, &out);
+    }
+    pw_buf_free(&buf);
+}
+
+/* The general decoder alone: msgpack-c's object tree, then pw_event_from_object(). */
+static int decode_general(const void *data, size_t len, pw_event_t *out)
+{
+    msgpack_unpacked up;
+    size_t off = 0;
+    msgpack_unpacked_init(&up);
+    int rc = msgpack_unpack_next(&up, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len
+                 ? pw_event_from_object(&up.data, out)
+                 : PW_EMALFORMED;
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* pw_event_decode() reads rate events in their own layout directly: whatever
+ * it accepts, the general decoder must accept too, with the same fields. */
+static void assert_fast_agrees(const char *data, size_t len, const char *what, int i)
+{
+    pw_event_t fast, ref;
+    memset(&ref, 0, sizeof ref);
+    if (pw_event_decode(data, len, &fast) != 0)
+        return; /* refused: the general decoder gave that answer itself */
+    int rc = decode_general(data, len, &ref);
+    cr_assert(eq(int, rc, 0), "%s %d: accepted, but the general decoder says %s", what, i,
+              pw_err_name(rc));
+    assert_same(&fast, &ref);
+    cr_assert(zero(int, memcmp(&fast, &ref, sizeof fast)), "%s %d: fields differ", what, i);
+}
+
+Test(event, direct_rate_decode_agrees_with_the_general_decoder)
+{
+    pw_buf_t buf = {0};
+    int accepted = 0;
+    for (int v = 0; v < 8; v++) {
+        pw_event_t ev = rate_event();
+        ev.has_value = v & 1;
+        ev.value = ev.has_value ? -0.0 + v * 1e300 : 0;
+        ev.has_rate = v & 2;
+        ev.centi = ev.has_rate ? (v & 4 ? INT64_MIN : -5) : 0;
+        ev.time_ms = v & 4 ? -1 : 1;
+        strcpy(ev.series, v & 1 ? "" : "urban");
+        cr_assert(eq(int, pw_event_encode(&ev, &buf), 0));
+        pw_event_t out;
+        cr_assert(eq(int, pw_event_decode(buf.data, buf.len, &out), 0));
+        assert_same(&ev, &out);
+        assert_fast_agrees(buf.data, buf.len, "variant", v);
+        for (size_t cut = 0; cut < buf.len; cut++) {
+            cr_assert(not(eq(int, pw_event_decode(buf.data, cut, &out), 0)), "cut at %zu", cut);
+            assert_fast_agrees(buf.data, cut, "truncated at", (int)cut);
+        }
+        for (int i = 0; i < 5000; i++) {
+            char copy[512];
+            cr_assert(buf.len <= sizeof copy);
+            memcpy(copy, buf.data, buf.len);
+            for (int f = 1 + (int)(rng() % 3); f > 0; f--) {
+                unsigned char b = (unsigned char)rng();
+                if (rng() & 1) /* half the time a byte that means something to msgpack */
+                    b = (unsigned char)(0xc0 | (rng() % 0x40));
+                copy[rng() % buf.len] = (char)b;
+            }
+            accepted += pw_event_decode(copy, buf.len, &out) == 0;
+            assert_fast_agrees(copy, buf.len, "mutation", i);
+        }
+    }
+    /* Values no decoder may take, in the direct layout: NaN, infinities, and
+     * counts beyond 32 bits. */
+    pw_event_t ev = rate_event();
+    cr_assert(eq(int, pw_event_encode(&ev, &buf), 0));
+    char *val = memmem(buf.data, buf.len, "\xa3val\xcb", 5);
+    cr_assert(not(zero(ptr, val)));
+    static const uint64_t bad[] = {0x7ff8000000000000ull, 0x7ff0000000000000ull,
+                                   0xfff0000000000000ull, 0x7fffffffffffffffull};
+    for (size_t k = 0; k < NELEM(bad); k++) {
+        for (int i = 0; i < 8; i++)
+            val[5 + i] = (char)(bad[k] >> (56 - 8 * i));
+        pw_event_t out;
+        cr_assert(eq(int, pw_event_decode(buf.data, buf.len, &out), PW_EMALFORMED), "%zu", k);
+    }
+    ev.want = 5;
+    cr_assert(eq(int, pw_event_encode(&ev, &buf), 0));
+    char *want = memmem(buf.data, buf.len, "\xa4want\x05", 6);
+    cr_assert(not(zero(ptr, want)));
+    char big[512];
+    size_t off = (size_t)(want - buf.data) + 5;
+    cr_assert(off + 9 <= sizeof big);
+    memcpy(big, buf.data, off);
+    memcpy(big + off, "\xcf\x00\x00\x00\x01\x00\x00\x00\x00", 9); /* 2^32 */
+    pw_event_t out;
+    cr_assert(eq(int, pw_event_decode(big, off + 9, &out), PW_EMALFORMED));
+    cr_log_info("mutations accepted: %d of 40000", accepted);
+    pw_buf_free(&buf);
 }
 
 Test(event, encode_rejects_bad_type_and_action)

@@ -85,6 +85,8 @@ int pw_msg_encode(const pw_msg_t *m, pw_buf_t *buf);
  * PW_EMALFORMED for everything else (bad msgpack, wrong types of the other
  * fields, unknown, missing or duplicate keys, trailing bytes, invalid UTF-8,
  * over-long strings). Checks only the message; catalog checks are pw_msg_check()'s.
+ * An update in the exact layout pw_msg_encode() writes is read directly, with
+ * the same checks; every other frame takes the general path.
  */
 int pw_msg_decode(const void *data, size_t len, pw_msg_t *out);
 
