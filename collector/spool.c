@@ -27,6 +27,10 @@ struct pw_spool {
     uint64_t stored_acked; /* answered, on disk */
     uint64_t max_pending;  /* the spool's bound, in updates */
     pw_buf_t buf;
+    /* What every stored update of this spool starts with, up to its sequence
+     * number: map header, version, type, district, epoch and the "s" key. */
+    unsigned char prefix[48 + PW_ID_MAX];
+    size_t prefix_len;
 };
 
 static int meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t *out)
@@ -79,6 +83,46 @@ static int identity(pw_spool_t *self, MDB_txn *txn, const char *district)
     return 0;
 }
 
+/* The message's fixed part of an update of this spool. */
+static void update_template(const pw_spool_t *self, pw_msg_t *m, int64_t now_ms)
+{
+    memset(m, 0, sizeof(*m));
+    m->type = PW_MSG_UPDATE;
+    memcpy(m->district, self->district, sizeof(m->district));
+    m->epoch = self->epoch;
+    m->observed_ms = now_ms;
+}
+
+/*
+ * Finds the prefix by encoding two updates that differ only in their sequence
+ * (1 and 2, one byte each): the first byte where they differ is where the
+ * sequence starts. This keeps the encoder's layout knowledge in msg.c.
+ */
+static int frame_prefix(pw_spool_t *self)
+{
+    pw_msg_t m;
+    pw_buf_t a = {0};
+    update_template(self, &m, 1);
+    m.seq = 1;
+    snprintf(m.element, sizeof(m.element), "x");
+    int rc = pw_msg_encode(&m, &a);
+    if (rc == 0) {
+        m.seq = 2;
+        rc = pw_msg_encode(&m, &self->buf);
+    }
+    if (rc == 0) {
+        size_t i = 0;
+        while (i < a.len && i < self->buf.len && a.data[i] == self->buf.data[i])
+            i++;
+        if (i > sizeof(self->prefix) || i == a.len)
+            rc = PW_ESTORE;
+        else
+            memcpy(self->prefix, a.data, self->prefix_len = i);
+    }
+    pw_buf_free(&a);
+    return rc;
+}
+
 int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_t max_bytes)
 {
     *out = NULL;
@@ -114,6 +158,8 @@ int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_
     rc = pw__mdb_rc(mdb_txn_commit(txn));
     txn = NULL;
     if (rc != 0)
+        goto fail;
+    if ((rc = frame_prefix(self)) != 0)
         goto fail;
     self->stored_acked = self->acked;
     *out = self;
@@ -192,11 +238,7 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
     }
     /* The message's fixed part, once per chunk rather than per observation. */
     pw_msg_t m;
-    memset(&m, 0, sizeof(m));
-    m.type = PW_MSG_UPDATE;
-    memcpy(m.district, self->district, sizeof(m.district));
-    m.epoch = self->epoch;
-    m.observed_ms = now_ms;
+    update_template(self, &m, now_ms);
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (seq - self->acked >= self->max_pending) {
             full = true;
@@ -258,8 +300,47 @@ int pw_spool_add(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t now_ms
     return rc;
 }
 
-int pw_spool_read(pw_spool_t *self, uint64_t from, size_t max,
-                  int (*fn)(void *ctx, const pw_msg_t *update), void *ctx)
+/* A msgpack unsigned integer at p (at most n bytes); false if there is none. */
+static bool mp_uint(const unsigned char *p, size_t n, uint64_t *out)
+{
+    size_t w;
+    if (n == 0)
+        return false;
+    if (p[0] <= 0x7f) {
+        *out = p[0];
+        return true;
+    }
+    if (p[0] < 0xcc || p[0] > 0xcf)
+        return false;
+    w = (size_t)1 << (p[0] - 0xcc);
+    if (n < 1 + w)
+        return false;
+    *out = 0;
+    for (size_t i = 1; i <= w; i++)
+        *out = (*out << 8) | p[i];
+    return true;
+}
+
+/*
+ * Whether a stored record is an update of this spool numbered seq, so that
+ * it can go on the wire as it is. The common case costs a prefix comparison;
+ * a record in another layout (an older encoder's) is checked by the strict
+ * decoder, and is sent as stored too when it passes: it is a valid frame.
+ */
+static bool frame_ok(const pw_spool_t *self, uint64_t seq, const unsigned char *p, size_t n)
+{
+    uint64_t s;
+    if (n > self->prefix_len && memcmp(p, self->prefix, self->prefix_len) == 0 &&
+        mp_uint(p + self->prefix_len, n - self->prefix_len, &s))
+        return s == seq;
+    pw_msg_t m;
+    return pw_msg_decode(p, n, &m) == 0 && m.type == PW_MSG_UPDATE && m.seq == seq &&
+           m.epoch == self->epoch && strcmp(m.district, self->district) == 0;
+}
+
+int pw_spool_read_frames(pw_spool_t *self, uint64_t from, size_t max,
+                         int (*fn)(void *ctx, uint64_t seq, const void *frame, size_t len),
+                         void *ctx)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
@@ -275,16 +356,38 @@ int pw_spool_read(pw_spool_t *self, uint64_t from, size_t max,
     MDB_val k = pw__mdb_val(key, 8), v;
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     for (size_t n = 0; mrc == 0 && n < max && rc == 0; n++) {
-        pw_msg_t m;
-        if (pw_msg_decode(v.mv_data, v.mv_size, &m) != 0 || m.type != PW_MSG_UPDATE)
+        uint64_t seq = k.mv_size == 8 ? pw__get_be64(k.mv_data) : 0;
+        if (!frame_ok(self, seq, v.mv_data, v.mv_size))
             rc = PW_ESTORE;
-        else if (m.seq > self->acked)
-            rc = fn(ctx, &m);
+        else if (seq > self->acked)
+            rc = fn(ctx, seq, v.mv_data, v.mv_size);
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     return rc;
+}
+
+struct decode_ctx {
+    int (*fn)(void *ctx, const pw_msg_t *update);
+    void *ctx;
+};
+
+static int decode_frame(void *ctx, uint64_t seq, const void *frame, size_t len)
+{
+    struct decode_ctx *d = ctx;
+    pw_msg_t m;
+    (void)seq;
+    if (pw_msg_decode(frame, len, &m) != 0)
+        return PW_ESTORE;
+    return d->fn(d->ctx, &m);
+}
+
+int pw_spool_read(pw_spool_t *self, uint64_t from, size_t max,
+                  int (*fn)(void *ctx, const pw_msg_t *update), void *ctx)
+{
+    struct decode_ctx d = {fn, ctx};
+    return pw_spool_read_frames(self, from, max, decode_frame, &d);
 }
 
 int pw_spool_flush(pw_spool_t *self)

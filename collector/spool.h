@@ -60,6 +60,16 @@ int pw_spool_read(pw_spool_t *self, uint64_t from, size_t max,
                   int (*fn)(void *ctx, const pw_msg_t *update), void *ctx);
 
 /**
+ * Like pw_spool_read(), but hands fn each update's sequence and its stored
+ * frame, the encoded update exactly as it goes on the wire (valid only during
+ * the call): sending needs no decoding. PW_ESTORE for a record that is not an
+ * update of this spool with its key's sequence.
+ */
+int pw_spool_read_frames(pw_spool_t *self, uint64_t from, size_t max,
+                         int (*fn)(void *ctx, uint64_t seq, const void *frame, size_t len),
+                         void *ctx);
+
+/**
  * Marks every update up to seq answered and removes it. Cheap to call often:
  * removal is batched, and an answer lost to a crash only causes a resend,
  * which the aggregator absorbs. 0 or PW_ESTORE.
