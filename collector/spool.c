@@ -229,11 +229,12 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
     uint64_t seq = self->head;
     size_t added = 0;
     bool full = false;
-    /* One cursor finds the last value spooled and then overwrites it in place
-     * (MDB_CURRENT), instead of mdb_get() and mdb_put() searching twice. */
-    MDB_cursor *last;
-    if ((rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_LAST], &last))) != 0) {
-        mdb_txn_abort(txn);
+    /* A cursor per DB for the whole chunk: mdb_put() would set one up for
+     * every call. */
+    MDB_cursor *last = NULL, *pend = NULL;
+    if ((rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_LAST], &last))) != 0 ||
+        (rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_PENDING], &pend))) != 0) {
+        mdb_txn_abort(txn); /* closes the cursors */
         return rc;
     }
     /* The message's fixed part, once per chunk rather than per observation. */
@@ -245,17 +246,24 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
             break;
         }
         char key[PW_PERIOD_STRMAX + PW_ID_MAX];
-        MDB_val k = pw__mdb_val(key, last_key(key, &obs[i])), v;
-        int grc = mdb_cursor_get(last, &k, &v, MDB_SET);
-        double old;
-        if (grc == 0 && v.mv_size == sizeof(old)) {
-            memcpy(&old, v.mv_data, sizeof(old));
-            if (old == obs[i].value)
-                continue; /* already spooled with this value */
-        } else if (grc != MDB_NOTFOUND) {
-            rc = pw__mdb_rc(grc);
-            break;
+        MDB_val k = pw__mdb_val(key, last_key(key, &obs[i]));
+        MDB_val v = pw__mdb_val(&obs[i].value, sizeof(double));
+        /* Inserting first costs one search for a new key (every key of a
+         * first load); an existing one comes back in v, with the cursor on
+         * it to overwrite in place. */
+        int prc = mdb_cursor_put(last, &k, &v, MDB_NOOVERWRITE);
+        if (prc == MDB_KEYEXIST) {
+            double old;
+            if (v.mv_size == sizeof(old)) {
+                memcpy(&old, v.mv_data, sizeof(old));
+                if (old == obs[i].value)
+                    continue; /* already spooled with this value */
+            }
+            v = pw__mdb_val(&obs[i].value, sizeof(double));
+            prc = mdb_cursor_put(last, &k, &v, MDB_CURRENT);
         }
+        if ((rc = pw__mdb_rc(prc)) != 0)
+            break;
         m.seq = ++seq;
         size_t elen = strnlen(obs[i].element, sizeof(m.element) - 1);
         memcpy(m.element, obs[i].element, elen);
@@ -267,11 +275,11 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
         unsigned char sk[8];
         pw__put_be64(sk, seq);
         MDB_val skv = pw__mdb_val(sk, 8), val = pw__mdb_val(self->buf.data, self->buf.len);
-        MDB_val nv = pw__mdb_val(&obs[i].value, sizeof(double));
-        if ((rc = pw__mdb_rc(mdb_put(txn, self->dbi[DB_PENDING], &skv, &val, MDB_APPEND))) == 0)
-            rc = pw__mdb_rc(mdb_cursor_put(last, &k, &nv, grc == 0 ? MDB_CURRENT : 0));
+        /* Sequence keys only grow (big-endian): appending skips the search. */
+        rc = pw__mdb_rc(mdb_cursor_put(pend, &skv, &val, MDB_APPEND));
         added++;
     }
+    mdb_cursor_close(pend);
     mdb_cursor_close(last);
     if (rc == 0 && added)
         rc = meta_put_u64(txn, self->dbi[DB_META], "next", seq + 1);
