@@ -12,7 +12,8 @@
 #include "pw/error.h"
 #include "pw/util.h"
 
-#define ACK_BATCH 512 /* answered updates removed per transaction */
+#define ACK_BATCH  512   /* answers recorded per transaction */
+#define REMOVE_MAX 65536 /* answered updates left in the spool at most */
 
 enum { DB_META, DB_PENDING, DB_LAST, DB_COUNT };
 static const char *const db_names[DB_COUNT] = {"meta", "pending", "last"};
@@ -25,6 +26,8 @@ struct pw_spool {
     uint64_t head;   /* highest seq spooled */
     uint64_t acked;  /* answered, in memory */
     uint64_t stored_acked; /* answered, on disk */
+    uint64_t removed;      /* every update up to it is gone from pending */
+    uint64_t remove_batch; /* answered updates left in pending before removal */
     uint64_t max_pending;  /* the spool's bound, in updates */
     pw_buf_t buf;
     /* What every stored update of this spool starts with, up to its sequence
@@ -81,6 +84,25 @@ static int identity(pw_spool_t *self, MDB_txn *txn, const char *district)
         return rc;
     self->head = next - 1;
     return 0;
+}
+
+/* Where the updates still stored start: self->removed is the one before. */
+static int first_pending(pw_spool_t *self, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    int rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_PENDING], &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (mrc == 0 && k.mv_size == 8)
+        self->removed = pw__get_be64(k.mv_data) - 1;
+    else if (mrc == MDB_NOTFOUND)
+        self->removed = self->head;
+    else
+        rc = mrc == 0 ? PW_ESTORE : pw__mdb_rc(mrc);
+    mdb_cursor_close(cur);
+    return rc;
 }
 
 /* The message's fixed part of an update of this spool. */
@@ -153,7 +175,8 @@ int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_
     for (int i = 0; i < DB_COUNT; i++)
         if ((rc = pw__mdb_rc(mdb_dbi_open(txn, db_names[i], MDB_CREATE, &self->dbi[i]))) != 0)
             goto fail;
-    if ((rc = identity(self, txn, district)) != 0)
+    if ((rc = identity(self, txn, district)) != 0 ||
+        (rc = first_pending(self, txn)) != 0)
         goto fail;
     rc = pw__mdb_rc(mdb_txn_commit(txn));
     txn = NULL;
@@ -162,6 +185,13 @@ int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_
     if ((rc = frame_prefix(self)) != 0)
         goto fail;
     self->stored_acked = self->acked;
+    /* Answered updates are removed in batches: a bounded number (within the
+     * map's margin over max_pending) may linger, and are found here. */
+    self->remove_batch = self->max_pending / 4;
+    if (self->remove_batch < ACK_BATCH)
+        self->remove_batch = ACK_BATCH;
+    if (self->remove_batch > REMOVE_MAX)
+        self->remove_batch = REMOVE_MAX;
     *out = self;
     return 0;
 fail:
@@ -398,34 +428,52 @@ int pw_spool_read(pw_spool_t *self, uint64_t from, size_t max,
     return pw_spool_read_frames(self, from, max, decode_frame, &d);
 }
 
+/* Removes the answered updates still stored, one by one. */
+static int remove_answered(pw_spool_t *self, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    int rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_PENDING], &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    while (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size == 8 &&
+           pw__get_be64(k.mv_data) <= self->acked)
+        if ((rc = pw__mdb_rc(mdb_cursor_del(cur, 0))) != 0)
+            break;
+    mdb_cursor_close(cur);
+    return rc;
+}
+
 int pw_spool_flush(pw_spool_t *self)
 {
     if (self->acked == self->stored_acked)
         return 0;
     MDB_txn *txn;
-    MDB_cursor *cur;
     int rc = pw__mdb_rc(mdb_txn_begin(self->env, NULL, 0, &txn));
     if (rc != 0)
         return rc;
-    if ((rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_PENDING], &cur))) != 0) {
-        mdb_txn_abort(txn);
-        return rc;
+    uint64_t removed = self->removed;
+    /* Removing records one by one costs more than spooling them: LMDB shifts
+     * a page's contents for each removal from its front. So answered ones
+     * stay until everything is answered, when the whole DB is emptied at
+     * once, or until remove_batch of them wait (a spool that never drains). */
+    if (self->acked == self->head) {
+        rc = pw__mdb_rc(mdb_drop(txn, self->dbi[DB_PENDING], 0));
+        removed = self->head;
+    } else if (self->acked - self->removed >= self->remove_batch) {
+        rc = remove_answered(self, txn);
+        removed = self->acked;
     }
-    MDB_val k, v;
-    int mrc;
-    while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 8 &&
-           pw__get_be64(k.mv_data) <= self->acked)
-        if ((rc = pw__mdb_rc(mdb_cursor_del(cur, 0))) != 0)
-            break;
-    mdb_cursor_close(cur);
     if (rc == 0)
         rc = meta_put_u64(txn, self->dbi[DB_META], "acked", self->acked);
     if (rc == 0)
         rc = pw__mdb_rc(mdb_txn_commit(txn));
     else
         mdb_txn_abort(txn);
-    if (rc == 0)
+    if (rc == 0) {
         self->stored_acked = self->acked;
+        self->removed = removed;
+    }
     return rc;
 }
 
@@ -436,8 +484,8 @@ int pw_spool_ack(pw_spool_t *self, uint64_t seq)
     if (seq <= self->acked)
         return 0;
     self->acked = seq;
-    /* Removing answered updates needs a synced commit; batching them costs at
-     * worst a resend after a crash, which the aggregator absorbs. */
+    /* Recording answers needs a synced commit; batching them costs at worst
+     * a resend after a crash, which the aggregator absorbs. */
     if (self->acked - self->stored_acked >= ACK_BATCH || self->acked == self->head)
         return pw_spool_flush(self);
     return 0;

@@ -203,3 +203,123 @@ Test(spool, unchanged_values_are_not_spooled_again)
     cr_assert_eq(added, 1);
     cr_assert_eq(pw_spool_head(spool), 11);
 }
+
+/* How many records the pending DB holds, answered or not. */
+static size_t stored(const char *path)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 4);
+    cr_assert_eq(mdb_env_open(env, path, MDB_RDONLY, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "pending", 0, &dbi), 0);
+    cr_assert_eq(mdb_stat(txn, dbi, &st), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return st.ms_entries;
+}
+
+static int count_frames(void *ctx, uint64_t seq, const void *frame, size_t len)
+{
+    uint64_t *next = ctx;
+    (void)frame;
+    (void)len;
+    cr_assert_eq(seq, *next, "pending updates come in order, none skipped");
+    (*next)++;
+    return 0;
+}
+
+/* months x elements observations of 2016, all new. */
+static size_t add_grid(pw_spool_t *sp, int months, int elements, double base)
+{
+    size_t added = 0;
+    for (int mo = 1; mo <= months; mo++) {
+        pw_obs_t o[100];
+        char p[16];
+        snprintf(p, sizeof(p), "2016-%02d", mo);
+        for (int e = 0; e < elements; e++) {
+            char el[8];
+            snprintf(el, sizeof(el), "e%02d", e);
+            o[e] = obs(p, el, base + e);
+        }
+        size_t n = 0;
+        cr_assert_eq(pw_spool_add(sp, o, (size_t)elements, NOW_MS, &n), PW_OK);
+        added += n;
+    }
+    return added;
+}
+
+Test(spool, everything_answered_empties_the_spool_and_numbering_goes_on)
+{
+    cr_assert_eq(add_n(20, 1), 20);
+    cr_assert_eq(pw_spool_ack(spool, 19), PW_OK);
+    pw_spool_destroy(&spool);
+    cr_assert_eq(stored(dir), 20, "nothing removed while one is unanswered");
+    cr_assert_eq(pw_spool_open(&spool, dir, "d05", 0), PW_OK);
+    cr_assert_eq(pw_spool_acked(spool), 19);
+    cr_assert_eq(pw_spool_ack(spool, 20), PW_OK);
+    cr_assert_eq(pw_spool_pending(spool), 0);
+    pw_spool_destroy(&spool);
+    cr_assert_eq(stored(dir), 0);
+    cr_assert_eq(pw_spool_open(&spool, dir, "d05", 0), PW_OK);
+    cr_assert_eq(pw_spool_head(spool), 20);
+    cr_assert_eq(add_n(5, 50), 5);
+    uint64_t next = 21;
+    cr_assert_eq(pw_spool_read_frames(spool, 1, 100, count_frames, &next), PW_OK);
+    cr_assert_eq(next, 26);
+}
+
+Test(spool, answered_updates_leave_in_bounded_batches_and_never_early)
+{
+    char small[96];
+    pw_spool_t *sp;
+    snprintf(small, sizeof(small), "%s/small", dir);
+    /* 1000 updates at most: answered ones are removed 512 at a time. */
+    cr_assert_eq(pw_spool_open(&sp, small, "d05", 256 * 1000), PW_OK);
+    cr_assert_eq(add_grid(sp, 10, 60, 1), 600);
+    cr_assert_eq(pw_spool_ack(sp, 300), PW_OK);
+    pw_spool_destroy(&sp);
+    cr_assert_eq(stored(small), 600);
+    cr_assert_eq(pw_spool_open(&sp, small, "d05", 256 * 1000), PW_OK);
+    cr_assert_eq(pw_spool_acked(sp), 300);
+    uint64_t next = 301;
+    cr_assert_eq(pw_spool_read_frames(sp, 1, 1000, count_frames, &next), PW_OK);
+    cr_assert_eq(next, 601, "what was answered is not read again");
+    cr_assert_eq(pw_spool_ack(sp, 550), PW_OK);
+    cr_assert_eq(pw_spool_flush(sp), PW_OK);
+    pw_spool_destroy(&sp);
+    cr_assert_eq(stored(small), 50, "a batch is removed, the unanswered stay");
+    cr_assert_eq(pw_spool_open(&sp, small, "d05", 256 * 1000), PW_OK);
+    next = 551;
+    cr_assert_eq(pw_spool_read_frames(sp, 551, 1000, count_frames, &next), PW_OK);
+    cr_assert_eq(next, 601);
+    cr_assert_eq(pw_spool_ack(sp, 600), PW_OK);
+    pw_spool_destroy(&sp);
+    cr_assert_eq(stored(small), 0);
+}
+
+Test(spool, a_full_spool_counts_only_unanswered_updates)
+{
+    char small[96];
+    pw_spool_t *sp;
+    snprintf(small, sizeof(small), "%s/small", dir);
+    cr_assert_eq(pw_spool_open(&sp, small, "d05", 256 * 100), PW_OK);
+    pw_obs_t o[60];
+    for (int e = 0; e < 60; e++) {
+        char el[8];
+        snprintf(el, sizeof(el), "e%02d", e);
+        o[e] = obs("2017", el, e);
+    }
+    cr_assert_eq(add_grid(sp, 1, 60, 1), 60);
+    size_t n = 0;
+    cr_assert_eq(pw_spool_add(sp, o, 60, NOW_MS, &n), PW_ESTOREFULL);
+    cr_assert_eq(n, 40);
+    cr_assert_eq(pw_spool_ack(sp, 50), PW_OK); /* stays stored, below a batch */
+    cr_assert_eq(pw_spool_add(sp, o, 60, NOW_MS, &n), PW_OK);
+    cr_assert_eq(n, 20, "the rest, found again by comparison");
+    cr_assert_eq(pw_spool_head(sp), 120);
+    pw_spool_destroy(&sp);
+}
