@@ -235,15 +235,90 @@ uint64_t pw_spool_pending(const pw_spool_t *self)
     return self->head - self->acked;
 }
 
-static size_t last_key(char *buf, const pw_obs_t *o)
-{
+/*
+ * A chunk's writer of the last-value table. Data files run period after
+ * period, so the period's text is kept from one key to the next. A key above
+ * every key in the table is new: it is appended, with no search, filling
+ * pages instead of splitting them in half (most keys of a first load).
+ */
+struct last_table {
+    MDB_cursor *cur;
+    size_t maxlen;        /* the table's highest key; none when 0 */
+    char max[PW_PERIOD_STRMAX + PW_ID_MAX];
+    pw_period_t period;   /* of ptext, when plen > 0 */
+    size_t plen;
     char ptext[PW_PERIOD_STRMAX];
-    pw_period_format(o->period, ptext);
-    size_t a = strlen(ptext), b = strnlen(o->element, PW_ID_MAX);
-    memcpy(buf, ptext, a);
-    buf[a] = '\0';
-    memcpy(buf + a + 1, o->element, b);
-    return a + 1 + b;
+};
+
+static int last_table_open(struct last_table *t, MDB_txn *txn, MDB_dbi dbi)
+{
+    memset(t, 0, sizeof(*t));
+    int rc = pw__mdb_rc(mdb_cursor_open(txn, dbi, &t->cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    int mrc = mdb_cursor_get(t->cur, &k, &v, MDB_LAST);
+    if (mrc == MDB_NOTFOUND)
+        return 0;
+    if (mrc != 0)
+        return pw__mdb_rc(mrc);
+    if (k.mv_size == 0 || k.mv_size > sizeof(t->max))
+        return PW_ESTORE;
+    memcpy(t->max, k.mv_data, t->maxlen = k.mv_size);
+    return 0;
+}
+
+/* Whether key sorts after the highest key, in LMDB's default order. */
+static bool above_max(const struct last_table *t, const char *key, size_t len)
+{
+    if (t->maxlen == 0)
+        return true;
+    int c = memcmp(key, t->max, len < t->maxlen ? len : t->maxlen);
+    return c > 0 || (c == 0 && len > t->maxlen);
+}
+
+/* "period\0element" into buf; its length. */
+static size_t last_key(struct last_table *t, char *buf, const pw_obs_t *o)
+{
+    if (t->plen == 0 || !pw_period_eq(t->period, o->period)) {
+        pw_period_format(o->period, t->ptext);
+        t->plen = strlen(t->ptext);
+        t->period = o->period;
+    }
+    size_t b = strnlen(o->element, PW_ID_MAX);
+    memcpy(buf, t->ptext, t->plen);
+    buf[t->plen] = '\0';
+    memcpy(buf + t->plen + 1, o->element, b);
+    return t->plen + 1 + b;
+}
+
+/* Records o's value as the last one spooled; *changed: it was new or different. */
+static int put_last(struct last_table *t, const pw_obs_t *o, bool *changed)
+{
+    char key[PW_PERIOD_STRMAX + PW_ID_MAX];
+    MDB_val k = pw__mdb_val(key, last_key(t, key, o));
+    MDB_val v = pw__mdb_val(&o->value, sizeof(double));
+    *changed = true;
+    if (above_max(t, key, k.mv_size)) {
+        memcpy(t->max, key, t->maxlen = k.mv_size);
+        return pw__mdb_rc(mdb_cursor_put(t->cur, &k, &v, MDB_APPEND));
+    }
+    /* Inserting costs one search for a new key; an existing one comes back
+     * in v, with the cursor on it to overwrite in place. */
+    int prc = mdb_cursor_put(t->cur, &k, &v, MDB_NOOVERWRITE);
+    if (prc == MDB_KEYEXIST) {
+        double old;
+        if (v.mv_size == sizeof(old)) {
+            memcpy(&old, v.mv_data, sizeof(old));
+            if (old == o->value) {
+                *changed = false; /* already spooled with this value */
+                return 0;
+            }
+        }
+        v = pw__mdb_val(&o->value, sizeof(double));
+        prc = mdb_cursor_put(t->cur, &k, &v, MDB_CURRENT);
+    }
+    return pw__mdb_rc(prc);
 }
 
 #define ADD_CHUNK 1024 /* observations per spool transaction */
@@ -261,8 +336,9 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
     bool full = false;
     /* A cursor per DB for the whole chunk: mdb_put() would set one up for
      * every call. */
-    MDB_cursor *last = NULL, *pend = NULL;
-    if ((rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_LAST], &last))) != 0 ||
+    struct last_table last;
+    MDB_cursor *pend = NULL;
+    if ((rc = last_table_open(&last, txn, self->dbi[DB_LAST])) != 0 ||
         (rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_PENDING], &pend))) != 0) {
         mdb_txn_abort(txn); /* closes the cursors */
         return rc;
@@ -275,25 +351,11 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
             full = true;
             break;
         }
-        char key[PW_PERIOD_STRMAX + PW_ID_MAX];
-        MDB_val k = pw__mdb_val(key, last_key(key, &obs[i]));
-        MDB_val v = pw__mdb_val(&obs[i].value, sizeof(double));
-        /* Inserting first costs one search for a new key (every key of a
-         * first load); an existing one comes back in v, with the cursor on
-         * it to overwrite in place. */
-        int prc = mdb_cursor_put(last, &k, &v, MDB_NOOVERWRITE);
-        if (prc == MDB_KEYEXIST) {
-            double old;
-            if (v.mv_size == sizeof(old)) {
-                memcpy(&old, v.mv_data, sizeof(old));
-                if (old == obs[i].value)
-                    continue; /* already spooled with this value */
-            }
-            v = pw__mdb_val(&obs[i].value, sizeof(double));
-            prc = mdb_cursor_put(last, &k, &v, MDB_CURRENT);
-        }
-        if ((rc = pw__mdb_rc(prc)) != 0)
+        bool changed;
+        if ((rc = put_last(&last, &obs[i], &changed)) != 0)
             break;
+        if (!changed)
+            continue;
         m.seq = ++seq;
         size_t elen = strnlen(obs[i].element, sizeof(m.element) - 1);
         memcpy(m.element, obs[i].element, elen);
@@ -310,7 +372,7 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
         added++;
     }
     mdb_cursor_close(pend);
-    mdb_cursor_close(last);
+    mdb_cursor_close(last.cur);
     if (rc == 0 && added)
         rc = meta_put_u64(txn, self->dbi[DB_META], "next", seq + 1);
     if (rc != 0 || !added) {

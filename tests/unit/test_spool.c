@@ -323,3 +323,45 @@ Test(spool, a_full_spool_counts_only_unanswered_updates)
     cr_assert_eq(pw_spool_head(sp), 120);
     pw_spool_destroy(&sp);
 }
+
+Test(spool, keys_in_any_order_are_compared_with_the_last_value_spooled)
+{
+    /* Months, quarters, halves and the year: not in key order ("2016H1"
+     * sorts before "2016Q4", "2016" before all), so some keys are appended
+     * and some inserted. */
+    static const char *const periods[] = {"2016-01", "2016-02", "2016Q1", "2016Q4", "2016H1",
+                                          "2016",    "2017-05", "2015-03", "2017"};
+    enum { NP = sizeof periods / sizeof periods[0], NE = 7 };
+    pw_obs_t o[NP * NE];
+    for (size_t p = 0; p < NP; p++)
+        for (size_t e = 0; e < NE; e++) {
+            char el[8];
+            snprintf(el, sizeof(el), "e%zu", (e * 5) % NE); /* elements out of order too */
+            o[p * NE + e] = obs(periods[p], el, (double)(p * 100 + e));
+        }
+    size_t added = 0;
+    cr_assert_eq(pw_spool_add(spool, o, NP * NE, NOW_MS, &added), PW_OK);
+    cr_assert_eq(added, NP * NE);
+    cr_assert_eq(pw_spool_add(spool, o, NP * NE, NOW_MS, &added), PW_OK);
+    cr_assert_eq(added, 0, "nothing changed");
+    pw_spool_destroy(&spool);
+    cr_assert_eq(pw_spool_open(&spool, dir, "d05", 0), PW_OK);
+    o[3].value = -1;                      /* changed, in the middle */
+    o[NP * NE - 1].value = -2;            /* changed, the highest key */
+    pw_obs_t more[3] = {obs("2014", "e1", 1), obs("2018-01", "e0", 2), obs("2016Q2", "e9", 3)};
+    cr_assert_eq(pw_spool_add(spool, o, NP * NE, NOW_MS, &added), PW_OK);
+    cr_assert_eq(added, 2);
+    cr_assert_eq(pw_spool_add(spool, more, 3, NOW_MS, &added), PW_OK);
+    cr_assert_eq(added, 3);
+    cr_assert_eq(pw_spool_add(spool, more, 3, NOW_MS, &added), PW_OK);
+    cr_assert_eq(added, 0);
+    cr_assert_eq(pw_spool_add(spool, o, NP * NE, NOW_MS, &added), PW_OK);
+    cr_assert_eq(added, 0);
+    struct frames f = {0};
+    cr_assert_eq(pw_spool_read_frames(spool, NP * NE + 1, 10, collect, &f), PW_OK);
+    cr_assert_eq(f.n, 5);
+    cr_assert_eq(f.msg[0].value, -1);
+    cr_assert_eq(f.msg[1].value, -2);
+    cr_assert_str_eq(f.msg[2].element, "e1");
+    cr_assert_eq(f.msg[4].value, 3);
+}
