@@ -44,7 +44,7 @@ static size_t add_n(size_t n, double base)
     pw_obs_t o[64];
     cr_assert(n <= 64);
     for (size_t i = 0; i < n; i++) {
-        char e[8];
+        char e[24];
         snprintf(e, sizeof(e), "e%02zu", i);
         o[i] = obs("2016", e, base + (double)i);
     }
@@ -241,7 +241,7 @@ static size_t add_grid(pw_spool_t *sp, int months, int elements, double base)
         char p[16];
         snprintf(p, sizeof(p), "2016-%02d", mo);
         for (int e = 0; e < elements; e++) {
-            char el[8];
+            char el[24];
             snprintf(el, sizeof(el), "e%02d", e);
             o[e] = obs(p, el, base + e);
         }
@@ -309,7 +309,7 @@ Test(spool, a_full_spool_counts_only_unanswered_updates)
     cr_assert_eq(pw_spool_open(&sp, small, "d05", 256 * 100), PW_OK);
     pw_obs_t o[60];
     for (int e = 0; e < 60; e++) {
-        char el[8];
+        char el[24];
         snprintf(el, sizeof(el), "e%02d", e);
         o[e] = obs("2017", el, e);
     }
@@ -335,7 +335,7 @@ Test(spool, keys_in_any_order_are_compared_with_the_last_value_spooled)
     pw_obs_t o[NP * NE];
     for (size_t p = 0; p < NP; p++)
         for (size_t e = 0; e < NE; e++) {
-            char el[8];
+            char el[24];
             snprintf(el, sizeof(el), "e%zu", (e * 5) % NE); /* elements out of order too */
             o[p * NE + e] = obs(periods[p], el, (double)(p * 100 + e));
         }
