@@ -47,17 +47,20 @@ struct run {
     pw_buf_t buf;
 };
 
-static int send_msg(struct run *r, const pw_msg_t *m)
+static int send_frame(struct run *r, const void *frame, size_t len)
 {
-    int rc = pw_msg_encode(m, &r->buf);
-    if (rc != 0)
-        return rc;
     /* DONTWAIT: with the aggregator gone the pipe fills; the update stays
      * spooled and is sent again after the next silence. */
-    if (zmq_send(r->sock, r->buf.data, r->buf.len, ZMQ_DONTWAIT) < 0)
+    if (zmq_send(r->sock, frame, len, ZMQ_DONTWAIT) < 0)
         return zmq_errno() == EAGAIN ? PW_ETIMEOUT : -zmq_errno();
     r->last_send = pw_mono_ms();
     return 0;
+}
+
+static int send_msg(struct run *r, const pw_msg_t *m)
+{
+    int rc = pw_msg_encode(m, &r->buf);
+    return rc != 0 ? rc : send_frame(r, r->buf.data, r->buf.len);
 }
 
 static int hello(struct run *r)
@@ -160,18 +163,19 @@ static int line_of(const struct run *r, const pw_msg_t *m)
     return 0;
 }
 
-static int send_one(void *ctx, const pw_msg_t *m)
+/* The spool holds each update as its wire frame: sent as stored. */
+static int send_one(void *ctx, uint64_t seq, const void *frame, size_t len)
 {
     struct run *r = ctx;
-    if (m->seq != r->next)
+    if (seq != r->next)
         return 0; /* answered meanwhile */
-    int rc = send_msg(r, m);
+    int rc = send_frame(r, frame, len);
     if (rc != 0)
         return rc;
-    if (m->seq <= r->highest_sent)
+    if (seq <= r->highest_sent)
         r->res->resent++;
     else
-        r->highest_sent = m->seq;
+        r->highest_sent = seq;
     r->next++;
     return 0;
 }
@@ -187,7 +191,7 @@ static int fill_window(struct run *r)
         limit = head;
     if (r->next > limit)
         return 0;
-    int rc = pw_spool_read(r->spool, r->next, (size_t)(limit - r->next + 1), send_one, r);
+    int rc = pw_spool_read_frames(r->spool, r->next, (size_t)(limit - r->next + 1), send_one, r);
     return rc == PW_ETIMEOUT ? 0 : rc;
 }
 

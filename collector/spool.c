@@ -12,7 +12,8 @@
 #include "pw/error.h"
 #include "pw/util.h"
 
-#define ACK_BATCH 512 /* answered updates removed per transaction */
+#define ACK_BATCH  512   /* answers recorded per transaction */
+#define REMOVE_MAX 65536 /* answered updates left in the spool at most */
 
 enum { DB_META, DB_PENDING, DB_LAST, DB_COUNT };
 static const char *const db_names[DB_COUNT] = {"meta", "pending", "last"};
@@ -25,8 +26,14 @@ struct pw_spool {
     uint64_t head;   /* highest seq spooled */
     uint64_t acked;  /* answered, in memory */
     uint64_t stored_acked; /* answered, on disk */
+    uint64_t removed;      /* every update up to it is gone from pending */
+    uint64_t remove_batch; /* answered updates left in pending before removal */
     uint64_t max_pending;  /* the spool's bound, in updates */
     pw_buf_t buf;
+    /* What every stored update of this spool starts with, up to its sequence
+     * number: map header, version, type, district, epoch and the "s" key. */
+    unsigned char prefix[48 + PW_ID_MAX];
+    size_t prefix_len;
 };
 
 static int meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t *out)
@@ -79,6 +86,65 @@ static int identity(pw_spool_t *self, MDB_txn *txn, const char *district)
     return 0;
 }
 
+/* Where the updates still stored start: self->removed is the one before. */
+static int first_pending(pw_spool_t *self, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    int rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_PENDING], &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (mrc == 0 && k.mv_size == 8)
+        self->removed = pw__get_be64(k.mv_data) - 1;
+    else if (mrc == MDB_NOTFOUND)
+        self->removed = self->head;
+    else
+        rc = mrc == 0 ? PW_ESTORE : pw__mdb_rc(mrc);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* The message's fixed part of an update of this spool. */
+static void update_template(const pw_spool_t *self, pw_msg_t *m, int64_t now_ms)
+{
+    memset(m, 0, sizeof(*m));
+    m->type = PW_MSG_UPDATE;
+    memcpy(m->district, self->district, sizeof(m->district));
+    m->epoch = self->epoch;
+    m->observed_ms = now_ms;
+}
+
+/*
+ * Finds the prefix by encoding two updates that differ only in their sequence
+ * (1 and 2, one byte each): the first byte where they differ is where the
+ * sequence starts. This keeps the encoder's layout knowledge in msg.c.
+ */
+static int frame_prefix(pw_spool_t *self)
+{
+    pw_msg_t m;
+    pw_buf_t a = {0};
+    update_template(self, &m, 1);
+    m.seq = 1;
+    snprintf(m.element, sizeof(m.element), "x");
+    int rc = pw_msg_encode(&m, &a);
+    if (rc == 0) {
+        m.seq = 2;
+        rc = pw_msg_encode(&m, &self->buf);
+    }
+    if (rc == 0) {
+        size_t i = 0;
+        while (i < a.len && i < self->buf.len && a.data[i] == self->buf.data[i])
+            i++;
+        if (i > sizeof(self->prefix) || i == a.len)
+            rc = PW_ESTORE;
+        else
+            memcpy(self->prefix, a.data, self->prefix_len = i);
+    }
+    pw_buf_free(&a);
+    return rc;
+}
+
 int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_t max_bytes)
 {
     *out = NULL;
@@ -109,13 +175,23 @@ int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_
     for (int i = 0; i < DB_COUNT; i++)
         if ((rc = pw__mdb_rc(mdb_dbi_open(txn, db_names[i], MDB_CREATE, &self->dbi[i]))) != 0)
             goto fail;
-    if ((rc = identity(self, txn, district)) != 0)
+    if ((rc = identity(self, txn, district)) != 0 ||
+        (rc = first_pending(self, txn)) != 0)
         goto fail;
     rc = pw__mdb_rc(mdb_txn_commit(txn));
     txn = NULL;
     if (rc != 0)
         goto fail;
+    if ((rc = frame_prefix(self)) != 0)
+        goto fail;
     self->stored_acked = self->acked;
+    /* Answered updates are removed in batches: a bounded number (within the
+     * map's margin over max_pending) may linger, and are found here. */
+    self->remove_batch = self->max_pending / 4;
+    if (self->remove_batch < ACK_BATCH)
+        self->remove_batch = ACK_BATCH;
+    if (self->remove_batch > REMOVE_MAX)
+        self->remove_batch = REMOVE_MAX;
     *out = self;
     return 0;
 fail:
@@ -159,15 +235,90 @@ uint64_t pw_spool_pending(const pw_spool_t *self)
     return self->head - self->acked;
 }
 
-static size_t last_key(char *buf, const pw_obs_t *o)
-{
+/*
+ * A chunk's writer of the last-value table. Data files run period after
+ * period, so the period's text is kept from one key to the next. A key above
+ * every key in the table is new: it is appended, with no search, filling
+ * pages instead of splitting them in half (most keys of a first load).
+ */
+struct last_table {
+    MDB_cursor *cur;
+    size_t maxlen;        /* the table's highest key; none when 0 */
+    char max[PW_PERIOD_STRMAX + PW_ID_MAX];
+    pw_period_t period;   /* of ptext, when plen > 0 */
+    size_t plen;
     char ptext[PW_PERIOD_STRMAX];
-    pw_period_format(o->period, ptext);
-    size_t a = strlen(ptext), b = strnlen(o->element, PW_ID_MAX);
-    memcpy(buf, ptext, a);
-    buf[a] = '\0';
-    memcpy(buf + a + 1, o->element, b);
-    return a + 1 + b;
+};
+
+static int last_table_open(struct last_table *t, MDB_txn *txn, MDB_dbi dbi)
+{
+    memset(t, 0, sizeof(*t));
+    int rc = pw__mdb_rc(mdb_cursor_open(txn, dbi, &t->cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    int mrc = mdb_cursor_get(t->cur, &k, &v, MDB_LAST);
+    if (mrc == MDB_NOTFOUND)
+        return 0;
+    if (mrc != 0)
+        return pw__mdb_rc(mrc);
+    if (k.mv_size == 0 || k.mv_size > sizeof(t->max))
+        return PW_ESTORE;
+    memcpy(t->max, k.mv_data, t->maxlen = k.mv_size);
+    return 0;
+}
+
+/* Whether key sorts after the highest key, in LMDB's default order. */
+static bool above_max(const struct last_table *t, const char *key, size_t len)
+{
+    if (t->maxlen == 0)
+        return true;
+    int c = memcmp(key, t->max, len < t->maxlen ? len : t->maxlen);
+    return c > 0 || (c == 0 && len > t->maxlen);
+}
+
+/* "period\0element" into buf; its length. */
+static size_t last_key(struct last_table *t, char *buf, const pw_obs_t *o)
+{
+    if (t->plen == 0 || !pw_period_eq(t->period, o->period)) {
+        pw_period_format(o->period, t->ptext);
+        t->plen = strlen(t->ptext);
+        t->period = o->period;
+    }
+    size_t b = strnlen(o->element, PW_ID_MAX);
+    memcpy(buf, t->ptext, t->plen);
+    buf[t->plen] = '\0';
+    memcpy(buf + t->plen + 1, o->element, b);
+    return t->plen + 1 + b;
+}
+
+/* Records o's value as the last one spooled; *changed: it was new or different. */
+static int put_last(struct last_table *t, const pw_obs_t *o, bool *changed)
+{
+    char key[PW_PERIOD_STRMAX + PW_ID_MAX];
+    MDB_val k = pw__mdb_val(key, last_key(t, key, o));
+    MDB_val v = pw__mdb_val(&o->value, sizeof(double));
+    *changed = true;
+    if (above_max(t, key, k.mv_size)) {
+        memcpy(t->max, key, t->maxlen = k.mv_size);
+        return pw__mdb_rc(mdb_cursor_put(t->cur, &k, &v, MDB_APPEND));
+    }
+    /* Inserting costs one search for a new key; an existing one comes back
+     * in v, with the cursor on it to overwrite in place. */
+    int prc = mdb_cursor_put(t->cur, &k, &v, MDB_NOOVERWRITE);
+    if (prc == MDB_KEYEXIST) {
+        double old;
+        if (v.mv_size == sizeof(old)) {
+            memcpy(&old, v.mv_data, sizeof(old));
+            if (old == o->value) {
+                *changed = false; /* already spooled with this value */
+                return 0;
+            }
+        }
+        v = pw__mdb_val(&o->value, sizeof(double));
+        prc = mdb_cursor_put(t->cur, &k, &v, MDB_CURRENT);
+    }
+    return pw__mdb_rc(prc);
 }
 
 #define ADD_CHUNK 1024 /* observations per spool transaction */
@@ -183,37 +334,28 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
     uint64_t seq = self->head;
     size_t added = 0;
     bool full = false;
-    /* One cursor finds the last value spooled and then overwrites it in place
-     * (MDB_CURRENT), instead of mdb_get() and mdb_put() searching twice. */
-    MDB_cursor *last;
-    if ((rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_LAST], &last))) != 0) {
-        mdb_txn_abort(txn);
+    /* A cursor per DB for the whole chunk: mdb_put() would set one up for
+     * every call. */
+    struct last_table last;
+    MDB_cursor *pend = NULL;
+    if ((rc = last_table_open(&last, txn, self->dbi[DB_LAST])) != 0 ||
+        (rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_PENDING], &pend))) != 0) {
+        mdb_txn_abort(txn); /* closes the cursors */
         return rc;
     }
     /* The message's fixed part, once per chunk rather than per observation. */
     pw_msg_t m;
-    memset(&m, 0, sizeof(m));
-    m.type = PW_MSG_UPDATE;
-    memcpy(m.district, self->district, sizeof(m.district));
-    m.epoch = self->epoch;
-    m.observed_ms = now_ms;
+    update_template(self, &m, now_ms);
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (seq - self->acked >= self->max_pending) {
             full = true;
             break;
         }
-        char key[PW_PERIOD_STRMAX + PW_ID_MAX];
-        MDB_val k = pw__mdb_val(key, last_key(key, &obs[i])), v;
-        int grc = mdb_cursor_get(last, &k, &v, MDB_SET);
-        double old;
-        if (grc == 0 && v.mv_size == sizeof(old)) {
-            memcpy(&old, v.mv_data, sizeof(old));
-            if (old == obs[i].value)
-                continue; /* already spooled with this value */
-        } else if (grc != MDB_NOTFOUND) {
-            rc = pw__mdb_rc(grc);
+        bool changed;
+        if ((rc = put_last(&last, &obs[i], &changed)) != 0)
             break;
-        }
+        if (!changed)
+            continue;
         m.seq = ++seq;
         size_t elen = strnlen(obs[i].element, sizeof(m.element) - 1);
         memcpy(m.element, obs[i].element, elen);
@@ -225,12 +367,12 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
         unsigned char sk[8];
         pw__put_be64(sk, seq);
         MDB_val skv = pw__mdb_val(sk, 8), val = pw__mdb_val(self->buf.data, self->buf.len);
-        MDB_val nv = pw__mdb_val(&obs[i].value, sizeof(double));
-        if ((rc = pw__mdb_rc(mdb_put(txn, self->dbi[DB_PENDING], &skv, &val, MDB_APPEND))) == 0)
-            rc = pw__mdb_rc(mdb_cursor_put(last, &k, &nv, grc == 0 ? MDB_CURRENT : 0));
+        /* Sequence keys only grow (big-endian): appending skips the search. */
+        rc = pw__mdb_rc(mdb_cursor_put(pend, &skv, &val, MDB_APPEND));
         added++;
     }
-    mdb_cursor_close(last);
+    mdb_cursor_close(pend);
+    mdb_cursor_close(last.cur);
     if (rc == 0 && added)
         rc = meta_put_u64(txn, self->dbi[DB_META], "next", seq + 1);
     if (rc != 0 || !added) {
@@ -258,8 +400,47 @@ int pw_spool_add(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t now_ms
     return rc;
 }
 
-int pw_spool_read(pw_spool_t *self, uint64_t from, size_t max,
-                  int (*fn)(void *ctx, const pw_msg_t *update), void *ctx)
+/* A msgpack unsigned integer at p (at most n bytes); false if there is none. */
+static bool mp_uint(const unsigned char *p, size_t n, uint64_t *out)
+{
+    size_t w;
+    if (n == 0)
+        return false;
+    if (p[0] <= 0x7f) {
+        *out = p[0];
+        return true;
+    }
+    if (p[0] < 0xcc || p[0] > 0xcf)
+        return false;
+    w = (size_t)1 << (p[0] - 0xcc);
+    if (n < 1 + w)
+        return false;
+    *out = 0;
+    for (size_t i = 1; i <= w; i++)
+        *out = (*out << 8) | p[i];
+    return true;
+}
+
+/*
+ * Whether a stored record is an update of this spool numbered seq, so that
+ * it can go on the wire as it is. The common case costs a prefix comparison;
+ * a record in another layout (an older encoder's) is checked by the strict
+ * decoder, and is sent as stored too when it passes: it is a valid frame.
+ */
+static bool frame_ok(const pw_spool_t *self, uint64_t seq, const unsigned char *p, size_t n)
+{
+    uint64_t s;
+    if (n > self->prefix_len && memcmp(p, self->prefix, self->prefix_len) == 0 &&
+        mp_uint(p + self->prefix_len, n - self->prefix_len, &s))
+        return s == seq;
+    pw_msg_t m;
+    return pw_msg_decode(p, n, &m) == 0 && m.type == PW_MSG_UPDATE && m.seq == seq &&
+           m.epoch == self->epoch && strcmp(m.district, self->district) == 0;
+}
+
+int pw_spool_read_frames(pw_spool_t *self, uint64_t from, size_t max,
+                         int (*fn)(void *ctx, uint64_t seq, const void *frame, size_t len),
+                         void *ctx)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
@@ -275,15 +456,53 @@ int pw_spool_read(pw_spool_t *self, uint64_t from, size_t max,
     MDB_val k = pw__mdb_val(key, 8), v;
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     for (size_t n = 0; mrc == 0 && n < max && rc == 0; n++) {
-        pw_msg_t m;
-        if (pw_msg_decode(v.mv_data, v.mv_size, &m) != 0 || m.type != PW_MSG_UPDATE)
+        uint64_t seq = k.mv_size == 8 ? pw__get_be64(k.mv_data) : 0;
+        if (!frame_ok(self, seq, v.mv_data, v.mv_size))
             rc = PW_ESTORE;
-        else if (m.seq > self->acked)
-            rc = fn(ctx, &m);
+        else if (seq > self->acked)
+            rc = fn(ctx, seq, v.mv_data, v.mv_size);
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
+    return rc;
+}
+
+struct decode_ctx {
+    int (*fn)(void *ctx, const pw_msg_t *update);
+    void *ctx;
+};
+
+static int decode_frame(void *ctx, uint64_t seq, const void *frame, size_t len)
+{
+    struct decode_ctx *d = ctx;
+    pw_msg_t m;
+    (void)seq;
+    if (pw_msg_decode(frame, len, &m) != 0)
+        return PW_ESTORE;
+    return d->fn(d->ctx, &m);
+}
+
+int pw_spool_read(pw_spool_t *self, uint64_t from, size_t max,
+                  int (*fn)(void *ctx, const pw_msg_t *update), void *ctx)
+{
+    struct decode_ctx d = {fn, ctx};
+    return pw_spool_read_frames(self, from, max, decode_frame, &d);
+}
+
+/* Removes the answered updates still stored, one by one. */
+static int remove_answered(pw_spool_t *self, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    int rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_PENDING], &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    while (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size == 8 &&
+           pw__get_be64(k.mv_data) <= self->acked)
+        if ((rc = pw__mdb_rc(mdb_cursor_del(cur, 0))) != 0)
+            break;
+    mdb_cursor_close(cur);
     return rc;
 }
 
@@ -292,29 +511,31 @@ int pw_spool_flush(pw_spool_t *self)
     if (self->acked == self->stored_acked)
         return 0;
     MDB_txn *txn;
-    MDB_cursor *cur;
     int rc = pw__mdb_rc(mdb_txn_begin(self->env, NULL, 0, &txn));
     if (rc != 0)
         return rc;
-    if ((rc = pw__mdb_rc(mdb_cursor_open(txn, self->dbi[DB_PENDING], &cur))) != 0) {
-        mdb_txn_abort(txn);
-        return rc;
+    uint64_t removed = self->removed;
+    /* Removing records one by one costs more than spooling them: LMDB shifts
+     * a page's contents for each removal from its front. So answered ones
+     * stay until everything is answered, when the whole DB is emptied at
+     * once, or until remove_batch of them wait (a spool that never drains). */
+    if (self->acked == self->head) {
+        rc = pw__mdb_rc(mdb_drop(txn, self->dbi[DB_PENDING], 0));
+        removed = self->head;
+    } else if (self->acked - self->removed >= self->remove_batch) {
+        rc = remove_answered(self, txn);
+        removed = self->acked;
     }
-    MDB_val k, v;
-    int mrc;
-    while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 8 &&
-           pw__get_be64(k.mv_data) <= self->acked)
-        if ((rc = pw__mdb_rc(mdb_cursor_del(cur, 0))) != 0)
-            break;
-    mdb_cursor_close(cur);
     if (rc == 0)
         rc = meta_put_u64(txn, self->dbi[DB_META], "acked", self->acked);
     if (rc == 0)
         rc = pw__mdb_rc(mdb_txn_commit(txn));
     else
         mdb_txn_abort(txn);
-    if (rc == 0)
+    if (rc == 0) {
         self->stored_acked = self->acked;
+        self->removed = removed;
+    }
     return rc;
 }
 
@@ -325,8 +546,8 @@ int pw_spool_ack(pw_spool_t *self, uint64_t seq)
     if (seq <= self->acked)
         return 0;
     self->acked = seq;
-    /* Removing answered updates needs a synced commit; batching them costs at
-     * worst a resend after a crash, which the aggregator absorbs. */
+    /* Recording answers needs a synced commit; batching them costs at worst
+     * a resend after a crash, which the aggregator absorbs. */
     if (self->acked - self->stored_acked >= ACK_BATCH || self->acked == self->head)
         return pw_spool_flush(self);
     return 0;

@@ -60,13 +60,25 @@ int pw_spool_read(pw_spool_t *self, uint64_t from, size_t max,
                   int (*fn)(void *ctx, const pw_msg_t *update), void *ctx);
 
 /**
- * Marks every update up to seq answered and removes it. Cheap to call often:
- * removal is batched, and an answer lost to a crash only causes a resend,
- * which the aggregator absorbs. 0 or PW_ESTORE.
+ * Like pw_spool_read(), but hands fn each update's sequence and its stored
+ * frame, the encoded update exactly as it goes on the wire (valid only during
+ * the call): sending needs no decoding. PW_ESTORE for a record that is not an
+ * update of this spool with its key's sequence.
+ */
+int pw_spool_read_frames(pw_spool_t *self, uint64_t from, size_t max,
+                         int (*fn)(void *ctx, uint64_t seq, const void *frame, size_t len),
+                         void *ctx);
+
+/**
+ * Marks every update up to seq answered, to be removed. Cheap to call often:
+ * answers are recorded in batches (an answer lost to a crash only causes a
+ * resend, which the aggregator absorbs), and answered updates are removed
+ * all at once when everything is answered, or a bounded batch at a time.
+ * Never removes an update not answered. 0 or PW_ESTORE.
  */
 int pw_spool_ack(pw_spool_t *self, uint64_t seq);
 
-/** Writes out batched removals now (before exit). */
+/** Records batched answers now, removing what the batching rules allow (before exit). */
 int pw_spool_flush(pw_spool_t *self);
 
 #endif

@@ -355,3 +355,78 @@ Test(datafile, demo_files_load_with_the_real_catalog)
     if (found == 0)
         cr_skip_test("no demo data files yet");
 }
+
+/* A random plain decimal: sign, 1-19 integer digits (leading zeros too),
+ * 0-12 fraction digits; long ones take the slow path, short ones the fast. */
+static size_t random_decimal(char *out, unsigned *seed)
+{
+    size_t n = 0;
+    if (rand_r(seed) % 4 == 0)
+        out[n++] = '-';
+    int idig = 1 + rand_r(seed) % (rand_r(seed) % 3 == 0 ? 19 : 8);
+    for (int k = 0; k < idig; k++)
+        out[n++] = (char)('0' + rand_r(seed) % 10);
+    int fdig = rand_r(seed) % 13;
+    if (fdig > 0) {
+        out[n++] = '.';
+        for (int k = 0; k < fdig; k++)
+            out[n++] = (char)('0' + rand_r(seed) % 10);
+    }
+    out[n] = '\0';
+    return n;
+}
+
+Test(datafile, values_are_strtods_bit_for_bit)
+{
+    enum { N = 20000 };
+    static char text[N * 48 + 64], nums[N][40];
+    unsigned seed = 20240607;
+    size_t len = (size_t)snprintf(text, sizeof text, H);
+    for (int i = 0; i < N; i++) {
+        random_decimal(nums[i], &seed);
+        if (i < 8) /* edges of the fast path: 15 and 16 digits, zeros */
+            snprintf(nums[i], sizeof nums[i], "%s",
+                     (const char *[]){"999999999999999", "9999999999999999", "0.000000000000001",
+                                      "-0", "-0.0", "0", "123456789012345.0",
+                                      "9007199254740993"}[i]);
+        len += (size_t)snprintf(text + len, sizeof text - len, "2016,e%05d,%s\n", i, nums[i]);
+    }
+    int rc = pw_datafile_parse("random.csv", text, len, NULL, &df, NULL, 0);
+    cr_assert(eq(int, rc, PW_OK), "%s", pw_strerror(rc));
+    cr_assert(eq(sz, df->n, N));
+    for (int i = 0; i < N; i++) {
+        double want = strtod(nums[i], NULL), got = df->obs[i].value;
+        if (want == 0)
+            want = 0.0; /* the parser drops the sign of zero */
+        cr_assert(eq(int, memcmp(&got, &want, sizeof got), 0), "'%s': got %.17g, want %.17g",
+                  nums[i], got, want);
+    }
+}
+
+Test(datafile, nul_bytes_and_utf8_are_found_at_every_offset)
+{
+    /* A comment long enough for the checker's 8-byte steps, with a NUL or
+     * a multibyte character at each offset. */
+    for (size_t at = 0; at < 24; at++) {
+        char text[128], err[512] = "";
+        size_t len = (size_t)snprintf(text, sizeof text, H "# ");
+        size_t start = len;
+        memset(text + len, 'a', 30);
+        len += 30;
+        text[len++] = '\n';
+        text[start + at] = '\0';
+        int rc = pw_datafile_parse("x.csv", text, len, NULL, &df, err, sizeof err);
+        cr_assert(eq(int, rc, PW_EDATA), "NUL at %zu", at);
+        cr_assert(not(zero(ptr, strstr(err, "NUL byte"))), "%s", err);
+        memcpy(text + start + at, "\xe5\x8c\xba", 3); /* 区 */
+        rc = pw_datafile_parse("x.csv", text, len, NULL, &df, err, sizeof err);
+        cr_assert(eq(int, rc, PW_OK), "UTF-8 at %zu: %s", at, err);
+        pw_datafile_destroy(&df);
+        text[start + at + 2] = 'b'; /* a broken sequence */
+        rc = pw_datafile_parse("x.csv", text, len, NULL, &df, err, sizeof err);
+        cr_assert(eq(int, rc, PW_EDATA));
+        char want[64];
+        snprintf(want, sizeof want, "invalid UTF-8 at byte %zu of the line", 3 + at);
+        cr_assert(not(zero(ptr, strstr(err, want))), "%s (want %s)", err, want);
+    }
+}
