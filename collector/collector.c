@@ -17,6 +17,10 @@
 #define HELLO_MS      1000  /* hello while not welcomed, and as keep-alive when idle */
 #define WATCH_MS      500   /* how often a followed file is checked */
 #define SILENCE_LOGMS 10000 /* follow mode: remind how long the aggregator is silent */
+/* Observations spooled per turn of the loop: sending starts after the first
+ * slice of a large file instead of after all of it, so the aggregator works
+ * while the rest is spooled. */
+#define SPOOL_SLICE 1024 /* one spool transaction */
 
 struct file_sig {
     dev_t dev;
@@ -33,6 +37,8 @@ struct run {
     pw_spool_t *spool;
     void *sock;
     pw_datafile_t *df;     /* the file as last read, for line numbers */
+    size_t spool_pos;      /* df->obs before this are spooled (or were unchanged) */
+    size_t file_added;     /* updates spooled from df so far */
     struct file_sig sig;
     bool loaded;           /* the file has been read at least once */
     bool unspooled;        /* the spool was full: part of the file still waits */
@@ -98,7 +104,53 @@ static bool file_changed(struct run *r, struct file_sig *now)
     return !r->loaded || memcmp(now, &r->sig, sizeof(*now)) != 0;
 }
 
-/* Reads the file and spools what is new or changed, in one transaction. */
+/* Spools the next slice of the file as last read: what is new or changed,
+ * a transaction per chunk. 0, or a spool error. */
+static int spool_more(struct run *r)
+{
+    if (!r->df || r->spool_pos >= r->df->n)
+        return 0;
+    size_t n = r->df->n - r->spool_pos, added = 0;
+    if (n > SPOOL_SLICE)
+        n = SPOOL_SLICE;
+    int rc = pw_spool_add(r->spool, r->df->obs + r->spool_pos, n, pw_now_ms(), &added);
+    r->res->spooled += added;
+    r->file_added += added;
+    if (rc == PW_ESTOREFULL) {
+        /* Nothing is dropped: what did not fit stays in the file and is
+         * spooled, by the same comparison, once answers make room. */
+        if (!r->full_warned)
+            PW_ERROR("spool %s is full (%llu updates waiting, --spool-max): the rest of %s "
+                     "is spooled as the aggregator takes updates",
+                     r->o->spool_dir, (unsigned long long)pw_spool_pending(r->spool),
+                     r->o->data);
+        r->full_warned = true;
+        r->unspooled = true;
+        r->spool_pos = r->df->n; /* the file is read again when there is room */
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    r->spool_pos += n;
+    if (r->spool_pos < r->df->n)
+        return 0;
+    if (r->file_added)
+        PW_INFO("%zu updates spooled from %s", r->file_added, r->o->data);
+    if (r->full_warned)
+        PW_INFO("spool has room again: %s is spooled completely", r->o->data);
+    r->full_warned = false;
+    r->unspooled = false;
+    return 0;
+}
+
+/* True while part of the file as last read is still to be spooled. */
+static bool spooling(const struct run *r)
+{
+    return r->df && r->spool_pos < r->df->n;
+}
+
+/* Reads the file when it changed (or was not spooled completely) and starts
+ * spooling what is new or changed in it. */
 static int load_file(struct run *r)
 {
     struct file_sig sig;
@@ -122,36 +174,13 @@ static int load_file(struct run *r)
         if (selected(r->o, df->obs[i].period))
             df->obs[n++] = df->obs[i];
     df->n = n;
-    size_t added = 0;
-    rc = pw_spool_add(r->spool, df->obs, df->n, pw_now_ms(), &added);
-    r->res->spooled += added;
-    if (added)
-        PW_INFO("%zu updates spooled from %s", added, r->o->data);
-    if (rc == PW_ESTOREFULL) {
-        /* Nothing is dropped: what did not fit stays in the file and is
-         * spooled, by the same comparison, once answers make room. */
-        if (!r->full_warned)
-            PW_ERROR("spool %s is full (%llu updates waiting, --spool-max): the rest of %s "
-                     "is spooled as the aggregator takes updates",
-                     r->o->spool_dir, (unsigned long long)pw_spool_pending(r->spool),
-                     r->o->data);
-        r->full_warned = true;
-        r->unspooled = true;
-        rc = 0;
-    } else if (rc != 0) {
-        pw_datafile_destroy(&df);
-        return rc;
-    } else {
-        if (r->full_warned)
-            PW_INFO("spool has room again: %s is spooled completely", r->o->data);
-        r->full_warned = false;
-        r->unspooled = false;
-    }
     pw_datafile_destroy(&r->df);
     r->df = df;
+    r->spool_pos = 0;
+    r->file_added = 0;
     r->sig = sig;
     r->loaded = true;
-    return 0;
+    return spool_more(r);
 }
 
 static int line_of(const struct run *r, const pw_msg_t *m)
@@ -309,8 +338,10 @@ static int loop(struct run *r, volatile sig_atomic_t *stop)
             if ((rc = load_file(r)) != 0)
                 break;
         }
+        if (spooling(r) && (rc = spool_more(r)) != 0)
+            break;
         uint64_t pending = pw_spool_pending(r->spool);
-        if (!r->o->follow && pending == 0 && !r->unspooled)
+        if (!r->o->follow && pending == 0 && !r->unspooled && !spooling(r))
             break; /* one-shot: all spooled and all answered */
         if (!r->welcomed) {
             if (now - r->last_hello >= HELLO_MS && (rc = hello(r)) != 0)
@@ -328,7 +359,7 @@ static int loop(struct run *r, volatile sig_atomic_t *stop)
         if (rc == 0 && r->welcomed)
             rc = fill_window(r);
         if (rc == 0)
-            rc = receive(r, 50);
+            rc = receive(r, spooling(r) ? 0 : 50); /* no wait while there is more to spool */
         /* Giving up and complaining go by progress, not by answers: an
          * aggregator that answers "full, retry" again and again is no better
          * than a silent one. */
