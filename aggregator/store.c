@@ -9,9 +9,17 @@
 
 #include "lmdb_util.h"
 #include "pw/error.h"
+#include "pw/log.h"
 #include "pw/util.h"
 
-#define STORE_FORMAT 1u
+/*
+ * Format 2 keys current values district, period, element (format 1:
+ * district, element, period), so that a batch of a district's updates, which
+ * come period by period, dirties a few neighbouring pages of that table
+ * instead of one page per element: half the bytes written per commit. A
+ * store of format 1 is read as it is, and converted when opened for writing.
+ */
+#define STORE_FORMAT 2u
 #define KEYMAX       (3 * PW_ID_MAX + PW_PERIOD_STRMAX)
 
 enum {
@@ -32,6 +40,7 @@ static const char *const db_names[DB_COUNT] = {"meta",  "log",  "current", "seqs
 struct pw_store {
     MDB_env *env;
     MDB_dbi dbi[DB_COUNT];
+    uint32_t format; /* of the keys on disk: 1 until converted, or 2 */
     bool readonly;
     char *dir;
 };
@@ -39,6 +48,7 @@ struct pw_store {
 struct pw_txn {
     pw_store_t *store;
     MDB_txn *txn;
+    uint32_t format; /* of this snapshot: a writer may convert the store under a reader */
     pw_buf_t buf;
     uint64_t last[DB_COUNT]; /* last key of a sequence-keyed database, once known */
     bool known[DB_COUNT];
@@ -57,6 +67,89 @@ static size_t make_key(char *buf, const char *a, const char *b, const char *c)
         buf[n++] = '\0';
     }
     return n;
+}
+
+static int split_key(const MDB_val *k, const char **parts, int n);
+
+/* Calls fn with the three parts of each current-value key, in key order. */
+static int current_walk(MDB_txn *txn, MDB_dbi dbi,
+                        int (*fn)(void *ctx, const char *parts[3], const MDB_val *v), void *ctx)
+{
+    MDB_cursor *cur;
+    int rc = pw__mdb_rc(mdb_cursor_open(txn, dbi, &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    int mrc;
+    while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        const char *parts[3];
+        if ((rc = split_key(&k, parts, 3) != 0 ? PW_ESTORE : fn(ctx, parts, &v)) != 0)
+            break;
+    }
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = pw__mdb_rc(mrc);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* Entries of a conversion: key length, value length, new key, value. */
+_Static_assert(KEYMAX <= 255, "a key's length fits the byte of a conversion entry");
+struct arena {
+    unsigned char *data;
+    size_t len, cap, n;
+};
+
+static int keep_v2(void *ctx, const char *parts[3], const MDB_val *v)
+{
+    struct arena *a = ctx;
+    if (v->mv_size > 255)
+        return PW_ESTORE;
+    if (a->len + 2 + KEYMAX + v->mv_size > a->cap) {
+        size_t ncap = a->cap ? a->cap * 2 : 65536;
+        unsigned char *d = realloc(a->data, ncap);
+        if (!d)
+            return -ENOMEM;
+        a->data = d;
+        a->cap = ncap;
+    }
+    unsigned char *e = a->data + a->len;
+    size_t klen = make_key((char *)e + 2, parts[0], parts[2], parts[1]);
+    e[0] = (unsigned char)klen;
+    e[1] = (unsigned char)v->mv_size;
+    memcpy(e + 2 + klen, v->mv_data, v->mv_size);
+    a->len += 2 + klen + v->mv_size;
+    a->n++;
+    return 0;
+}
+
+/*
+ * Rewrites a format-1 store's current-value keys in format 2's order, inside
+ * the opening transaction, so the conversion is all or nothing. The entries
+ * are held in memory meanwhile (about 60 bytes each), once in a store's life.
+ */
+static int convert_v1(pw_store_t *self, MDB_txn *txn)
+{
+    MDB_dbi dbi = self->dbi[DB_CURRENT];
+    struct arena a = {0};
+    int rc = current_walk(txn, dbi, keep_v2, &a);
+    if (rc == 0)
+        rc = pw__mdb_rc(mdb_drop(txn, dbi, 0));
+    for (size_t off = 0; rc == 0 && off < a.len;) {
+        unsigned char *e = a.data + off;
+        MDB_val nk = {e[0], e + 2}, nv = {e[1], e + 2 + e[0]};
+        rc = pw__mdb_rc(mdb_put(txn, dbi, &nk, &nv, 0));
+        off += 2 + (size_t)e[0] + e[1];
+    }
+    free(a.data);
+    if (rc != 0)
+        return rc;
+    uint32_t fmt = STORE_FORMAT;
+    MDB_val fk = pw__mdb_val("format", 6), fv = {sizeof(fmt), &fmt};
+    if ((rc = pw__mdb_rc(mdb_put(txn, self->dbi[DB_META], &fk, &fv, 0))) != 0)
+        return rc;
+    self->format = STORE_FORMAT;
+    PW_INFO("store converted to format %u: %zu current values keyed anew", STORE_FORMAT, a.n);
+    return 0;
 }
 
 int pw_store_open(pw_store_t **out, const char *dir, const pw_store_opts_t *opts)
@@ -109,15 +202,19 @@ int pw_store_open(pw_store_t **out, const char *dir, const pw_store_opts_t *opts
             goto fail;
         }
         memcpy(&fmt, v.mv_data, sizeof(fmt));
-        if (fmt != STORE_FORMAT) {
+        if (fmt != STORE_FORMAT && fmt != 1) {
             rc = PW_EINCOMPAT;
             goto fail;
         }
+        self->format = fmt;
+        if (fmt == 1 && !opts->readonly && (rc = convert_v1(self, txn)) != 0)
+            goto fail;
     } else if (grc == MDB_NOTFOUND && !opts->readonly) {
         uint32_t fmt = STORE_FORMAT;
         MDB_val nv = {sizeof(fmt), &fmt};
         if ((rc = pw__mdb_rc(mdb_put(txn, self->dbi[DB_META], &k, &nv, 0))) != 0)
             goto fail;
+        self->format = STORE_FORMAT;
     } else if (grc != MDB_NOTFOUND) {
         rc = pw__mdb_rc(grc);
         goto fail;
@@ -194,6 +291,10 @@ int pw_store_begin(pw_store_t *self, bool write, pw_txn_t **out)
         free(t);
         return pw__mdb_rc(rc);
     }
+    t->format = self->format;
+    MDB_val k = pw__mdb_val("format", 6), v;
+    if (!write && mdb_get(t->txn, self->dbi[DB_META], &k, &v) == 0 && v.mv_size == sizeof(uint32_t))
+        memcpy(&t->format, v.mv_data, sizeof(uint32_t));
     *out = t;
     return PW_OK;
 }
@@ -404,18 +505,20 @@ struct current_val {
     uint64_t logseq;
 };
 
-static size_t current_key(char *buf, const char *district, const char *element, pw_period_t p)
+static size_t current_key(uint32_t format, char *buf, const char *district,
+                          const char *element, pw_period_t p)
 {
     char ptext[PW_PERIOD_STRMAX];
     pw_period_format(p, ptext);
-    return make_key(buf, district, element, ptext);
+    return format == 1 ? make_key(buf, district, element, ptext)
+                           : make_key(buf, district, ptext, element);
 }
 
 int pw_store_current_get(pw_txn_t *txn, const char *district, const char *element,
                          pw_period_t period, double *value_out, uint64_t *logseq_out)
 {
     char key[KEYMAX];
-    size_t klen = current_key(key, district, element, period);
+    size_t klen = current_key(txn->format, key, district, element, period);
     MDB_val v;
     int rc = get(txn, DB_CURRENT, key, klen, &v);
     if (rc != 0)
@@ -435,7 +538,7 @@ int pw_store_current_put(pw_txn_t *txn, const char *district, const char *elemen
                          pw_period_t period, double value, uint64_t logseq)
 {
     char key[KEYMAX];
-    size_t klen = current_key(key, district, element, period);
+    size_t klen = current_key(txn->format, key, district, element, period);
     struct current_val cv = {value, logseq};
     return put(txn, DB_CURRENT, key, klen, &cv, sizeof(cv), 0);
 }
@@ -454,34 +557,31 @@ static int split_key(const MDB_val *k, const char **parts, int n)
     return p == end ? 0 : PW_ESTORE;
 }
 
+struct current_ctx {
+    int (*fn)(void *ctx, const char *district, const char *element, pw_period_t period,
+              double value);
+    void *ctx;
+    int pi; /* the part that is the period: 1 in format 2, 2 in format 1 */
+};
+
+static int current_cb(void *ctx, const char *parts[3], const MDB_val *v)
+{
+    struct current_ctx *cc = ctx;
+    struct current_val cv;
+    pw_period_t p;
+    if (v->mv_size != sizeof(cv) || pw_period_parse(parts[cc->pi], strlen(parts[cc->pi]), &p) != 0)
+        return PW_ESTORE;
+    memcpy(&cv, v->mv_data, sizeof(cv));
+    return cc->fn(cc->ctx, parts[0], parts[3 - cc->pi], p, cv.value);
+}
+
 int pw_store_current_foreach(pw_txn_t *txn,
                              int (*fn)(void *ctx, const char *district, const char *element,
                                        pw_period_t period, double value),
                              void *ctx)
 {
-    MDB_cursor *cur;
-    int rc = pw__mdb_rc(mdb_cursor_open(txn->txn, txn->store->dbi[DB_CURRENT], &cur));
-    if (rc != 0)
-        return rc;
-    MDB_val k, v;
-    int mrc;
-    while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-        const char *parts[3];
-        struct current_val cv;
-        pw_period_t p;
-        if (split_key(&k, parts, 3) != 0 || v.mv_size != sizeof(cv) ||
-            pw_period_parse(parts[2], strlen(parts[2]), &p) != 0) {
-            rc = PW_ESTORE;
-            break;
-        }
-        memcpy(&cv, v.mv_data, sizeof(cv));
-        if ((rc = fn(ctx, parts[0], parts[1], p, cv.value)) != 0)
-            break;
-    }
-    if (rc == 0 && mrc != MDB_NOTFOUND)
-        rc = pw__mdb_rc(mrc);
-    mdb_cursor_close(cur);
-    return rc;
+    struct current_ctx cc = {fn, ctx, txn->format == 1 ? 2 : 1};
+    return current_walk(txn->txn, txn->store->dbi[DB_CURRENT], current_cb, &cc);
 }
 
 static size_t seq_key(char *buf, const char *district, uint64_t epoch)

@@ -16,7 +16,9 @@
  * of read-only readers in other processes (publisher, replay, report).
  * Named databases:
  *   log      u64 log seq (big-endian)       -> record (every stored update, in order)
- *   current  "district\0element\0period"    -> f64 value, u64 log seq
+ *   current  "district\0period\0element"    -> f64 value, u64 log seq (format 2;
+ *            format 1 had element before period: read as it is, converted when
+ *            opened for writing)
  *   seqs     "district\0" + u64 epoch        -> u64 last seq, i64 last seen ms
  *   rates    "indicator\0series\0period"     -> rate event (as last published)
  *   open     "indicator\0series"             -> alert event (the open alert)
