@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,8 @@ double bench_report(const char *name, double *v, int n, const char *unit)
     return med;
 }
 
-int bench_free_port(void)
+/* One free port, as the kernel picks it for a wildcard bind. */
+static int pick_port(void)
 {
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_PULL);
     char ep[64];
@@ -93,6 +95,25 @@ int bench_free_port(void)
     zmq_close(s);
     zmq_ctx_term(ctx);
     return port;
+}
+
+int bench_free_port(void)
+{
+    /* The kernel may hand out the same free port twice in a row (nothing is
+     * bound to it until the server starts): never repeat a recent one. */
+    static int recent[64];
+    static size_t next;
+    for (int tries = 0; tries < 100; tries++) {
+        int port = pick_port();
+        bool seen = false;
+        for (size_t i = 0; i < 64 && !seen; i++)
+            seen = port > 0 && recent[i] == port;
+        if (port > 0 && !seen) {
+            recent[next++ % 64] = port;
+            return port;
+        }
+    }
+    return -1;
 }
 
 pid_t bench_spawn(const char *bin, char *const args[], const char *log)

@@ -37,7 +37,7 @@ double bench_median(double *v, int n);
  */
 double bench_report(const char *name, double *v, int n, const char *unit);
 
-/** A free port on 127.0.0.1, or -1 (bound once with port 0, then released). */
+/** A free port on 127.0.0.1 not returned by the last 64 calls, or -1 (bound with port 0, released). */
 int bench_free_port(void);
 
 /**
