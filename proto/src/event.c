@@ -557,57 +557,7 @@ int pw_event_from_object(const msgpack_object *obj, pw_event_t *out)
 /* The key k as put_ekey() writes it. */
 static bool rd_ekey(struct pw__rd *r, enum ekey k)
 {
-    const char *name = ekey_names[k];
-    size_t n = ekey_lens[k];
-    if ((size_t)(r->end - r->p) < 1 + n || r->p[0] != (0xa0 | n))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (r->p[1 + i] != (unsigned char)name[i])
-            return false;
-    r->p += 1 + n;
-    return true;
-}
-
-/* An integer in the range of int64_t, in any form pw__put_int() writes. */
-static bool rd_int(struct pw__rd *r, int64_t *out)
-{
-    if (r->p >= r->end)
-        return false;
-    unsigned b = *r->p;
-    if (b >= 0xe0) { /* negative fixint */
-        *out = (int64_t)(int8_t)b;
-        r->p++;
-        return true;
-    }
-    if (b >= 0xd0 && b <= 0xd3) {
-        size_t n = (size_t)1 << (b - 0xd0);
-        if ((size_t)(r->end - r->p) < 1 + n)
-            return false;
-        uint64_t u = 0;
-        for (size_t i = 1; i <= n; i++)
-            u = u << 8 | r->p[i];
-        /* Sign-extend the n-byte two's complement value. */
-        int shift = (int)(64 - 8 * n);
-        *out = shift ? (int64_t)(u << shift) >> shift : (int64_t)u;
-        r->p += 1 + n;
-        return true;
-    }
-    uint64_t u;
-    if (!pw__rd_uint(r, &u) || u > (uint64_t)INT64_MAX)
-        return false;
-    *out = (int64_t)u;
-    return true;
-}
-
-static bool rd_eid(struct pw__rd *r, bool may_be_empty, char out[PW_ID_MAX])
-{
-    const char *s;
-    size_t n;
-    if (!pw__rd_str(r, &s, &n) || (!(may_be_empty && n == 0) && !pw__id_valid(s, n)))
-        return false;
-    memcpy(out, s, n);
-    out[n] = '\0';
-    return true;
+    return pw__rd_key(r, ekey_names[k], ekey_lens[k]);
 }
 
 /*
@@ -631,30 +581,22 @@ static bool decode_rate_flat(const void *data, size_t len, pw_event_t *out)
     if (!rd_ekey(&r, E_PV) || !pw__rd_uint(&r, &u) || u != PW_PROTO_VERSION ||
         !rd_ekey(&r, E_TY) || !pw__rd_str(&r, &s, &n) || n != 4 || memcmp(s, "rate", 4) != 0 ||
         !rd_ekey(&r, E_Q) || !pw__rd_uint(&r, &out->seq) || !rd_ekey(&r, E_T) ||
-        !rd_int(&r, &out->time_ms) || !rd_ekey(&r, E_I) || !rd_eid(&r, false, out->indicator) ||
-        !rd_ekey(&r, E_SR) || !rd_eid(&r, true, out->series) || !rd_ekey(&r, E_P) ||
+        !pw__rd_int(&r, &out->time_ms) || !rd_ekey(&r, E_I) || !pw__rd_id(&r, false, out->indicator) ||
+        !rd_ekey(&r, E_SR) || !pw__rd_id(&r, true, out->series) || !rd_ekey(&r, E_P) ||
         !pw__rd_str(&r, &s, &n) || pw_period_parse(s, n, &out->period) != 0 ||
         !rd_ekey(&r, E_VAL) || r.p >= r.end)
         return false;
-    if (*r.p == 0xc0) {
+    if (*r.p == 0xc0)
         r.p++;
-    } else {
-        if (r.end - r.p < 9 || *r.p != 0xcb)
-            return false;
-        uint64_t bits = 0;
-        for (int i = 1; i <= 8; i++)
-            bits = bits << 8 | r.p[i];
-        memcpy(&out->value, &bits, sizeof bits);
-        if (!isfinite(out->value))
-            return false;
+    else if (pw__rd_double(&r, &out->value))
         out->has_value = true;
-        r.p += 9;
-    }
+    else
+        return false;
     if (!rd_ekey(&r, E_RATE) || r.p >= r.end)
         return false;
     if (*r.p == 0xc0)
         r.p++;
-    else if (rd_int(&r, &out->centi))
+    else if (pw__rd_int(&r, &out->centi))
         out->has_rate = true;
     else
         return false;

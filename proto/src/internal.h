@@ -59,6 +59,14 @@ struct pw__rd {
 bool pw__rd_uint(struct pw__rd *r, uint64_t *out);
 /** fixstr or str8: *s points into the frame. */
 bool pw__rd_str(struct pw__rd *r, const char **s, size_t *n);
+/** Any form pw__put_int() writes, of a value in the range of int64_t. */
+bool pw__rd_int(struct pw__rd *r, int64_t *out);
+/** A float64, finite. */
+bool pw__rd_double(struct pw__rd *r, double *out);
+/** The fixstr name[0..n), n < 32: a map key as the writers put it. */
+bool pw__rd_key(struct pw__rd *r, const char *name, size_t n);
+/** An id (pw__id_valid), or with may_be_empty also "", copied NUL-terminated. */
+bool pw__rd_id(struct pw__rd *r, bool may_be_empty, char out[PW_ID_MAX]);
 
 /** Makes buf->cap at least n (contents kept); 0, or -ENOMEM with buf->len 0. */
 int pw__buf_reserve(pw_buf_t *buf, size_t n);

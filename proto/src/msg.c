@@ -909,6 +909,8 @@ static bool read_object(const unsigned char *p, size_t len, size_t *pos_io, msgp
     return true;
 }
 
+static bool decode_flat(const void *data, size_t len, pw_msg_type_t type, pw_msg_t *out);
+
 /*
  * The strict decoder. It accepts and rejects exactly what
  * pw_msg_decode_reference() does, with the same codes and fields (a unit test
@@ -920,8 +922,6 @@ static bool read_object(const unsigned char *p, size_t len, size_t *pos_io, msgp
  * prevalidation runs first; the keys are mapped by the same key_index() and
  * the fields checked by the same decode_fields().
  */
-static bool decode_flat(const void *data, size_t len, pw_msg_type_t type, pw_msg_t *out);
-
 int pw_msg_decode(const void *data, size_t len, pw_msg_t *out)
 {
     const unsigned char *p = data;
@@ -1032,11 +1032,59 @@ bool pw__rd_str(struct pw__rd *r, const char **s, size_t *n)
     return true;
 }
 
-static bool rd_id(struct pw__rd *r, char out[PW_ID_MAX])
+bool pw__rd_int(struct pw__rd *r, int64_t *out)
+{
+    if (r->p >= r->end)
+        return false;
+    unsigned b = *r->p;
+    if (b >= 0xe0) { /* negative fixint */
+        *out = (int64_t)(int8_t)b;
+        r->p++;
+        return true;
+    }
+    if (b >= 0xd0 && b <= 0xd3) {
+        size_t n = (size_t)1 << (b - 0xd0);
+        if ((size_t)(r->end - r->p) < 1 + n)
+            return false;
+        uint64_t u = read_be(r->p + 1, n);
+        /* Sign-extend the n-byte two's complement value. */
+        int shift = (int)(64 - 8 * n);
+        *out = shift ? (int64_t)(u << shift) >> shift : (int64_t)u;
+        r->p += 1 + n;
+        return true;
+    }
+    uint64_t u;
+    if (!pw__rd_uint(r, &u) || u > (uint64_t)INT64_MAX)
+        return false;
+    *out = (int64_t)u;
+    return true;
+}
+
+bool pw__rd_double(struct pw__rd *r, double *out)
+{
+    if (r->end - r->p < 9 || *r->p != 0xcb)
+        return false;
+    uint64_t bits = read_be(r->p + 1, 8);
+    memcpy(out, &bits, sizeof *out);
+    if (!isfinite(*out))
+        return false;
+    r->p += 9;
+    return true;
+}
+
+bool pw__rd_key(struct pw__rd *r, const char *name, size_t n)
+{
+    if ((size_t)(r->end - r->p) < 1 + n || r->p[0] != (0xa0 | n) || memcmp(r->p + 1, name, n) != 0)
+        return false;
+    r->p += 1 + n;
+    return true;
+}
+
+bool pw__rd_id(struct pw__rd *r, bool may_be_empty, char out[PW_ID_MAX])
 {
     const char *s;
     size_t n;
-    if (!pw__rd_str(r, &s, &n) || !pw__id_valid(s, n))
+    if (!pw__rd_str(r, &s, &n) || (!(may_be_empty && n == 0) && !pw__id_valid(s, n)))
         return false;
     memcpy(out, s, n);
     out[n] = '\0';
@@ -1069,27 +1117,22 @@ static bool rd_field(struct pw__rd *r, enum key k, pw_msg_t *out)
     case K_PV:
         return pw__rd_uint(r, &u) && u == PW_PROTO_VERSION;
     case K_TY:
-        return false; /* rd_type()'s */
+        return rd_type(r, out->type);
     case K_D:
-        return rd_id(r, out->district);
+        return pw__rd_id(r, false, out->district);
     case K_EP:
         return pw__rd_uint(r, &out->epoch) && out->epoch != 0;
     case K_S:
         return pw__rd_uint(r, &out->seq) && out->seq != 0;
     case K_E:
-        return rd_id(r, out->element);
+        return pw__rd_id(r, false, out->element);
     case K_P:
         return pw__rd_str(r, &s, &n) && pw_period_parse(s, n, &out->period) == 0;
     case K_V: {
-        if (r->end - r->p < 9 || *r->p != 0xcb)
-            return false;
-        uint64_t bits = read_be(r->p + 1, 8);
         double v;
-        memcpy(&v, &bits, sizeof v);
-        if (!isfinite(v))
+        if (!pw__rd_double(r, &v))
             return false;
         out->value = v == 0.0 ? 0.0 : v;
-        r->p += 9;
         return true;
     }
     case K_T:
@@ -1132,16 +1175,9 @@ static bool decode_flat(const void *data, size_t len, pw_msg_type_t type, pw_msg
     for (int k = 0; k < K_COUNT && ok; k++) {
         if (!(keys & KEY_BIT(k)))
             continue;
-        /* Keys are one or two bytes: compare the fixstr header and bytes directly. */
+        /* Keys are one or two bytes. */
         const char *name = key_names[k];
-        size_t n = name[1] ? 2 : 1;
-        ok = (size_t)(r.end - r.p) > n && r.p[0] == (0xa0 | n) &&
-             r.p[1] == (unsigned char)name[0] &&
-             (n == 1 || r.p[2] == (unsigned char)name[1]);
-        if (ok) {
-            r.p += 1 + n;
-            ok = k == K_TY ? rd_type(&r, type) : rd_field(&r, (enum key)k, out);
-        }
+        ok = pw__rd_key(&r, name, name[1] ? 2 : 1) && rd_field(&r, (enum key)k, out);
     }
     return ok && r.p == r.end;
 }
