@@ -19,8 +19,10 @@
 #define SILENCE_LOGMS 10000 /* follow mode: remind how long the aggregator is silent */
 /* Observations spooled per turn of the loop: sending starts after the first
  * slice of a large file instead of after all of it, so the aggregator works
- * while the rest is spooled. */
-#define SPOOL_SLICE 1024 /* one spool transaction */
+ * while the rest is spooled. Slices double up to the last size, as each is a
+ * synced commit: the first answers quickly, the next ones cost few syncs. */
+#define SPOOL_SLICE_FIRST 1024
+#define SPOOL_SLICE_MAX   16384
 
 struct file_sig {
     dev_t dev;
@@ -38,6 +40,7 @@ struct run {
     void *sock;
     pw_datafile_t *df;     /* the file as last read, for line numbers */
     size_t spool_pos;      /* df->obs before this are spooled (or were unchanged) */
+    size_t slice;          /* observations spooled by the next spool_more() */
     size_t file_added;     /* updates spooled from df so far */
     struct file_sig sig;
     bool loaded;           /* the file has been read at least once */
@@ -111,8 +114,12 @@ static int spool_more(struct run *r)
     if (!r->df || r->spool_pos >= r->df->n)
         return 0;
     size_t n = r->df->n - r->spool_pos, added = 0;
-    if (n > SPOOL_SLICE)
-        n = SPOOL_SLICE;
+    if (r->slice < SPOOL_SLICE_FIRST)
+        r->slice = SPOOL_SLICE_FIRST;
+    if (n > r->slice)
+        n = r->slice;
+    if (r->slice < SPOOL_SLICE_MAX)
+        r->slice *= 2;
     int rc = pw_spool_add(r->spool, r->df->obs + r->spool_pos, n, pw_now_ms(), &added);
     r->res->spooled += added;
     r->file_added += added;
@@ -177,6 +184,7 @@ static int load_file(struct run *r)
     pw_datafile_destroy(&r->df);
     r->df = df;
     r->spool_pos = 0;
+    r->slice = SPOOL_SLICE_FIRST;
     r->file_added = 0;
     r->sig = sig;
     r->loaded = true;

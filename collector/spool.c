@@ -12,7 +12,11 @@
 #include "pw/error.h"
 #include "pw/util.h"
 
-#define ACK_BATCH  512   /* answers recorded per transaction */
+/* Answers recorded per transaction. Each record is a synced commit, and
+ * losing the last ones in a crash costs only their resending, which the
+ * aggregator absorbs as duplicates: so they are recorded rarely. */
+#define ACK_BATCH  8192
+#define REMOVE_MIN 512   /* answered updates removed together at least */
 #define REMOVE_MAX 65536 /* answered updates left in the spool at most */
 
 enum { DB_META, DB_PENDING, DB_LAST, DB_COUNT };
@@ -188,8 +192,8 @@ int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_
     /* Answered updates are removed in batches: a bounded number (within the
      * map's margin over max_pending) may linger, and are found here. */
     self->remove_batch = self->max_pending / 4;
-    if (self->remove_batch < ACK_BATCH)
-        self->remove_batch = ACK_BATCH;
+    if (self->remove_batch < REMOVE_MIN)
+        self->remove_batch = REMOVE_MIN;
     if (self->remove_batch > REMOVE_MAX)
         self->remove_batch = REMOVE_MAX;
     *out = self;
@@ -321,7 +325,7 @@ static int put_last(struct last_table *t, const pw_obs_t *o, bool *changed)
     return pw__mdb_rc(prc);
 }
 
-#define ADD_CHUNK 1024 /* observations per spool transaction */
+#define ADD_CHUNK 16384 /* observations per spool transaction at most */
 
 /* Spools one chunk in one transaction; *added_out counts what it committed. */
 static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t now_ms,

@@ -25,7 +25,7 @@ struct parser {
     size_t cap;
     int line;
     /* Open-addressing set of (period, element) already seen: obs index + 1, 0 when empty. */
-    size_t *slots;
+    uint64_t *slots; /* 0, or the high half of the hash and obs index + 1 */
     size_t nslots;
 };
 
@@ -56,9 +56,15 @@ static uint64_t obs_hash(const pw_obs_t *o)
         h ^= (unsigned char)*c;
         h *= 0x100000001b3u;
     }
-    h ^= (uint64_t)(uint32_t)o->period.end * 16u + o->period.months;
-    h *= 0x100000001b3u;
-    return h ^ (h >> 29);
+    h ^= ((uint64_t)(uint32_t)o->period.end << 8) ^ (uint64_t)o->period.months;
+    /* A full avalanche (murmur3's finalizer): the table indexes by the low
+     * bits, where FNV's last multiply leaves element and period entangled
+     * only weakly, and long probe runs followed. */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdu;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53u;
+    return h ^ (h >> 33);
 }
 
 static bool obs_same(const pw_obs_t *a, const pw_obs_t *b)
@@ -66,12 +72,18 @@ static bool obs_same(const pw_obs_t *a, const pw_obs_t *b)
     return pw_period_eq(a->period, b->period) && strcmp(a->element, b->element) == 0;
 }
 
-/* The slot holding an observation like o, or the empty slot where it would go. */
-static size_t *find_slot(size_t *slots, size_t nslots, const pw_obs_t *obs, const pw_obs_t *o)
+/* The slot holding an observation like o (hash h), or the empty slot where it
+ * would go. Each slot keeps half of its hash: a probe reads the observation
+ * only when that half matches, so an insertion costs one cache miss, not one
+ * per probe. */
+static uint64_t *find_slot(uint64_t *slots, size_t nslots, const pw_obs_t *obs,
+                           const pw_obs_t *o, uint64_t h)
 {
-    size_t i = (size_t)obs_hash(o) & (nslots - 1);
-    while (slots[i] != 0 && !obs_same(&obs[slots[i] - 1], o))
-        i = (i + 1) & (nslots - 1);
+    size_t i = (size_t)h & (nslots - 1);
+    uint64_t tag = h >> 32 << 32;
+    for (uint64_t s; (s = slots[i]) != 0; i = (i + 1) & (nslots - 1))
+        if ((s >> 32 << 32) == tag && obs_same(&obs[(uint32_t)s - 1], o))
+            break;
     return &slots[i];
 }
 
@@ -82,11 +94,15 @@ static int grow_slots(struct parser *p)
     if ((n + 1) * 2 <= p->nslots)
         return 0;
     size_t nslots = p->nslots ? p->nslots * 2 : 64;
-    size_t *slots = calloc(nslots, sizeof *slots);
+    if (n >= UINT32_MAX)
+        return fail(p, p->line, "more than %u observations in one file", UINT32_MAX - 1);
+    uint64_t *slots = calloc(nslots, sizeof *slots);
     if (!slots)
         return oom(p);
-    for (size_t i = 0; i < n; i++)
-        *find_slot(slots, nslots, p->df->obs, &p->df->obs[i]) = i + 1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = obs_hash(&p->df->obs[i]);
+        *find_slot(slots, nslots, p->df->obs, &p->df->obs[i], h) = (h >> 32 << 32) | (i + 1);
+    }
     free(p->slots);
     p->slots = slots;
     p->nslots = nslots;
@@ -163,19 +179,20 @@ static int do_row(struct parser *p, const char *s, size_t n)
         return rc;
     if ((rc = grow_slots(p)) != 0)
         return rc;
-    size_t *slot = find_slot(p->slots, p->nslots, p->df->obs, &o);
+    uint64_t h = obs_hash(&o);
+    uint64_t *slot = find_slot(p->slots, p->nslots, p->df->obs, &o, h);
     if (*slot != 0) {
         char buf[PW_PERIOD_STRMAX];
         pw_period_format(o.period, buf);
         return fail(p, p->line, "duplicate observation of '%s' for %s (first at line %d)",
-                    o.element, buf, p->df->obs[*slot - 1].line);
+                    o.element, buf, p->df->obs[(uint32_t)*slot - 1].line);
     }
     pw_obs_t *q = pw__text_reserve(p->df->obs, p->df->n, &p->cap, sizeof *q);
     if (!q)
         return oom(p);
     p->df->obs = q;
     p->df->obs[p->df->n++] = o;
-    *slot = p->df->n;
+    *slot = (h >> 32 << 32) | p->df->n;
     return 0;
 }
 
