@@ -17,14 +17,24 @@
 #include "pw/util.h"
 #include "store.h"
 
-#define BATCH_DEFAULT 4096
+#define BATCH_DEFAULT 16384
 #define PEERS_MAX     256 /* distinct (district, epoch) pairs in one batch */
+/* Messages one frame may add to a batch: its updates, or as many and the
+ * nack for what follows them. */
+#define FRAME_ROOM    (PW_FRAME_UPDATES_MAX + 1)
 
 /* One received frame waiting for the batch's commit. */
 struct item {
     zmq_msg_t id;  /* the collector's routing id */
     zmq_msg_t msg; /* the payload */
     int auth;      /* the district its CURVE key speaks for: AUTH_NONE, AUTH_REVOKED or >= 0 */
+};
+
+/* One message of a received frame, decoded on receipt. */
+struct message {
+    pw_msg_t m;
+    int item; /* its frame */
+    int rc;   /* the decoder's verdict: 0, or the code to nack it with */
 };
 
 #define AUTH_NONE    (-2) /* CURVE is off: nothing to check */
@@ -71,6 +81,8 @@ struct pw_aggregator {
     size_t batch_max;
     struct item *items;
     size_t nitems;
+    struct message *msgs; /* of the items, in order; room for a frame past batch_max */
+    size_t nmsgs;
     struct peer peers[PEERS_MAX];
     size_t npeers;
     struct reply *replies;
@@ -258,7 +270,7 @@ static int secure(pw_aggregator_t *self)
 
 static int bind_all(pw_aggregator_t *self)
 {
-    int64_t maxsize = PW_MSG_MAXSIZE;
+    int64_t maxsize = PW_FRAME_MAXSIZE;
     zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
     set_int(self->router, ZMQ_ROUTER_MANDATORY, 1);
     set_int(self->router, ZMQ_LINGER, 500);
@@ -316,11 +328,13 @@ int pw_aggregator_new(const pw_aggregator_opts_t *opts, pw_aggregator_t **out)
     self->cat = opts->catalog;
     self->batch_max = opts->batch_max ? opts->batch_max : BATCH_DEFAULT;
     self->items = calloc(self->batch_max, sizeof(*self->items));
+    self->msgs = calloc(self->batch_max + FRAME_ROOM, sizeof(*self->msgs));
     self->status = calloc(self->cat->ndistricts + 1, sizeof(*self->status));
-    self->replies = calloc(self->batch_max + PEERS_MAX, sizeof(*self->replies));
+    self->replies = calloc(self->batch_max + FRAME_ROOM + PEERS_MAX,
+                           sizeof(*self->replies));
     if (opts->metrics_path)
         self->metrics = pw_agg_metrics_new(self->cat);
-    if (!self->items || !self->replies || !self->status ||
+    if (!self->items || !self->msgs || !self->replies || !self->status ||
         (opts->metrics_path && !self->metrics)) {
         rc = -ENOMEM;
         goto fail;
@@ -373,6 +387,7 @@ void pw_aggregator_destroy(pw_aggregator_t **self_p)
     pw_buf_free(&self->out);
     pw_agg_metrics_destroy(&self->metrics);
     free(self->items);
+    free(self->msgs);
     free(self->replies);
     free(self->status);
     pw_keyring_destroy(&self->ring);
@@ -383,7 +398,7 @@ void pw_aggregator_destroy(pw_aggregator_t **self_p)
 
 static void queue_reply(pw_aggregator_t *self, int item, const pw_msg_t *msg)
 {
-    if (self->nreplies < self->batch_max + PEERS_MAX)
+    if (self->nreplies < self->batch_max + FRAME_ROOM + PEERS_MAX)
         self->replies[self->nreplies++] = (struct reply){item, *msg};
 }
 
@@ -497,6 +512,9 @@ static void hello(pw_aggregator_t *self, int item, const pw_msg_t *m)
     snprintf(w.district, sizeof(w.district), "%s", m->district);
     w.epoch = m->epoch;
     w.seq = p->last;
+    /* Only to a collector that asked: an older one would refuse the key. */
+    if (m->frame_max)
+        w.frame_max = m->frame_max < PW_FRAME_UPDATES_MAX ? m->frame_max : PW_FRAME_UPDATES_MAX;
     queue_reply(self, item, &w);
 }
 
@@ -598,25 +616,20 @@ static int apply_batch(pw_aggregator_t *self, bool refuse, int64_t now)
     if (rc != 0)
         return rc;
     self->pending = self->head;
-    for (size_t i = 0; i < self->nitems && rc == 0; i++) {
-        pw_msg_t m;
-        zmq_msg_t *msg = &self->items[i].msg;
-        int drc = pw_msg_decode(zmq_msg_data(msg), zmq_msg_size(msg), &m);
-        if (drc != 0) {
+    for (size_t i = 0; i < self->nmsgs && rc == 0; i++) {
+        const struct message *dm = &self->msgs[i];
+        int item = dm->item;
+        if (dm->rc != 0) {
             self->n_rejected++;
-            int a = self->items[i].auth;
-            PW_WARN("%s: malformed message (%zu bytes) rejected: %s",
-                    a >= 0 ? self->cat->districts[a].id : "peer without a key",
-                    zmq_msg_size(msg), pw_strerror(drc));
-            nack(self, (int)i, 0, 0, drc, pw_strerror(drc));
+            nack(self, item, 0, 0, dm->rc, pw_strerror(dm->rc));
             continue;
         }
-        if (m.type == PW_MSG_HELLO)
-            hello(self, (int)i, &m);
-        else if (m.type == PW_MSG_UPDATE)
-            rc = update(self, (int)i, &m, now, refuse);
+        if (dm->m.type == PW_MSG_HELLO)
+            hello(self, item, &dm->m);
+        else if (dm->m.type == PW_MSG_UPDATE)
+            rc = update(self, item, &dm->m, now, refuse);
         else
-            nack(self, (int)i, m.epoch, m.seq, PW_ETYPE, "collectors send hello and update");
+            nack(self, item, dm->m.epoch, dm->m.seq, PW_ETYPE, "collectors send hello and update");
     }
     for (size_t i = 0; i < self->npeers && rc == 0; i++) {
         struct peer *p = &self->peers[i];
@@ -685,7 +698,7 @@ static int process_batch(pw_aggregator_t *self)
             return rrc;
         }
         if (rc != PW_ESTOREFULL || self->full) {
-            PW_ERROR("commit of %zu messages failed: %s", self->nitems, pw_strerror(rc));
+            PW_ERROR("commit of %zu messages failed: %s", self->nmsgs, pw_strerror(rc));
             return rc;
         }
         size_t size;
@@ -701,7 +714,7 @@ static int process_batch(pw_aggregator_t *self)
     }
     self->n_batches++;
     if (self->metrics)
-        pw_agg_metrics_batch(self->metrics, self->nitems, self->n_stored - stored0,
+        pw_agg_metrics_batch(self->metrics, self->nitems, self->nmsgs, self->n_stored - stored0,
                              self->n_dup - dup0, (double)(pw_mono_us() - t0) / 1e6);
     for (size_t d = 0; d < self->cat->ndistricts; d++)
         self->status[d].dirty = false;
@@ -741,11 +754,47 @@ static int key_district(const pw_aggregator_t *self, zmq_msg_t *msg)
     return AUTH_REVOKED;
 }
 
-/* Receives up to batch_max waiting messages without blocking. */
+/*
+ * Decodes the messages of the frame just received. A frame's first message
+ * that cannot be decoded ends it: what follows it is not read (one nack
+ * answers for the rest), nor anything past PW_FRAME_UPDATES_MAX messages.
+ */
+static void decode_frame(pw_aggregator_t *self, int item)
+{
+    zmq_msg_t *msg = &self->items[item].msg;
+    const void *data = zmq_msg_data(msg);
+    size_t len = zmq_msg_size(msg), pos = 0, n = 0;
+    int a = self->items[item].auth;
+    const char *who = a >= 0 ? self->cat->districts[a].id : "peer without a key";
+    do {
+        struct message *dm = &self->msgs[self->nmsgs++];
+        dm->item = item;
+        if (n++ == PW_FRAME_UPDATES_MAX) {
+            memset(&dm->m, 0, sizeof(dm->m));
+            dm->rc = PW_EMALFORMED;
+            PW_WARN("%s: frame of more than %d messages: the rest of it (%zu bytes) rejected",
+                    who, PW_FRAME_UPDATES_MAX, len - pos);
+            return;
+        }
+        size_t at = pos;
+        dm->rc = pw_msg_decode_next(data, len, &pos, &dm->m);
+        if (dm->rc != 0) {
+            PW_WARN("%s: malformed message (%zu bytes at byte %zu of a %zu-byte frame) "
+                    "rejected%s: %s",
+                    who, pos - at, at, len, pos < len ? " with the rest of the frame" : "",
+                    pw_strerror(dm->rc));
+            return;
+        }
+    } while (pos < len);
+}
+
+/* Receives the waiting frames without blocking, until their messages reach
+ * batch_max (a frame is never split: the last may go past it). */
 static int receive_batch(pw_aggregator_t *self)
 {
     self->nitems = 0;
-    while (self->nitems < self->batch_max) {
+    self->nmsgs = 0;
+    while (self->nmsgs < self->batch_max) {
         struct item *it = &self->items[self->nitems];
         zmq_msg_init(&it->id);
         zmq_msg_init(&it->msg);
@@ -780,6 +829,7 @@ static int receive_batch(pw_aggregator_t *self)
             zmq_msg_close(&it->msg);
             continue;
         }
+        decode_frame(self, (int)self->nitems);
         self->nitems++;
     }
     return 0;

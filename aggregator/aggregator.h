@@ -29,7 +29,7 @@ typedef struct pw_aggregator_opts {
     const char *notify;                   /**< PUB endpoint for publishers; NULL = default */
     size_t map_size;                      /**< LMDB map size to start with; 0 = 1 GiB */
     size_t map_max;                       /**< grow the map up to this; 0 = 64 GiB */
-    size_t batch_max;                     /**< updates per transaction at most; 0 = 4096 */
+    size_t batch_max;                     /**< messages per transaction, about (a frame is never split); 0 = 16384 */
     const char *keys_dir;                 /**< CURVE keys (planwatch keygen); NULL = none */
     bool insecure;                        /**< allow TCP without CURVE (loudly) */
     volatile sig_atomic_t *reload;        /**< set (by SIGHUP): re-read the district keys */

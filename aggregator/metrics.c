@@ -28,7 +28,7 @@ struct district_metrics {
 struct pw_agg_metrics {
     const pw_catalog_t *cat;
     int64_t start_ms;
-    uint64_t messages, accepted, duplicates;
+    uint64_t frames, messages, accepted, duplicates;
     uint64_t handshakes_accepted, handshakes_refused;
     uint64_t rejected[NREASONS];
     struct {
@@ -71,9 +71,10 @@ void pw_agg_metrics_destroy(pw_agg_metrics_t **self_p)
     *self_p = NULL;
 }
 
-void pw_agg_metrics_batch(pw_agg_metrics_t *self, size_t messages, uint64_t stored,
-                          uint64_t duplicates, double seconds)
+void pw_agg_metrics_batch(pw_agg_metrics_t *self, size_t frames, size_t messages,
+                          uint64_t stored, uint64_t duplicates, double seconds)
 {
+    self->frames += frames;
     self->messages += messages;
     self->accepted += stored;
     self->duplicates += duplicates;
@@ -151,6 +152,10 @@ static int render(pw_agg_metrics_t *self, const char *store_dir, size_t map_size
         (rc = counter(p, "planwatch_aggregator_messages_total",
                       "Messages from collectors in committed batches (hellos and updates).",
                       self->messages)) ||
+        (rc = counter(p, "planwatch_aggregator_frames_total",
+                      "ZeroMQ frames from collectors in committed batches (a frame holds up "
+                      "to 64 updates).",
+                      self->frames)) ||
         (rc = counter(p, "planwatch_aggregator_updates_accepted_total",
                       "Updates stored and acknowledged.", self->accepted)) ||
         (rc = counter(p, "planwatch_aggregator_duplicates_total",

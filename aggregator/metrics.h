@@ -24,11 +24,11 @@ pw_agg_metrics_t *pw_agg_metrics_new(const pw_catalog_t *cat);
 void pw_agg_metrics_destroy(pw_agg_metrics_t **self_p);
 
 /**
- * Counts one committed batch: messages received in it, updates stored,
- * duplicates acknowledged again, and how long its transaction took.
+ * Counts one committed batch: frames and messages received in it, updates
+ * stored, duplicates acknowledged again, and how long its transaction took.
  */
-void pw_agg_metrics_batch(pw_agg_metrics_t *self, size_t messages, uint64_t stored,
-                          uint64_t duplicates, double seconds);
+void pw_agg_metrics_batch(pw_agg_metrics_t *self, size_t frames, size_t messages,
+                          uint64_t stored, uint64_t duplicates, double seconds);
 
 /** Counts one NACK sent, by its wire reason code (ours or a negative errno). */
 void pw_agg_metrics_nack(pw_agg_metrics_t *self, int reason);

@@ -53,7 +53,11 @@ struct run {
     int64_t last_progress; /* when the answered sequence last moved */
     bool full_warned;
     bool refused;          /* the last answer was a retryable refusal */
+    bool legacy;           /* the aggregator predates several updates per frame */
+    uint32_t frame_max;    /* updates per frame, as the welcome said */
     pw_buf_t buf;
+    pw_buf_t frame;        /* updates waiting to go as one frame */
+    uint32_t nframe;       /* how many: r->next to r->next + nframe - 1 */
 };
 
 static int send_frame(struct run *r, const void *frame, size_t len)
@@ -80,6 +84,7 @@ static int hello(struct run *r)
     snprintf(m.district, sizeof(m.district), "%s", r->o->district);
     m.epoch = pw_spool_epoch(r->spool);
     m.spool_head = pw_spool_head(r->spool);
+    m.frame_max = r->legacy ? 0 : PW_FRAME_UPDATES_MAX;
     r->last_hello = pw_mono_ms();
     int rc = send_msg(r, &m);
     return rc == PW_ETIMEOUT ? 0 : rc;
@@ -200,20 +205,42 @@ static int line_of(const struct run *r, const pw_msg_t *m)
     return 0;
 }
 
-/* The spool holds each update as its wire frame: sent as stored. */
-static int send_one(void *ctx, uint64_t seq, const void *frame, size_t len)
+/* Sends the updates gathered for one frame. When it cannot go, they stay
+ * spooled and r->next where it was: they go again with the next window. */
+static int send_gathered(struct run *r)
 {
-    struct run *r = ctx;
-    if (seq != r->next)
-        return 0; /* answered meanwhile */
-    int rc = send_frame(r, frame, len);
+    uint64_t n = r->nframe;
+    if (n == 0)
+        return 0;
+    int rc = send_frame(r, r->frame.data, r->frame.len);
+    r->frame.len = 0;
+    r->nframe = 0;
     if (rc != 0)
         return rc;
-    if (seq <= r->highest_sent)
-        r->res->resent++;
-    else
-        r->highest_sent = seq;
-    r->next++;
+    uint64_t last = r->next + n - 1;
+    if (r->highest_sent >= r->next)
+        r->res->resent += (last < r->highest_sent ? last : r->highest_sent) - r->next + 1;
+    if (last > r->highest_sent)
+        r->highest_sent = last;
+    r->next = last + 1;
+    return 0;
+}
+
+/* The spool holds each update as its wire message: sent as stored, up to
+ * frame_max of them back to back in one frame. */
+static int send_one(void *ctx, uint64_t seq, const void *msg, size_t len)
+{
+    struct run *r = ctx;
+    int rc = 0;
+    if (seq != r->next + r->nframe)
+        return 0; /* answered meanwhile */
+    if (r->nframe > 0 &&
+        (r->nframe >= r->frame_max || r->frame.len + len > PW_FRAME_MAXSIZE) &&
+        (rc = send_gathered(r)) != 0)
+        return rc;
+    if (pw_buf_append(&r->frame, msg, len) != 0)
+        return -ENOMEM;
+    r->nframe++;
     return 0;
 }
 
@@ -229,6 +256,10 @@ static int fill_window(struct run *r)
     if (r->next > limit)
         return 0;
     int rc = pw_spool_read_frames(r->spool, r->next, (size_t)(limit - r->next + 1), send_one, r);
+    if (rc == 0)
+        rc = send_gathered(r);
+    r->frame.len = 0;
+    r->nframe = 0;
     return rc == PW_ETIMEOUT ? 0 : rc;
 }
 
@@ -249,6 +280,15 @@ static int report_reject(void *ctx, const pw_msg_t *m)
 
 static int on_answer(struct run *r, const pw_msg_t *m)
 {
+    if (m->type == PW_MSG_NACK && m->epoch == 0 && m->reason == PW_EMALFORMED && !r->welcomed &&
+        !r->legacy) {
+        /* Our hello's b is what an older aggregator cannot read: say hello
+         * without it, now, and send one update per frame. */
+        PW_INFO("the aggregator takes one update per frame (an older version)");
+        r->legacy = true;
+        r->last_hello = 0;
+        return 0;
+    }
     if (m->epoch != pw_spool_epoch(r->spool))
         return 0; /* meant for an earlier instance of this district */
     uint64_t acked = pw_spool_acked(r->spool), head = pw_spool_head(r->spool);
@@ -262,6 +302,9 @@ static int on_answer(struct run *r, const pw_msg_t *m)
             PW_INFO("connected to %s: %llu committed, %llu waiting", r->o->connect,
                     (unsigned long long)m->seq, (unsigned long long)(head - m->seq));
         r->welcomed = true;
+        r->frame_max = m->frame_max == 0                    ? 1
+                       : m->frame_max > PW_FRAME_UPDATES_MAX ? PW_FRAME_UPDATES_MAX
+                                                             : m->frame_max;
         r->last_answer = pw_mono_ms();
         r->next = (m->seq > acked ? m->seq : acked) + 1;
         return pw_spool_ack(r->spool, m->seq);
@@ -444,5 +487,6 @@ out:
     pw_spool_destroy(&r.spool);
     pw_datafile_destroy(&r.df);
     pw_buf_free(&r.buf);
+    pw_buf_free(&r.frame);
     return rc;
 }

@@ -19,7 +19,7 @@ static bool msg_equal(const pw_msg_t *a, const pw_msg_t *b)
            pw_period_eq(a->period, b->period) && same_double(a->value, b->value) &&
            a->observed_ms == b->observed_ms && a->received_ms == b->received_ms &&
            a->kind == b->kind && a->reason == b->reason && strcmp(a->text, b->text) == 0 &&
-           a->spool_head == b->spool_head;
+           a->spool_head == b->spool_head && a->frame_max == b->frame_max;
 }
 
 static bool decode_code(int rc)
@@ -53,6 +53,23 @@ int pw_fuzz_msg(const uint8_t *data, size_t size)
     int rrc = pw_msg_decode_reference(data, size, &ref);
     PW_FUZZ_CHECK(rrc == rc);
     PW_FUZZ_CHECK(rc != PW_OK || msg_equal(&m, &ref));
+    /* Read as a frame of several messages, each one decodes as a frame of
+     * its own would; the reader always moves on; a frame of one message
+     * reads as pw_msg_decode() reads it. */
+    for (size_t pos = 0, n = 0; pos < size && n < 256; n++) {
+        size_t at = pos;
+        pw_msg_t one, alone;
+        int nrc = pw_msg_decode_next(data, size, &pos, &one);
+        PW_FUZZ_CHECK(pos > at && pos <= size);
+        if (at == 0 && rc == PW_OK)
+            PW_FUZZ_CHECK(nrc == PW_OK && pos == size && msg_equal(&one, &m));
+        if (nrc != PW_OK) {
+            PW_FUZZ_CHECK(decode_code(nrc));
+            break;
+        }
+        PW_FUZZ_CHECK(pw_msg_decode(data + at, pos - at, &alone) == PW_OK);
+        PW_FUZZ_CHECK(msg_equal(&one, &alone));
+    }
     if (rc != PW_OK) {
         /* msg.h lists every code the decoder may give; a NACK carries it by name. */
         PW_FUZZ_CHECK(decode_code(rc));

@@ -58,10 +58,16 @@ static int msg_seeds(const char *dir)
     m.epoch = 1732861417123ull;
     m.spool_head = 114;
     rc |= pw_msg_encode(&m, &buf) || write_variants(dir, "hello", &buf);
+    m.frame_max = PW_FRAME_UPDATES_MAX;
+    rc |= pw_msg_encode(&m, &buf) || write_variants(dir, "hello-b", &buf);
+    m.frame_max = 0;
 
     m.type = PW_MSG_WELCOME;
     m.seq = 83;
     rc |= pw_msg_encode(&m, &buf) || write_variants(dir, "welcome", &buf);
+    m.frame_max = PW_FRAME_UPDATES_MAX;
+    rc |= pw_msg_encode(&m, &buf) || write_variants(dir, "welcome-b", &buf);
+    m.frame_max = 0;
 
     m.type = PW_MSG_UPDATE;
     m.seq = 84;
@@ -70,6 +76,15 @@ static int msg_seeds(const char *dir)
     m.value = 5230;
     m.observed_ms = 1530403200000;
     rc |= pw_msg_encode(&m, &buf) || write_variants(dir, "update", &buf);
+    /* A frame of three updates, as collectors send them. */
+    pw_buf_t frame = {0};
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        m.seq = 84 + (uint64_t)i;
+        rc |= pw_msg_encode(&m, &buf) || pw_buf_append(&frame, buf.data, buf.len);
+    }
+    rc |= write_variants(dir, "updates-3", &frame);
+    pw_buf_free(&frame);
+    m.seq = 84;
 
     snprintf(m.district, sizeof m.district, "wuhan");
     snprintf(m.element, sizeof m.element, "urban_dibao_standard");

@@ -24,7 +24,7 @@
  * order of msg.h's table is a subsequence of this one for every type, so a
  * single list gives both the key set and the key order of each type.
  */
-enum key { K_PV, K_TY, K_D, K_EP, K_S, K_E, K_P, K_V, K_T, K_RT, K_K, K_R, K_M, K_LG, K_COUNT };
+enum key { K_PV, K_TY, K_D, K_EP, K_S, K_E, K_P, K_V, K_T, K_RT, K_K, K_R, K_M, K_LG, K_B, K_COUNT };
 
 #define KEY_BIT(k)  (1u << (unsigned)(k))
 #define KEYS_COMMON (KEY_BIT(K_PV) | KEY_BIT(K_TY))
@@ -35,7 +35,7 @@ enum key { K_PV, K_TY, K_D, K_EP, K_S, K_E, K_P, K_V, K_T, K_RT, K_K, K_R, K_M, 
 static const char *const key_names[K_COUNT] = {
     [K_PV] = "pv", [K_TY] = "ty", [K_D] = "d", [K_EP] = "ep", [K_S] = "s",
     [K_E] = "e",   [K_P] = "p",   [K_V] = "v", [K_T] = "t",   [K_RT] = "rt",
-    [K_K] = "k",   [K_R] = "r",   [K_M] = "m",  [K_LG] = "hd",
+    [K_K] = "k",   [K_R] = "r",   [K_M] = "m",  [K_LG] = "hd", [K_B] = "b",
 };
 
 static const char *const type_names[] = {
@@ -50,6 +50,16 @@ static const unsigned type_keys[] = {
     [PW_MSG_ACK] = KEYS_COMMON | KEY_BIT(K_EP) | KEY_BIT(K_S),
     [PW_MSG_NACK] = KEYS_COMMON | KEY_BIT(K_EP) | KEY_BIT(K_S) | KEY_BIT(K_R) | KEY_BIT(K_M),
     [PW_MSG_RECORD] = KEYS_COMMON | KEYS_OBS | KEY_BIT(K_RT) | KEY_BIT(K_K),
+};
+
+/* Keys a type may carry or leave out (written only when set). */
+static const unsigned type_optional[] = {
+    [PW_MSG_HELLO] = KEY_BIT(K_B),
+    [PW_MSG_WELCOME] = KEY_BIT(K_B),
+    [PW_MSG_UPDATE] = 0,
+    [PW_MSG_ACK] = 0,
+    [PW_MSG_NACK] = 0,
+    [PW_MSG_RECORD] = 0,
 };
 
 #define NTYPES (sizeof type_names / sizeof type_names[0])
@@ -177,6 +187,23 @@ unsigned char *pw__put_double(unsigned char *p, double v)
     memcpy(&bits, &v, sizeof bits);
     *p++ = 0xcb;
     return put_be(p, bits, 8);
+}
+
+int pw_buf_append(pw_buf_t *buf, const void *data, size_t n)
+{
+    if (buf->cap - buf->len < n) {
+        size_t cap = buf->cap ? buf->cap : 256;
+        while (cap - buf->len < n)
+            cap *= 2;
+        char *d = realloc(buf->data, cap);
+        if (d == NULL)
+            return -ENOMEM;
+        buf->data = d;
+        buf->cap = cap;
+    }
+    memcpy(buf->data + buf->len, data, n);
+    buf->len += n;
+    return 0;
 }
 
 int pw__buf_reserve(pw_buf_t *buf, size_t n)
@@ -422,6 +449,8 @@ static int pack_field(msgpack_packer *pk, enum key k, const pw_msg_t *m)
         return pw__pack_str(pk, m->text, strnlen(m->text, PW_MSG_TEXTMAX - 1));
     case K_LG:
         return msgpack_pack_uint64(pk, m->spool_head);
+    case K_B:
+        return msgpack_pack_uint64(pk, m->frame_max);
     case K_COUNT:
         break;
     }
@@ -491,6 +520,8 @@ int pw_msg_encode(const pw_msg_t *m, pw_buf_t *buf)
             return rc;
     }
     keys = type_keys[m->type];
+    if (m->frame_max != 0)
+        keys |= type_optional[m->type] & KEY_BIT(K_B);
     for (int k = 0; k < K_COUNT; k++)
         nkeys += (keys & KEY_BIT(k)) ? 1u : 0u;
 
@@ -524,7 +555,7 @@ static int key_index(const msgpack_object *key)
         [K_PV] = C2('p', 'v'), [K_TY] = C2('t', 'y'), [K_D] = 'd',   [K_EP] = C2('e', 'p'),
         [K_S] = 's',           [K_E] = 'e',           [K_P] = 'p',   [K_V] = 'v',
         [K_T] = 't',           [K_RT] = C2('r', 't'), [K_K] = 'k',   [K_R] = 'r',
-        [K_M] = 'm',           [K_LG] = C2('h', 'd'),
+        [K_M] = 'm',           [K_LG] = C2('h', 'd'), [K_B] = 'b',
     };
 #undef C2
     if (key->type != MSGPACK_OBJECT_STR || key->via.str.size == 0 || key->via.str.size > 2)
@@ -539,6 +570,7 @@ static int key_index(const msgpack_object *key)
         static const signed char one[0x80] = {
             ['d'] = K_D + 1, ['s'] = K_S + 1, ['e'] = K_E + 1, ['p'] = K_P + 1, ['v'] = K_V + 1,
             ['t'] = K_T + 1, ['k'] = K_K + 1, ['r'] = K_R + 1, ['m'] = K_M + 1,
+            ['b'] = K_B + 1,
         };
         return one[code] - 1;
     }
@@ -686,6 +718,12 @@ static int decode_field(enum key k, const msgpack_object *o, pw_msg_t *out)
             return PW_EMALFORMED;
         out->spool_head = o->via.u64;
         return PW_OK;
+    case K_B:
+        if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 == 0 ||
+            o->via.u64 > UINT32_MAX)
+            return PW_EMALFORMED;
+        out->frame_max = (uint32_t)o->via.u64;
+        return PW_OK;
     case K_COUNT:
         break;
     }
@@ -708,8 +746,9 @@ static int decode_fields(const msgpack_object *const vals[K_COUNT], unsigned see
         if (type_names[t] != NULL && str_is(vals[K_TY], type_names[t]))
             out->type = (pw_msg_type_t)t;
     }
-    /* Exactly the type's keys: a missing one or another type's one is malformed. */
-    if (!type_valid(out->type) || seen != type_keys[out->type])
+    /* Exactly the type's keys, and perhaps its optional ones: a missing one
+     * or another type's one is malformed. */
+    if (!type_valid(out->type) || (seen & ~type_optional[out->type]) != type_keys[out->type])
         return PW_EMALFORMED;
     for (int k = 0; k < K_COUNT; k++) {
         if (vals[k] == NULL)
@@ -910,6 +949,8 @@ static bool read_object(const unsigned char *p, size_t len, size_t *pos_io, msgp
 }
 
 static bool decode_flat(const void *data, size_t len, pw_msg_type_t type, pw_msg_t *out);
+static bool decode_flat_prefix(const void *data, size_t len, pw_msg_type_t type, pw_msg_t *out,
+                               size_t *used);
 
 /*
  * The strict decoder. It accepts and rejects exactly what
@@ -986,6 +1027,35 @@ int pw_msg_decode(const void *data, size_t len, pw_msg_t *out)
     if (rc != PW_OK)
         memset(out, 0, sizeof *out);
     return rc;
+}
+
+int pw_msg_decode_next(const void *frame, size_t len, size_t *pos, pw_msg_t *out)
+{
+    size_t start = *pos, end = start;
+    memset(out, 0, sizeof *out);
+    if (frame == NULL || start >= len) {
+        *pos = len;
+        return PW_EMALFORMED;
+    }
+    const unsigned char *p = (const unsigned char *)frame + start;
+    size_t used, left = len - start < PW_MSG_MAXSIZE ? len - start : PW_MSG_MAXSIZE;
+    /* An update as pw_msg_encode() writes it ends where the direct reader
+     * stops: the same message and end the walk and pw_msg_decode() give. */
+    if (p[0] == 0x89) {
+        if (decode_flat_prefix(p, left, PW_MSG_UPDATE, out, &used)) {
+            *pos = start + used;
+            return PW_OK;
+        }
+        memset(out, 0, sizeof *out);
+    }
+    /* One message is as deep as a whole frame of one may be. */
+    int rc = mp_walk(frame, len, &end, 0, PW__MSG_MAXDEPTH);
+    if (rc != PW_OK) {
+        *pos = len;
+        return rc;
+    }
+    *pos = end;
+    return pw_msg_decode((const unsigned char *)frame + start, end - start, out);
 }
 
 /* A cursor over the bytes of a stored record; every read is bounds-checked. */
@@ -1159,7 +1229,8 @@ static bool rd_field(struct pw__rd *r, enum key k, pw_msg_t *out)
  * layout, a damaged or hostile frame) is for the general decoder, which also
  * gives the precise error code. false: out is to be reset by the caller.
  */
-static bool decode_flat(const void *data, size_t len, pw_msg_type_t type, pw_msg_t *out)
+static bool decode_flat_prefix(const void *data, size_t len, pw_msg_type_t type, pw_msg_t *out,
+                               size_t *used)
 {
     const unsigned keys = type_keys[type];
     unsigned nkeys = 0;
@@ -1179,7 +1250,14 @@ static bool decode_flat(const void *data, size_t len, pw_msg_type_t type, pw_msg
         const char *name = key_names[k];
         ok = pw__rd_key(&r, name, name[1] ? 2 : 1) && rd_field(&r, (enum key)k, out);
     }
-    return ok && r.p == r.end;
+    *used = (size_t)(r.p - (const unsigned char *)data);
+    return ok;
+}
+
+static bool decode_flat(const void *data, size_t len, pw_msg_type_t type, pw_msg_t *out)
+{
+    size_t used;
+    return decode_flat_prefix(data, len, type, out, &used) && used == len;
 }
 
 int pw_msg_decode_stored(const void *data, size_t len, pw_msg_t *out)

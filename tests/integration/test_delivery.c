@@ -20,8 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "proc.h"
+#include "pw/error.h"
+#include "pw/msg.h"
 #include "pw/period.h"
 #include "pw/util.h"
 #include "store.h"
@@ -527,4 +530,83 @@ Test(delivery, full_spool_waits_in_the_file_and_drops_nothing)
     globfree(&g);
     cr_assert(log && strstr(log, "is full"), "the collector said its spool was full: %s", log);
     free(log);
+}
+
+/*
+ * An aggregator from before several updates per frame refuses a hello that
+ * carries b as malformed (epoch 0), and would refuse a frame of several
+ * updates the same way. It is played here by a ROUTER that decodes as that
+ * one did: one message per frame, and no b.
+ */
+Test(delivery, a_collector_sends_one_update_per_frame_to_an_older_aggregator)
+{
+    struct cluster c;
+    cluster_init(&c, "older");
+    FILE *f = fopen(c.data[0], "w");
+    cr_assert_not_null(f);
+    fputs("period,element,value\n", f);
+    for (int e = 0; e < 10; e++)
+        fprintf(f, "2016,e%02d,%d\n", e, 100 + e);
+    fclose(f);
+    void *zctx = zmq_ctx_new(), *router = zmq_socket(zctx, ZMQ_ROUTER);
+    int zero = 0;
+    zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof(zero));
+    cr_assert_eq(zmq_bind(router, c.intake), 0);
+    pw_proc_t col;
+    collector_start(&c, 0, &col, false, 30);
+    uint64_t last = 0;
+    int hellos_with_b = 0, frames_of_several = 0, updates = 0;
+    pw_buf_t out = {0};
+    int64_t deadline = pw_mono_ms() + 30000;
+    while (pw_proc_poll(&col) == PW_PROC_RUNNING && pw_mono_ms() < deadline) {
+        zmq_pollitem_t it = {router, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 100) <= 0)
+            continue;
+        zmq_msg_t id, frame;
+        zmq_msg_init(&id);
+        zmq_msg_init(&frame);
+        cr_assert(zmq_msg_recv(&id, router, 0) >= 0 && zmq_msg_recv(&frame, router, 0) >= 0);
+        pw_msg_t m, reply;
+        memset(&reply, 0, sizeof(reply));
+        int rc = pw_msg_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &m);
+        if (rc != 0) {
+            frames_of_several++;
+            reply.type = PW_MSG_NACK;
+            reply.reason = PW_EMALFORMED;
+            strcpy(reply.text, "malformed");
+        } else if (m.type == PW_MSG_HELLO && m.frame_max != 0) {
+            hellos_with_b++; /* "b" was an unknown key */
+            reply.type = PW_MSG_NACK;
+            reply.reason = PW_EMALFORMED;
+            strcpy(reply.text, "malformed");
+        } else if (m.type == PW_MSG_HELLO) {
+            reply.type = PW_MSG_WELCOME;
+            strcpy(reply.district, m.district);
+            reply.epoch = m.epoch;
+            reply.seq = last;
+        } else {
+            cr_assert_eq(m.type, PW_MSG_UPDATE);
+            updates++;
+            if (m.seq == last + 1)
+                last = m.seq;
+            reply.type = PW_MSG_ACK;
+            reply.epoch = m.epoch;
+            reply.seq = last;
+        }
+        cr_assert_eq(pw_msg_encode(&reply, &out), 0);
+        zmq_msg_send(&id, router, ZMQ_SNDMORE);
+        zmq_send(router, out.data, out.len, 0);
+        zmq_msg_close(&frame);
+    }
+    cr_assert_eq(pw_proc_wait(&col, 5000), 0, "collector: see %s", col.log);
+    cr_assert_geq(hellos_with_b, 1, "the collector never asked for frames of several updates");
+    cr_assert_eq(frames_of_several, 0, "a frame of several updates went to an older aggregator");
+    cr_assert_eq(last, 10);
+    cr_assert_geq(updates, 10);
+    char *text = pw_read_file(col.log);
+    cr_assert(text && strstr(text, "one update per frame"), "no word of it in %s", col.log);
+    free(text);
+    pw_buf_free(&out);
+    zmq_close(router);
+    zmq_ctx_term(zctx);
 }

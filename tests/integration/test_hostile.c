@@ -260,10 +260,13 @@ static void build_table(void)
     raw("truncated after the map header", PW_EMALFORMED, buf, 1);
     raw("truncated in the middle", PW_EMALFORMED, buf, n / 2);
     raw("truncated by one byte", PW_EMALFORMED, buf, n - 1);
-    memcpy(buf + n, "\x01\x02", 2);
-    raw("trailing garbage", PW_EMALFORMED, buf, n + 2);
-    memcpy(buf + n, buf, n);
-    raw("two messages in one frame", PW_EMALFORMED, buf, 2 * n);
+    /* A frame holds messages back to back: the first one that cannot be
+     * read ends it, and what follows is not applied. */
+    memmove(buf + 2, buf, n);
+    memcpy(buf, "\x01\x02", 2);
+    raw("garbage before an update", PW_EMALFORMED, buf, n + 2);
+    buf[1] = (char)0xc1;
+    raw("an update after a byte that starts nothing", PW_EMALFORMED, buf + 1, n + 1);
     raw("top level an array", PW_EMALFORMED, "\x91\x01", 2);
     raw("top level an integer", PW_EMALFORMED, "\x2a", 1);
     raw("top level nil", PW_EMALFORMED, "\xc0", 1);
@@ -455,7 +458,12 @@ static void build_table(void)
     c->len = encode(&u, c->bytes, sizeof(c->bytes));
     c->frames = 3;
     memset(buf, 0x90, 5000);
-    raw("frame over the 4 KiB limit", 0, buf, 5000);
+    raw("a frame of 5 000 empty arrays", PW_EMALFORMED, buf, 5000);
+    static char big[5000];
+    memset(big, 'x', sizeof(big) - 1);
+    u = valid(pw_random_u64(), 1, 5);
+    add(&u, S("x", big));
+    upd_case("a message over 4 KiB", PW_EMALFORMED, &u);
 }
 
 /* The next answer within ms; false if none. */
@@ -505,13 +513,7 @@ Test(hostile, every_malformed_message_gets_its_reason_and_the_next_valid_update_
     }
     /* The store holds the canaries, in order, and nothing else. */
     cr_assert_eq(pw_proc_stop(&agg, 10000), 0);
-    char out[160], log[160];
-    snprintf(out, sizeof(out), "%s/log.csv", dir);
-    snprintf(log, sizeof(log), "%s/export.log", dir);
-    char *args[] = {"planwatch", "export", "--store", store, "--out", out, "--format", "csv",
-                    NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, log, 30000), 0);
-    char *text = pw_read_file(out);
+    char *text = pw_export_csv(PLANWATCH_BIN, store, dir);
     cr_assert(text);
     size_t lines = 0;
     const char *p = strchr(text, '\n'); /* the header */
@@ -531,5 +533,100 @@ Test(hostile, every_malformed_message_gets_its_reason_and_the_next_valid_update_
     snprintf(alog, sizeof(alog), "%s/aggregator.log", dir);
     text = pw_read_file(alog);
     cr_assert(text && strstr(text, "jiangan: malformed message"), "no district in the log");
+    free(text);
+}
+
+/* Appends u to a frame of several messages. */
+static void frame_add(char *frame, size_t *len, size_t cap, const struct upd *u)
+{
+    *len += encode(u, frame + *len, cap - *len);
+}
+
+Test(hostile, a_frame_of_updates_is_applied_in_order_and_ends_at_its_first_malformed_message)
+{
+    static char frame[PW_FRAME_MAXSIZE + 4096];
+    pw_msg_t m;
+    uint64_t ep = pw_random_u64();
+    /* The welcome says how many updates a frame may carry, only if asked. */
+    pw_msg_t h;
+    memset(&h, 0, sizeof(h));
+    h.type = PW_MSG_HELLO;
+    strcpy(h.district, "jiangan");
+    h.epoch = ep;
+    h.frame_max = 1000;
+    cr_assert_eq(pw_wire_send(sock, &h), 0);
+    cr_assert(answer(10000, &m) && m.type == PW_MSG_WELCOME);
+    cr_assert_eq(m.frame_max, PW_FRAME_UPDATES_MAX);
+    h.frame_max = 0;
+    cr_assert_eq(pw_wire_send(sock, &h), 0);
+    cr_assert(answer(10000, &m) && m.type == PW_MSG_WELCOME);
+    cr_assert_eq(m.frame_max, 0, "b for a collector that did not ask for it");
+
+    /* Three updates, the second of an unknown element: it alone is refused. */
+    size_t n = 0;
+    struct upd u = valid(ep, 1, 1.0);
+    frame_add(frame, &n, sizeof(frame), &u);
+    u = valid(ep, 2, 2.0);
+    set(&u, S("e", "no_such_element"));
+    frame_add(frame, &n, sizeof(frame), &u);
+    u = valid(ep, 3, 3.0);
+    frame_add(frame, &n, sizeof(frame), &u);
+    send_bytes(frame, n, 1);
+    cr_assert(answer(10000, &m));
+    cr_assert(m.type == PW_MSG_NACK && m.reason == PW_EELEMENT && m.seq == 2, "%d %s %llu",
+              m.type, pw_err_name(m.reason), (unsigned long long)m.seq);
+    cr_assert(answer(10000, &m));
+    cr_assert(m.type == PW_MSG_ACK && m.seq == 3);
+
+    /* An update, a byte that starts nothing, an update: the first only. */
+    n = 0;
+    u = valid(ep, 4, 4.0);
+    frame_add(frame, &n, sizeof(frame), &u);
+    frame[n++] = (char)0xc1;
+    u = valid(ep, 5, 5.0);
+    frame_add(frame, &n, sizeof(frame), &u);
+    send_bytes(frame, n, 1);
+    cr_assert(answer(10000, &m));
+    cr_assert(m.type == PW_MSG_NACK && m.reason == PW_EMALFORMED && m.epoch == 0);
+    cr_assert(answer(10000, &m));
+    cr_assert(m.type == PW_MSG_ACK && m.seq == 4);
+
+    /* 65 updates: 64 are applied, the rest of the frame refused. */
+    n = 0;
+    for (uint64_t seq = 5; seq <= 69; seq++) {
+        u = valid(ep, seq, (double)seq);
+        frame_add(frame, &n, sizeof(frame), &u);
+    }
+    send_bytes(frame, n, 1);
+    cr_assert(answer(10000, &m));
+    cr_assert(m.type == PW_MSG_NACK && m.reason == PW_EMALFORMED);
+    cr_assert(answer(10000, &m));
+    cr_assert(m.type == PW_MSG_ACK && m.seq == 68, "ack %llu", (unsigned long long)m.seq);
+
+    /* A frame over 256 KiB: the connection is dropped before anything is read. */
+    memset(frame, 0x90, sizeof(frame));
+    send_bytes(frame, sizeof(frame), 1);
+    cr_assert_not(answer(1500, &m), "a frame over the limit was answered");
+    /* The DEALER connects again by itself and the aggregator is still there. */
+    cr_assert_eq(pw_wire_send(sock, &h), 0);
+    cr_assert(answer(10000, &m) && m.type == PW_MSG_WELCOME);
+    cr_assert_eq(m.seq, 68);
+
+    /* Stored: 1, 3, 4 and 5 to 68, in that order. */
+    cr_assert_eq(pw_proc_stop(&agg, 10000), 0);
+    char *text = pw_export_csv(PLANWATCH_BIN, store, dir);
+    cr_assert(text);
+    static const int want[] = {1, 3, 4};
+    const char *p = strchr(text, '\n');
+    int i = 0;
+    for (; p && p[1]; i++) {
+        const char *line = p + 1;
+        p = strchr(line, '\n');
+        char v[64];
+        snprintf(v, sizeof(v), ",care_beds,2016,%d,", i < 3 ? want[i] : i + 2);
+        const char *hit = strstr(line, v);
+        cr_assert(hit && (!p || hit < p), "record %d: %.*s", i, p ? (int)(p - line) : 80, line);
+    }
+    cr_assert_eq(i, 67, "%d records", i);
     free(text);
 }

@@ -332,6 +332,10 @@ Test(metrics, aggregator_counts_accepted_and_rejected_by_reason)
     cr_assert_geq(get(e, "planwatch_aggregator_commit_seconds_count", ""), 1);
     cr_assert_eq(get(e, "planwatch_aggregator_batch_messages_sum", ""),
                  get(e, "planwatch_aggregator_messages_total", ""));
+    /* The 7 updates, all spooled before the welcome, go in one frame. */
+    cr_assert_eq(get(e, "planwatch_aggregator_messages_total", "") -
+                     get(e, "planwatch_aggregator_frames_total", ""),
+                 6);
     double seen = get(e, "planwatch_aggregator_district_last_seen_seconds", "district=jiangan");
     cr_assert(fabs(seen - (double)time(NULL)) < 120, "last seen %f", seen);
     cr_assert_eq(get(e, "planwatch_aggregator_district_last_seq", "district=jiangan"), 7);

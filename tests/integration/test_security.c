@@ -152,13 +152,7 @@ static pw_msg_t update_of(const char *district, uint64_t epoch, uint64_t seq, do
  * beside the running aggregator). */
 static int stored_for(const char *district)
 {
-    char out[160], log[160];
-    snprintf(out, sizeof(out), "%s/export.csv", dir);
-    snprintf(log, sizeof(log), "%s/export.log", dir);
-    char *args[] = {"planwatch", "export", "--store", store, "--out", out, "--format", "csv",
-                    NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, log, 30000), 0);
-    char *text = pw_read_file(out);
+    char *text = pw_export_csv(PLANWATCH_BIN, store, dir);
     cr_assert(text);
     char needle[64];
     snprintf(needle, sizeof(needle), ",%s,", district);

@@ -230,3 +230,13 @@ bool pw_json_get(const char *line, const char *key, char *buf, size_t len)
     buf[n] = '\0';
     return true;
 }
+
+char *pw_export_csv(const char *bin, const char *store_dir, const char *work_dir)
+{
+    char out[512], log[512], store[512];
+    snprintf(out, sizeof(out), "%s/export.csv", work_dir);
+    snprintf(log, sizeof(log), "%s/export.log", work_dir);
+    snprintf(store, sizeof(store), "%s", store_dir);
+    char *args[] = {"planwatch", "export", "--store", store, "--out", out, "--format", "csv", NULL};
+    return pw_proc_run(bin, args, log, 30000) == 0 ? pw_read_file(out) : NULL;
+}

@@ -47,6 +47,13 @@ int pw_proc_run(const char *bin, char *const args[], const char *out_path, int t
 int pw_proc_capture(const char *bin, char *const args[], const char *out_path, int timeout_ms,
                     char **out, char **err);
 
+/**
+ * The log of the store at store_dir as `planwatch export --format csv`
+ * writes it (bin: the planwatch binary), through work_dir/export.csv; a heap
+ * string (caller frees), or NULL when the export fails.
+ */
+char *pw_export_csv(const char *bin, const char *store_dir, const char *work_dir);
+
 /** Reads a whole file into a NUL-terminated heap buffer (caller frees), or NULL. */
 char *pw_read_file(const char *path);
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -374,6 +375,15 @@ static const struct mcase keys_cases[] = {
     {.name = "bin key", .ops = {{OP_ADD_BINKEY, "x", U(1)}}, .want = PW_EMALFORMED},
     {.name = "bin key spelling a known key", .ops = {DEL("v"), {OP_ADD_BINKEY, "v", F(1.0)}},
      .want = PW_EMALFORMED},
+    {.name = "welcome with b", .base = B_WELCOME, .ops = {ADD("b", U(64))}, .want = PW_OK},
+    {.name = "welcome with b = 0", .base = B_WELCOME, .ops = {ADD("b", U(0))},
+     .want = PW_EMALFORMED},
+    {.name = "welcome with b = 2^32", .base = B_WELCOME, .ops = {ADD("b", U(1ull << 32))},
+     .want = PW_EMALFORMED},
+    {.name = "welcome with b a string", .base = B_WELCOME, .ops = {ADD("b", S("64"))},
+     .want = PW_EMALFORMED},
+    {.name = "b in an update", .ops = {ADD("b", U(64))}, .want = PW_EMALFORMED},
+    {.name = "b in an ack", .base = B_ACK, .ops = {ADD("b", U(64))}, .want = PW_EMALFORMED},
 };
 
 /* Version and type. */
@@ -621,6 +631,8 @@ static void assert_same(const pw_msg_t *a, const pw_msg_t *b)
     cr_assert(eq(int, (int)a->kind, (int)b->kind));
     cr_assert(eq(int, a->reason, b->reason));
     assert_streq(a->text, b->text);
+    cr_assert(eq(u64, a->spool_head, b->spool_head));
+    cr_assert(eq(u32, a->frame_max, b->frame_max));
 }
 
 static void round_trip(pw_msg_type_t type)
@@ -665,6 +677,116 @@ Test(msg, round_trip_nack)
 Test(msg, round_trip_record)
 {
     round_trip(PW_MSG_RECORD);
+}
+
+Test(msg, hello_and_welcome_carry_b_only_when_set)
+{
+    pw_buf_t buf = {0};
+    pw_msg_t out, ref;
+    for (int t = PW_MSG_HELLO; t <= PW_MSG_WELCOME; t++) {
+        pw_msg_t in = sample((pw_msg_type_t)t);
+        if (t == PW_MSG_HELLO)
+            in.spool_head = 99;
+        cr_assert(eq(int, pw_msg_encode(&in, &buf), 0));
+        cr_assert_null(memmem(buf.data, buf.len, "\xa1" "b", 2), "b written while 0");
+        in.frame_max = 64;
+        cr_assert(eq(int, pw_msg_encode(&in, &buf), 0));
+        cr_assert_not_null(memmem(buf.data, buf.len, "\xa1" "b\x40", 3));
+        cr_assert(eq(int, pw_msg_decode(buf.data, buf.len, &out), 0));
+        assert_same(&in, &out);
+        cr_assert(eq(int, pw_msg_decode_reference(buf.data, buf.len, &ref), 0));
+        assert_same(&in, &ref);
+    }
+    /* Only hello and welcome have it. */
+    pw_msg_t up = sample(PW_MSG_UPDATE);
+    up.frame_max = 64;
+    cr_assert(eq(int, pw_msg_encode(&up, &buf), 0));
+    cr_assert(eq(int, pw_msg_decode(buf.data, buf.len, &out), 0));
+    cr_assert(eq(u32, out.frame_max, 0));
+    pw_buf_free(&buf);
+}
+
+/* A frame of messages back to back, as pw_msg_decode_next() reads it. */
+static size_t frame_of(pw_buf_t *frame, const pw_msg_t *msgs, size_t n, size_t *ends)
+{
+    pw_buf_t one = {0};
+    frame->len = 0;
+    for (size_t i = 0; i < n; i++) {
+        cr_assert(eq(int, pw_msg_encode(&msgs[i], &one), 0));
+        cr_assert(eq(int, pw_buf_append(frame, one.data, one.len), 0));
+        ends[i] = frame->len;
+    }
+    pw_buf_free(&one);
+    return frame->len;
+}
+
+Test(msg, decode_next_reads_a_frame_of_several_messages_in_order)
+{
+    pw_msg_t msgs[4] = {sample(PW_MSG_UPDATE), sample(PW_MSG_HELLO), sample(PW_MSG_UPDATE),
+                        sample(PW_MSG_RECORD)};
+    msgs[1].frame_max = 64;
+    msgs[2].seq = 78;
+    msgs[2].value = -0.5;
+    msgs[2].period.months = 1; /* another layout of the period: still direct */
+    pw_buf_t frame = {0};
+    size_t ends[4], len = frame_of(&frame, msgs, 4, ends);
+    size_t pos = 0;
+    for (size_t i = 0; i < 4; i++) {
+        pw_msg_t out;
+        cr_assert(eq(int, pw_msg_decode_next(frame.data, len, &pos, &out), 0), "message %zu", i);
+        cr_assert(eq(sz, pos, ends[i]));
+        assert_same(&msgs[i], &out);
+    }
+    /* A message of one frame reads the same way, and the frame is done. */
+    pw_msg_t out;
+    pos = 0;
+    cr_assert(eq(int, pw_msg_decode_next(frame.data, ends[0], &pos, &out), 0));
+    cr_assert(eq(sz, pos, ends[0]));
+    cr_assert(eq(int, pw_msg_decode_next(frame.data, ends[0], &pos, &out), PW_EMALFORMED),
+              "nothing left to read");
+    pw_buf_free(&frame);
+}
+
+Test(msg, decode_next_stops_at_what_it_cannot_read)
+{
+    pw_msg_t msgs[2] = {sample(PW_MSG_UPDATE), sample(PW_MSG_UPDATE)};
+    pw_buf_t frame = {0};
+    size_t ends[2];
+    frame_of(&frame, msgs, 1, ends);
+    /* A valid update, a byte that starts no object, another update. */
+    cr_assert(eq(int, pw_buf_append(&frame, "\xc1", 1), 0));
+    size_t bad = frame.len - 1;
+    pw_buf_t second = {0};
+    cr_assert(eq(int, pw_msg_encode(&msgs[1], &second), 0));
+    cr_assert(eq(int, pw_buf_append(&frame, second.data, second.len), 0));
+    size_t pos = 0;
+    pw_msg_t out;
+    cr_assert(eq(int, pw_msg_decode_next(frame.data, frame.len, &pos, &out), 0));
+    cr_assert(eq(sz, pos, bad));
+    cr_assert(eq(int, pw_msg_decode_next(frame.data, frame.len, &pos, &out), PW_EMALFORMED));
+    cr_assert(eq(sz, pos, frame.len), "the rest of the frame is given up");
+    /* A complete object that is no message: its code, and the reader moves past it. */
+    frame.len = 0;
+    cr_assert(eq(int, pw_buf_append(&frame, "\x2a", 1), 0));
+    cr_assert(eq(int, pw_buf_append(&frame, second.data, second.len), 0));
+    pos = 0;
+    cr_assert(eq(int, pw_msg_decode_next(frame.data, frame.len, &pos, &out), PW_EMALFORMED));
+    cr_assert(eq(sz, pos, 1));
+    /* A message cut short at the end of the frame. */
+    pos = 0;
+    cr_assert(eq(int, pw_msg_decode_next(second.data, second.len - 1, &pos, &out), PW_EMALFORMED));
+    cr_assert(eq(sz, pos, second.len - 1));
+    /* A field error keeps its own code, as in a frame of one. */
+    pw_msg_t bad_time = sample(PW_MSG_UPDATE);
+    cr_assert(eq(int, pw_msg_encode(&bad_time, &second), 0));
+    size_t tpos = (size_t)((char *)memmem(second.data, second.len, "\xa1t", 2) - second.data);
+    second.data[tpos + 2] = 0x00; /* t = 0 ... */
+    second.len = tpos + 3;        /* ... as a positive fixint, the frame ends there */
+    pos = 0;
+    cr_assert(eq(int, pw_msg_decode_next(second.data, second.len, &pos, &out), PW_ETIME));
+    cr_assert(eq(sz, pos, second.len));
+    pw_buf_free(&frame);
+    pw_buf_free(&second);
 }
 
 Test(msg, round_trip_every_period_kind_and_extreme_values)

@@ -10,24 +10,36 @@
 
 /*
  * The intake protocol between collectors (DEALER) and the aggregator (ROUTER):
- * one msgpack map per ZeroMQ frame, short string keys, a protocol version in
- * every message. The decoder is strict: it reads the frame in place, without
+ * msgpack maps with short string keys and a protocol version in every
+ * message. A ZeroMQ frame carries one message, or several back to back: up
+ * to the welcome's b updates, as a collector that asked for it in its hello
+ * sends them. The decoder is strict: it reads the frame in place, without
  * allocating, checks every declared length and count against what is
- * present, then types, ranges and UTF-8; unknown or duplicate keys and
- * trailing bytes are rejected.
+ * present, then types, ranges and UTF-8; unknown or duplicate keys are
+ * rejected, and so is anything after a message in a frame but another one.
  *
- *   hello   {pv, ty:"hello",   d, ep, hd}             collector introduces itself (and
- *                                                     keeps alive); hd: highest seq spooled
- *   welcome {pv, ty:"welcome", d, ep, s}              s = last sequence committed for (d, ep)
+ *   hello   {pv, ty:"hello",   d, ep, hd[, b]}        collector introduces itself (and
+ *                                                     keeps alive); hd: highest seq spooled;
+ *                                                     b: most updates it would put in a frame
+ *   welcome {pv, ty:"welcome", d, ep, s[, b]}         s = last sequence committed for (d, ep);
+ *                                                     b (only if the hello had it): most
+ *                                                     updates per frame the aggregator takes
  *   update  {pv, ty:"update",  d, ep, s, e, p, v, t}  one observation
  *   ack     {pv, ty:"ack",     ep, s}                 everything up to s is committed
  *   nack    {pv, ty:"nack",    ep, s, r, m}           update s rejected: reason r, text m
  *   record  {pv, ty:"record",  d, ep, s, e, p, v, t, rt, k}  a stored log entry
+ *
+ * An aggregator that predates b answers a hello carrying it with a nack
+ * (EMALFORMED, epoch 0): the collector then says hello without it and sends
+ * one update per frame.
  */
 
 #define PW_PROTO_VERSION 1
 #define PW_MSG_TEXTMAX   160
-#define PW_MSG_MAXSIZE   4096 /**< no valid message is larger; ZMQ_MAXMSGSIZE on intake */
+#define PW_MSG_MAXSIZE   4096 /**< no valid message is larger */
+#define PW_FRAME_UPDATES_MAX 64 /**< messages in one intake frame at most (welcome's b) */
+/** No valid intake frame is larger: ZMQ_MAXMSGSIZE on the intake. */
+#define PW_FRAME_MAXSIZE (PW_FRAME_UPDATES_MAX * PW_MSG_MAXSIZE)
 
 typedef enum pw_msg_type {
     PW_MSG_HELLO = 1,
@@ -59,6 +71,7 @@ typedef struct pw_msg {
     int reason;               /**< r (nack): a PW_E* code, sent by name */
     char text[PW_MSG_TEXTMAX]; /**< m (nack): human text */
     uint64_t spool_head;      /**< hd (hello): the highest sequence in the collector's spool */
+    uint32_t frame_max;       /**< b (hello, welcome): updates per frame, >= 1; 0 = absent */
 } pw_msg_t;
 
 typedef struct pw_buf {
@@ -69,6 +82,9 @@ typedef struct pw_buf {
 
 /** Frees a buffer's memory and zeroes it. NULL-safe. */
 void pw_buf_free(pw_buf_t *buf);
+
+/** Appends n bytes of data, growing the buffer by doubling. 0, or -ENOMEM (buf unchanged). */
+int pw_buf_append(pw_buf_t *buf, const void *data, size_t n);
 
 /**
  * Encodes m into buf (replacing its contents; the buffer is reused, so no
@@ -89,6 +105,15 @@ int pw_msg_encode(const pw_msg_t *m, pw_buf_t *buf);
  * the same checks; every other frame takes the general path.
  */
 int pw_msg_decode(const void *data, size_t len, pw_msg_t *out);
+
+/**
+ * Decodes the message at *pos of a frame of len bytes and moves *pos past it:
+ * a frame holds one or more messages back to back. Same codes as
+ * pw_msg_decode() for that message. When no complete msgpack object starts
+ * at *pos, PW_EMALFORMED and *pos = len: the rest of the frame cannot be
+ * read. The frame is done when *pos == len.
+ */
+int pw_msg_decode_next(const void *frame, size_t len, size_t *pos, pw_msg_t *out);
 
 /**
  * The reference for pw_msg_decode(): the same contract, decoded through
