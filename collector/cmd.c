@@ -35,7 +35,7 @@ static const char usage_text[] =
     "  --follow             keep running: watch the file and send every change\n"
     "  --period P           send only this period's observations (repeatable)\n"
     "  --catalog FILE       check the file against this catalog before sending\n"
-    "  --window N           updates in flight at most (default 1024)\n"
+    "  --window N           updates in flight at most (default 4096)\n"
     "  --timeout SEC        without --follow: give up after SEC seconds without an\n"
     "                       answer, keeping the rest spooled (default 30)\n"
     "  --spool-max MIB      spool size bound (default 1024); when full, new\n"

@@ -438,7 +438,7 @@ int pw_collector_run(const pw_collector_opts_t *opts, pw_collector_reject_fn on_
     memset(res, 0, sizeof(*res));
     pw_collector_opts_t o = *opts;
     if (!o.window)
-        o.window = 1024;
+        o.window = 4096;
     if (o.timeout_ms <= 0)
         o.timeout_ms = 30000;
     if (o.resend_ms <= 0)

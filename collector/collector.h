@@ -41,7 +41,7 @@ typedef struct pw_collector_opts {
     pw_period_t periods[PW_COLLECTOR_PERIODS_MAX]; /**< send only these (none = all) */
     size_t nperiods;
     bool follow;                 /**< keep watching the file */
-    size_t window;               /**< updates in flight at most; 0 = 1024 */
+    size_t window;               /**< updates in flight at most; 0 = 4096 */
     int timeout_ms;              /**< one-shot: give up after this silence; 0 = 30000 */
     int resend_ms;               /**< resend after this silence; 0 = 2000 */
     size_t spool_max;            /**< spool size bound in bytes; 0 = 1 GiB */
