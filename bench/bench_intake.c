@@ -6,7 +6,11 @@
  * subscriber, and with 100 subscribers of which one never reads, interleaved
  * and repeated; prints medians, spreads and the ratio. Also measured without
  * subscribers on a long history (22 800 updates per collector in one run),
- * where the collectors' start-up and exit weigh little.
+ * where the collectors' start-up and exit weigh little. And the plan's shape
+ * once more with 13 collector processes started once in --follow mode, as
+ * district offices running planwatch as a service do: each data file is
+ * replaced by its next version once the previous one is committed (the
+ * store's status rows say so), timed from the first file to the last commit.
  *
  * usage: pw_bench_intake PLANWATCH_BINARY [REPETITIONS]
  */
@@ -26,6 +30,7 @@
 #include "bench_util.h"
 #include "pw/period.h"
 #include "pw/util.h"
+#include "store.h"
 
 #define NDIST    13
 #define NSUBS    100
@@ -133,27 +138,49 @@ static void *reader(void *arg)
     return NULL;
 }
 
+/* The aggregator and the publisher of one run, on a fresh store. */
+struct servers {
+    char store[96], intake[64], stream[64];
+    pid_t agg, pub;
+};
+
+static void servers_start(struct servers *sv, const struct shape *sh, int run_no)
+{
+    char snap[64], log[128], catalog[96];
+    snprintf(sv->store, sizeof(sv->store), "%s/store-%d", dir, run_no);
+    snprintf(catalog, sizeof(catalog), "%s/%s.conf", dir, sh->name);
+    snprintf(sv->intake, sizeof(sv->intake), "tcp://127.0.0.1:%d", bench_free_port());
+    snprintf(sv->stream, sizeof(sv->stream), "tcp://127.0.0.1:%d", bench_free_port());
+    snprintf(snap, sizeof(snap), "tcp://127.0.0.1:%d", bench_free_port());
+    snprintf(log, sizeof(log), "%s/agg-%d.log", dir, run_no);
+    char *aargs[] = {"planwatch", "aggregator", "--store", sv->store, "--bind", sv->intake,
+                     "--catalog", catalog, insecure ? "--insecure" : NULL, NULL};
+    sv->agg = bench_spawn(bin, aargs, log);
+    bench_wait_ready(log);
+    snprintf(log, sizeof(log), "%s/pub-%d.log", dir, run_no);
+    char *pargs[] = {"planwatch", "publisher", "--store", sv->store, "--bind", sv->stream,
+                     "--snapshot-bind", snap, "--catalog", catalog,
+                     pub_insecure ? "--insecure" : NULL, NULL};
+    sv->pub = bench_spawn(bin, pargs, log);
+    bench_wait_ready(log);
+}
+
+static void servers_stop(struct servers *sv)
+{
+    kill(sv->pub, SIGTERM);
+    kill(sv->agg, SIGTERM);
+    waitpid(sv->pub, NULL, 0);
+    waitpid(sv->agg, NULL, 0);
+    pw_rm_rf(sv->store);
+}
+
 /* One run: fresh store, servers, optional subscribers, 13 collectors x 3 versions.
  * topic: NULL = no subscriber, "" = every event, "alert." = alerts only. */
 static double run(const struct shape *sh, int run_no, const char *topic, double *events_out)
 {
-    char store[96], intake[64], stream[64], snap[64], log[128], catalog[96];
-    snprintf(store, sizeof(store), "%s/store-%d", dir, run_no);
-    snprintf(catalog, sizeof(catalog), "%s/%s.conf", dir, sh->name);
-    snprintf(intake, sizeof(intake), "tcp://127.0.0.1:%d", bench_free_port());
-    snprintf(stream, sizeof(stream), "tcp://127.0.0.1:%d", bench_free_port());
-    snprintf(snap, sizeof(snap), "tcp://127.0.0.1:%d", bench_free_port());
-    snprintf(log, sizeof(log), "%s/agg-%d.log", dir, run_no);
-    char *aargs[] = {"planwatch", "aggregator", "--store", store, "--bind", intake,
-                     "--catalog", catalog, insecure ? "--insecure" : NULL, NULL};
-    pid_t agg = bench_spawn(bin, aargs, log);
-    bench_wait_ready(log);
-    snprintf(log, sizeof(log), "%s/pub-%d.log", dir, run_no);
-    char *pargs[] = {"planwatch", "publisher", "--store", store, "--bind", stream,
-                     "--snapshot-bind", snap, "--catalog", catalog,
-                     pub_insecure ? "--insecure" : NULL, NULL};
-    pid_t pub = bench_spawn(bin, pargs, log);
-    bench_wait_ready(log);
+    struct servers sv;
+    servers_start(&sv, sh, run_no);
+    char *intake = sv.intake, *stream = sv.stream;
     struct subs subs = {0};
     pthread_t thr;
     bool with_subs = topic != NULL;
@@ -202,13 +229,91 @@ static double run(const struct shape *sh, int run_no, const char *topic, double 
             zmq_close(subs.socks[i]);
         zmq_ctx_term(subs.ctx);
     }
-    kill(pub, SIGTERM);
-    kill(agg, SIGTERM);
-    waitpid(pub, NULL, 0);
-    waitpid(agg, NULL, 0);
-    char rm[128];
-    snprintf(rm, sizeof(rm), "%s/store-%d", dir, run_no);
-    pw_rm_rf(rm);
+    servers_stop(&sv);
+    return (double)updates_per_version(sh) * sh->nversions / secs;
+}
+
+struct committed {
+    uint64_t want; /* last sequence of every district */
+    size_t done;   /* districts at it */
+};
+
+static int count_done(void *ctx, const pw_district_status_t *st)
+{
+    struct committed *c = ctx;
+    if (st->last_seq >= c->want)
+        c->done++;
+    return 0;
+}
+
+/* Waits until every district's last committed sequence reaches want. */
+static void wait_committed(const char *store_dir, uint64_t want)
+{
+    pw_store_t *st = NULL;
+    pw_store_opts_t o = {.readonly = true};
+    if (pw_store_open(&st, store_dir, &o) != 0) {
+        fprintf(stderr, "bench: cannot open %s\n", store_dir);
+        exit(1);
+    }
+    int64_t deadline = pw_mono_ms() + 120000;
+    for (;;) {
+        struct committed c = {want, 0};
+        pw_txn_t *txn = NULL;
+        if (pw_store_begin(st, false, &txn) == 0) {
+            pw_store_status_foreach(txn, count_done, &c);
+            pw_store_abort(&txn);
+        }
+        if (c.done == NDIST)
+            break;
+        if (pw_mono_ms() > deadline) {
+            fprintf(stderr, "bench: collectors stuck (see %s)\n", dir);
+            exit(1);
+        }
+        usleep(1000);
+    }
+    pw_store_destroy(&st);
+}
+
+/* The plan's shape from 13 collectors that keep running (--follow): each
+ * data file is renamed into place, version after version. */
+static double run_follow(const struct shape *sh, int run_no)
+{
+    struct servers sv;
+    servers_start(&sv, sh, run_no);
+    pid_t kids[NDIST];
+    char data[NDIST][128];
+    for (int d = 0; d < NDIST; d++) {
+        char id[16], spool[128], clog[128];
+        snprintf(id, sizeof(id), "d%02d", d);
+        snprintf(data[d], sizeof(data[d]), "%s/follow-%d-d%02d.csv", dir, run_no, d);
+        snprintf(spool, sizeof(spool), "%s/spool-%d-%02d", dir, run_no, d);
+        snprintf(clog, sizeof(clog), "%s/col-%d-%02d.log", dir, run_no, d);
+        char *cargs[] = {"planwatch", "collector", "--district", id,    "--data", data[d],
+                         "--connect", sv.intake,   "--spool",    spool, "--quiet", "--follow",
+                         col_insecure ? "--insecure" : NULL, NULL};
+        kids[d] = bench_spawn(bin, cargs, clog);
+    }
+    usleep(500000); /* started and connected: the services are up */
+    int64_t t0 = pw_mono_ms();
+    for (int v = 1; v <= sh->nversions; v++) {
+        for (int d = 0; d < NDIST; d++) {
+            char src[128], tmp[160];
+            snprintf(src, sizeof(src), "%s/%s-d%02d-v%d.csv", dir, sh->name, d, v);
+            snprintf(tmp, sizeof(tmp), "%s.new", data[d]);
+            /* Into place whole, as an office's export job would. */
+            if (link(src, tmp) != 0 || rename(tmp, data[d]) != 0) {
+                perror("bench: link or rename");
+                exit(1);
+            }
+        }
+        wait_committed(sv.store, (uint64_t)(updates_per_version(sh) / NDIST) * (uint64_t)v);
+    }
+    double secs = (double)(pw_mono_ms() - t0) / 1000.0;
+    for (int d = 0; d < NDIST; d++) {
+        kill(kids[d], SIGTERM);
+        waitpid(kids[d], NULL, 0);
+    }
+    servers_stop(&sv);
     return (double)updates_per_version(sh) * sh->nversions / secs;
 }
 
@@ -226,27 +331,29 @@ int main(int argc, char **argv)
     make_data(&plan);
     make_data(&history);
     double none[BENCH_REPS_MAX], many[BENCH_REPS_MAX], alerts[BENCH_REPS_MAX],
-        hist[BENCH_REPS_MAX];
+        hist[BENCH_REPS_MAX], follow[BENCH_REPS_MAX];
     double events = 0, alert_events = 0;
     printf("intake: %d collectors x %zu updates x %d versions, durable commits, publisher on; "
            "long history: %d collectors x %zu updates\n",
            NDIST, updates_per_version(&plan) / NDIST, plan.nversions, NDIST,
            updates_per_version(&history) / NDIST);
     for (int r = 0; r < reps; r++) {
-        none[r] = run(&plan, 4 * r, NULL, &events);
-        many[r] = run(&plan, 4 * r + 1, "", &events);
-        alerts[r] = run(&plan, 4 * r + 2, "alert.", &alert_events);
-        hist[r] = run(&history, 4 * r + 3, NULL, &events);
+        none[r] = run(&plan, 5 * r, NULL, &events);
+        many[r] = run(&plan, 5 * r + 1, "", &events);
+        alerts[r] = run(&plan, 5 * r + 2, "alert.", &alert_events);
+        hist[r] = run(&history, 5 * r + 3, NULL, &events);
+        follow[r] = run_follow(&plan, 5 * r + 4);
         printf("  repetition %d: %.0f upd/s alone; %.0f with %d subscribers to everything "
                "(%.0f messages to the 99 that read); %.0f with %d to alerts only; "
-               "%.0f for the long history\n",
-               r + 1, none[r], many[r], NSUBS, events, alerts[r], NSUBS, hist[r]);
+               "%.0f for the long history; %.0f from 13 running collectors\n",
+               r + 1, none[r], many[r], NSUBS, events, alerts[r], NSUBS, hist[r], follow[r]);
     }
     double m0 = bench_report("intake, 13 collectors, no subscriber", none, reps, "upd/s");
     double m1 = bench_report("intake, 100 subscribers to all (one stuck)", many, reps, "upd/s");
     double m2 =
         bench_report("intake, 100 subscribers to alerts (one stuck)", alerts, reps, "upd/s");
     bench_report("intake, 13 collectors, long history", hist, reps, "upd/s");
+    bench_report("intake, 13 running collectors (--follow)", follow, reps, "upd/s");
     printf("ratio, 100 subscribers to all events / none:    %.2f (goal >= 0.90)\n", m1 / m0);
     printf("ratio, 100 subscribers to alerts only / none:   %.2f (goal >= 0.90)\n", m2 / m0);
     pw_rm_rf(dir);

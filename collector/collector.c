@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "pw/auth.h"
@@ -15,7 +17,7 @@
 #include "spool.h"
 
 #define HELLO_MS      1000  /* hello while not welcomed, and as keep-alive when idle */
-#define WATCH_MS      500   /* how often a followed file is checked */
+#define WATCH_MS      500   /* how often a followed file is checked without inotify */
 #define SILENCE_LOGMS 10000 /* follow mode: remind how long the aggregator is silent */
 /* Observations spooled per turn of the loop: sending starts after the first
  * slice of a large file instead of after all of it, so the aggregator works
@@ -58,7 +60,56 @@ struct run {
     pw_buf_t buf;
     pw_buf_t frame;        /* updates waiting to go as one frame */
     uint32_t nframe;       /* how many: r->next to r->next + nframe - 1 */
+    int inotify;           /* --follow: the data file's directory, watched; -1 if not */
+    const char *base;      /* the data file's name in that directory */
 };
+
+/*
+ * --follow: watches the data file's directory, so that a file written or
+ * renamed into place is read at once rather than at the next check. The
+ * check every WATCH_MS stays, for file systems inotify cannot see (NFS).
+ */
+static void watch_open(struct run *r)
+{
+    r->inotify = -1;
+    const char *slash = strrchr(r->o->data, '/');
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", slash == r->o->data ? 1 : (int)(slash - r->o->data),
+                 r->o->data);
+    r->base = slash ? slash + 1 : r->o->data;
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    /* Closed after writing, or renamed into place; not created: half written. */
+    if (fd < 0 || inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+        PW_WARN("cannot watch %s (%s): checking %s every %d ms", dir, strerror(errno),
+                r->o->data, WATCH_MS);
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    r->inotify = fd;
+}
+
+/* Reads the waiting events; true if one names the data file. */
+static bool watch_fired(struct run *r)
+{
+    bool hit = false;
+    /* Aligned as inotify_event requires. */
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t n;
+    while ((n = read(r->inotify, buf, sizeof(buf))) > 0) {
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
+            /* An overflowed queue may have lost the one that mattered. */
+            if ((ev->mask & IN_Q_OVERFLOW) || (ev->len && strcmp(ev->name, r->base) == 0))
+                hit = true;
+            p += sizeof(*ev) + ev->len;
+        }
+    }
+    return hit;
+}
 
 static int send_frame(struct run *r, const void *frame, size_t len)
 {
@@ -354,10 +405,12 @@ static int on_answer(struct run *r, const pw_msg_t *m)
 
 static int receive(struct run *r, int timeout_ms)
 {
-    zmq_pollitem_t item = {r->sock, 0, ZMQ_POLLIN, 0};
-    int n = zmq_poll(&item, 1, timeout_ms);
+    zmq_pollitem_t items[] = {{r->sock, 0, ZMQ_POLLIN, 0}, {NULL, r->inotify, ZMQ_POLLIN, 0}};
+    int n = zmq_poll(items, r->inotify >= 0 ? 2 : 1, timeout_ms);
     if (n < 0)
         return zmq_errno() == EINTR ? 0 : -zmq_errno();
+    if (n > 0 && r->inotify >= 0 && (items[1].revents & ZMQ_POLLIN) && watch_fired(r))
+        r->last_watch = 0; /* read it now */
     int rc = 0;
     while (rc == 0) {
         zmq_msg_t msg;
@@ -443,7 +496,7 @@ int pw_collector_run(const pw_collector_opts_t *opts, pw_collector_reject_fn on_
         o.timeout_ms = 30000;
     if (o.resend_ms <= 0)
         o.resend_ms = 2000;
-    struct run r = {.o = &o, .res = res, .on_reject = on_reject, .ctx = ctx};
+    struct run r = {.o = &o, .res = res, .on_reject = on_reject, .ctx = ctx, .inotify = -1};
     void *zctx = NULL;
     int rc = pw_spool_open(&r.spool, o.spool_dir, o.district, o.spool_max);
     if (rc != 0) {
@@ -472,6 +525,8 @@ int pw_collector_run(const pw_collector_opts_t *opts, pw_collector_reject_fn on_
         PW_ERROR("zmq_connect(%s) failed: %s", o.connect, pw_strerror(rc));
         goto out;
     }
+    if (o.follow)
+        watch_open(&r);
     rc = loop(&r, stop);
 out:
     if (r.spool) {
@@ -488,5 +543,7 @@ out:
     pw_datafile_destroy(&r.df);
     pw_buf_free(&r.buf);
     pw_buf_free(&r.frame);
+    if (r.inotify >= 0)
+        close(r.inotify);
     return rc;
 }
