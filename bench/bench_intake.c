@@ -274,6 +274,29 @@ static void wait_committed(const char *store_dir, uint64_t want)
     pw_store_destroy(&st);
 }
 
+/* CPU seconds (user + system) a process has used so far; 0 if unreadable. */
+static double cpu_secs(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields 14 and 15, counted after the command name's closing parenthesis. */
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                     &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Where the CPU went in the last running-collector run. */
+static double follow_cpu[3];
+
 /* The plan's shape from 13 collectors that keep running (--follow): each
  * data file is renamed into place, version after version. */
 static double run_follow(const struct shape *sh, int run_no)
@@ -294,6 +317,9 @@ static double run_follow(const struct shape *sh, int run_no)
         kids[d] = bench_spawn(bin, cargs, clog);
     }
     usleep(500000); /* started and connected: the services are up */
+    double cpu0[3] = {cpu_secs(sv.agg), cpu_secs(sv.pub), 0};
+    for (int d = 0; d < NDIST; d++)
+        cpu0[2] += cpu_secs(kids[d]);
     int64_t t0 = pw_mono_ms();
     for (int v = 1; v <= sh->nversions; v++) {
         for (int d = 0; d < NDIST; d++) {
@@ -309,6 +335,11 @@ static double run_follow(const struct shape *sh, int run_no)
         wait_committed(sv.store, (uint64_t)(updates_per_version(sh) / NDIST) * (uint64_t)v);
     }
     double secs = (double)(pw_mono_ms() - t0) / 1000.0;
+    follow_cpu[0] = cpu_secs(sv.agg) - cpu0[0];
+    follow_cpu[1] = cpu_secs(sv.pub) - cpu0[1];
+    follow_cpu[2] = -cpu0[2];
+    for (int d = 0; d < NDIST; d++)
+        follow_cpu[2] += cpu_secs(kids[d]);
     for (int d = 0; d < NDIST; d++) {
         kill(kids[d], SIGTERM);
         waitpid(kids[d], NULL, 0);
@@ -347,6 +378,11 @@ int main(int argc, char **argv)
                "(%.0f messages to the 99 that read); %.0f with %d to alerts only; "
                "%.0f for the long history; %.0f from 13 running collectors\n",
                r + 1, none[r], many[r], NSUBS, events, alerts[r], NSUBS, hist[r], follow[r]);
+        printf("    running collectors, CPU seconds: aggregator %.2f, publisher %.2f, "
+               "13 collectors %.2f, in %.2f s of wall clock on %ld cores\n",
+               follow_cpu[0], follow_cpu[1], follow_cpu[2],
+               (double)updates_per_version(&plan) * plan.nversions / follow[r],
+               sysconf(_SC_NPROCESSORS_ONLN));
     }
     double m0 = bench_report("intake, 13 collectors, no subscriber", none, reps, "upd/s");
     double m1 = bench_report("intake, 100 subscribers to all (one stuck)", many, reps, "upd/s");
