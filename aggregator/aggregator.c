@@ -280,9 +280,12 @@ static int bind_all(pw_aggregator_t *self)
      * or answered, and our tests hit it. Liveness is ours instead: collectors
      * say hello every second when idle and resync after 2 s of silence; the
      * aggregator counts a collector gone after 5 s without a word. A
-     * high-water mark far above a collector's window also keeps an honest
-     * collector's input from ever stopping. */
-    set_int(self->router, ZMQ_RCVHWM, 65536);
+     * high-water mark far above a collector's window (64 frames of 64
+     * updates by default; 1 024 frames from a collector that sends one
+     * update a frame) also keeps an honest collector's input from ever
+     * stopping. Per connection, it bounds what one waits in memory to
+     * 16 384 frames of at most PW_FRAME_MAXSIZE. */
+    set_int(self->router, ZMQ_RCVHWM, 16384);
     /* Every reply is sent without waiting: room for a full window of nacks
      * per collector, or some would be dropped at the default 1000. */
     set_int(self->router, ZMQ_SNDHWM, 100000);

@@ -603,7 +603,7 @@ Test(hostile, a_frame_of_updates_is_applied_in_order_and_ends_at_its_first_malfo
     cr_assert(answer(10000, &m));
     cr_assert(m.type == PW_MSG_ACK && m.seq == 68, "ack %llu", (unsigned long long)m.seq);
 
-    /* A frame over 256 KiB: the connection is dropped before anything is read. */
+    /* A frame over 64 KiB: the connection is dropped before anything is read. */
     memset(frame, 0x90, sizeof(frame));
     send_bytes(frame, sizeof(frame), 1);
     cr_assert_not(answer(1500, &m), "a frame over the limit was answered");

@@ -38,8 +38,9 @@
 #define PW_MSG_TEXTMAX   160
 #define PW_MSG_MAXSIZE   4096 /**< no valid message is larger */
 #define PW_FRAME_UPDATES_MAX 64 /**< messages in one intake frame at most (welcome's b) */
-/** No valid intake frame is larger: ZMQ_MAXMSGSIZE on the intake. */
-#define PW_FRAME_MAXSIZE (PW_FRAME_UPDATES_MAX * PW_MSG_MAXSIZE)
+/** ZMQ_MAXMSGSIZE on the intake: 64 updates take under 16 KiB (an update
+ * is at most about 250 bytes), hellos and welcomes far less. */
+#define PW_FRAME_MAXSIZE 65536
 
 typedef enum pw_msg_type {
     PW_MSG_HELLO = 1,
