@@ -52,7 +52,7 @@ struct pw_txn {
     pw_buf_t buf;
     uint64_t last[DB_COUNT]; /* last key of a sequence-keyed database, once known */
     bool known[DB_COUNT];
-    MDB_cursor *tail[DB_COUNT]; /* appends go through one cursor per database and txn */
+    MDB_cursor *tail[DB_COUNT]; /* appends and hot puts: one cursor per database and txn */
 };
 
 /* Joins up to three strings with NUL separators into a key. */
@@ -331,6 +331,24 @@ static int put(pw_txn_t *t, int db, const void *k, size_t klen, const void *v, s
     return pw__mdb_rc(mdb_put(t->txn, t->store->dbi[db], &key, &val, flags));
 }
 
+/*
+ * Puts through the transaction's cursor on db rather than mdb_put(), which
+ * sets up a cursor and searches from the root every time: LMDB first looks
+ * for the key on the page the cursor was left on, so keys that come near
+ * each other cost a search of one page (a fifth of the aggregator's work
+ * per update went into these searches).
+ */
+static int cursor_put(pw_txn_t *t, int db, const void *k, size_t klen, const void *v,
+                      size_t vlen)
+{
+    int rc;
+    if (!t->tail[db] &&
+        (rc = pw__mdb_rc(mdb_cursor_open(t->txn, t->store->dbi[db], &t->tail[db]))) != 0)
+        return rc;
+    MDB_val key = pw__mdb_val(k, klen), val = pw__mdb_val(v, vlen);
+    return pw__mdb_rc(mdb_cursor_put(t->tail[db], &key, &val, 0));
+}
+
 static int get(pw_txn_t *t, int db, const void *k, size_t klen, MDB_val *val)
 {
     MDB_val key = pw__mdb_val(k, klen);
@@ -540,7 +558,9 @@ int pw_store_current_put(pw_txn_t *txn, const char *district, const char *elemen
     char key[KEYMAX];
     size_t klen = current_key(txn->format, key, district, element, period);
     struct current_val cv = {value, logseq};
-    return put(txn, DB_CURRENT, key, klen, &cv, sizeof(cv), 0);
+    /* A district's updates come element after element of a period: next to
+     * each other in this table. */
+    return cursor_put(txn, DB_CURRENT, key, klen, &cv, sizeof(cv));
 }
 
 /* Splits a NUL-joined key into up to n parts; 0 when it has exactly n. */
@@ -810,7 +830,7 @@ int pw_store_persist_event(pw_txn_t *txn, pw_event_t *ev)
          * encoding is still in the buffer. */
         char key[KEYMAX];
         size_t klen = rate_key(key, ev);
-        return put(txn, DB_RATES, key, klen, txn->buf.data, txn->buf.len, 0);
+        return cursor_put(txn, DB_RATES, key, klen, txn->buf.data, txn->buf.len);
     }
     if (ev->action == PW_ALERT_UPDATE) /* the open alert's figures, not a new state */
         return pw_store_open_put(txn, ev);
