@@ -1144,8 +1144,12 @@ bool pw__rd_double(struct pw__rd *r, double *out)
 
 bool pw__rd_key(struct pw__rd *r, const char *name, size_t n)
 {
-    if ((size_t)(r->end - r->p) < 1 + n || r->p[0] != (0xa0 | n) || memcmp(r->p + 1, name, n) != 0)
+    if ((size_t)(r->end - r->p) < 1 + n || r->p[0] != (0xa0 | n))
         return false;
+    /* Keys are a few bytes: compared in place, not by a call per field. */
+    for (size_t i = 0; i < n; i++)
+        if (r->p[1 + i] != (unsigned char)name[i])
+            return false;
     r->p += 1 + n;
     return true;
 }
@@ -1233,9 +1237,7 @@ static bool decode_flat_prefix(const void *data, size_t len, pw_msg_type_t type,
                                size_t *used)
 {
     const unsigned keys = type_keys[type];
-    unsigned nkeys = 0;
-    for (int k = 0; k < K_COUNT; k++)
-        nkeys += (keys & KEY_BIT(k)) ? 1u : 0u;
+    const unsigned nkeys = (unsigned)__builtin_popcount(keys);
 
     struct pw__rd r = {data, (const unsigned char *)data + len};
     memset(out, 0, sizeof *out);
@@ -1243,12 +1245,12 @@ static bool decode_flat_prefix(const void *data, size_t len, pw_msg_type_t type,
     bool ok = len > 0 && *r.p == (0x80 | nkeys);
     if (ok)
         r.p++;
-    for (int k = 0; k < K_COUNT && ok; k++) {
-        if (!(keys & KEY_BIT(k)))
-            continue;
+    /* The type's keys in order: one turn per set bit. */
+    for (unsigned left = keys; left != 0 && ok; left &= left - 1) {
+        enum key k = (enum key)__builtin_ctz(left);
         /* Keys are one or two bytes. */
         const char *name = key_names[k];
-        ok = pw__rd_key(&r, name, name[1] ? 2 : 1) && rd_field(&r, (enum key)k, out);
+        ok = pw__rd_key(&r, name, name[1] ? 2 : 1) && rd_field(&r, k, out);
     }
     *used = (size_t)(r.p - (const unsigned char *)data);
     return ok;
