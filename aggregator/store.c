@@ -69,11 +69,28 @@ static size_t make_key(char *buf, const char *a, const char *b, const char *c)
     return n;
 }
 
-static int split_key(const MDB_val *k, const char **parts, int n);
+/* Splits a NUL-joined key into up to n parts; 0 when it has exactly n. */
+static int split_key(const MDB_val *k, const char **parts, int n)
+{
+    const char *p = k->mv_data, *end = p + k->mv_size;
+    for (int i = 0; i < n; i++) {
+        const char *nul = memchr(p, '\0', (size_t)(end - p));
+        if (!nul)
+            return PW_ESTORE;
+        parts[i] = p;
+        p = nul + 1;
+    }
+    return p == end ? 0 : PW_ESTORE;
+}
 
-/* Calls fn with the three parts of each current-value key, in key order. */
-static int current_walk(MDB_txn *txn, MDB_dbi dbi,
-                        int (*fn)(void *ctx, const char *parts[3], const MDB_val *v), void *ctx)
+/*
+ * Calls fn with every entry of a database, in key order: the key split into
+ * its nparts NUL-joined parts (PW_ESTORE for a key that has not exactly
+ * that many; nparts 0: not split), and the value. Stops at fn's first
+ * non-zero return, which it returns.
+ */
+static int walk(MDB_txn *txn, MDB_dbi dbi, int nparts,
+                int (*fn)(void *ctx, const char *parts[], const MDB_val *v), void *ctx)
 {
     MDB_cursor *cur;
     int rc = pw__mdb_rc(mdb_cursor_open(txn, dbi, &cur));
@@ -83,7 +100,8 @@ static int current_walk(MDB_txn *txn, MDB_dbi dbi,
     int mrc;
     while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
         const char *parts[3];
-        if ((rc = split_key(&k, parts, 3) != 0 ? PW_ESTORE : fn(ctx, parts, &v)) != 0)
+        bool bad = nparts > 0 && split_key(&k, parts, nparts) != 0;
+        if ((rc = bad ? PW_ESTORE : fn(ctx, parts, &v)) != 0)
             break;
     }
     if (rc == 0 && mrc != MDB_NOTFOUND)
@@ -99,7 +117,7 @@ struct arena {
     size_t len, cap, n;
 };
 
-static int keep_v2(void *ctx, const char *parts[3], const MDB_val *v)
+static int keep_v2(void *ctx, const char *parts[], const MDB_val *v)
 {
     struct arena *a = ctx;
     if (v->mv_size > 255)
@@ -131,7 +149,7 @@ static int convert_v1(pw_store_t *self, MDB_txn *txn)
 {
     MDB_dbi dbi = self->dbi[DB_CURRENT];
     struct arena a = {0};
-    int rc = current_walk(txn, dbi, keep_v2, &a);
+    int rc = walk(txn, dbi, 3, keep_v2, &a);
     if (rc == 0)
         rc = pw__mdb_rc(mdb_drop(txn, dbi, 0));
     for (size_t off = 0; rc == 0 && off < a.len;) {
@@ -563,20 +581,6 @@ int pw_store_current_put(pw_txn_t *txn, const char *district, const char *elemen
     return cursor_put(txn, DB_CURRENT, key, klen, &cv, sizeof(cv));
 }
 
-/* Splits a NUL-joined key into up to n parts; 0 when it has exactly n. */
-static int split_key(const MDB_val *k, const char **parts, int n)
-{
-    const char *p = k->mv_data, *end = p + k->mv_size;
-    for (int i = 0; i < n; i++) {
-        const char *nul = memchr(p, '\0', (size_t)(end - p));
-        if (!nul)
-            return PW_ESTORE;
-        parts[i] = p;
-        p = nul + 1;
-    }
-    return p == end ? 0 : PW_ESTORE;
-}
-
 struct current_ctx {
     int (*fn)(void *ctx, const char *district, const char *element, pw_period_t period,
               double value);
@@ -584,7 +588,7 @@ struct current_ctx {
     int pi; /* the part that is the period: 1 in format 2, 2 in format 1 */
 };
 
-static int current_cb(void *ctx, const char *parts[3], const MDB_val *v)
+static int current_cb(void *ctx, const char *parts[], const MDB_val *v)
 {
     struct current_ctx *cc = ctx;
     struct current_val cv;
@@ -601,7 +605,7 @@ int pw_store_current_foreach(pw_txn_t *txn,
                              void *ctx)
 {
     struct current_ctx cc = {fn, ctx, txn->format == 1 ? 2 : 1};
-    return current_walk(txn->txn, txn->store->dbi[DB_CURRENT], current_cb, &cc);
+    return walk(txn->txn, txn->store->dbi[DB_CURRENT], 3, current_cb, &cc);
 }
 
 static size_t seq_key(char *buf, const char *district, uint64_t epoch)
@@ -649,7 +653,7 @@ static int put_event(pw_txn_t *t, int db, const void *key, size_t klen, const pw
     int rc = pw_event_encode(ev, &t->buf);
     if (rc != 0)
         return rc;
-    return put(t, db, key, klen, t->buf.data, t->buf.len, 0);
+    return cursor_put(t, db, key, klen, t->buf.data, t->buf.len);
 }
 
 struct ev_ctx {
@@ -665,24 +669,18 @@ static int decode_and_call(struct ev_ctx *ec, const MDB_val *v)
     return ec->fn(ec->ctx, &ev);
 }
 
+static int event_cb(void *ctx, const char *parts[], const MDB_val *v)
+{
+    (void)parts;
+    return decode_and_call(ctx, v);
+}
+
 /* Walks every value of a database as an event. */
 static int events_all(pw_txn_t *t, int db, int (*fn)(void *ctx, const pw_event_t *ev),
                       void *ctx)
 {
-    MDB_cursor *cur;
-    int rc = pw__mdb_rc(mdb_cursor_open(t->txn, t->store->dbi[db], &cur));
-    if (rc != 0)
-        return rc;
     struct ev_ctx ec = {fn, ctx};
-    MDB_val k, v;
-    int mrc;
-    while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
-        if ((rc = decode_and_call(&ec, &v)) != 0)
-            break;
-    if (rc == 0 && mrc != MDB_NOTFOUND)
-        rc = pw__mdb_rc(mrc);
-    mdb_cursor_close(cur);
-    return rc;
+    return walk(t->txn, t->store->dbi[db], 0, event_cb, &ec);
 }
 
 static size_t rate_key(char *key, const pw_event_t *ev)
@@ -788,36 +786,32 @@ int pw_store_status_put(pw_txn_t *txn, const pw_district_status_t *st)
     return put(txn, DB_STATUS, key, klen, v, sizeof(v), 0);
 }
 
+struct status_ctx {
+    int (*fn)(void *ctx, const pw_district_status_t *st);
+    void *ctx;
+};
+
+static int status_cb(void *ctx, const char *parts[], const MDB_val *v)
+{
+    struct status_ctx *sc = ctx;
+    if (v->mv_size != STATUS_SIZE)
+        return PW_ESTORE;
+    pw_district_status_t st;
+    memset(&st, 0, sizeof(st));
+    snprintf(st.district, sizeof(st.district), "%s", parts[0]);
+    const unsigned char *b = v->mv_data;
+    st.epoch = pw__get_be64(b);
+    st.last_seq = pw__get_be64(b + 8);
+    st.last_seen_ms = (int64_t)pw__get_be64(b + 16);
+    st.lag = pw__get_be64(b + 24);
+    return sc->fn(sc->ctx, &st);
+}
+
 int pw_store_status_foreach(pw_txn_t *txn, int (*fn)(void *ctx, const pw_district_status_t *st),
                             void *ctx)
 {
-    MDB_cursor *cur;
-    int rc = pw__mdb_rc(mdb_cursor_open(txn->txn, txn->store->dbi[DB_STATUS], &cur));
-    if (rc != 0)
-        return rc;
-    MDB_val k, v;
-    int mrc;
-    while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-        const char *parts[1];
-        if (split_key(&k, parts, 1) != 0 || v.mv_size != STATUS_SIZE) {
-            rc = PW_ESTORE;
-            break;
-        }
-        pw_district_status_t st;
-        memset(&st, 0, sizeof(st));
-        snprintf(st.district, sizeof(st.district), "%s", parts[0]);
-        const unsigned char *b = v.mv_data;
-        st.epoch = pw__get_be64(b);
-        st.last_seq = pw__get_be64(b + 8);
-        st.last_seen_ms = (int64_t)pw__get_be64(b + 16);
-        st.lag = pw__get_be64(b + 24);
-        if ((rc = fn(ctx, &st)) != 0)
-            break;
-    }
-    if (rc == 0 && mrc != MDB_NOTFOUND)
-        rc = pw__mdb_rc(mrc);
-    mdb_cursor_close(cur);
-    return rc;
+    struct status_ctx sc = {fn, ctx};
+    return walk(txn->txn, txn->store->dbi[DB_STATUS], 1, status_cb, &sc);
 }
 
 int pw_store_persist_event(pw_txn_t *txn, pw_event_t *ev)
