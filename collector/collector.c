@@ -170,8 +170,6 @@ static int spool_more(struct run *r)
     if (!r->df || r->spool_pos >= r->df->n)
         return 0;
     size_t n = r->df->n - r->spool_pos, added = 0;
-    if (r->slice < SPOOL_SLICE_FIRST)
-        r->slice = SPOOL_SLICE_FIRST;
     if (n > r->slice)
         n = r->slice;
     if (r->slice < SPOOL_SLICE_MAX)

@@ -1058,7 +1058,7 @@ int pw_msg_decode_next(const void *frame, size_t len, size_t *pos, pw_msg_t *out
     return pw_msg_decode((const unsigned char *)frame + start, end - start, out);
 }
 
-/* A cursor over the bytes of a stored record; every read is bounds-checked. */
+/* The direct readers (internal.h): every read is bounds-checked. */
 bool pw__rd_uint(struct pw__rd *r, uint64_t *out)
 {
     static const unsigned char widths[4] = {1, 2, 4, 8};
