@@ -42,7 +42,15 @@ static void check_file(const pw_datafile_t *df, const uint8_t *data, size_t size
         for (size_t j = 0; j < i && df->n <= PAIRWISE_MAX; j++)
             PW_FUZZ_CHECK(!(pw_period_eq(o->period, df->obs[j].period) &&
                             strcmp(o->element, df->obs[j].element) == 0));
+        /* Ids are kept once each: an observation points at its id's copy. */
+        bool listed = false;
+        for (size_t k = 0; k < df->nelements && df->n <= PAIRWISE_MAX; k++)
+            listed |= o->element == df->elements[k];
+        PW_FUZZ_CHECK(listed || df->n > PAIRWISE_MAX);
     }
+    for (size_t k = 0; k < df->nelements && df->nelements <= PAIRWISE_MAX; k++)
+        for (size_t j = 0; j < k; j++)
+            PW_FUZZ_CHECK(strcmp(df->elements[k], df->elements[j]) != 0);
 }
 
 /*

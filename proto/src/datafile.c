@@ -22,13 +22,22 @@ struct parser {
     size_t errlen;
     const pw_catalog_t *cat;
     pw_datafile_t *df;
-    size_t cap;
+    size_t cap; /* observations df->obs has room for: the file's line count */
     int line;
-    /* Open-addressing set of (period, element) already seen: obs index + 1, 0 when empty. */
-    uint64_t *slots; /* 0, or the high half of the hash and obs index + 1 */
+    /* Open-addressing set of (period, element) already seen: 0 when empty,
+     * else the high half of the hash and obs index + 1. Sized once from the
+     * line count: growing it would touch (and on this kind of VM, fault in)
+     * every table it ever had. */
+    uint64_t *slots;
     size_t nslots;
+    /* Distinct element ids: each observation points at its id's one copy,
+     * so an observation is 32 bytes rather than 88, and comparing two ids
+     * is comparing two pointers. Same layout as slots, indexing elements. */
+    uint64_t *names;
+    size_t nnames_slots;
+    size_t names_cap;
+    int *cat_index; /* per distinct id: its catalog element, or -1 */
 };
-
 __attribute__((format(printf, 3, 4))) static int fail(struct parser *p, int line, const char *fmt,
                                                       ...)
 {
@@ -49,17 +58,10 @@ static int oom(struct parser *p)
     return pw__text_sys_error(p->err, p->errlen, p->name, -ENOMEM);
 }
 
-static uint64_t obs_hash(const pw_obs_t *o)
+/* murmur3's finalizer: the tables index by the low bits, which need
+ * every input bit mixed in. */
+static uint64_t mix64(uint64_t h)
 {
-    uint64_t h = 0xcbf29ce484222325u;
-    for (const char *c = o->element; *c; c++) {
-        h ^= (unsigned char)*c;
-        h *= 0x100000001b3u;
-    }
-    h ^= ((uint64_t)(uint32_t)o->period.end << 8) ^ (uint64_t)o->period.months;
-    /* A full avalanche (murmur3's finalizer): the table indexes by the low
-     * bits, where FNV's last multiply leaves element and period entangled
-     * only weakly, and long probe runs followed. */
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdu;
     h ^= h >> 33;
@@ -67,10 +69,23 @@ static uint64_t obs_hash(const pw_obs_t *o)
     return h ^ (h >> 33);
 }
 
-static bool obs_same(const pw_obs_t *a, const pw_obs_t *b)
+static uint64_t bytes_hash(const char *s, size_t n)
 {
-    return pw_period_eq(a->period, b->period) && strcmp(a->element, b->element) == 0;
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3u;
+    }
+    return mix64(h);
 }
+
+/* Interned ids are distinct pointers, so the element's index stands for it. */
+static uint64_t obs_hash(size_t element, pw_period_t p)
+{
+    return mix64(((uint64_t)element << 40) ^ ((uint64_t)(uint32_t)p.end << 8) ^ p.months);
+}
+
+#define TAG(h) ((h) >> 32 << 32)
 
 /* The slot holding an observation like o (hash h), or the empty slot where it
  * would go. Each slot keeps half of its hash: a probe reads the observation
@@ -80,39 +95,102 @@ static uint64_t *find_slot(uint64_t *slots, size_t nslots, const pw_obs_t *obs,
                            const pw_obs_t *o, uint64_t h)
 {
     size_t i = (size_t)h & (nslots - 1);
-    uint64_t tag = h >> 32 << 32;
-    for (uint64_t s; (s = slots[i]) != 0; i = (i + 1) & (nslots - 1))
-        if ((s >> 32 << 32) == tag && obs_same(&obs[(uint32_t)s - 1], o))
+    for (uint64_t s; (s = slots[i]) != 0; i = (i + 1) & (nslots - 1)) {
+        const pw_obs_t *q = &obs[(uint32_t)s - 1];
+        if (TAG(s) == TAG(h) && q->element == o->element && pw_period_eq(q->period, o->period))
             break;
+    }
     return &slots[i];
 }
 
-/* Keeps the set at most half full. */
-static int grow_slots(struct parser *p)
+/* The slot of the id s[0..n) in names (hash h), or the empty one for it. */
+static uint64_t *find_name(const struct parser *p, const char *s, size_t n, uint64_t h)
 {
-    size_t n = p->df->n;
-    if ((n + 1) * 2 <= p->nslots)
-        return 0;
-    size_t nslots = p->nslots ? p->nslots * 2 : 64;
-    if (n >= UINT32_MAX)
-        return fail(p, p->line, "more than %u observations in one file", UINT32_MAX - 1);
-    uint64_t *slots = calloc(nslots, sizeof *slots);
-    if (!slots)
-        return oom(p);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t h = obs_hash(&p->df->obs[i]);
-        *find_slot(slots, nslots, p->df->obs, &p->df->obs[i], h) = (h >> 32 << 32) | (i + 1);
+    size_t mask = p->nnames_slots - 1, i = (size_t)h & mask;
+    for (uint64_t v; (v = p->names[i]) != 0; i = (i + 1) & mask) {
+        const char *id = p->df->elements[(uint32_t)v - 1];
+        if (TAG(v) == TAG(h) && strncmp(id, s, n) == 0 && id[n] == '\0')
+            break;
     }
-    free(p->slots);
-    p->slots = slots;
-    p->nslots = nslots;
+    return &p->names[i];
+}
+
+/* Keeps the id table at most half full. */
+static int grow_names(struct parser *p)
+{
+    size_t n = p->df->nelements;
+    if ((n + 1) * 2 <= p->nnames_slots && n < p->names_cap)
+        return 0;
+    if (n >= p->names_cap) {
+        size_t ncap = p->names_cap ? p->names_cap * 2 : 64;
+        char **el = realloc(p->df->elements, ncap * sizeof *el);
+        if (!el)
+            return oom(p);
+        p->df->elements = el;
+        int *ci = realloc(p->cat_index, ncap * sizeof *ci);
+        if (!ci)
+            return oom(p);
+        p->cat_index = ci;
+        p->names_cap = ncap;
+    }
+    if ((n + 1) * 2 <= p->nnames_slots)
+        return 0;
+    size_t nslots = p->nnames_slots ? p->nnames_slots * 2 : 128;
+    uint64_t *old = p->names;
+    size_t oldn = p->nnames_slots;
+    if (!(p->names = calloc(nslots, sizeof *p->names))) {
+        p->names = old;
+        return oom(p);
+    }
+    p->nnames_slots = nslots;
+    for (size_t i = 0; i < oldn; i++)
+        if (old[i] != 0) {
+            const char *id = p->df->elements[(uint32_t)old[i] - 1];
+            size_t len = strlen(id);
+            *find_name(p, id, len, bytes_hash(id, len)) = old[i];
+        }
+    free(old);
     return 0;
 }
 
-static int check_value(struct parser *p, const pw_obs_t *o, const char *v, size_t n)
+#define NOT_LOOKED_UP (-2) /* cat_index: the catalog was not asked yet */
+
+/* The index of the element id s[0..n), added on first sight (after checking
+ * it, once per distinct id rather than once per line). -1 after fail(). */
+static long intern(struct parser *p, const char *s, size_t n)
+{
+    if (grow_names(p) != 0)
+        return -1;
+    uint64_t h = bytes_hash(s, n);
+    uint64_t *slot = find_name(p, s, n, h);
+    if (*slot != 0)
+        return (long)(uint32_t)*slot - 1;
+    if (!pw__id_valid(s, n)) {
+        fail(p, p->line, "bad element id '%.*s' (use 1 to %d of a-z, 0-9 and _)", (int)n, s,
+             PW_ID_MAX - 1);
+        return -1;
+    }
+    char *id = malloc(n + 1);
+    if (!id) {
+        oom(p);
+        return -1;
+    }
+    memcpy(id, s, n);
+    id[n] = '\0';
+    size_t i = p->df->nelements++;
+    p->df->elements[i] = id;
+    p->cat_index[i] = NOT_LOOKED_UP;
+    *slot = TAG(h) | (i + 1);
+    return (long)i;
+}
+
+static int check_value(struct parser *p, const pw_obs_t *o, size_t element, const char *v,
+                       size_t n)
 {
     const pw_catalog_t *cat = p->cat;
-    int e = pw_catalog_element(cat, o->element, strlen(o->element));
+    int e = p->cat_index[element];
+    if (e == NOT_LOOKED_UP)
+        e = p->cat_index[element] = pw_catalog_element(cat, o->element, strlen(o->element));
     if (e < 0)
         return fail(p, p->line, "unknown element '%s' (not in the catalog)", o->element);
     int year = pw_period_year(o->period);
@@ -162,11 +240,10 @@ static int do_row(struct parser *p, const char *s, size_t n)
                     "bad period '%.*s' (expected a year 2016, a half 2018H1, a quarter 2018Q3 or "
                     "a month 2018-07)",
                     (int)len[0], f[0]);
-    if (!pw__id_valid(f[1], len[1]))
-        return fail(p, p->line, "bad element id '%.*s' (use 1 to %d of a-z, 0-9 and _)",
-                    (int)len[1], f[1], PW_ID_MAX - 1);
-    memcpy(o.element, f[1], len[1]);
-    o.element[len[1]] = '\0';
+    long element = intern(p, f[1], len[1]);
+    if (element < 0)
+        return PW_EDATA;
+    o.element = p->df->elements[element];
     if (len[2] == 0)
         return fail(p, p->line, "missing value");
     if (!pw__text_parse_number(f[2], len[2], &o.value))
@@ -174,12 +251,11 @@ static int do_row(struct parser *p, const char *s, size_t n)
                     (int)len[2], f[2]);
     if (o.value == 0)
         o.value = 0.0; /* no "-0" in the data */
-    int rc = p->cat ? check_value(p, &o, f[2], len[2]) : 0;
+    int rc = p->cat ? check_value(p, &o, (size_t)element, f[2], len[2]) : 0;
     if (rc != 0)
         return rc;
-    if ((rc = grow_slots(p)) != 0)
-        return rc;
-    uint64_t h = obs_hash(&o);
+    assert(p->df->n < p->cap); /* a row is a line, and the lines were counted */
+    uint64_t h = obs_hash((size_t)element, o.period);
     uint64_t *slot = find_slot(p->slots, p->nslots, p->df->obs, &o, h);
     if (*slot != 0) {
         char buf[PW_PERIOD_STRMAX];
@@ -187,12 +263,29 @@ static int do_row(struct parser *p, const char *s, size_t n)
         return fail(p, p->line, "duplicate observation of '%s' for %s (first at line %d)",
                     o.element, buf, p->df->obs[(uint32_t)*slot - 1].line);
     }
-    pw_obs_t *q = pw__text_reserve(p->df->obs, p->df->n, &p->cap, sizeof *q);
-    if (!q)
-        return oom(p);
-    p->df->obs = q;
     p->df->obs[p->df->n++] = o;
-    *slot = (h >> 32 << 32) | p->df->n;
+    *slot = TAG(h) | p->df->n;
+    return 0;
+}
+
+/* Room for one observation per line, and a duplicate set at most half full. */
+static int size_tables(struct parser *p, const char *text, size_t len)
+{
+    size_t lines = 1;
+    for (const char *c = text, *end = text + len; (c = memchr(c, '\n', (size_t)(end - c)));
+         c++)
+        lines++;
+    if (lines >= UINT32_MAX / 2)
+        return fail(p, 1, "more than %u lines in one file", UINT32_MAX / 2 - 1);
+    size_t nslots = 64;
+    while (nslots < lines * 2)
+        nslots *= 2;
+    p->df->obs = malloc(lines * sizeof *p->df->obs);
+    p->slots = calloc(nslots, sizeof *p->slots);
+    if (!p->df->obs || !p->slots)
+        return oom(p);
+    p->cap = lines;
+    p->nslots = nslots;
     return 0;
 }
 
@@ -210,6 +303,8 @@ int pw_datafile_parse(const char *name, const char *text, size_t len, const pw_c
     if (!p.df)
         return oom(&p);
     size_t pos = 0;
+    if ((rc = size_tables(&p, text, len)) != 0)
+        goto done;
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
         pos = 3;
     while (rc == 0 && pos < len) {
@@ -241,12 +336,15 @@ int pw_datafile_parse(const char *name, const char *text, size_t len, const pw_c
     }
     if (rc == 0 && !header)
         rc = fail(&p, p.line > 0 ? p.line : 1, "missing the header line '" HEADER "'");
+done:
     if (rc == 0) {
         *out = p.df;
         p.df = NULL;
     }
     pw_datafile_destroy(&p.df);
     free(p.slots);
+    free(p.names);
+    free(p.cat_index);
     return rc;
 }
 
@@ -270,7 +368,11 @@ void pw_datafile_destroy(pw_datafile_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    free((*self_p)->obs);
-    free(*self_p);
+    pw_datafile_t *self = *self_p;
+    for (size_t i = 0; i < self->nelements; i++)
+        free(self->elements[i]);
+    free(self->elements);
+    free(self->obs);
+    free(self);
     *self_p = NULL;
 }

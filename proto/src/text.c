@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -160,9 +161,16 @@ int pw__text_read_file(const char *path, char **buf_out, size_t *len_out)
     int rc = 0;
     char *buf = NULL;
     size_t len = 0, cap = 0;
+    /* Room for the whole file at once when its size is known: a buffer grown
+     * by doubling would be copied, and its pages touched, several times. */
+    struct stat st;
+    size_t first = 65536;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (uint64_t)st.st_size < SIZE_MAX / 2)
+        first = (size_t)st.st_size + 4096;
     for (;;) {
         if (cap - len < 4096) {
-            size_t ncap = cap ? cap * 2 : 65536;
+            size_t ncap = cap ? cap * 2 : first;
             char *q = realloc(buf, ncap);
             if (!q) {
                 rc = -ENOMEM;

@@ -167,6 +167,31 @@ Test(datafile, finds_a_duplicate_among_many_rows)
                  "3052)"));
 }
 
+Test(datafile, keeps_one_copy_of_each_element_id)
+{
+    /* 300 ids, more than the id table's first size, each in two periods. */
+    size_t size = 1 << 16, used = 0;
+    char *text = malloc(size);
+    cr_assert(not(zero(ptr, text)));
+    used += (size_t)snprintf(text, size, H);
+    for (int y = 2016; y <= 2017; y++)
+        for (int e = 0; e < 300; e++)
+            used += (size_t)snprintf(text + used, size - used, "%d,e%03d,%d\n", y, e, e);
+    char err[512] = "";
+    int rc = parse(text, NULL, err, sizeof err);
+    free(text);
+    cr_assert(eq(int, rc, PW_OK), "%s: %s", pw_strerror(rc), err);
+    cr_assert(eq(sz, df->n, 600));
+    cr_assert(eq(sz, df->nelements, 300));
+    for (size_t i = 0; i < 300; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "e%03zu", i);
+        cr_assert_str_eq(df->elements[i], id, "in order of first use");
+        cr_assert(df->obs[i].element == df->elements[i]);
+        cr_assert(df->obs[300 + i].element == df->elements[i], "the same copy");
+    }
+}
+
 Test(datafile, loads_a_file)
 {
     char path[] = "/tmp/pw-test-XXXXXX", err[512] = "";

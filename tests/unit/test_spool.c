@@ -28,12 +28,26 @@ TestSuite(spool, .init = setup, .fini = teardown, .timeout = 20.0);
 
 #define NOW_MS 1700000000000LL
 
+/* A lasting copy of an element id: an observation only points at its id,
+ * which a data file keeps, and the tests build ids in loop-local buffers. */
+static const char *keep(const char *id)
+{
+    static char ids[256][PW_ID_MAX];
+    static size_t n;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ids[i], id) == 0)
+            return ids[i];
+    cr_assert_lt(n, 256);
+    snprintf(ids[n], sizeof ids[n], "%s", id);
+    return ids[n++];
+}
+
 static pw_obs_t obs(const char *period, const char *element, double value)
 {
     pw_obs_t o;
     memset(&o, 0, sizeof(o));
     cr_assert_eq(pw_period_parse(period, strlen(period), &o.period), 0);
-    snprintf(o.element, sizeof(o.element), "%s", element);
+    o.element = keep(element);
     o.value = value;
     return o;
 }

@@ -16,14 +16,16 @@
 
 typedef struct pw_obs {
     pw_period_t period;
-    char element[PW_ID_MAX];
+    const char *element; /**< NUL-terminated, one of the file's elements[] */
     double value;
     int line; /**< 1-based line in the file, for messages */
 } pw_obs_t;
 
 typedef struct pw_datafile {
     size_t n;
-    pw_obs_t *obs; /**< in file order */
+    pw_obs_t *obs;     /**< in file order */
+    size_t nelements;
+    char **elements;   /**< the distinct element ids, in order of first use */
 } pw_datafile_t;
 
 /**
