@@ -560,7 +560,8 @@ static int update(pw_aggregator_t *self, int item, const pw_msg_t *m, int64_t no
         return 0;
     }
     p->last = m->seq;
-    int crc = pw_msg_check(m, self->cat);
+    int e;
+    int crc = pw_msg_check_update(m, self->cat, d, &e);
     if (crc == 0 && m->observed_ms > now + SKEW_MS)
         crc = PW_ETIME; /* a clock this wrong makes every "as of" question wrong */
     if (crc != 0) {
@@ -574,7 +575,6 @@ static int update(pw_aggregator_t *self, int item, const pw_msg_t *m, int64_t no
         nack(self, item, m->epoch, m->seq, crc, pw_strerror(crc));
         return 0;
     }
-    int e = pw_catalog_element(self->cat, m->element, strlen(m->element));
     /* The model holds every current value of the store (restored from it, and
      * rebuilt from it after a failed commit), so it answers without a second
      * search of the current-value tree. */

@@ -2,9 +2,11 @@
 #ifndef PW_INTERNAL_H
 #define PW_INTERNAL_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <msgpack.h>
 
@@ -55,19 +57,6 @@ unsigned char *pw__put_double(unsigned char *p, double v);
 struct pw__rd {
     const unsigned char *p, *end;
 };
-/** Any msgpack unsigned form: positive fixint, uint 8/16/32/64. */
-bool pw__rd_uint(struct pw__rd *r, uint64_t *out);
-/** fixstr or str8: *s points into the frame. */
-bool pw__rd_str(struct pw__rd *r, const char **s, size_t *n);
-/** Any form pw__put_int() writes, of a value in the range of int64_t. */
-bool pw__rd_int(struct pw__rd *r, int64_t *out);
-/** A float64, finite. */
-bool pw__rd_double(struct pw__rd *r, double *out);
-/** The fixstr name[0..n), n < 32: a map key as the writers put it. */
-bool pw__rd_key(struct pw__rd *r, const char *name, size_t n);
-/** An id (pw__id_valid), or with may_be_empty also "", copied NUL-terminated. */
-bool pw__rd_id(struct pw__rd *r, bool may_be_empty, char out[PW_ID_MAX]);
-
 /** Makes buf->cap at least n (contents kept); 0, or -ENOMEM with buf->len 0. */
 int pw__buf_reserve(pw_buf_t *buf, size_t n);
 
@@ -76,6 +65,128 @@ bool pw__utf8_valid(const char *s, size_t len);
 
 /** True when s[0..len) is a wire id: 1..PW_ID_MAX-1 bytes of [a-z0-9_]. */
 bool pw__id_valid(const char *s, size_t len);
+
+/* The readers are inline: a message is a dozen of them, and a call each
+ * cost as much as the reading. Every read is bounds-checked. */
+static inline uint64_t pw__read_be(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/** Any msgpack unsigned form: positive fixint, uint 8/16/32/64. */
+static inline bool pw__rd_uint(struct pw__rd *r, uint64_t *out)
+{
+    static const unsigned char widths[4] = {1, 2, 4, 8};
+    if (r->p >= r->end)
+        return false;
+    unsigned b = *r->p;
+    if (b <= 0x7f) {
+        *out = b;
+        r->p++;
+        return true;
+    }
+    if (b < 0xcc || b > 0xcf)
+        return false;
+    size_t n = widths[b - 0xcc];
+    if ((size_t)(r->end - r->p) < 1 + n)
+        return false;
+    *out = pw__read_be(r->p + 1, n);
+    r->p += 1 + n;
+    return true;
+}
+
+/** fixstr or str8: *s points into the frame. */
+static inline bool pw__rd_str(struct pw__rd *r, const char **s, size_t *n)
+{
+    size_t hdr;
+    if (r->p >= r->end)
+        return false;
+    unsigned b = *r->p;
+    if (b >= 0xa0 && b <= 0xbf) {
+        hdr = 1;
+        *n = b & 0x1f;
+    } else if (b == 0xd9 && r->end - r->p >= 2) {
+        hdr = 2;
+        *n = r->p[1];
+    } else {
+        return false;
+    }
+    if ((size_t)(r->end - r->p) < hdr + *n)
+        return false;
+    *s = (const char *)r->p + hdr;
+    r->p += hdr + *n;
+    return true;
+}
+
+/** Any form pw__put_int() writes, of a value in the range of int64_t. */
+static inline bool pw__rd_int(struct pw__rd *r, int64_t *out)
+{
+    if (r->p >= r->end)
+        return false;
+    unsigned b = *r->p;
+    if (b >= 0xe0) { /* negative fixint */
+        *out = (int64_t)(int8_t)b;
+        r->p++;
+        return true;
+    }
+    if (b >= 0xd0 && b <= 0xd3) {
+        size_t n = (size_t)1 << (b - 0xd0);
+        if ((size_t)(r->end - r->p) < 1 + n)
+            return false;
+        uint64_t u = pw__read_be(r->p + 1, n);
+        /* Sign-extend the n-byte two's complement value. */
+        int shift = (int)(64 - 8 * n);
+        *out = shift ? (int64_t)(u << shift) >> shift : (int64_t)u;
+        r->p += 1 + n;
+        return true;
+    }
+    uint64_t u;
+    if (!pw__rd_uint(r, &u) || u > (uint64_t)INT64_MAX)
+        return false;
+    *out = (int64_t)u;
+    return true;
+}
+
+/** A float64, finite. */
+static inline bool pw__rd_double(struct pw__rd *r, double *out)
+{
+    if (r->end - r->p < 9 || *r->p != 0xcb)
+        return false;
+    uint64_t bits = pw__read_be(r->p + 1, 8);
+    memcpy(out, &bits, sizeof *out);
+    if (!isfinite(*out))
+        return false;
+    r->p += 9;
+    return true;
+}
+
+/** The fixstr name[0..n), n < 32: a map key as the writers put it. */
+static inline bool pw__rd_key(struct pw__rd *r, const char *name, size_t n)
+{
+    if ((size_t)(r->end - r->p) < 1 + n || r->p[0] != (0xa0 | n))
+        return false;
+    /* Keys are a few bytes: compared in place, not by a call per field. */
+    for (size_t i = 0; i < n; i++)
+        if (r->p[1 + i] != (unsigned char)name[i])
+            return false;
+    r->p += 1 + n;
+    return true;
+}
+
+/** An id (pw__id_valid), or with may_be_empty also "", copied NUL-terminated. */
+static inline bool pw__rd_id(struct pw__rd *r, bool may_be_empty, char out[PW_ID_MAX])
+{
+    const char *s;
+    size_t n;
+    if (!pw__rd_str(r, &s, &n) || (!(may_be_empty && n == 0) && !pw__id_valid(s, n)))
+        return false;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return true;
+}
 
 /* text.c: line-oriented helpers for the catalog and data-file parsers. */
 

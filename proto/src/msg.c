@@ -237,14 +237,6 @@ bool pw__id_valid(const char *s, size_t len)
     return true;
 }
 
-static uint64_t read_be(const unsigned char *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 enum mp_kind { MP_SCALAR, MP_BYTES, MP_ARRAY, MP_MAP };
 
 /*
@@ -374,7 +366,7 @@ static int mp_walk(const unsigned char *p, size_t len, size_t *pos_io, int depth
         if (hdr > 0) {
             if (len - pos < hdr)
                 return PW_EMALFORMED;
-            n = read_be(p + pos, hdr);
+            n = pw__read_be(p + pos, hdr);
             pos += hdr;
         }
         if (kind == MP_SCALAR || kind == MP_BYTES) {
@@ -844,7 +836,7 @@ static bool read_object(const unsigned char *p, size_t len, size_t *pos_io, msgp
         size_t hdr = b <= 0x9f ? 0 : (b == 0xdc || b == 0xde ? 2 : 4);
         if (left < hdr)
             return false;
-        uint64_t count = hdr ? read_be(p + pos, hdr) : (b & 0x0f);
+        uint64_t count = hdr ? pw__read_be(p + pos, hdr) : (b & 0x0f);
         bool map = (b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf;
         o->type = map ? MSGPACK_OBJECT_MAP : MSGPACK_OBJECT_ARRAY;
         if (map) {
@@ -874,7 +866,7 @@ static bool read_object(const unsigned char *p, size_t len, size_t *pos_io, msgp
         case 0xda:
         case 0xdb: {
             size_t hdr = (size_t)1 << ((b - (b >= 0xd9 ? 0xd9u : 0xc4u)));
-            if (left < hdr || left - hdr < (n = (size_t)read_be(p + pos, hdr)))
+            if (left < hdr || left - hdr < (n = (size_t)pw__read_be(p + pos, hdr)))
                 return false;
             pos += hdr;
             if (b >= 0xd9) {
@@ -892,7 +884,7 @@ static bool read_object(const unsigned char *p, size_t len, size_t *pos_io, msgp
         case 0xca: {
             if (left < 4)
                 return false;
-            uint32_t bits = (uint32_t)read_be(p + pos, 4);
+            uint32_t bits = (uint32_t)pw__read_be(p + pos, 4);
             float f;
             memcpy(&f, &bits, sizeof f);
             o->type = MSGPACK_OBJECT_FLOAT32; /* msgpack-c widens it into f64 */
@@ -903,7 +895,7 @@ static bool read_object(const unsigned char *p, size_t len, size_t *pos_io, msgp
         case 0xcb: {
             if (left < 8)
                 return false;
-            uint64_t bits = read_be(p + pos, 8);
+            uint64_t bits = pw__read_be(p + pos, 8);
             o->type = MSGPACK_OBJECT_FLOAT64;
             memcpy(&o->via.f64, &bits, sizeof bits);
             pos += 8;
@@ -917,7 +909,7 @@ static bool read_object(const unsigned char *p, size_t len, size_t *pos_io, msgp
             if (left < n)
                 return false;
             o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-            o->via.u64 = read_be(p + pos, n);
+            o->via.u64 = pw__read_be(p + pos, n);
             pos += n;
             break;
         case 0xd0: /* int 8, 16, 32, 64 */
@@ -927,7 +919,7 @@ static bool read_object(const unsigned char *p, size_t len, size_t *pos_io, msgp
             n = (size_t)1 << (b - 0xd0);
             if (left < n)
                 return false;
-            uint64_t u = read_be(p + pos, n);
+            uint64_t u = pw__read_be(p + pos, n);
             uint64_t sign = (uint64_t)1 << (8 * n - 1);
             /* Sign-extend without overflow; msgpack-c calls a value >= 0 positive. */
             if (u & sign) {
@@ -989,7 +981,7 @@ int pw_msg_decode(const void *data, size_t len, pw_msg_t *out)
         pos = 1;
     } else if ((p[0] == 0xde && len >= 3) || (p[0] == 0xdf && len >= 5)) {
         pos = p[0] == 0xde ? 3 : 5;
-        npairs = read_be(p + 1, pos - 1);
+        npairs = pw__read_be(p + 1, pos - 1);
     } else {
         return PW_EMALFORMED;
     }
@@ -1032,8 +1024,8 @@ int pw_msg_decode(const void *data, size_t len, pw_msg_t *out)
 int pw_msg_decode_next(const void *frame, size_t len, size_t *pos, pw_msg_t *out)
 {
     size_t start = *pos, end = start;
-    memset(out, 0, sizeof *out);
     if (frame == NULL || start >= len) {
+        memset(out, 0, sizeof *out);
         *pos = len;
         return PW_EMALFORMED;
     }
@@ -1051,118 +1043,12 @@ int pw_msg_decode_next(const void *frame, size_t len, size_t *pos, pw_msg_t *out
     /* One message is as deep as a whole frame of one may be. */
     int rc = mp_walk(frame, len, &end, 0, PW__MSG_MAXDEPTH);
     if (rc != PW_OK) {
+        memset(out, 0, sizeof *out);
         *pos = len;
         return rc;
     }
     *pos = end;
     return pw_msg_decode((const unsigned char *)frame + start, end - start, out);
-}
-
-/* The direct readers (internal.h): every read is bounds-checked. */
-bool pw__rd_uint(struct pw__rd *r, uint64_t *out)
-{
-    static const unsigned char widths[4] = {1, 2, 4, 8};
-    if (r->p >= r->end)
-        return false;
-    unsigned b = *r->p;
-    if (b <= 0x7f) {
-        *out = b;
-        r->p++;
-        return true;
-    }
-    if (b < 0xcc || b > 0xcf)
-        return false;
-    size_t n = widths[b - 0xcc];
-    if ((size_t)(r->end - r->p) < 1 + n)
-        return false;
-    *out = read_be(r->p + 1, n);
-    r->p += 1 + n;
-    return true;
-}
-
-bool pw__rd_str(struct pw__rd *r, const char **s, size_t *n)
-{
-    size_t hdr;
-    if (r->p >= r->end)
-        return false;
-    unsigned b = *r->p;
-    if (b >= 0xa0 && b <= 0xbf) {
-        hdr = 1;
-        *n = b & 0x1f;
-    } else if (b == 0xd9 && r->end - r->p >= 2) {
-        hdr = 2;
-        *n = r->p[1];
-    } else {
-        return false;
-    }
-    if ((size_t)(r->end - r->p) < hdr + *n)
-        return false;
-    *s = (const char *)r->p + hdr;
-    r->p += hdr + *n;
-    return true;
-}
-
-bool pw__rd_int(struct pw__rd *r, int64_t *out)
-{
-    if (r->p >= r->end)
-        return false;
-    unsigned b = *r->p;
-    if (b >= 0xe0) { /* negative fixint */
-        *out = (int64_t)(int8_t)b;
-        r->p++;
-        return true;
-    }
-    if (b >= 0xd0 && b <= 0xd3) {
-        size_t n = (size_t)1 << (b - 0xd0);
-        if ((size_t)(r->end - r->p) < 1 + n)
-            return false;
-        uint64_t u = read_be(r->p + 1, n);
-        /* Sign-extend the n-byte two's complement value. */
-        int shift = (int)(64 - 8 * n);
-        *out = shift ? (int64_t)(u << shift) >> shift : (int64_t)u;
-        r->p += 1 + n;
-        return true;
-    }
-    uint64_t u;
-    if (!pw__rd_uint(r, &u) || u > (uint64_t)INT64_MAX)
-        return false;
-    *out = (int64_t)u;
-    return true;
-}
-
-bool pw__rd_double(struct pw__rd *r, double *out)
-{
-    if (r->end - r->p < 9 || *r->p != 0xcb)
-        return false;
-    uint64_t bits = read_be(r->p + 1, 8);
-    memcpy(out, &bits, sizeof *out);
-    if (!isfinite(*out))
-        return false;
-    r->p += 9;
-    return true;
-}
-
-bool pw__rd_key(struct pw__rd *r, const char *name, size_t n)
-{
-    if ((size_t)(r->end - r->p) < 1 + n || r->p[0] != (0xa0 | n))
-        return false;
-    /* Keys are a few bytes: compared in place, not by a call per field. */
-    for (size_t i = 0; i < n; i++)
-        if (r->p[1 + i] != (unsigned char)name[i])
-            return false;
-    r->p += 1 + n;
-    return true;
-}
-
-bool pw__rd_id(struct pw__rd *r, bool may_be_empty, char out[PW_ID_MAX])
-{
-    const char *s;
-    size_t n;
-    if (!pw__rd_str(r, &s, &n) || (!(may_be_empty && n == 0) && !pw__id_valid(s, n)))
-        return false;
-    memcpy(out, s, n);
-    out[n] = '\0';
-    return true;
 }
 
 static bool rd_time(struct pw__rd *r, int64_t *out)
@@ -1271,9 +1157,6 @@ int pw_msg_decode_stored(const void *data, size_t len, pw_msg_t *out)
 
 int pw_msg_check(const pw_msg_t *m, const pw_catalog_t *cat)
 {
-    const pw_element_t *el;
-    int di, ei, year;
-
     switch (m->type) {
     case PW_MSG_HELLO:
     case PW_MSG_WELCOME:
@@ -1283,19 +1166,24 @@ int pw_msg_check(const pw_msg_t *m, const pw_catalog_t *cat)
     default:
         return PW_OK; /* ack and nack name nothing from the catalog */
     }
-    di = pw_catalog_district(cat, m->district, strnlen(m->district, PW_ID_MAX));
+    int di = pw_catalog_district(cat, m->district, strnlen(m->district, PW_ID_MAX));
     if (di < 0)
         return PW_EDISTRICT;
     if (m->type == PW_MSG_HELLO || m->type == PW_MSG_WELCOME)
         return PW_OK;
+    int ei;
+    return pw_msg_check_update(m, cat, di, &ei);
+}
 
-    ei = pw_catalog_element(cat, m->element, strnlen(m->element, PW_ID_MAX));
+int pw_msg_check_update(const pw_msg_t *m, const pw_catalog_t *cat, int di, int *ei_out)
+{
+    int ei = *ei_out = pw_catalog_element(cat, m->element, strnlen(m->element, PW_ID_MAX));
     if (ei < 0)
         return PW_EELEMENT;
-    el = &cat->elements[ei];
+    const pw_element_t *el = &cat->elements[ei];
     if (el->level != cat->districts[di].level)
         return PW_EREPORTER;
-    year = pw_period_year(m->period);
+    int year = pw_period_year(m->period);
     if (year < cat->base_year || year > cat->target_year)
         return PW_EPERIOD;
     /* Every element is a count or an amount; neither can be negative. */

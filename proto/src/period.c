@@ -2,6 +2,7 @@
 #include "pw/period.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "pw/error.h"
 
@@ -59,7 +60,25 @@ static char *put_year(char *out, int y)
 
 /* Written by hand rather than with snprintf: store keys format a period for
  * every update, and this is several times cheaper. */
+static void format(pw_period_t p, char buf[PW_PERIOD_STRMAX]);
+
 void pw_period_format(pw_period_t p, char buf[PW_PERIOD_STRMAX])
+{
+    /* The intake formats each update's period two or three times, and a
+     * district sends element after element of one period: the last text is
+     * kept (per thread), and a repeat is a copy. */
+    static _Thread_local pw_period_t last_p;
+    static _Thread_local char last[PW_PERIOD_STRMAX];
+    if (last[0] != '\0' && pw_period_eq(p, last_p)) {
+        memcpy(buf, last, PW_PERIOD_STRMAX);
+        return;
+    }
+    format(p, buf);
+    memcpy(last, buf, PW_PERIOD_STRMAX);
+    last_p = p;
+}
+
+static void format(pw_period_t p, char buf[PW_PERIOD_STRMAX])
 {
     int year = p.end / 12, month = p.end % 12 + 1;
     if (year < 0 || year > 9999) {

@@ -1603,6 +1603,14 @@ Test(msg_check, update_table)
         m.type = PW_MSG_RECORD;
         rc = pw_msg_check(&m, cat);
         cr_expect(eq(int, rc, c->want), "%s (record): got %s", c->name, pw_err_name(rc));
+        /* With the district already looked up: the same verdict, and the element's index. */
+        int di = pw_catalog_district(cat, m.district, strlen(m.district)), ei = -2;
+        if (di < 0)
+            continue;
+        rc = pw_msg_check_update(&m, cat, di, &ei);
+        cr_expect(eq(int, rc, c->want), "%s (known district): got %s", c->name, pw_err_name(rc));
+        cr_expect(eq(int, ei, pw_catalog_element(cat, m.element, strlen(m.element))), "%s",
+                  c->name);
     }
 }
 

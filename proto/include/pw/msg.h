@@ -143,6 +143,13 @@ int pw_msg_decode_stored(const void *data, size_t len, pw_msg_t *out);
  */
 int pw_msg_check(const pw_msg_t *m, const pw_catalog_t *cat);
 
+/**
+ * pw_msg_check() of an update or record whose district is di (looked up by
+ * the caller): the same codes but PW_EDISTRICT. *ei_out gets the element's
+ * index in the catalog, or -1.
+ */
+int pw_msg_check_update(const pw_msg_t *m, const pw_catalog_t *cat, int di, int *ei_out);
+
 /** Type name as on the wire ("update"...), or "?" */
 const char *pw_msg_type_name(pw_msg_type_t type);
 
