@@ -119,12 +119,32 @@ int pw__pack_str(msgpack_packer *pk, const char *s, size_t len)
 
 /* The writers below give byte for byte what msgpack-c's packer gives for the
  * same value (unit_msg and unit_event compare them), without its callback
- * for every piece. */
-static unsigned char *put_be(unsigned char *p, uint64_t v, int n)
+ * for every piece. put_be is always inlined: n is known at each call, and
+ * a big-endian number is one byte swap and one store. */
+static inline __attribute__((always_inline)) unsigned char *put_be(unsigned char *p, uint64_t v,
+                                                                  int n)
 {
-    for (int i = n - 1; i >= 0; i--)
-        *p++ = (unsigned char)(v >> (8 * i));
-    return p;
+    switch (n) {
+    case 1:
+        *p = (unsigned char)v;
+        break;
+    case 2: {
+        uint16_t x = __builtin_bswap16((uint16_t)v);
+        memcpy(p, &x, 2);
+        break;
+    }
+    case 4: {
+        uint32_t x = __builtin_bswap32((uint32_t)v);
+        memcpy(p, &x, 4);
+        break;
+    }
+    default: {
+        uint64_t x = __builtin_bswap64(v);
+        memcpy(p, &x, 8);
+        break;
+    }
+    }
+    return p + n;
 }
 
 unsigned char *pw__put_uint(unsigned char *p, uint64_t v)
