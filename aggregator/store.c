@@ -742,15 +742,10 @@ int pw_store_event_append(pw_txn_t *txn, pw_event_t *ev)
     int rc = cached_last(txn, DB_EVENTS, &seq);
     if (rc != 0)
         return rc;
-    ev->seq = seq + 1;
+    ev->seq = seq + 1; /* the event carries it: append_seq() numbers it the same */
     if ((rc = pw_event_encode(ev, &txn->buf)) != 0)
         return rc;
-    unsigned char key[8];
-    pw__put_be64(key, ev->seq);
-    rc = put(txn, DB_EVENTS, key, 8, txn->buf.data, txn->buf.len, MDB_APPEND);
-    if (rc == 0)
-        txn->last[DB_EVENTS] = ev->seq;
-    return rc;
+    return append_seq(txn, DB_EVENTS, txn->buf.data, txn->buf.len, NULL);
 }
 
 int pw_store_event_head(pw_txn_t *txn, uint64_t *out)
