@@ -70,10 +70,32 @@ bool pw__id_valid(const char *s, size_t len);
  * cost as much as the reading. Every read is bounds-checked. */
 static inline uint64_t pw__read_be(const unsigned char *p, size_t n)
 {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
+    /* msgpack's widths are 1, 2, 4 and 8 bytes: a load and a byte swap. */
+    switch (n) {
+    case 1:
+        return p[0];
+    case 2: {
+        uint16_t x;
+        memcpy(&x, p, 2);
+        return __builtin_bswap16(x);
+    }
+    case 4: {
+        uint32_t x;
+        memcpy(&x, p, 4);
+        return __builtin_bswap32(x);
+    }
+    case 8: {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        return __builtin_bswap64(x);
+    }
+    default: {
+        uint64_t v = 0;
+        for (size_t i = 0; i < n; i++)
+            v = v << 8 | p[i];
+        return v;
+    }
+    }
 }
 
 /** Any msgpack unsigned form: positive fixint, uint 8/16/32/64. */

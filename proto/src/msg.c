@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "pw/msg.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -1080,54 +1081,33 @@ static bool rd_time(struct pw__rd *r, int64_t *out)
     return true;
 }
 
-static bool rd_type(struct pw__rd *r, pw_msg_type_t type)
+/* A one- or two-byte map key as the writers put it (fixstr). */
+static inline bool rd_key1(struct pw__rd *r, char c)
 {
-    const char *s;
-    size_t n;
-    const char *want = type_names[type];
-    return pw__rd_str(r, &s, &n) && n == strlen(want) && memcmp(s, want, n) == 0;
+    if (r->end - r->p < 2 || r->p[0] != 0xa1 || r->p[1] != (unsigned char)c)
+        return false;
+    r->p += 2;
+    return true;
 }
 
-static bool rd_field(struct pw__rd *r, enum key k, pw_msg_t *out)
+static inline bool rd_key2(struct pw__rd *r, char c, char d)
 {
-    const char *s;
-    size_t n;
-    uint64_t u;
-    switch (k) {
-    case K_PV:
-        return pw__rd_uint(r, &u) && u == PW_PROTO_VERSION;
-    case K_TY:
-        return rd_type(r, out->type);
-    case K_D:
-        return pw__rd_id(r, false, out->district);
-    case K_EP:
-        return pw__rd_uint(r, &out->epoch) && out->epoch != 0;
-    case K_S:
-        return pw__rd_uint(r, &out->seq) && out->seq != 0;
-    case K_E:
-        return pw__rd_id(r, false, out->element);
-    case K_P:
-        return pw__rd_str(r, &s, &n) && pw_period_parse(s, n, &out->period) == 0;
-    case K_V: {
-        double v;
-        if (!pw__rd_double(r, &v))
-            return false;
-        out->value = v == 0.0 ? 0.0 : v;
-        return true;
-    }
-    case K_T:
-        return rd_time(r, &out->observed_ms);
-    case K_RT:
-        return rd_time(r, &out->received_ms);
-    case K_K:
-        if (!pw__rd_uint(r, &u) || u > PW_RECORD_SAME)
-            return false;
-        out->kind = (pw_record_kind_t)u;
-        return true;
-    default:
+    if (r->end - r->p < 3 || r->p[0] != 0xa2 || r->p[1] != (unsigned char)c ||
+        r->p[2] != (unsigned char)d)
         return false;
-    }
+    r->p += 3;
+    return true;
 }
+
+/* What an update and a record start with, as pw_msg_encode() writes them:
+ * the fixmap of their 9 or 11 keys, "pv" 1, and "ty" with the type's name. */
+#define FLAT_HEAD 15
+static const unsigned char update_head[FLAT_HEAD] = {0x89, 0xa2, 'p', 'v', PW_PROTO_VERSION,
+                                                     0xa2, 't', 'y', 0xa6, 'u', 'p', 'd', 'a', 't',
+                                                     'e'};
+static const unsigned char record_head[FLAT_HEAD] = {0x8b, 0xa2, 'p', 'v', PW_PROTO_VERSION,
+                                                     0xa2, 't', 'y', 0xa6, 'r', 'e', 'c', 'o', 'r',
+                                                     'd'};
 
 /*
  * The fast path only knows the one layout pw_msg_encode() gives a record or
@@ -1142,21 +1122,32 @@ static bool rd_field(struct pw__rd *r, enum key k, pw_msg_t *out)
 static bool decode_flat_prefix(const void *data, size_t len, pw_msg_type_t type, pw_msg_t *out,
                                size_t *used)
 {
-    const unsigned keys = type_keys[type];
-    const unsigned nkeys = (unsigned)__builtin_popcount(keys);
-
+    assert(type == PW_MSG_UPDATE || type == PW_MSG_RECORD);
     struct pw__rd r = {data, (const unsigned char *)data + len};
+    const char *s;
+    size_t n;
+    double v = 0;
+    uint64_t u = 0;
     memset(out, 0, sizeof *out);
     out->type = type;
-    bool ok = len > 0 && *r.p == (0x80 | nkeys);
+    /* The keys in the encoder's order, in straight line: this runs for every
+     * update received and every record replayed. */
+    bool ok = len >= FLAT_HEAD &&
+              memcmp(r.p, type == PW_MSG_UPDATE ? update_head : record_head, FLAT_HEAD) == 0;
     if (ok)
-        r.p++;
-    /* The type's keys in order: one turn per set bit. */
-    for (unsigned left = keys; left != 0 && ok; left &= left - 1) {
-        enum key k = (enum key)__builtin_ctz(left);
-        /* Keys are one or two bytes. */
-        const char *name = key_names[k];
-        ok = pw__rd_key(&r, name, name[1] ? 2 : 1) && rd_field(&r, k, out);
+        r.p += FLAT_HEAD;
+    ok = ok && rd_key1(&r, 'd') && pw__rd_id(&r, false, out->district) &&
+         rd_key2(&r, 'e', 'p') && pw__rd_uint(&r, &out->epoch) && out->epoch != 0 &&
+         rd_key1(&r, 's') && pw__rd_uint(&r, &out->seq) && out->seq != 0 &&
+         rd_key1(&r, 'e') && pw__rd_id(&r, false, out->element) && rd_key1(&r, 'p') &&
+         pw__rd_str(&r, &s, &n) && pw_period_parse(s, n, &out->period) == 0 &&
+         rd_key1(&r, 'v') && pw__rd_double(&r, &v) && rd_key1(&r, 't') &&
+         rd_time(&r, &out->observed_ms);
+    out->value = v == 0.0 ? 0.0 : v;
+    if (ok && type == PW_MSG_RECORD) {
+        ok = rd_key2(&r, 'r', 't') && rd_time(&r, &out->received_ms) && rd_key1(&r, 'k') &&
+             pw__rd_uint(&r, &u) && u <= PW_RECORD_SAME;
+        out->kind = (pw_record_kind_t)u;
     }
     *used = (size_t)(r.p - (const unsigned char *)data);
     return ok;
