@@ -8,6 +8,7 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -114,4 +115,32 @@ void pw_secure_zero(void *p, size_t n)
     volatile unsigned char *b = p;
     while (n--)
         *b++ = 0;
+}
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *pw_big_calloc(size_t n, size_t size, size_t *len_out)
+{
+    *len_out = 0;
+    if (size != 0 && n > (SIZE_MAX - HUGE_PAGE) / size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* Whole huge pages: the kernel backs only aligned 2 MiB ranges with them. */
+    size_t len = (n * size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    if (len == 0)
+        len = HUGE_PAGE;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    /* Advice only: without huge pages the memory is the same, just in 4 KiB pages. */
+    madvise(p, len, MADV_HUGEPAGE);
+    *len_out = len;
+    return p;
+}
+
+void pw_big_free(void *p, size_t len)
+{
+    if (p)
+        munmap(p, len);
 }

@@ -23,6 +23,18 @@ Test(period, parses_and_formats_each_form)
     }
 }
 
+Test(period, periods_ending_the_same_month_format_apart)
+{
+    /* All end in December 2018: the text kept from the last call must be
+     * told apart by length too, and a repeat must give the same text. */
+    const char *forms[] = {"2018-12", "2018-12", "2018", "2018Q4", "2018H2", "2018-12", "2018"};
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        char buf[PW_PERIOD_STRMAX];
+        pw_period_format(parse_ok(forms[i]), buf);
+        cr_assert_str_eq(buf, forms[i]);
+    }
+}
+
 Test(period, months_after_base_year_match_progress_md)
 {
     /* PROGRESS.md: 2016 -> 12, 2017 -> 24, 2018H1 -> 30 months after 2015. */

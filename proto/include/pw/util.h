@@ -25,6 +25,18 @@ int pw_mkdir_p(const char *path);
 /** Overwrites n bytes at p with zeros in a way the compiler cannot drop (for secrets). */
 void pw_secure_zero(void *p, size_t n);
 
+/**
+ * Zeroed memory for n items of size bytes, for a large working array: it is
+ * mapped on its own and, where the kernel offers transparent huge pages,
+ * backed by them, so that filling it costs one page fault per 2 MiB rather
+ * than one per 4 KiB. *len_out gets what to pass to pw_big_free(). NULL (and
+ * errno) on failure or overflow.
+ */
+void *pw_big_calloc(size_t n, size_t size, size_t *len_out);
+
+/** Frees what pw_big_calloc() gave; NULL-safe. */
+void pw_big_free(void *p, size_t len);
+
 /** Removes a directory tree. 0 or -errno. For temporary stores and tests. */
 int pw_rm_rf(const char *path);
 
