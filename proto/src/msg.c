@@ -212,19 +212,8 @@ unsigned char *pw__put_double(unsigned char *p, double v)
 
 int pw_buf_append(pw_buf_t *buf, const void *data, size_t n)
 {
-    if (buf->cap - buf->len < n) {
-        size_t cap = buf->cap ? buf->cap : 256;
-        while (cap - buf->len < n)
-            cap *= 2;
-        char *d = realloc(buf->data, cap);
-        if (d == NULL)
-            return -ENOMEM;
-        buf->data = d;
-        buf->cap = cap;
-    }
-    memcpy(buf->data + buf->len, data, n);
-    buf->len += n;
-    return 0;
+    /* The packer's write callback is this very append. */
+    return pw__buf_write(buf, data, n) == 0 ? 0 : -ENOMEM;
 }
 
 int pw__buf_reserve(pw_buf_t *buf, size_t n)
