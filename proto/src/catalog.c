@@ -772,11 +772,7 @@ struct pw__catalog_index {
 
 static size_t id_hash(const char *s, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3u;
-    }
+    uint64_t h = pw__fnv1a(PW__FNV_OFFSET, s, n);
     return (size_t)(h ^ h >> 29);
 }
 
@@ -847,11 +843,7 @@ static int index_build(pw_catalog_t *cat)
 static void digest(const char *text, size_t len, unsigned char out[32])
 {
     for (unsigned k = 0; k < 4; k++) {
-        uint64_t h = 0xcbf29ce484222325u ^ ((uint64_t)k * 0x9e3779b97f4a7c15u);
-        for (size_t i = 0; i < len; i++) {
-            h ^= (unsigned char)text[i];
-            h *= 0x100000001b3u;
-        }
+        uint64_t h = pw__fnv1a(PW__FNV_OFFSET ^ ((uint64_t)k * 0x9e3779b97f4a7c15u), text, len);
         for (unsigned b = 0; b < 8; b++)
             out[k * 8 + b] = (unsigned char)(h >> (56 - 8 * b));
     }

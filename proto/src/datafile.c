@@ -71,12 +71,7 @@ static uint64_t mix64(uint64_t h)
 
 static uint64_t bytes_hash(const char *s, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3u;
-    }
-    return mix64(h);
+    return mix64(pw__fnv1a(PW__FNV_OFFSET, s, n));
 }
 
 /* Interned ids are distinct pointers, so the element's index stands for it. */

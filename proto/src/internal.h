@@ -66,6 +66,19 @@ bool pw__utf8_valid(const char *s, size_t len);
 /** True when s[0..len) is a wire id: 1..PW_ID_MAX-1 bytes of [a-z0-9_]. */
 bool pw__id_valid(const char *s, size_t len);
 
+#define PW__FNV_OFFSET 0xcbf29ce484222325u
+
+/** FNV-1a, 64 bits, of s[0..n) continuing from h (PW__FNV_OFFSET to start). */
+static inline uint64_t pw__fnv1a(uint64_t h, const void *s, size_t n)
+{
+    const unsigned char *p = s;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3u;
+    }
+    return h;
+}
+
 /* The readers are inline: a message is a dozen of them, and a call each
  * cost as much as the reading. Every read is bounds-checked. */
 static inline uint64_t pw__read_be(const unsigned char *p, size_t n)
