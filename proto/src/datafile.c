@@ -150,33 +150,34 @@ static int grow_names(struct parser *p)
 
 #define NOT_LOOKED_UP (-2) /* cat_index: the catalog was not asked yet */
 
-/* The index of the element id s[0..n), added on first sight (after checking
- * it, once per distinct id rather than once per line). -1 after fail(). */
-static long intern(struct parser *p, const char *s, size_t n)
+/* *index: the element id s[0..n), added on first sight (after checking it,
+ * once per distinct id rather than once per line). 0, or fail()'s or
+ * oom()'s code. */
+static int intern(struct parser *p, const char *s, size_t n, size_t *index)
 {
-    if (grow_names(p) != 0)
-        return -1;
+    int rc = grow_names(p);
+    if (rc != 0)
+        return rc;
     uint64_t h = bytes_hash(s, n);
     uint64_t *slot = find_name(p, s, n, h);
-    if (*slot != 0)
-        return (long)(uint32_t)*slot - 1;
-    if (!pw__id_valid(s, n)) {
-        fail(p, p->line, "bad element id '%.*s' (use 1 to %d of a-z, 0-9 and _)", (int)n, s,
-             PW_ID_MAX - 1);
-        return -1;
+    if (*slot != 0) {
+        *index = (uint32_t)*slot - 1;
+        return 0;
     }
+    if (!pw__id_valid(s, n))
+        return fail(p, p->line, "bad element id '%.*s' (use 1 to %d of a-z, 0-9 and _)", (int)n,
+                    s, PW_ID_MAX - 1);
     char *id = malloc(n + 1);
-    if (!id) {
-        oom(p);
-        return -1;
-    }
+    if (!id)
+        return oom(p);
     memcpy(id, s, n);
     id[n] = '\0';
     size_t i = p->df->nelements++;
     p->df->elements[i] = id;
     p->cat_index[i] = NOT_LOOKED_UP;
     *slot = TAG(h) | (i + 1);
-    return (long)i;
+    *index = i;
+    return 0;
 }
 
 static int check_value(struct parser *p, const pw_obs_t *o, size_t element, const char *v,
@@ -235,9 +236,10 @@ static int do_row(struct parser *p, const char *s, size_t n)
                     "bad period '%.*s' (expected a year 2016, a half 2018H1, a quarter 2018Q3 or "
                     "a month 2018-07)",
                     (int)len[0], f[0]);
-    long element = intern(p, f[1], len[1]);
-    if (element < 0)
-        return PW_EDATA;
+    size_t element = 0;
+    int rc = intern(p, f[1], len[1], &element);
+    if (rc != 0)
+        return rc;
     o.element = p->df->elements[element];
     if (len[2] == 0)
         return fail(p, p->line, "missing value");
@@ -246,11 +248,11 @@ static int do_row(struct parser *p, const char *s, size_t n)
                     (int)len[2], f[2]);
     if (o.value == 0)
         o.value = 0.0; /* no "-0" in the data */
-    int rc = p->cat ? check_value(p, &o, (size_t)element, f[2], len[2]) : 0;
+    rc = p->cat ? check_value(p, &o, element, f[2], len[2]) : 0;
     if (rc != 0)
         return rc;
     assert(p->df->n < p->cap); /* a row is a line, and the lines were counted */
-    uint64_t h = obs_hash((size_t)element, o.period);
+    uint64_t h = obs_hash(element, o.period);
     uint64_t *slot = find_slot(p->slots, p->nslots, p->df->obs, &o, h);
     if (*slot != 0) {
         char buf[PW_PERIOD_STRMAX];
