@@ -153,6 +153,41 @@ static int load_alert(void *ctx, const pw_event_t *ev)
 }
 
 /*
+ * Records the plan the store is written with from now on, when it is not the
+ * one it records already: a new version, applying from the next log record,
+ * so that every reader reads each record under the plan it was rated with.
+ * A store of before plans were recorded takes the plan from its first record
+ * when its digest says it is the one it was written with.
+ */
+static int record_plan(pw_aggregator_t *self, int64_t now)
+{
+    const pw_catalog_t *cat = self->cat;
+    pw_store_plan_t plan;
+    int rc = pw_store_plan_latest(self->txn, &plan);
+    if (rc != 0 && rc != PW_ENOTFOUND)
+        return rc;
+    bool recorded = rc == 0;
+    /* Written only when it changes: a full store must still restore. */
+    if (recorded && plan.len == cat->text_len && memcmp(plan.text, cat->text, plan.len) == 0)
+        return PW_OK;
+    uint64_t head;
+    unsigned char digest[32];
+    int drc = pw_store_get_digest(self->txn, digest);
+    if (drc != 0 && drc != PW_ENOTFOUND)
+        return drc;
+    bool same = drc == 0 && memcmp(digest, cat->digest, 32) == 0;
+    if ((rc = pw_store_log_head(self->txn, &head)) != 0)
+        return rc;
+    uint64_t from = !recorded && (same || head == 0) ? 1 : head + 1;
+    if (!same && drc == 0)
+        PW_WARN("plan revised: \"%s\" applies from log record %llu on; recomputing every rate",
+                cat->name, (unsigned long long)from);
+    if ((rc = pw_store_plan_put(self->txn, from, now, cat->text, cat->text_len)) != 0)
+        return rc;
+    return same ? PW_OK : pw_store_put_digest(self->txn, cat->digest);
+}
+
+/*
  * Rebuilds the model from the store: current values, then the rows and alerts
  * as last published. A flush afterwards emits only what differs, which is
  * nothing unless the catalog changed.
@@ -171,18 +206,15 @@ static int restore(pw_aggregator_t *self)
         (rc = pw_store_open_foreach(self->txn, load_alert, self)) != 0 ||
         (rc = pw_store_event_head(self->txn, &self->head)) != 0)
         goto fail;
-    unsigned char digest[32];
-    int drc = pw_store_get_digest(self->txn, digest);
-    if (drc == 0 && memcmp(digest, self->cat->digest, 32) != 0)
-        PW_WARN("the catalog changed since this store was last written: recomputing every rate");
-    /* Written only when it changes: a full store must still restore. */
-    if ((drc != 0 || memcmp(digest, self->cat->digest, 32) != 0) &&
-        (rc = pw_store_put_digest(self->txn, self->cat->digest)) != 0)
+    int64_t now = pw_now_ms();
+    if ((rc = record_plan(self, now)) != 0)
         goto fail;
     pw_model_restore_finish(self->model);
     pw_model_touch_all(self->model);
     self->pending = self->head;
-    if ((rc = pw_model_flush(self->model, pw_now_ms(), persist_event, self)) != 0)
+    /* The rates a revised plan changes carry the time the revision took
+     * effect, which the store records with it: a replay stamps them alike. */
+    if ((rc = pw_model_flush(self->model, now, persist_event, self)) != 0)
         goto fail;
     rc = pw_store_commit(&self->txn);
     if (rc == 0)

@@ -22,7 +22,11 @@ static const char usage_text[] =
     "  --store DIR          LMDB store directory, created if missing (required)\n"
     "  --bind ENDPOINT      intake endpoint for collectors, repeatable\n"
     "                       (default tcp://127.0.0.1:5555)\n"
-    "  --catalog FILE       indicator catalog (default: the Wuhan plan's)\n"
+    "  --catalog FILE       indicator catalog. Default: the plan the store records,\n"
+    "                       or the Wuhan plan's for a new store. Another plan than\n"
+    "                       the store's is a revision: recorded in the store, it\n"
+    "                       applies from the next update on, and every rate is\n"
+    "                       recomputed\n"
     "  --notify ENDPOINT    where publishers hear of new events\n"
     "                       (default ipc://DIR/notify.sock)\n"
     "  --map-size MIB       LMDB map size to start with, in MiB (default 1024)\n"
@@ -60,14 +64,17 @@ static int check(const pw_aggregator_opts_t *opts, const char *catalog_path)
     if (opts->metrics_path)
         ok &= pw_config_check_file_dir("aggregator", "--metrics", opts->metrics_path);
     pw_catalog_t *cat = NULL;
-    ok &= pw_cli_load_catalog(catalog_path, &cat) == 0;
-    if (!ok)
+    ok &= pw_cli_store_catalog("aggregator", opts->store_dir, catalog_path, true, &cat) == 0;
+    if (!ok) {
+        pw_catalog_destroy(&cat);
         return 1;
+    }
     printf("store = %s\n", opts->store_dir);
     for (size_t i = 0; i < opts->nbinds; i++)
         printf("bind = %s\n", opts->binds[i]);
-    printf("catalog = %s (%zu indicators, %zu districts)\n",
-           catalog_path ? catalog_path : "(default)", cat->nindicators, cat->ndistricts);
+    printf("catalog = %s (\"%s\": %zu indicators, %zu districts)\n",
+           catalog_path ? catalog_path : "(the store's plan; the default for a new store)",
+           cat->name, cat->nindicators, cat->ndistricts);
     printf("keys = %s\n", opts->keys_dir ? opts->keys_dir : opts->insecure ? "(insecure)" : "(none)");
     if (opts->notify)
         printf("notify = %s\n", opts->notify);
@@ -173,7 +180,7 @@ int pw_cmd_aggregator(int argc, char **argv)
     pw_log_init("aggregator", level);
     pw_cli_signals();
     pw_catalog_t *cat = NULL;
-    if (pw_cli_load_catalog(catalog_path, &cat) != 0)
+    if (pw_cli_store_catalog("aggregator", opts.store_dir, catalog_path, true, &cat) != 0)
         return 1;
     opts.catalog = cat;
     opts.reload = &pw_cli_reload;

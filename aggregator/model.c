@@ -720,6 +720,57 @@ void pw_model_restore_finish(pw_model_t *self)
     }
 }
 
+int pw_model_rebase(const pw_model_t *old, const pw_catalog_t *cat, pw_model_t **out)
+{
+    pw_model_t *self = NULL;
+    int rc = pw_model_new(cat, &self);
+    if (rc != 0)
+        return rc;
+    const pw_catalog_t *oc = old->cat;
+    /* The same steps as a restart on the store the old model wrote: its
+     * values, its published rows, its open alerts, each by id. */
+    for (size_t pidx = 0; pidx < old->np && rc == 0; pidx++) {
+        for (size_t d = 0; d < old->nd && rc == 0; d++) {
+            const char *did = oc->districts[d].id;
+            int nd = pw_catalog_district(cat, did, strlen(did));
+            for (size_t e = 0; nd >= 0 && e < old->ne && rc == 0; e++) {
+                size_t cell = (pidx * old->nd + d) * old->ne + e;
+                const char *eid = oc->elements[e].id;
+                int ne = old->have[cell] ? pw_catalog_element(cat, eid, strlen(eid)) : -1;
+                if (ne >= 0)
+                    rc = pw_model_set(self, nd, ne, old->periods[pidx], old->vals[cell], NULL);
+            }
+        }
+    }
+    pw_event_t ev;
+    for (size_t pidx = 0; pidx < old->np && rc == 0; pidx++)
+        for (size_t sidx = 0; sidx < old->ns && rc == 0; sidx++) {
+            size_t row = pidx * old->ns + sidx;
+            if (!old->pub_valid[row])
+                continue;
+            cell_to_event(old, sidx, old->periods[pidx], &old->pub[row], 0, &ev);
+            rc = pw_model_restore_rate(self, &ev);
+        }
+    for (size_t sidx = 0; sidx < old->ns && rc == 0; sidx++) {
+        const struct alert_state *st = &old->alerts[sidx];
+        if (!st->open)
+            continue;
+        memset(&ev, 0, sizeof(ev));
+        fill_ids(old, sidx, &ev);
+        ev.period = st->gov;
+        ev.centi = st->centi;
+        rc = pw_model_restore_alert(self, &ev);
+    }
+    if (rc != 0) {
+        pw_model_destroy(&self);
+        return rc;
+    }
+    pw_model_restore_finish(self);
+    pw_model_touch_all(self);
+    *out = self;
+    return PW_OK;
+}
+
 uint64_t pw_model_evaluations(const pw_model_t *self)
 {
     return self->evals;

@@ -55,6 +55,14 @@ int pw_model_set(pw_model_t *self, int d, int e, pw_period_t p, double v, bool *
 /** Reporter d's value of element e at p; false when not reported. */
 bool pw_model_get(const pw_model_t *self, int d, int e, pw_period_t p, double *v_out);
 
+/**
+ * A model for cat (a revised plan) holding old's values, published rows and
+ * open alerts, matched by id (what cat does not know is dropped), with every
+ * row due for evaluation: its next flush emits what the revision changes,
+ * exactly as a restart on old's store with cat would. Caller owns *out.
+ */
+int pw_model_rebase(const pw_model_t *old, const pw_catalog_t *cat, pw_model_t **out);
+
 /** Periods with any data, in order (pw_period_cmp). Borrowed; valid until the next set. */
 const pw_period_t *pw_model_periods(const pw_model_t *self, size_t *n_out);
 

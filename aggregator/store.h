@@ -26,6 +26,7 @@
  *   events   u64 event seq                   -> event (everything published, in order)
  *   status   "district"                      -> epoch, last seq, last seen, spool lag
  *   meta     "format", "catalog"             -> store format, catalog digest
+ *            "plan:" + u64 first log seq + u64 time -> catalog text (each plan version)
  * Every change of one intake batch is in one transaction: data, sequences,
  * rates, alerts and events commit together or not at all.
  */
@@ -75,6 +76,28 @@ int pw_store_get_digest(pw_txn_t *txn, unsigned char digest[32]);
 
 /** Records the catalog digest. */
 int pw_store_put_digest(pw_txn_t *txn, const unsigned char digest[32]);
+
+/**
+ * One version of the plan (catalog) a store was written with. A plan can be
+ * revised (targets are revised at mid-term): each version applies to the
+ * log records from `from` on, until the next version's `from`.
+ */
+typedef struct pw_store_plan {
+    uint64_t from;    /**< the first log sequence it applies to */
+    int64_t time_ms;  /**< when it took effect (the rates it changed carry this time) */
+    const char *text; /**< the catalog file's bytes; borrowed, valid while the txn lives */
+    size_t len;
+} pw_store_plan_t;
+
+/** Records a plan version applying from log sequence from on. */
+int pw_store_plan_put(pw_txn_t *txn, uint64_t from, int64_t time_ms, const char *text, size_t len);
+
+/** Calls fn for each plan version, oldest first; stops on non-zero return (returned). */
+int pw_store_plan_foreach(pw_txn_t *txn, int (*fn)(void *ctx, const pw_store_plan_t *plan),
+                          void *ctx);
+
+/** The latest plan version; PW_ENOTFOUND in a store that records none (before format 2's plans). */
+int pw_store_plan_latest(pw_txn_t *txn, pw_store_plan_t *out);
 
 /** Appends a record (type PW_MSG_RECORD) to the log; *seq_out gets its log seq. */
 int pw_store_log_append(pw_txn_t *txn, const pw_msg_t *rec, uint64_t *seq_out);

@@ -23,8 +23,11 @@ static const char usage_text[] =
     "  --snapshot-bind ENDPOINT snapshot endpoint (default: the stream's port + 1,\n"
     "                           or its ipc path + \".snap\")\n"
     "  --notify ENDPOINT        the aggregator's notify endpoint (default ipc://DIR/notify.sock)\n"
-    "  --catalog FILE           the aggregator's catalog, for status and district questions\n"
-    "                           (default: the Wuhan plan's)\n"
+    "  --catalog FILE           for a store that does not record its plan (older\n"
+    "                           stores): the catalog it was written with, for status\n"
+    "                           and district questions (default: the Wuhan plan's).\n"
+    "                           A store that records its plan is served with it,\n"
+    "                           revisions included; a FILE that is not it is an error\n"
     "  --keys DIR               CURVE keys made by 'planwatch keygen': serve with\n"
     "                           DIR/publisher.secret to the desk keys DIR/desks/*.pub;\n"
     "                           SIGHUP re-reads DIR/desks (revoke, rotate, add)\n"
@@ -62,12 +65,15 @@ static int check(const pw_publisher_opts_t *opts, const char *catalog_path)
     if (opts->metrics_path)
         ok &= pw_config_check_file_dir("publisher", "--metrics", opts->metrics_path);
     pw_catalog_t *cat = NULL;
-    ok &= pw_cli_load_catalog(catalog_path, &cat) == 0;
-    if (!ok)
+    ok &= pw_cli_store_catalog("publisher", opts->store_dir, catalog_path, false, &cat) == 0;
+    if (!ok) {
+        pw_catalog_destroy(&cat);
         return 1;
+    }
     printf("store = %s\nbind = %s\nsnapshot-bind = %s\n", opts->store_dir, opts->bind, snap);
-    printf("catalog = %s (%zu indicators, %zu districts)\n",
-           catalog_path ? catalog_path : "(default)", cat->nindicators, cat->ndistricts);
+    printf("catalog = %s (\"%s\": %zu indicators, %zu districts)\n",
+           catalog_path ? catalog_path : "(the store's plan; the default for a new store)",
+           cat->name, cat->nindicators, cat->ndistricts);
     printf("keys = %s\n", opts->keys_dir ? opts->keys_dir : opts->insecure ? "(insecure)" : "(none)");
     if (opts->metrics_path)
         printf("metrics = %s\n", opts->metrics_path);
@@ -146,7 +152,7 @@ int pw_cmd_publisher(int argc, char **argv)
     pw_log_init("publisher", level);
     pw_cli_signals();
     pw_catalog_t *cat = NULL;
-    if (pw_cli_load_catalog(catalog_path, &cat) != 0)
+    if (pw_cli_store_catalog("publisher", opts.store_dir, catalog_path, false, &cat) != 0)
         return 1;
     opts.catalog = cat;
     opts.reload = &pw_cli_reload;

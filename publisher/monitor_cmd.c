@@ -28,7 +28,10 @@ static const char usage_text[] =
     "options:\n"
     "  --connect ENDPOINT   the publisher's event stream (default tcp://127.0.0.1:5560)\n"
     "  --snapshot ENDPOINT  its snapshot endpoint (default: the stream's port + 1)\n"
-    "  --catalog FILE       catalog for names and targets (default: the Wuhan plan's)\n"
+    "  --catalog FILE       for a publisher whose store does not record its plan\n"
+    "                       (older stores): the catalog for names and targets\n"
+    "                       (default: the Wuhan plan's). Otherwise the plan the\n"
+    "                       publisher serves is used; a FILE that is not it is an error\n"
     "  --period P           the table's period (default: the latest with data)\n"
     "  --category C         only indicators of this category (e.g. elderly_care)\n"
     "  --indicator ID       only this indicator\n"
@@ -343,7 +346,8 @@ int pw_cmd_monitor(int argc, char **argv)
     pw_log_init("monitor", PW_LOG_WARN);
     pw_cli_signals();
     pw_catalog_t *cat = NULL;
-    if (pw_cli_load_catalog(catalog_path, &cat) != 0)
+    if (pw_cli_publisher_catalog("monitor", connect, snap, &auth, catalog_path, timeout_ms,
+                                 &cat) != 0)
         return 1;
     m.cat = cat;
     if (district && pw_catalog_district(cat, district, strlen(district)) < 0) {

@@ -39,6 +39,8 @@ struct pw_publisher {
     pw_keyring_t *ring;   /* CURVE only: the desk keys accepted */
     uint64_t n_refused;   /* requests from keys no longer accepted */
     pw_pub_metrics_t *metrics; /* with --metrics only */
+    pw_catalog_t *plan;        /* the plan the store records, once read; owned */
+    const pw_catalog_t *cat;   /* what answers use: plan, else opts.catalog */
     int64_t next_metrics;
 };
 
@@ -269,6 +271,7 @@ void pw_publisher_destroy(pw_publisher_t **self_p)
     pw_buf_free(&self->buf);
     pw_reply_clear(&self->reply);
     pw_reply_clear(&self->batch);
+    pw_catalog_destroy(&self->plan);
     free(self);
     *self_p = NULL;
 }
@@ -424,7 +427,40 @@ int pw_publisher_load_model(const pw_catalog_t *cat, pw_txn_t *txn, pw_model_t *
 /* The reporters' current values, for questions the stored rows do not answer. */
 static int load_model(pw_publisher_t *self, pw_txn_t *txn, pw_model_t **out)
 {
-    return pw_publisher_load_model(self->opts.catalog, txn, out);
+    return pw_publisher_load_model(self->cat, txn, out);
+}
+
+/*
+ * The plan answers use: the one the store records, read again when the
+ * aggregator records a revision; for a store that records none, the catalog
+ * the publisher was started with. A recorded plan that does not parse keeps
+ * the one in force, with an error logged.
+ */
+static int refresh_plan(pw_publisher_t *self, pw_txn_t *txn)
+{
+    pw_store_plan_t plan;
+    int rc = pw_store_plan_latest(txn, &plan);
+    if (rc == PW_ENOTFOUND) {
+        self->cat = self->opts.catalog;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (self->plan && self->plan->text_len == plan.len &&
+        memcmp(self->plan->text, plan.text, plan.len) == 0)
+        return 0;
+    pw_catalog_t *cat = NULL;
+    char err[512] = "";
+    if ((rc = pw_catalog_parse("the store's plan", plan.text, plan.len, &cat, err, sizeof(err)))) {
+        PW_ERROR("%s", err[0] ? err : pw_strerror(rc));
+        return self->cat ? 0 : rc;
+    }
+    PW_INFO("serving the store's plan \"%s\" (%zu indicators, %zu reporters)", cat->name,
+            cat->nindicators, cat->ndistricts);
+    pw_catalog_destroy(&self->plan);
+    self->plan = cat;
+    self->cat = cat;
+    return 0;
 }
 
 /* The period asked, or the latest with data. */
@@ -455,7 +491,7 @@ static int take_status(void *ctx, const pw_district_status_t *st)
 
 static int answer_status(pw_publisher_t *self, pw_txn_t *txn, const pw_request_t *req)
 {
-    const pw_catalog_t *cat = self->opts.catalog;
+    const pw_catalog_t *cat = self->cat;
     pw_model_t *m = NULL;
     pw_district_status_t *rows = calloc(cat->ndistricts + 1, sizeof(*rows));
     int rc = rows ? load_model(self, txn, &m) : -ENOMEM;
@@ -500,7 +536,7 @@ static int add_alert_since(void *ctx, const pw_event_t *ev)
 
 static int answer_district(pw_publisher_t *self, pw_txn_t *txn, const pw_request_t *req)
 {
-    const pw_catalog_t *cat = self->opts.catalog;
+    const pw_catalog_t *cat = self->cat;
     int d = pw_catalog_district(cat, req->district, strlen(req->district));
     if (d < 0)
         return PW_EDISTRICT;
@@ -551,12 +587,19 @@ static int answer(pw_publisher_t *self, const pw_request_t *req)
     if ((rc = pw_store_begin(self->store, false, &txn)) != 0)
         return rc;
     rc = pw_store_event_head(txn, &self->reply.seq);
-    if (rc == 0 && req->type == PW_REQ_SNAP) {
+    if (rc == 0)
+        rc = refresh_plan(self, txn);
+    if (rc == 0 && req->type == PW_REQ_PLAN) {
+        pw_store_plan_t plan;
+        if ((rc = pw_store_plan_latest(txn, &plan)) == 0)
+            rc = pw_reply_set_plan(&self->reply, plan.text, plan.len);
+        rc = rc == PW_ENOTFOUND ? 0 : rc;
+    } else if (rc == 0 && req->type == PW_REQ_SNAP) {
         rc = pw_store_rate_foreach(txn, add_row, &self->reply);
         if (rc == 0)
             rc = pw_store_open_foreach(txn, add_alert, &self->reply);
         /* Who reports what belongs to the state a late joiner must see too. */
-        if (rc == 0 && self->opts.catalog)
+        if (rc == 0 && self->cat)
             rc = answer_status(self, txn, req);
     } else if (rc == 0 && req->type == PW_REQ_RANGE && req->from <= req->to) {
         rc = pw_store_event_foreach(txn, req->from, req->to, PW_RANGE_MAX, add_event,
@@ -564,7 +607,7 @@ static int answer(pw_publisher_t *self, const pw_request_t *req)
     } else if (rc == 0 && req->type == PW_REQ_ALERTS) {
         struct since_ctx sc = {&self->reply, (int64_t)req->from};
         rc = pw_store_alert_foreach(txn, add_alert_since, &sc);
-    } else if (rc == 0 && !self->opts.catalog) {
+    } else if (rc == 0 && !self->cat) {
         rc = PW_ECATALOG; /* status and district answers need the catalog */
     } else if (rc == 0 && req->type == PW_REQ_STATUS) {
         rc = answer_status(self, txn, req);

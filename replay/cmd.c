@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _DEFAULT_SOURCE /* usleep */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdbool.h>
@@ -48,11 +49,18 @@ static const char usage_text[] =
     "                       at time X, after log sequence X, or with the data up to\n"
     "                       period X in (--period for the table's period)\n"
     "  --period P           the table's period with --as-of (default: the latest)\n"
+    "  --catalog FILE       for a store that does not record its plan (written before\n"
+    "                       stores did): the catalog it was written with (default:\n"
+    "                       the Wuhan plan's). A store that records its plan is\n"
+    "                       replayed under it, each record under the version of the\n"
+    "                       plan it was stored under; a FILE that is not that plan\n"
+    "                       is an error\n"
     "what if:\n"
-    "  --catalog FILE       replay under this catalog instead of the store's\n"
-    "  --threshold N        alert below N instead of the catalog's alert_below\n"
-    "                       (with --catalog or --threshold, print how the alert\n"
-    "                       timeline differs from the stored one)\n"
+    "  --what-if-catalog FILE\n"
+    "                       replay under this catalog instead of the store's plan\n"
+    "  --threshold N        alert below N instead of the plan's alert_below\n"
+    "                       (with --what-if-catalog or --threshold, print how the\n"
+    "                       alert timeline differs from the stored one)\n"
     "  --quiet              no progress bar or summary\n"
     "  -h, --help           this text\n";
 
@@ -68,8 +76,16 @@ struct timeline {
     size_t n, cap;
 };
 
+struct kept {
+    pw_event_t *ev;
+    size_t n, cap;
+};
+
 struct run {
-    const pw_catalog_t *cat;
+    const pw_catalog_t *cat; /* the plan of the record being replayed */
+    pw_cli_plan_t *plans;    /* the store's plan versions, or the what-if plan */
+    size_t nplans, next_plan;
+    struct kept seen; /* --as-of over a revised plan: the events, to rebuild the view */
     bool json, quiet, color, progress, collect, timeline_out;
     double speed; /* 0 = max, 1 = original, N = N times faster */
     int64_t last_rt;
@@ -102,12 +118,28 @@ static int push(struct timeline *tl, const pw_event_t *ev)
     return 0;
 }
 
+static int keep(struct kept *k, const pw_event_t *ev)
+{
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 256;
+        pw_event_t *n = realloc(k->ev, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        k->ev = n;
+        k->cap = cap;
+    }
+    k->ev[k->n++] = *ev;
+    return 0;
+}
+
 static int on_event(void *ctx, pw_event_t *ev)
 {
     struct run *r = ctx;
     r->events++;
     if (r->view)
         pw_view_apply(r->view, ev);
+    if (r->view && r->nplans > 1 && keep(&r->seen, ev) != 0)
+        return -ENOMEM;
     bool transition = ev->type == PW_EV_ALERT && ev->action != PW_ALERT_UPDATE;
     if (r->collect && transition && push(&r->got, ev) != 0)
         return -1;
@@ -162,19 +194,87 @@ static void pace(struct run *r, int64_t rt)
     r->last_wall = pw_mono_ms();
 }
 
+/*
+ * The record about to be replayed was stored under the next version of the
+ * plan: switch to it as the aggregator did. An --as-of view is made anew for
+ * the new plan, from the events so far, as a restart reads the store.
+ */
+static int next_plan(struct run *r)
+{
+    const pw_cli_plan_t *p = &r->plans[r->next_plan++];
+    if (r->view) {
+        pw_view_t *view = NULL;
+        int rc = pw_view_new(p->cat, &view);
+        for (size_t i = 0; rc == 0 && i < r->seen.n; i++)
+            rc = pw_view_apply(view, &r->seen.ev[i]);
+        if (rc != 0) {
+            pw_view_destroy(&view);
+            return rc;
+        }
+        pw_view_destroy(&r->view);
+        r->view = view;
+    }
+    r->cat = p->cat;
+    return pw_rebuild_plan(r->rb, p->cat, p->time_ms);
+}
+
 static int on_record(void *ctx, uint64_t logseq, const pw_msg_t *rec, const void *raw,
                      size_t len)
 {
-    (void)logseq;
     struct run *r = ctx;
     if (pw_cli_stop)
         return PW_ETIMEOUT;
+    int rc;
+    while (r->next_plan < r->nplans && r->plans[r->next_plan].from <= logseq && !r->sender)
+        if ((rc = next_plan(r)) != 0)
+            return rc;
     pace(r, rec->received_ms);
     r->done++;
     draw_progress(r, false);
     if (r->sender)
         return pw_sender_add(r->sender, rec);
     return pw_rebuild_add_raw(r->rb, rec, raw, len);
+}
+
+/*
+ * The plans to replay under: the store's own versions, each from the record
+ * it applies to, or the one --what-if-catalog names. Errors are printed.
+ */
+static int load_plans(struct run *r, const char *store_dir, const char *catalog_path,
+                      const char *whatif_path)
+{
+    if (!whatif_path)
+        return pw_cli_store_plans("replay", store_dir, catalog_path, &r->plans, &r->nplans);
+    if ((r->plans = calloc(1, sizeof(*r->plans))) == NULL)
+        return -ENOMEM;
+    r->plans[0] = (pw_cli_plan_t){.from = 1, .time_ms = -1};
+    int rc = pw_cli_load_catalog(whatif_path, &r->plans[0].cat);
+    r->nplans = rc == 0 ? 1 : 0;
+    return rc;
+}
+
+/*
+ * Records the plan in force does not know were skipped. Under the store's
+ * own plan that never happens to a sound store, so it is an error; under a
+ * what-if plan it is said, and an error only when nothing was left.
+ */
+static int check_skipped(struct run *r, bool whatif)
+{
+    uint64_t applied, skipped;
+    pw_rebuild_counts(r->rb, &applied, &skipped);
+    if (skipped == 0)
+        return 0;
+    if (whatif && applied > 0) {
+        fprintf(stderr, "planwatch replay: %llu records name districts or elements the what-if "
+                        "plan does not have: left out\n", (unsigned long long)skipped);
+        return 0;
+    }
+    fprintf(stderr, "planwatch replay: %llu of %llu records name districts or elements %s does "
+                    "not have: %s\n",
+            (unsigned long long)skipped, (unsigned long long)(applied + skipped),
+            whatif ? "the what-if plan" : "the store's plan",
+            whatif ? "nothing left to replay" : "the store is not sound");
+    return PW_EINCOMPAT;
 }
 
 /* A log sequence number, a time, or a period: which one it is goes by its form. */
@@ -288,11 +388,12 @@ int pw_cmd_replay(int argc, char **argv)
         {"speed", required_argument, 0, 'S'},    {"json", no_argument, 0, 'j'},
         {"as-of", required_argument, 0, 'a'},    {"period", required_argument, 0, 'p'},
         {"catalog", required_argument, 0, 'c'},  {"threshold", required_argument, 0, 'T'},
+        {"what-if-catalog", required_argument, 0, 'W'},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {"connect", required_argument, 0, 'C'},  {"keys", required_argument, 0, 'k'},
         {"insecure", no_argument, 0, 'K'},       {0, 0, 0, 0}};
     const char *store_dir = NULL, *into = NULL, *catalog_path = NULL, *connect = NULL;
-    const char *keys_dir = NULL;
+    const char *keys_dir = NULL, *whatif_path = NULL;
     bool insecure = false;
     pw_replay_filter_t filter;
     memset(&filter, 0, sizeof(filter));
@@ -382,6 +483,9 @@ int pw_cmd_replay(int argc, char **argv)
         case 'c':
             catalog_path = optarg;
             break;
+        case 'W':
+            whatif_path = optarg;
+            break;
         case 'T': {
             char *end;
             threshold = strtod(optarg, &end);
@@ -407,7 +511,12 @@ int pw_cmd_replay(int argc, char **argv)
         fputs(usage_text, stderr);
         return 2;
     }
-    bool whatif = catalog_path || threshold_set;
+    bool whatif = whatif_path || threshold_set;
+    if (whatif_path && catalog_path) {
+        fprintf(stderr, "planwatch replay: --catalog names the plan the store was written with; "
+                        "--what-if-catalog replays under another one: not both\n");
+        return 2;
+    }
     if (connect && (into || as_of || whatif || r.json)) {
         fprintf(stderr, "planwatch replay: --connect sends records to an aggregator; it takes "
                         "no --into, --as-of, --json or what-if\n");
@@ -427,12 +536,11 @@ int pw_cmd_replay(int argc, char **argv)
         }
     }
     pw_cli_signals();
-    pw_catalog_t *cat = NULL;
-    if (pw_cli_load_catalog(catalog_path, &cat) != 0)
+    if (load_plans(&r, store_dir, catalog_path, whatif_path) != 0)
         return 1;
-    if (threshold_set)
-        cat->alert_below = threshold;
-    r.cat = cat;
+    for (size_t i = 0; threshold_set && i < r.nplans; i++)
+        r.plans[i].cat->alert_below = threshold;
+    const pw_catalog_t *cat = r.cat = r.plans[0].cat;
     r.color = isatty(STDOUT_FILENO) && !r.json;
     r.progress = !r.quiet && isatty(STDERR_FILENO);
     r.collect = whatif;
@@ -463,6 +571,9 @@ int pw_cmd_replay(int argc, char **argv)
                 rc == PW_EINCOMPAT ? "it already holds a store with data" : pw_strerror(rc));
         goto out;
     }
+    if (r.plans[0].time_ms >= 0 && (rc = pw_rebuild_plan(r.rb, cat, r.plans[0].time_ms)) != 0)
+        goto out;
+    r.next_plan = 1;
     pw_replay_count(store, &r.total);
     if (filter.to_seq && filter.to_seq < r.total)
         r.total = filter.to_seq;
@@ -498,6 +609,8 @@ int pw_cmd_replay(int argc, char **argv)
         if (rc == 0)
             rc = whatif_diff(&stored, &r.got, whatif_json, cat);
     }
+    if (rc == 0 && !r.sender)
+        rc = check_skipped(&r, whatif);
     if (rc == 0 && !r.quiet && !r.json) {
         uint64_t applied, skipped;
         pw_rebuild_counts(r.rb, &applied, &skipped);
@@ -510,7 +623,7 @@ int pw_cmd_replay(int argc, char **argv)
                 into ? into : connect ? connect : "memory",
                 (unsigned long long)r.events, secs, secs > 0 ? (double)applied / secs : 0.0);
     }
-    if (rc != 0 && rc != PW_ENOTFOUND)
+    if (rc != 0 && rc != PW_ENOTFOUND && rc != PW_EINCOMPAT)
         fprintf(stderr, "planwatch replay: %s\n", pw_strerror(rc));
 out:
     fflush(stdout);
@@ -520,6 +633,7 @@ out:
     pw_sender_destroy(&r.sender);
     pw_view_destroy(&r.view);
     pw_store_destroy(&store);
-    pw_catalog_destroy(&cat);
+    free(r.seen.ev);
+    pw_cli_plans_free(&r.plans, r.nplans);
     return rc == 0 ? 0 : 1;
 }

@@ -208,6 +208,46 @@ int pw_rebuild_new(const pw_catalog_t *cat, const char *into, pw_model_emit_fn o
     return 0;
 }
 
+/* Points the id maps at cat's ids. */
+static int map_ids(pw_rebuild_t *self, const pw_catalog_t *cat)
+{
+    idmap_free(&self->districts);
+    idmap_free(&self->elements);
+    memset(&self->districts, 0, sizeof(self->districts));
+    memset(&self->elements, 0, sizeof(self->elements));
+    int rc = idmap_init(&self->districts, cat->ndistricts, district_id, cat);
+    return rc == 0 ? idmap_init(&self->elements, cat->nelements, element_id, cat) : rc;
+}
+
+static int end_group(pw_rebuild_t *self);
+static int commit(pw_rebuild_t *self, bool reopen);
+static int emit(void *ctx, pw_event_t *ev);
+
+int pw_rebuild_plan(pw_rebuild_t *self, const pw_catalog_t *cat, int64_t time_ms)
+{
+    /* What came before is rated under the plan it came under, and its current
+     * values are written with that plan's ids. */
+    int rc = end_group(self);
+    if (rc == 0)
+        rc = commit(self, self->txn != NULL);
+    uint64_t head = 0;
+    if (rc == 0 && self->txn && (rc = pw_store_log_head(self->txn, &head)) == 0 &&
+        (rc = pw_store_plan_put(self->txn, head + 1, time_ms, cat->text, cat->text_len)) == 0)
+        rc = pw_store_put_digest(self->txn, cat->digest);
+    if (rc != 0 || memcmp(cat->digest, self->cat->digest, 32) == 0)
+        return rc; /* the same plan: the same indices, nothing to recompute */
+    pw_model_t *model = NULL;
+    if ((rc = pw_model_rebase(self->model, cat, &model)) != 0)
+        return rc;
+    pw_model_destroy(&self->model);
+    self->model = model;
+    self->cat = cat;
+    if ((rc = map_ids(self, cat)) != 0)
+        return rc;
+    /* As the aggregator did when it started with the revised plan. */
+    return pw_model_flush(self->model, time_ms, emit, self);
+}
+
 pw_model_t *pw_rebuild_model(pw_rebuild_t *self)
 {
     return self->model;

@@ -35,6 +35,16 @@ int pw_rebuild_new(const pw_catalog_t *cat, const char *into, pw_model_emit_fn o
                    void *ctx, pw_rebuild_t **out);
 
 /**
+ * From now on, reads records under cat (borrowed; must outlive the rebuild):
+ * a version of the plan that took effect at time_ms. What is pending is
+ * evaluated under the plan before; then, if cat differs, every rate is
+ * recomputed under it, as the aggregator did when it started with the
+ * revision, stamped time_ms. Into a store, the version is recorded there
+ * from its next record on. 0 or a store error.
+ */
+int pw_rebuild_plan(pw_rebuild_t *self, const pw_catalog_t *cat, int64_t time_ms);
+
+/**
  * Applies one record (type PW_MSG_RECORD). Records the catalog does not know
  * are counted and skipped (a what-if catalog may drop an element). 0 or a
  * store error.

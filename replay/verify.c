@@ -11,6 +11,7 @@
 #include "pw/error.h"
 #include "pw/event.h"
 #include "pw/rate.h"
+#include "pw/util.h"
 
 #define KEYMAX    (3 * PW_ID_MAX + PW_PERIOD_STRMAX + 16)
 #define TEXTMAX   (PW_TOP_MAX * (PW_ID_MAX + 96) + 256)
@@ -105,6 +106,62 @@ static const char *action_name(pw_alert_action_t a)
     return "?";
 }
 
+/* The plan versions a store records; the texts are borrowed from its txn. */
+struct plans {
+    pw_store_plan_t *v;
+    size_t n, cap;
+};
+
+static int add_plan(void *ctx, const pw_store_plan_t *plan)
+{
+    struct plans *p = ctx;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 4;
+        pw_store_plan_t *n = realloc(p->v, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        p->v = n;
+        p->cap = cap;
+    }
+    p->v[p->n++] = *plan;
+    return 0;
+}
+
+static void describe_plan(const pw_store_plan_t *p, char *buf, size_t len)
+{
+    char when[32];
+    pw_format_time(p->time_ms, when);
+    snprintf(buf, len, "from record %llu, since %s, %zu bytes", (unsigned long long)p->from, when,
+             p->len);
+}
+
+/* Each version of the plan, in order: when it took effect, from which record, its text. */
+static int diff_plans(struct verify *v, pw_txn_t *ta, pw_txn_t *tb)
+{
+    struct plans a = {0}, b = {0};
+    int rc = pw_store_plan_foreach(ta, add_plan, &a);
+    if (rc == 0)
+        rc = pw_store_plan_foreach(tb, add_plan, &b);
+    for (size_t i = 0; rc == 0 && i < (a.n > b.n ? a.n : b.n); i++) {
+        const pw_store_plan_t *pa = i < a.n ? &a.v[i] : NULL, *pb = i < b.n ? &b.v[i] : NULL;
+        if (pa && pb && pa->from == pb->from && pa->time_ms == pb->time_ms &&
+            pa->len == pb->len && memcmp(pa->text, pb->text, pa->len) == 0)
+            continue;
+        char key[48], da[96] = "", db[96] = "";
+        snprintf(key, sizeof(key), "plan version %zu", i + 1);
+        if (pa)
+            describe_plan(pa, da, sizeof(da));
+        if (pb)
+            describe_plan(pb, db, sizeof(db));
+        if (pa && pb && strcmp(da, db) == 0) /* the same shape: the texts differ */
+            snprintf(db + strlen(db), sizeof(db) - strlen(db), ", another text");
+        rc = report(v, PW_VERIFY_CATALOG, key, pa ? da : NULL, pb ? db : NULL);
+    }
+    free(a.v);
+    free(b.v);
+    return rc;
+}
+
 static int diff_catalog(struct verify *v, pw_txn_t *ta, pw_txn_t *tb)
 {
     unsigned char da[32], db[32];
@@ -118,7 +175,8 @@ static int diff_catalog(struct verify *v, pw_txn_t *ta, pw_txn_t *tb)
         if (rb == 0)
             snprintf(hb + 2 * i, 3, "%02x", db[i]);
     }
-    return strcmp(ha, hb) != 0 ? report(v, PW_VERIFY_CATALOG, "", ha, hb) : 0;
+    int rc = strcmp(ha, hb) != 0 ? report(v, PW_VERIFY_CATALOG, "", ha, hb) : 0;
+    return rc == 0 ? diff_plans(v, ta, tb) : rc;
 }
 
 struct cur_row {

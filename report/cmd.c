@@ -31,7 +31,10 @@ static const char usage_text[] =
     "  --period P           the period evaluated (default: the latest with data)\n"
     "  --html FILE          write the report as one self-contained HTML page\n"
     "  --csv FILE           write the table as CSV (UTF-8 with BOM, RFC 4180)\n"
-    "  --catalog FILE       indicator catalog (default: the Wuhan plan's)\n"
+    "  --catalog FILE       for a store that does not record its plan (older stores):\n"
+    "                       the catalog it was written with (default: the Wuhan\n"
+    "                       plan's). A store (or publisher) that records its plan\n"
+    "                       is read with it; a FILE that is not it is an error\n"
     "  --timeout SEC        how long to wait for the publisher (default 10)\n"
     "  --keys DIR           with --connect: CURVE as the desk key DIR/desks/DESK.secret\n"
     "  --desk NAME          the desk key to use (default bureau)\n"
@@ -172,7 +175,9 @@ int pw_cmd_report(int argc, char **argv)
         return 2;
     }
     pw_catalog_t *cat = NULL;
-    if (pw_cli_load_catalog(catalog_path, &cat) != 0)
+    if ((store ? pw_cli_store_catalog("report", store, catalog_path, false, &cat)
+               : pw_cli_publisher_catalog("report", connect, snapshot, &auth, catalog_path,
+                                          timeout_ms, &cat)) != 0)
         return 1;
     pw_report_t *rep = NULL;
     const pw_period_t *want = have_period ? &period : NULL;

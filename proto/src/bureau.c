@@ -20,7 +20,7 @@ static int pack_head(msgpack_packer *pk, size_t nkeys, const char *type)
 
 static const char *const req_names[] = {
     [PW_REQ_SNAP] = "snap",     [PW_REQ_RANGE] = "range",       [PW_REQ_STATUS] = "status",
-    [PW_REQ_ALERTS] = "alerts", [PW_REQ_DISTRICT] = "district",
+    [PW_REQ_ALERTS] = "alerts", [PW_REQ_DISTRICT] = "district", [PW_REQ_PLAN] = "plan",
 };
 #define NREQ (sizeof(req_names) / sizeof(req_names[0]))
 
@@ -211,6 +211,19 @@ int pw_reply_add_status(pw_reply_t *self, const pw_district_status_t *st)
     return 0;
 }
 
+int pw_reply_set_plan(pw_reply_t *self, const char *text, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    free(self->plan);
+    self->plan = copy;
+    self->plan_len = len;
+    return 0;
+}
+
 static int pack_status(msgpack_packer *pk, const pw_district_status_t *st)
 {
     int rc = msgpack_pack_map(pk, 9);
@@ -255,8 +268,9 @@ int pw_reply_encode(const pw_reply_t *self, pw_buf_t *buf)
     bool alerts = self->type == PW_REQ_SNAP;
     bool events = self->type == PW_REQ_RANGE || self->type == PW_REQ_ALERTS;
     bool status = self->type == PW_REQ_STATUS || (self->type == PW_REQ_SNAP && self->nstatus);
+    bool plan = self->type == PW_REQ_PLAN;
     size_t n = 3 + (size_t)rows + (size_t)alerts + (size_t)events + (size_t)status +
-               (size_t)self->has_period;
+               (size_t)self->has_period + (size_t)plan;
     int rc = pack_head(&pk, n, req_names[self->type]);
     rc |= pw__pack_str(&pk, "q", 1);
     rc |= msgpack_pack_uint64(&pk, self->seq);
@@ -268,6 +282,10 @@ int pw_reply_encode(const pw_reply_t *self, pw_buf_t *buf)
         rc |= pack_list(&pk, "alerts", self->alerts, self->nalerts);
     if (events)
         rc |= pack_list(&pk, "events", self->events, self->nevents);
+    if (plan) {
+        rc |= pw__pack_str(&pk, "plan", 4);
+        rc |= self->plan ? pw__pack_str(&pk, self->plan, self->plan_len) : msgpack_pack_nil(&pk);
+    }
     if (status) {
         rc |= pw__pack_str(&pk, "districts", 9);
         rc |= msgpack_pack_array(&pk, self->nstatus);
@@ -384,6 +402,12 @@ int pw_reply_decode(const void *data, size_t len, pw_reply_t *out)
                 rc = read_list(out, 2, &kv->val);
             } else if (key_is(kv, "districts")) {
                 rc = read_status(out, &kv->val);
+            } else if (key_is(kv, "plan") && kv->val.type == MSGPACK_OBJECT_STR) {
+                const msgpack_object_str *t = &kv->val.via.str;
+                rc = pw__utf8_valid(t->ptr, t->size) ? pw_reply_set_plan(out, t->ptr, t->size)
+                                                      : PW_EMALFORMED;
+            } else if (key_is(kv, "plan") && kv->val.type != MSGPACK_OBJECT_NIL) {
+                rc = PW_EMALFORMED;
             } else if (key_is(kv, "p")) {
                 rc = get_period(&kv->val, &out->period);
                 out->has_period = true;
@@ -408,5 +432,6 @@ void pw_reply_clear(pw_reply_t *self)
     free(self->alerts);
     free(self->events);
     free(self->status);
+    free(self->plan);
     memset(self, 0, sizeof(*self));
 }

@@ -877,7 +877,13 @@ int pw_catalog_parse(const char *name, const char *text, size_t len, pw_catalog_
         rc = finish_file(&p);
     if (rc == 0 && (rc = index_build(p.cat)) != 0)
         rc = oom(&p);
+    /* Kept whole: a store records the plan it was written with, byte for byte. */
+    if (rc == 0 && !(p.cat->text = malloc(len + 1)))
+        rc = oom(&p);
     if (rc == 0) {
+        memcpy(p.cat->text, text, len);
+        p.cat->text[len] = '\0';
+        p.cat->text_len = len;
         digest(text, len, p.cat->digest);
         *out = p.cat;
         p.cat = NULL;
@@ -926,6 +932,7 @@ void pw_catalog_destroy(pw_catalog_t **self_p)
         free(self->indicators[i].unit);
     }
     index_free(self->index);
+    free(self->text);
     free(self->districts);
     free(self->elements);
     free(self->indicators);

@@ -18,6 +18,8 @@
  *                                      rp, ex, mi}...]}
  *   {pv, ty:"alerts", from}        -> {pv, ty:"alerts", q, events:[alert...]} (since from, ms)
  *   {pv, ty:"district", d, p?}     -> {pv, ty:"district", q, p, rows:[rate...]}
+ *   {pv, ty:"plan"}                -> {pv, ty:"plan", q, plan: catalog text | nil}
+ *                                     (the plan the store records, latest version)
  */
 
 typedef enum pw_req_type {
@@ -26,6 +28,7 @@ typedef enum pw_req_type {
     PW_REQ_STATUS,   /**< per-district reporting status for a period */
     PW_REQ_ALERTS,   /**< the alert history since a time */
     PW_REQ_DISTRICT, /**< one district's own figures */
+    PW_REQ_PLAN,     /**< the plan the store records (its catalog text) */
 } pw_req_type_t;
 
 typedef struct pw_request {
@@ -63,6 +66,8 @@ typedef struct pw_reply {
     pw_period_t period;
     size_t nstatus, capstatus;
     pw_district_status_t *status;  /**< status: one per reporter */
+    char *plan;                    /**< plan: the catalog text (NUL-terminated), NULL if none */
+    size_t plan_len;
 } pw_reply_t;
 
 /** Encodes a request. 0 or -ENOMEM. */
@@ -76,6 +81,9 @@ int pw_reply_add(pw_reply_t *self, int list, const pw_event_t *ev);
 
 /** Appends a copy of st to the reply's status list. 0 or -ENOMEM. */
 int pw_reply_add_status(pw_reply_t *self, const pw_district_status_t *st);
+
+/** Sets the reply's plan to a copy of len bytes of text. 0 or -ENOMEM. */
+int pw_reply_set_plan(pw_reply_t *self, const char *text, size_t len);
 
 /** Encodes a reply. 0 or -ENOMEM. */
 int pw_reply_encode(const pw_reply_t *self, pw_buf_t *buf);

@@ -98,6 +98,8 @@ typedef struct pw_catalog {
     size_t nindicators;
     pw_indicator_t *indicators;
     unsigned char digest[32]; /**< hash of the file's bytes (FNV-1a based; not crypto) */
+    char *text;               /**< the file's bytes as parsed (NUL-terminated): what a store keeps */
+    size_t text_len;
     struct pw__catalog_index *index; /**< private: hashed id lookups, built by the parser */
 } pw_catalog_t;
 
