@@ -15,6 +15,7 @@
 #include <msgpack.h>
 
 #include "pw/error.h"
+#include "pw/util.h"
 #include "rebuild.h"
 
 #define CSV_HEADER     "seq,district,epoch,record_seq,element,period,value,observed_ms,received_ms,kind"
@@ -1017,6 +1018,9 @@ int pw_archive_import(const pw_catalog_t *cat, const char *path, const char *dir
                dir);
         return rc;
     }
+    /* The file carries no plan: the store records the one it was checked with. */
+    if (rc == 0)
+        rc = pw_rebuild_plan(rb, cat, pw_now_ms());
     if (rc != 0) {
         seterr(err, errlen, "cannot create a store in %s: %s", dir, pw_strerror(rc));
         goto fail;

@@ -11,7 +11,6 @@
 #include "pw/error.h"
 #include "pw/event.h"
 #include "pw/rate.h"
-#include "pw/util.h"
 
 #define KEYMAX    (3 * PW_ID_MAX + PW_PERIOD_STRMAX + 16)
 #define TEXTMAX   (PW_TOP_MAX * (PW_ID_MAX + 96) + 256)
@@ -129,13 +128,13 @@ static int add_plan(void *ctx, const pw_store_plan_t *plan)
 
 static void describe_plan(const pw_store_plan_t *p, char *buf, size_t len)
 {
-    char when[32];
-    pw_format_time(p->time_ms, when);
-    snprintf(buf, len, "from record %llu, since %s, %zu bytes", (unsigned long long)p->from, when,
-             p->len);
+    snprintf(buf, len, "from record %llu, %zu bytes", (unsigned long long)p->from, p->len);
 }
 
-/* Each version of the plan, in order: when it took effect, from which record, its text. */
+/*
+ * Each version of the plan, in order: from which record, its text. When it
+ * took effect is a stamp of when it was written, ignored like the rows' stamps.
+ */
 static int diff_plans(struct verify *v, pw_txn_t *ta, pw_txn_t *tb)
 {
     struct plans a = {0}, b = {0};
@@ -144,8 +143,7 @@ static int diff_plans(struct verify *v, pw_txn_t *ta, pw_txn_t *tb)
         rc = pw_store_plan_foreach(tb, add_plan, &b);
     for (size_t i = 0; rc == 0 && i < (a.n > b.n ? a.n : b.n); i++) {
         const pw_store_plan_t *pa = i < a.n ? &a.v[i] : NULL, *pb = i < b.n ? &b.v[i] : NULL;
-        if (pa && pb && pa->from == pb->from && pa->time_ms == pb->time_ms &&
-            pa->len == pb->len && memcmp(pa->text, pb->text, pa->len) == 0)
+        if (pa && pb && pa->from == pb->from && pa->len == pb->len && memcmp(pa->text, pb->text, pa->len) == 0)
             continue;
         char key[48], da[96] = "", db[96] = "";
         snprintf(key, sizeof(key), "plan version %zu", i + 1);

@@ -7,7 +7,8 @@
 #include "store.h"
 
 /*
- * Compares two stores and reports every difference: the catalog digest, the
+ * Compares two stores and reports every difference: the catalog digest and
+ * the plan versions recorded (the record each applies from, and its text), the
  * current values, the rate rows, the open alerts, the alert history and the
  * update log. What is compared is what the data says, not when it was
  * written: the time and sequence stamps of rate rows and alerts are ignored,
@@ -22,7 +23,7 @@
 
 /** The parts of a store that are compared, in the order they are reported. */
 typedef enum pw_verify_part {
-    PW_VERIFY_CATALOG = 0, /**< the catalog digest recorded in meta */
+    PW_VERIFY_CATALOG = 0, /**< the catalog digest and the plan versions recorded in meta */
     PW_VERIFY_CURRENT,     /**< current values: district/element/period -> value */
     PW_VERIFY_RATE,        /**< rate rows: indicator/series/period -> value, rate, band... */
     PW_VERIFY_OPEN,        /**< open alerts, per indicator/series */

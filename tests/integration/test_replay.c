@@ -284,7 +284,8 @@ Test(replay, what_if_lists_how_the_timeline_differs)
              " %s/data/wuhan/catalog.conf > %s",
              PW_SOURCE_DIR, cat);
     cr_assert_eq(system(cmd), 0);
-    cr_assert_eq(replay((char *[]){"--catalog", cat, "--quiet", NULL}, &out, &err), 0, "%s", err);
+    cr_assert_eq(replay((char *[]){"--what-if-catalog", cat, "--quiet", NULL}, &out, &err), 0,
+                 "%s", err);
     cr_assert(strstr(out, "- open    beds_per_1000_elderly 2016"), "%s", out);
     cr_assert(strstr(out, "only in the stored timeline"));
     free(out);
