@@ -53,8 +53,11 @@ static const char usage_text[] =
     "  --insecure           allow tcp:// without CURVE (loopback experiments only)\n"
     "  -h, --help           this text\n";
 
+#define PLAN_CHECK_MS 5000  /* how often a running monitor asks whether the plan was revised */
+
 struct mon {
     const pw_catalog_t *cat;
+    pw_catalog_t *revised; /* a revision of the plan read since the start; owned */
     pw_client_t *client;
     pw_view_t *view;
     pw_hook_t *hook;
@@ -67,6 +70,48 @@ struct mon {
     char *buf;
     size_t buflen;
 };
+
+/*
+ * Asks the publisher for its plan; when the store has recorded a revision
+ * since this monitor started, reads the table with it from a new snapshot,
+ * so bases and targets are never the old plan's.
+ */
+static int follow_plan(struct mon *m, int timeout_ms)
+{
+    pw_request_t req = {.type = PW_REQ_PLAN};
+    pw_reply_t rep = {0}, snap = {0};
+    pw_catalog_t *cat = NULL;
+    pw_view_t *view = NULL;
+    char err[512] = "";
+    int rc = pw_client_request(m->client, &req, timeout_ms, &rep);
+    if (rc != 0 || !rep.plan ||
+        (rep.plan_len == m->cat->text_len && memcmp(rep.plan, m->cat->text, rep.plan_len) == 0))
+        goto out;
+    if ((rc = pw_catalog_parse("the publisher's plan", rep.plan, rep.plan_len, &cat, err,
+                               sizeof(err))) != 0) {
+        fprintf(stderr, "planwatch monitor: %s\n", err[0] ? err : pw_strerror(rc));
+        goto out;
+    }
+    if ((rc = pw_view_new(cat, &view)) != 0 ||
+        (rc = pw_client_snapshot(m->client, timeout_ms, &snap)) != 0 ||
+        (rc = pw_view_load(view, &snap)) != 0)
+        goto out;
+    pw_view_set_filter(view, &m->filter);
+    fprintf(stderr, "planwatch monitor: the plan was revised: now \"%s\"\n", cat->name);
+    pw_view_destroy(&m->view);
+    m->view = view;
+    view = NULL;
+    pw_catalog_destroy(&m->revised);
+    m->cat = m->revised = cat;
+    cat = NULL;
+    m->dirty = true;
+out:
+    pw_view_destroy(&view);
+    pw_catalog_destroy(&cat);
+    pw_reply_clear(&rep);
+    pw_reply_clear(&snap);
+    return rc;
+}
 
 /* An alert event as one JSON line, for the hook. */
 static void fire_hook(struct mon *m, const pw_event_t *ev)
@@ -390,9 +435,13 @@ int pw_cmd_monitor(int argc, char **argv)
         redraw(&m);
     else if (rc == 0 && !since_text)
         print_table(&m);
-    int64_t next_refresh = pw_mono_ms() + 2000;
+    int64_t next_refresh = pw_mono_ms() + 2000, next_plan = pw_mono_ms() + PLAN_CHECK_MS;
     while (rc == 0 && !once && !pw_cli_stop) {
         rc = pw_client_poll(m.client, 200, on_event, &m);
+        if (rc == 0 && pw_mono_ms() >= next_plan) {
+            rc = follow_plan(&m, timeout_ms);
+            next_plan = pw_mono_ms() + PLAN_CHECK_MS;
+        }
         if (m.hook)
             pw_hook_poll(m.hook);
         /* Status and a district's figures are answers, not a stream: ask again. */
@@ -417,6 +466,7 @@ int pw_cmd_monitor(int argc, char **argv)
     pw_hook_destroy(&m.hook);
     pw_client_destroy(&m.client);
     pw_view_destroy(&m.view);
+    pw_catalog_destroy(&m.revised);
     pw_catalog_destroy(&cat);
     return rc == 0 ? 0 : 1;
 }

@@ -309,6 +309,17 @@ Test(plan, publisher_and_its_clients_serve_the_stores_plan)
     cr_assert(strstr(err, "is not the plan"), "%s", err);
     free(out);
     free(err);
+    /* A running monitor follows a revision of the plan. */
+    pw_proc_t mon;
+    char mlog[128];
+    snprintf(mlog, sizeof(mlog), "%s/monitor.log", dir);
+    char *margs[] = {"planwatch", "monitor", "--connect", stream, "--json", NULL};
+    cr_assert_eq(pw_proc_spawn(&mon, PLANWATCH_BIN, margs, mlog), 0);
+    start_aggregator(cat_b);
+    cr_assert_eq(pw_proc_wait_log(&mon, "the plan was revised: now \"small plan", 30000), 0,
+                 "%s", pw_read_file(mlog));
+    stop_aggregator();
+    cr_assert_eq(pw_proc_stop(&mon, 10000), 0);
     cr_assert_eq(pw_proc_stop(&pub, 10000), 0);
 }
 
