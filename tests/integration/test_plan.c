@@ -93,7 +93,7 @@ static void stop_aggregator(void)
 static void send_all(bool later)
 {
     for (int d = 1; d <= NDIST; d++) {
-        char data[128], spool[128], id[8], out[128];
+        char data[128], spool[128], id[16], out[128];
         snprintf(data, sizeof(data), "%s/q%d.csv", dir, d);
         snprintf(spool, sizeof(spool), "%s/spool-q%d", dir, d);
         snprintf(id, sizeof(id), "q%d", d);
