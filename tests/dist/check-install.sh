@@ -138,4 +138,14 @@ for u in "$stage2$other"/lib/systemd/system/*.service; do
 done
 [ -f "$stage2$other_etc/planwatch/aggregator.conf" ] ||
     fail "--prefix $other: configs not in $other_etc/planwatch"
+# ... and its binary reads the catalog installed with it: spoilt here, the
+# default catalog must fail --check-config, naming that file.
+cat2=$stage2$other/share/planwatch/wuhan/catalog.conf
+echo "not a catalog line" >>"$cat2"
+if (unset PLANWATCH_DATA; "$stage2$other/bin/planwatch" aggregator --store "$stage2/store" \
+    --insecure --check-config >"$stage2/check.out" 2>&1); then
+    fail "--prefix $other: the binary does not read $other/share/planwatch (it passed --check-config)"
+fi
+grep -q "$stage2$other/.*share/planwatch/wuhan/catalog.conf:" "$stage2/check.out" ||
+    fail "--prefix $other: the binary does not read $other/share/planwatch: $(cat "$stage2/check.out")"
 echo "check-install: $(find "$stage" -type f | wc -l) files installed, units verified"
