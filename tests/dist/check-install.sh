@@ -92,6 +92,7 @@ grep -q '^ExecReload=/bin/kill -HUP $MAINPID' "$units/planwatch-aggregator.servi
 # under /var/lib, colon-separated. Its spool must be one directory.
 unit=$units/planwatch-collector@jiangan.service
 state_env=
+# shellcheck disable=SC2013 # the entries are words, space-separated
 for d in $(sed -n 's/^StateDirectory=//p' "$unit"); do
     state_env=${state_env:+$state_env:}$stage/var/lib/$d
 done
