@@ -30,7 +30,8 @@ static const char usage_text[] =
     "  --data FILE          its data file: CSV with period,element,value (required);\n"
     "                       with --follow, replace it atomically (write, then rename)\n"
     "  --connect ENDPOINT   the aggregator's intake (default tcp://127.0.0.1:5555)\n"
-    "  --spool DIR          the spool (default $STATE_DIRECTORY/spool-ID, else\n"
+    "  --spool DIR          the spool (default $STATE_DIRECTORY/spool-ID, the first\n"
+    "                       directory when it lists several, else\n"
     "                       ~/.local/state/planwatch/spool-ID)\n"
     "  --follow             keep running: watch the file and send every change\n"
     "  --period P           send only this period's observations (repeatable)\n"
@@ -64,13 +65,17 @@ static void on_reject(void *ctx, const pw_msg_t *m, int line, int reason, const 
             rc->file, line, m->element, ptext, m->value, pw_err_name(reason), text);
 }
 
-/* $STATE_DIRECTORY (systemd) or the XDG state directory. */
+/*
+ * $STATE_DIRECTORY (systemd) or the XDG state directory. A unit with several
+ * StateDirectory= entries gets them colon-separated, in their order: the
+ * first is the service's own.
+ */
 static void default_spool(const char *district, char *buf, size_t len)
 {
     const char *state = getenv("STATE_DIRECTORY"), *xdg = getenv("XDG_STATE_HOME");
     const char *home = getenv("HOME");
     if (state && *state)
-        snprintf(buf, len, "%s/spool-%s", state, district);
+        snprintf(buf, len, "%.*s/spool-%s", (int)strcspn(state, ":"), state, district);
     else if (xdg && *xdg)
         snprintf(buf, len, "%s/planwatch/spool-%s", xdg, district);
     else

@@ -33,7 +33,7 @@ static void fuzz_request(const uint8_t *data, size_t size)
         PW_FUZZ_CHECK(rc == PW_EMALFORMED || rc == PW_EVERSION);
         return;
     }
-    PW_FUZZ_CHECK(req.type >= PW_REQ_SNAP && req.type <= PW_REQ_DISTRICT);
+    PW_FUZZ_CHECK(req.type >= PW_REQ_SNAP && req.type <= PW_REQ_ROWS);
     PW_FUZZ_CHECK(pw_request_encode(&req, &first) == 0);
     PW_FUZZ_CHECK(pw_request_decode(first.data, first.len, &back) == 0);
     PW_FUZZ_CHECK(back.type == req.type);

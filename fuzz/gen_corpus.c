@@ -175,6 +175,9 @@ static int bureau_seeds(const char *dir)
     req.type = PW_REQ_DISTRICT;
     snprintf(req.district, sizeof req.district, "hongshan");
     rc |= pw_request_encode(&req, &buf) || write_variants(dir, "req-district", &buf);
+    req.type = PW_REQ_ROWS;
+    req.from = 2048;
+    rc |= pw_request_encode(&req, &buf) || write_variants(dir, "req-rows", &buf);
 
     const pw_event_type_t types[] = {PW_EV_RATE, PW_EV_ALERT, PW_EV_HB};
     const char *const names[] = {"ev-rate", "ev-alert", "ev-hb"};
@@ -213,6 +216,11 @@ static int bureau_seeds(const char *dir)
     rep.type = PW_REQ_DISTRICT;
     rep.has_period = true;
     rc |= pw_reply_encode(&rep, &buf) || write_variants(dir, "rep-district", &buf);
+    rep.type = PW_REQ_ROWS;
+    rep.has_period = false;
+    rep.has_next = true;
+    rep.next = 3072;
+    rc |= pw_reply_encode(&rep, &buf) || write_variants(dir, "rep-rows", &buf);
     pw_reply_clear(&rep);
     pw_buf_free(&buf);
     return rc;

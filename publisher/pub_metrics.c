@@ -15,8 +15,8 @@
 #define MONITOR_EP "inproc://pw-publisher-monitor"
 
 /* Request types as the wire names them; index = PW_REQ_* (0: malformed). */
-static const char *const request_names[] = {"malformed", "snapshot", "range",
-                                            "status",    "alerts",   "district"};
+static const char *const request_names[] = {"malformed", "snapshot", "range",   "status",
+                                            "alerts",    "district", "rows"};
 #define NREQ (sizeof(request_names) / sizeof(request_names[0]))
 
 static const char *const topic_names[PW_PUB_TOPIC_COUNT] = {"rates", "alert", "hb"};

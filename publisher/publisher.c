@@ -42,6 +42,8 @@ struct pw_publisher {
     pw_catalog_t *plan;        /* the plan the store records, once read; owned */
     const pw_catalog_t *cat;   /* what answers use: plan, else opts.catalog */
     int64_t next_metrics;
+    pw_model_t *model;    /* the current values, as of model_log and model_head */
+    uint64_t model_log, model_head;
 };
 
 int pw_publisher_snapshot_endpoint(const char *pub, char *buf, size_t len)
@@ -267,6 +269,7 @@ void pw_publisher_destroy(pw_publisher_t **self_p)
         zmq_ctx_term(self->ctx);
     pw_keyring_destroy(&self->ring);
     pw_secure_zero(&self->key, sizeof(self->key));
+    pw_model_destroy(&self->model);
     pw_store_destroy(&self->store);
     pw_buf_free(&self->buf);
     pw_reply_clear(&self->reply);
@@ -424,10 +427,27 @@ int pw_publisher_load_model(const pw_catalog_t *cat, pw_txn_t *txn, pw_model_t *
     return rc;
 }
 
-/* The reporters' current values, for questions the stored rows do not answer. */
-static int load_model(pw_publisher_t *self, pw_txn_t *txn, pw_model_t **out)
+/*
+ * The reporters' current values, for questions the stored rows do not answer.
+ * Loading them reads the whole store, so the model is kept for the next
+ * request until the store changes (every update goes through the log, every
+ * rate change through the event log): a report's many requests then cost one
+ * load, not one each. Borrowed; valid until the next call.
+ */
+static int load_model(pw_publisher_t *self, pw_txn_t *txn, const pw_model_t **out)
 {
-    return pw_publisher_load_model(self->cat, txn, out);
+    uint64_t log = 0, head = 0;
+    int rc = pw_store_log_head(txn, &log);
+    if (rc == 0)
+        rc = pw_store_event_head(txn, &head);
+    if (rc == 0 && (!self->model || log != self->model_log || head != self->model_head)) {
+        pw_model_destroy(&self->model);
+        rc = pw_publisher_load_model(self->cat, txn, &self->model);
+        self->model_log = log;
+        self->model_head = head;
+    }
+    *out = self->model;
+    return rc;
 }
 
 /*
@@ -457,6 +477,7 @@ static int refresh_plan(pw_publisher_t *self, pw_txn_t *txn)
     }
     PW_INFO("serving the store's plan \"%s\" (%zu indicators, %zu reporters)", cat->name,
             cat->nindicators, cat->ndistricts);
+    pw_model_destroy(&self->model); /* made for the plan before: it reads that catalog */
     pw_catalog_destroy(&self->plan);
     self->plan = cat;
     self->cat = cat;
@@ -492,7 +513,7 @@ static int take_status(void *ctx, const pw_district_status_t *st)
 static int answer_status(pw_publisher_t *self, pw_txn_t *txn, const pw_request_t *req)
 {
     const pw_catalog_t *cat = self->cat;
-    pw_model_t *m = NULL;
+    const pw_model_t *m = NULL;
     pw_district_status_t *rows = calloc(cat->ndistricts + 1, sizeof(*rows));
     int rc = rows ? load_model(self, txn, &m) : -ENOMEM;
     struct status_ctx sc = {rows, cat};
@@ -511,7 +532,6 @@ static int answer_status(pw_publisher_t *self, pw_txn_t *txn, const pw_request_t
                                sizeof(st->missing));
         rc = pw_reply_add_status(&self->reply, st);
     }
-    pw_model_destroy(&m);
     free(rows);
     return rc;
 }
@@ -519,19 +539,63 @@ static int answer_status(pw_publisher_t *self, pw_txn_t *txn, const pw_request_t
 struct since_ctx {
     pw_reply_t *reply;
     int64_t since;
+    uint64_t n; /* alerts since then: past PW_RANGE_MAX, events[] is a ring */
 };
 
+/* Keeps the latest PW_RANGE_MAX: a long history costs one pass, not a shift per alert. */
 static int add_alert_since(void *ctx, const pw_event_t *ev)
 {
     struct since_ctx *sc = ctx;
     if (ev->time_ms < sc->since)
         return 0;
-    if (sc->reply->nevents == PW_RANGE_MAX) { /* keep the latest ones */
-        memmove(sc->reply->events, sc->reply->events + 1,
-                (PW_RANGE_MAX - 1) * sizeof(pw_event_t));
-        sc->reply->nevents--;
-    }
-    return pw_reply_add(sc->reply, 2, ev);
+    if (sc->n++ < PW_RANGE_MAX)
+        return pw_reply_add(sc->reply, 2, ev);
+    sc->reply->events[(sc->n - 1) % PW_RANGE_MAX] = *ev;
+    return 0;
+}
+
+/* Puts the ring's oldest alert first. */
+static int unwind_alerts(const struct since_ctx *sc)
+{
+    size_t first = (size_t)(sc->n % PW_RANGE_MAX);
+    if (sc->n <= PW_RANGE_MAX || first == 0)
+        return 0;
+    pw_event_t *evs = sc->reply->events, *tmp = malloc(first * sizeof(*tmp));
+    if (!tmp)
+        return -ENOMEM;
+    memcpy(tmp, evs, first * sizeof(*tmp));
+    memmove(evs, evs + first, (PW_RANGE_MAX - first) * sizeof(*evs));
+    memcpy(evs + PW_RANGE_MAX - first, tmp, first * sizeof(*tmp));
+    free(tmp);
+    return 0;
+}
+
+/* Adds reporter d's (d < 0: the city's) figure for series s of indicator i at p. */
+static int add_cell(pw_publisher_t *self, const pw_model_t *m, int d, size_t i, size_t s,
+                    pw_period_t p)
+{
+    const pw_catalog_t *cat = self->cat;
+    pw_cell_t c;
+    if (d < 0)
+        pw_model_eval(m, (int)i, (int)s, p, &c);
+    else
+        pw_model_eval_reporter(m, d, (int)i, (int)s, p, &c);
+    pw_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = PW_EV_RATE;
+    ev.seq = self->reply.seq;
+    snprintf(ev.indicator, sizeof(ev.indicator), "%s", cat->indicators[i].id);
+    snprintf(ev.series, sizeof(ev.series), "%s", cat->indicators[i].series[s].name);
+    ev.period = p;
+    ev.has_value = c.has_value;
+    ev.value = c.value;
+    ev.has_rate = c.rate.has_rate;
+    ev.centi = c.rate.centi;
+    ev.band = c.rate.band;
+    ev.achieved = c.rate.achieved;
+    ev.have = c.have;
+    ev.want = c.want;
+    return pw_reply_add(&self->reply, 0, &ev);
 }
 
 static int answer_district(pw_publisher_t *self, pw_txn_t *txn, const pw_request_t *req)
@@ -540,38 +604,55 @@ static int answer_district(pw_publisher_t *self, pw_txn_t *txn, const pw_request
     int d = pw_catalog_district(cat, req->district, strlen(req->district));
     if (d < 0)
         return PW_EDISTRICT;
-    pw_model_t *m = NULL;
+    const pw_model_t *m = NULL;
     int rc = load_model(self, txn, &m);
     pw_period_t p = {0, 0};
-    if (rc != 0 || !pick_period(m, req, &p)) {
-        pw_model_destroy(&m);
+    if (rc != 0 || !pick_period(m, req, &p))
         return rc;
-    }
     self->reply.has_period = true;
     self->reply.period = p;
-    for (size_t i = 0; rc == 0 && i < cat->nindicators; i++) {
-        for (size_t s = 0; rc == 0 && s < cat->indicators[i].nseries; s++) {
-            pw_cell_t c;
-            pw_model_eval_reporter(m, d, (int)i, (int)s, p, &c);
-            pw_event_t ev;
-            memset(&ev, 0, sizeof(ev));
-            ev.type = PW_EV_RATE;
-            ev.seq = self->reply.seq;
-            snprintf(ev.indicator, sizeof(ev.indicator), "%s", cat->indicators[i].id);
-            snprintf(ev.series, sizeof(ev.series), "%s", cat->indicators[i].series[s].name);
-            ev.period = p;
-            ev.has_value = c.has_value;
-            ev.value = c.value;
-            ev.has_rate = c.rate.has_rate;
-            ev.centi = c.rate.centi;
-            ev.band = c.rate.band;
-            ev.achieved = c.rate.achieved;
-            ev.have = c.have;
-            ev.want = c.want;
-            rc = pw_reply_add(&self->reply, 0, &ev);
+    for (size_t i = 0; rc == 0 && i < cat->nindicators; i++)
+        for (size_t s = 0; rc == 0 && s < cat->indicators[i].nseries; s++)
+            rc = add_cell(self, m, d, i, s, p);
+    return rc;
+}
+
+/*
+ * One page of the city's (or a reporter's) figures at every period with data
+ * up to the one asked: row k is period k / nseries, series k % nseries in
+ * catalog order. PW_ROWS_MAX rows at most, so a request costs the same
+ * whatever the store holds, and a large table takes several requests.
+ */
+static int answer_rows(pw_publisher_t *self, pw_txn_t *txn, const pw_request_t *req)
+{
+    const pw_catalog_t *cat = self->cat;
+    int d = -1;
+    if (req->district[0] && (d = pw_catalog_district(cat, req->district, strlen(req->district))) < 0)
+        return PW_EDISTRICT;
+    const pw_model_t *m = NULL;
+    int rc = load_model(self, txn, &m);
+    if (rc != 0)
+        return rc;
+    size_t nperiods, nseries = pw_catalog_nseries(cat);
+    const pw_period_t *periods = pw_model_periods(m, &nperiods);
+    while (req->has_period && nperiods > 0 && pw_period_cmp(periods[nperiods - 1], req->period) > 0)
+        nperiods--;
+    uint64_t total = (uint64_t)nperiods * nseries, k = req->from;
+    if (k >= total)
+        return 0;
+    /* The series of row k, then on in catalog order. */
+    size_t i = 0, s = (size_t)(k % nseries);
+    while (s >= cat->indicators[i].nseries)
+        s -= cat->indicators[i++].nseries;
+    for (; rc == 0 && k < total && self->reply.nrows < PW_ROWS_MAX; k++) {
+        rc = add_cell(self, m, d, i, s, periods[k / nseries]);
+        if (++s == cat->indicators[i].nseries) {
+            s = 0;
+            i = (i + 1) % cat->nindicators;
         }
     }
-    pw_model_destroy(&m);
+    self->reply.has_next = k < total;
+    self->reply.next = k;
     return rc;
 }
 
@@ -605,14 +686,18 @@ static int answer(pw_publisher_t *self, const pw_request_t *req)
         rc = pw_store_event_foreach(txn, req->from, req->to, PW_RANGE_MAX, add_event,
                                     &self->reply);
     } else if (rc == 0 && req->type == PW_REQ_ALERTS) {
-        struct since_ctx sc = {&self->reply, (int64_t)req->from};
+        struct since_ctx sc = {&self->reply, (int64_t)req->from, 0};
         rc = pw_store_alert_foreach(txn, add_alert_since, &sc);
+        if (rc == 0)
+            rc = unwind_alerts(&sc);
     } else if (rc == 0 && !self->cat) {
         rc = PW_ECATALOG; /* status and district answers need the catalog */
     } else if (rc == 0 && req->type == PW_REQ_STATUS) {
         rc = answer_status(self, txn, req);
     } else if (rc == 0 && req->type == PW_REQ_DISTRICT) {
         rc = answer_district(self, txn, req);
+    } else if (rc == 0 && req->type == PW_REQ_ROWS) {
+        rc = answer_rows(self, txn, req);
     }
     pw_store_abort(&txn);
     if (rc == 0)
@@ -620,9 +705,17 @@ static int answer(pw_publisher_t *self, const pw_request_t *req)
     return rc;
 }
 
+#define SERVE_MS 50 /* serving requests, at most, between two rounds of publishing */
+
+/*
+ * Each request's work is bounded; this bounds their sum too, so that a desk
+ * asking as fast as it can delays the stream and the heartbeats by SERVE_MS
+ * at most. What is left waits in the socket for the next round.
+ */
 static void serve_requests(pw_publisher_t *self)
 {
-    for (;;) {
+    int64_t until = pw_mono_ms() + SERVE_MS;
+    while (pw_mono_ms() < until) {
         zmq_msg_t id, msg;
         zmq_msg_init(&id);
         zmq_msg_init(&msg);

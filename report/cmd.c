@@ -35,7 +35,8 @@ static const char usage_text[] =
     "                       the catalog it was written with (default: the Wuhan\n"
     "                       plan's). A store (or publisher) that records its plan\n"
     "                       is read with it; a FILE that is not it is an error\n"
-    "  --timeout SEC        how long to wait for the publisher (default 10)\n"
+    "  --timeout SEC        with --connect: give up after SEC seconds in all (default\n"
+    "                       10), whatever the size of the answer, and exit 1\n"
     "  --keys DIR           with --connect: CURVE as the desk key DIR/desks/DESK.secret\n"
     "  --desk NAME          the desk key to use (default bureau)\n"
     "  --insecure           with --connect: allow tcp:// without CURVE\n"
@@ -189,6 +190,9 @@ int pw_cmd_report(int argc, char **argv)
             pw_period_format(period, pt);
         fprintf(stderr, "planwatch report: no data%s%s in %s\n", have_period ? " for " : "", pt,
                 store ? store : connect);
+    } else if (rc == PW_ETIMEOUT) {
+        fprintf(stderr, "planwatch report: no complete answer from %s: timed out after %d s\n",
+                connect, timeout_ms / 1000);
     } else if (rc != 0) {
         fprintf(stderr, "planwatch report: cannot read %s: %s\n", store ? store : connect,
                 pw_strerror(rc));

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "publisher.h"
 #include "pw/bureau.h"
 #include "pw/error.h"
+#include "pw/util.h"
 #include "store.h"
 
 void pw_report_destroy(pw_report_t **self_p)
@@ -209,29 +211,51 @@ int pw_report_from_store(const pw_catalog_t *cat, const char *dir, const pw_peri
     return rc;
 }
 
-static int cmp_period(const void *a, const void *b)
+/*
+ * Asks for every page of the city's (d < 0) or reporter d's figures at the
+ * periods up to upto (NULL: all), appending the rows to *acc, all before the
+ * deadline (pw_mono_ms()): PW_ETIMEOUT once it has passed.
+ */
+static int fetch_rows(pw_client_t *client, const pw_catalog_t *cat, int d, const pw_period_t *upto,
+                      int64_t deadline, pw_reply_t *acc)
 {
-    return pw_period_cmp(*(const pw_period_t *)a, *(const pw_period_t *)b);
+    pw_request_t req;
+    memset(&req, 0, sizeof(req));
+    req.type = PW_REQ_ROWS;
+    req.has_period = upto != NULL;
+    if (upto)
+        req.period = *upto;
+    if (d >= 0)
+        snprintf(req.district, sizeof(req.district), "%s", cat->districts[d].id);
+    int rc = 0;
+    bool more = true;
+    while (rc == 0 && more) {
+        int64_t left = deadline - pw_mono_ms();
+        if (left <= 0)
+            return PW_ETIMEOUT;
+        pw_reply_t page = {0};
+        rc = pw_client_request(client, &req, left > INT32_MAX ? INT32_MAX : (int)left, &page);
+        /* A page that does not move on would ask the same forever. */
+        more = rc == 0 && page.has_next && page.next > req.from;
+        req.from = page.next;
+        for (size_t k = 0; rc == 0 && k < page.nrows; k++)
+            rc = pw_reply_add(acc, 0, &page.rows[k]);
+        pw_reply_clear(&page);
+    }
+    return rc;
 }
 
-/* The distinct periods of a snapshot's rows with a value, in order. */
-static int snapshot_periods(const pw_reply_t *snap, pw_period_t **out, size_t *n_out)
+/* The distinct periods of rows that come in period order. */
+static int rows_periods(const pw_reply_t *rows, pw_period_t **out, size_t *n_out)
 {
     *n_out = 0;
-    *out = malloc((snap->nrows ? snap->nrows : 1) * sizeof(**out));
+    *out = malloc((rows->nrows ? rows->nrows : 1) * sizeof(**out));
     if (!*out)
         return -ENOMEM;
     size_t n = 0;
-    for (size_t k = 0; k < snap->nrows; k++) {
-        if (!snap->rows[k].has_value)
-            continue;
-        bool seen = false;
-        for (size_t j = 0; j < n && !seen; j++)
-            seen = pw_period_eq((*out)[j], snap->rows[k].period);
-        if (!seen)
-            (*out)[n++] = snap->rows[k].period;
-    }
-    qsort(*out, n, sizeof(**out), cmp_period);
+    for (size_t k = 0; k < rows->nrows; k++)
+        if (n == 0 || !pw_period_eq((*out)[n - 1], rows->rows[k].period))
+            (*out)[n++] = rows->rows[k].period;
     *n_out = n;
     return 0;
 }
@@ -271,8 +295,8 @@ static void fill_rows(pw_report_t *self, const pw_event_t *rows, size_t n, int d
     }
 }
 
-/* Asks the publisher for every district's own figures at every report period. */
-static int fetch_districts(pw_report_t *self, pw_client_t *client, int timeout_ms)
+/* Asks for every district's own figures at every report period. */
+static int fetch_districts(pw_report_t *self, pw_client_t *client, int64_t deadline)
 {
     bool any = false;
     for (size_t k = 0; k < self->nseries; k++)
@@ -281,19 +305,11 @@ static int fetch_districts(pw_report_t *self, pw_client_t *client, int timeout_m
     for (size_t d = 0; any && rc == 0 && d < self->cat->ndistricts; d++) {
         if (self->cat->districts[d].level != PW_LEVEL_DISTRICT)
             continue;
-        for (size_t p = 0; rc == 0 && p < self->nperiods; p++) {
-            pw_request_t req;
-            memset(&req, 0, sizeof(req));
-            req.type = PW_REQ_DISTRICT;
-            req.has_period = true;
-            req.period = self->periods[p];
-            snprintf(req.district, sizeof(req.district), "%s", self->cat->districts[d].id);
-            pw_reply_t reply = {0};
-            rc = pw_client_request(client, &req, timeout_ms, &reply);
-            if (rc == 0)
-                fill_rows(self, reply.rows, reply.nrows, (int)d);
-            pw_reply_clear(&reply);
-        }
+        pw_reply_t rows = {0};
+        rc = fetch_rows(client, self->cat, (int)d, &self->period, deadline, &rows);
+        if (rc == 0)
+            fill_rows(self, rows.rows, rows.nrows, (int)d);
+        pw_reply_clear(&rows);
     }
     return rc;
 }
@@ -303,8 +319,10 @@ int pw_report_from_publisher(const pw_catalog_t *cat, const char *pub, const cha
                              int timeout_ms, pw_report_t **out)
 {
     *out = NULL;
+    /* The timeout bounds the whole exchange, however many pages it takes. */
+    int64_t deadline = pw_mono_ms() + timeout_ms;
     pw_client_t *client = NULL;
-    pw_reply_t reply = {0};
+    pw_reply_t rows = {0};
     pw_period_t *all = NULL;
     size_t n = 0;
     pw_report_t *self = calloc(1, sizeof(*self));
@@ -313,19 +331,19 @@ int pw_report_from_publisher(const pw_catalog_t *cat, const char *pub, const cha
     self->cat = cat;
     int rc = pw_client_new(pub, snap, auth, &client);
     if (rc == 0)
-        rc = pw_client_snapshot(client, timeout_ms, &reply);
+        rc = fetch_rows(client, cat, -1, period, deadline, &rows);
     if (rc == 0)
-        rc = snapshot_periods(&reply, &all, &n);
+        rc = rows_periods(&rows, &all, &n);
     if (rc == 0)
         rc = pick_periods(all, n, period, self);
     if (rc == 0)
         rc = alloc_series(self, true);
     if (rc == 0) {
-        fill_rows(self, reply.rows, reply.nrows, -1);
-        rc = fetch_districts(self, client, timeout_ms);
+        fill_rows(self, rows.rows, rows.nrows, -1);
+        rc = fetch_districts(self, client, deadline);
     }
     free(all);
-    pw_reply_clear(&reply);
+    pw_reply_clear(&rows);
     pw_client_destroy(&client);
     if (rc != 0) {
         pw_report_destroy(&self);

@@ -60,8 +60,19 @@ const char *pw_cli_datadir(void)
     const char *env = getenv("PLANWATCH_DATA");
     if (env && *env)
         return env;
-    /* A binary in its build tree uses the source tree's data; an installed one
-     * uses share/planwatch. */
+    /* An installed binary uses the share/planwatch installed with it, found
+     * from where it is: `cmake --install --prefix` may have put both under
+     * another prefix than the configured one. A binary in its build tree uses
+     * the source tree's data. */
+    static char beside[4096];
+    const char *self = pw_cli_self(), *slash = strrchr(self, '/');
+    char probe[sizeof(beside) + 32];
+    if (slash && (size_t)snprintf(beside, sizeof(beside), "%.*s/%s", (int)(slash - self), self,
+                                  PW_DATADIR_FROM_BIN) < sizeof(beside)) {
+        snprintf(probe, sizeof(probe), "%s/wuhan/catalog.conf", beside);
+        if (access(probe, R_OK) == 0)
+            return beside;
+    }
     if (access(PW_DATADIR_BUILD "/wuhan/catalog.conf", R_OK) == 0)
         return PW_DATADIR_BUILD;
     return PW_DATADIR_INSTALL;

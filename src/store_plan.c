@@ -229,8 +229,12 @@ int pw_cli_publisher_catalog(const char *cmd, const char *pub, const char *snap,
         goto out;
     }
     if ((rc = pw_client_request(client, &req, timeout_ms, &rep)) != 0) {
-        fprintf(stderr, "planwatch %s: no answer from the publisher at %s (asked for its plan): "
-                        "%s\n", cmd, pub, pw_strerror(rc));
+        if (rc == PW_ETIMEOUT)
+            fprintf(stderr, "planwatch %s: no answer from %s (asked for its plan): timed out "
+                            "after %d s\n", cmd, pub, (timeout_ms + 999) / 1000);
+        else
+            fprintf(stderr, "planwatch %s: no plan from the publisher at %s: %s\n", cmd, pub,
+                    pw_strerror(rc));
         goto out;
     }
     if (rep.plan) {

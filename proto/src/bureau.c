@@ -20,7 +20,8 @@ static int pack_head(msgpack_packer *pk, size_t nkeys, const char *type)
 
 static const char *const req_names[] = {
     [PW_REQ_SNAP] = "snap",     [PW_REQ_RANGE] = "range",       [PW_REQ_STATUS] = "status",
-    [PW_REQ_ALERTS] = "alerts", [PW_REQ_DISTRICT] = "district", [PW_REQ_PLAN] = "plan",
+    [PW_REQ_ALERTS] = "alerts", [PW_REQ_DISTRICT] = "district", [PW_REQ_ROWS] = "rows",
+    [PW_REQ_PLAN] = "plan",
 };
 #define NREQ (sizeof(req_names) / sizeof(req_names[0]))
 
@@ -39,17 +40,17 @@ int pw_request_encode(const pw_request_t *req, pw_buf_t *buf)
         return -EINVAL;
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, pw__buf_write);
-    size_t n = 2;
-    if (req->type == PW_REQ_RANGE)
-        n += 2;
-    if (req->type == PW_REQ_ALERTS)
-        n += 1;
-    if (req->type == PW_REQ_DISTRICT)
-        n += 1;
-    if ((req->type == PW_REQ_STATUS || req->type == PW_REQ_DISTRICT) && req->has_period)
-        n += 1;
+    bool from = req->type == PW_REQ_RANGE || req->type == PW_REQ_ALERTS ||
+                req->type == PW_REQ_ROWS;
+    /* A rows request for the city has no d: an empty id is not valid. */
+    bool district = req->type == PW_REQ_DISTRICT || (req->type == PW_REQ_ROWS && req->district[0]);
+    bool period = (req->type == PW_REQ_STATUS || req->type == PW_REQ_DISTRICT ||
+                   req->type == PW_REQ_ROWS) &&
+                  req->has_period;
+    size_t n = 2 + (size_t)from + (size_t)(req->type == PW_REQ_RANGE) + (size_t)district +
+               (size_t)period;
     int rc = pack_head(&pk, n, req_names[req->type]);
-    if (req->type == PW_REQ_RANGE || req->type == PW_REQ_ALERTS) {
+    if (from) {
         rc |= pw__pack_str(&pk, "from", 4);
         rc |= msgpack_pack_uint64(&pk, req->from);
     }
@@ -57,11 +58,11 @@ int pw_request_encode(const pw_request_t *req, pw_buf_t *buf)
         rc |= pw__pack_str(&pk, "to", 2);
         rc |= msgpack_pack_uint64(&pk, req->to);
     }
-    if (req->type == PW_REQ_DISTRICT) {
+    if (district) {
         rc |= pw__pack_str(&pk, "d", 1);
         rc |= pw__pack_str(&pk, req->district, strnlen(req->district, PW_ID_MAX - 1));
     }
-    if ((req->type == PW_REQ_STATUS || req->type == PW_REQ_DISTRICT) && req->has_period)
+    if (period)
         rc |= pack_period(&pk, req->period);
     return rc ? -ENOMEM : 0;
 }
@@ -173,7 +174,7 @@ int pw_request_decode(const void *data, size_t len, pw_request_t *out)
         }
     }
     if (rc == 0 && ((out->type == PW_REQ_RANGE && found != 3) ||
-                    (out->type == PW_REQ_ALERTS && !(found & 1u)) ||
+                    ((out->type == PW_REQ_ALERTS || out->type == PW_REQ_ROWS) && !(found & 1u)) ||
                     (out->type == PW_REQ_DISTRICT && !(found & 4u))))
         rc = PW_EMALFORMED;
     msgpack_unpacked_destroy(&u);
@@ -264,13 +265,15 @@ int pw_reply_encode(const pw_reply_t *self, pw_buf_t *buf)
         return -EINVAL;
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, pw__buf_write);
-    bool rows = self->type == PW_REQ_SNAP || self->type == PW_REQ_DISTRICT;
+    bool rows = self->type == PW_REQ_SNAP || self->type == PW_REQ_DISTRICT ||
+                self->type == PW_REQ_ROWS;
+    bool next = self->type == PW_REQ_ROWS && self->has_next;
     bool alerts = self->type == PW_REQ_SNAP;
     bool events = self->type == PW_REQ_RANGE || self->type == PW_REQ_ALERTS;
     bool status = self->type == PW_REQ_STATUS || (self->type == PW_REQ_SNAP && self->nstatus);
     bool plan = self->type == PW_REQ_PLAN;
     size_t n = 3 + (size_t)rows + (size_t)alerts + (size_t)events + (size_t)status +
-               (size_t)self->has_period + (size_t)plan;
+               (size_t)self->has_period + (size_t)next + (size_t)plan;
     int rc = pack_head(&pk, n, req_names[self->type]);
     rc |= pw__pack_str(&pk, "q", 1);
     rc |= msgpack_pack_uint64(&pk, self->seq);
@@ -291,6 +294,10 @@ int pw_reply_encode(const pw_reply_t *self, pw_buf_t *buf)
         rc |= msgpack_pack_array(&pk, self->nstatus);
         for (size_t i = 0; i < self->nstatus && rc == 0; i++)
             rc = pack_status(&pk, &self->status[i]);
+    }
+    if (next) {
+        rc |= pw__pack_str(&pk, "next", 4);
+        rc |= msgpack_pack_uint64(&pk, self->next);
     }
     return rc ? -ENOMEM : 0;
 }
@@ -411,6 +418,9 @@ int pw_reply_decode(const void *data, size_t len, pw_reply_t *out)
             } else if (key_is(kv, "p")) {
                 rc = get_period(&kv->val, &out->period);
                 out->has_period = true;
+            } else if (key_is(kv, "next") && out->type == PW_REQ_ROWS) {
+                rc = read_u64(&kv->val, &out->next);
+                out->has_next = true;
             }
         }
         if (rc == 0 && !have_q)

@@ -820,6 +820,11 @@ out:
  */
 static bool read_object(const unsigned char *p, size_t len, size_t *pos_io, msgpack_object *o)
 {
+    /* Every branch below sets what its type uses, but gcc -O3 inlines this
+     * into pw_msg_decode() and cannot see that key_index() reads a string's
+     * pointer only when the type is a string (-Wmaybe-uninitialized): a
+     * fully set object costs one store and keeps that warning meaningful. */
+    *o = (msgpack_object){.type = MSGPACK_OBJECT_NIL};
     size_t pos = *pos_io;
     if (pos >= len)
         return false;

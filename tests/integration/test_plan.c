@@ -315,6 +315,9 @@ Test(plan, publisher_and_its_clients_serve_the_stores_plan)
     snprintf(mlog, sizeof(mlog), "%s/monitor.log", dir);
     char *margs[] = {"planwatch", "monitor", "--connect", stream, "--json", NULL};
     cr_assert_eq(pw_proc_spawn(&mon, PLANWATCH_BIN, margs, mlog), 0);
+    /* Its table printed: it has read the plan of before. */
+    cr_assert_eq(pw_proc_wait_log(&mon, "\"indicator\":\"k2\"", 15000), 0, "%s",
+                 pw_read_file(mlog));
     start_aggregator(cat_b);
     cr_assert_eq(pw_proc_wait_log(&mon, "the plan was revised: now \"small plan", 30000), 0,
                  "%s", pw_read_file(mlog));

@@ -20,7 +20,15 @@
  *   {pv, ty:"district", d, p?}     -> {pv, ty:"district", q, p, rows:[rate...]}
  *   {pv, ty:"plan"}                -> {pv, ty:"plan", q, plan: catalog text | nil}
  *                                     (the plan the store records, latest version)
+ *   {pv, ty:"rows", from, d?, p?}  -> {pv, ty:"rows", q, rows:[rate...], next?}
+ * A rows request pages through the figures of the city (or of reporter d)
+ * at every period with data up to p (else all), in period order and catalog
+ * order within a period: row number `from` first, PW_ROWS_MAX rows at most.
+ * `next` is the row to ask for next; no `next`: that was the last page. The
+ * publisher's work per request is then bounded, however large the store.
  */
+
+#define PW_ROWS_MAX 1024 /**< rows in one rows reply */
 
 typedef enum pw_req_type {
     PW_REQ_SNAP = 1, /**< current rows and open alerts */
@@ -28,15 +36,17 @@ typedef enum pw_req_type {
     PW_REQ_STATUS,   /**< per-district reporting status for a period */
     PW_REQ_ALERTS,   /**< the alert history since a time */
     PW_REQ_DISTRICT, /**< one district's own figures */
+    PW_REQ_ROWS,     /**< the city's or a district's figures at every period, paged */
     PW_REQ_PLAN,     /**< the plan the store records (its catalog text) */
 } pw_req_type_t;
 
 typedef struct pw_request {
     pw_req_type_t type;
-    uint64_t from, to;        /**< range bounds, inclusive; alerts: from = since (unix ms) */
+    uint64_t from, to;        /**< range bounds, inclusive; alerts: from = since (unix ms);
+                                   rows: from = the first row wanted */
     bool has_period;          /**< status, district: the period asked (else the latest) */
     pw_period_t period;
-    char district[PW_ID_MAX]; /**< district: whose figures */
+    char district[PW_ID_MAX]; /**< district, rows: whose figures ("" for rows: the city's) */
 } pw_request_t;
 
 #define PW_MISSING_MAX 480 /**< bytes of a status row's list of missing elements */
@@ -68,6 +78,8 @@ typedef struct pw_reply {
     pw_district_status_t *status;  /**< status: one per reporter */
     char *plan;                    /**< plan: the catalog text (NUL-terminated), NULL if none */
     size_t plan_len;
+    bool has_next;                 /**< rows: more pages follow */
+    uint64_t next;                 /**< rows: the `from` of the next page */
 } pw_reply_t;
 
 /** Encodes a request. 0 or -ENOMEM. */
