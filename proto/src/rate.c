@@ -95,8 +95,17 @@ void pw_rate_eval(const pw_catalog_t *cat, const pw_indicator_t *ind, pw_period_
         return;
     /* Rates are decided on their published two-decimal figure, held as an
      * integer number of hundredths so no comparison ever sees float noise. */
+    double centi = pw_round(r * 100.0, 2) * 100.0;
+    /* A runaway rate (a ratio over a tiny denominator, a typo's value) would
+     * overflow llround(), which then gives INT64_MIN on x86: far ahead would
+     * read as far behind, severe, and open an alert. It saturates instead,
+     * keeping its sign. */
+    if (centi > (double)PW_RATE_CENTI_MAX)
+        centi = (double)PW_RATE_CENTI_MAX;
+    else if (centi < -(double)PW_RATE_CENTI_MAX)
+        centi = -(double)PW_RATE_CENTI_MAX;
     out->has_rate = true;
-    out->centi = (int64_t)llround(pw_round(r * 100.0, 2) * 100.0);
+    out->centi = (int64_t)llround(centi);
     out->band = pw_band_of(cat, out->centi);
     out->achieved = ind->target_kind != PW_TARGET_RANGE && met(ind, v, ind->target);
 }
