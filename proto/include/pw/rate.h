@@ -51,6 +51,12 @@ double pw_planned(const pw_indicator_t *ind, double f);
 void pw_rate_eval(const pw_catalog_t *cat, const pw_indicator_t *ind, pw_period_t p, double v,
                   pw_rate_t *out);
 
+/**
+ * True when v is above ind's range (a range target's upper bound): still
+ * rated 100, but with a note (PROGRESS.md). False for other targets.
+ */
+bool pw_rate_above_range(const pw_indicator_t *ind, double v);
+
 /** Band for a rate in hundredths, with the catalog's thresholds. */
 pw_band_t pw_band_of(const pw_catalog_t *cat, int64_t centi);
 
