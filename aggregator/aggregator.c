@@ -599,6 +599,13 @@ static int update(pw_aggregator_t *self, int item, const pw_msg_t *m, int64_t no
     p->last = m->seq;
     int e;
     int crc = pw_msg_check_update(m, self->cat, d, &e);
+    char why[PW_MSG_TEXTMAX];
+    why[0] = '\0';
+    /* The bound is checked on intake only, not by pw_msg_check_update(): a
+     * record stored before it existed (or before the catalog lowered it)
+     * must still restore, export, import and replay. */
+    if (crc == 0)
+        crc = pw_catalog_check_value(self->cat, e, m->value, NULL, why, sizeof(why));
     if (crc == 0 && m->observed_ms > now + SKEW_MS)
         crc = PW_ETIME; /* a clock this wrong makes every "as of" question wrong */
     if (crc != 0) {
@@ -607,9 +614,10 @@ static int update(pw_aggregator_t *self, int item, const pw_msg_t *m, int64_t no
         self->n_rejected++;
         char ptext[PW_PERIOD_STRMAX];
         pw_period_format(m->period, ptext);
+        const char *text = why[0] ? why : pw_strerror(crc);
         PW_WARN("%s: update %llu (%s %s = %g) rejected: %s", m->district,
-                (unsigned long long)m->seq, m->element, ptext, m->value, pw_strerror(crc));
-        nack(self, item, m->epoch, m->seq, crc, pw_strerror(crc));
+                (unsigned long long)m->seq, m->element, ptext, m->value, text);
+        nack(self, item, m->epoch, m->seq, crc, text);
         return 0;
     }
     /* The model holds every current value of the store (restored from it, and

@@ -369,17 +369,23 @@ void pw_model_reporting(const pw_model_t *self, int d, pw_period_t p, uint32_t *
     }
 }
 
+uint32_t pw_model_want(const pw_catalog_t *cat, int i, int s)
+{
+    const pw_series_t *sr = &cat->indicators[i].series[s];
+    pw_level_t la = cat->elements[sr->a].level;
+    pw_level_t lb = sr->b >= 0 ? cat->elements[sr->b].level : la;
+    uint32_t want = 0;
+    for (size_t d = 0; d < cat->ndistricts; d++)
+        want += cat->districts[d].level == la || cat->districts[d].level == lb;
+    return want;
+}
+
 void pw_model_eval(const pw_model_t *self, int i, int s, pw_period_t p, pw_cell_t *out)
 {
     int pidx = find_period(self, p);
     if (pidx < 0) {
         memset(out, 0, sizeof(*out));
-        const pw_series_t *sr = &self->cat->indicators[i].series[s];
-        pw_level_t la = self->cat->elements[sr->a].level;
-        pw_level_t lb = sr->b >= 0 ? self->cat->elements[sr->b].level : la;
-        for (size_t d = 0; d < self->nd; d++)
-            if (self->cat->districts[d].level == la || self->cat->districts[d].level == lb)
-                out->want++;
+        out->want = pw_model_want(self->cat, i, s);
         return;
     }
     eval_at(self, i, s, pidx, p, out);

@@ -66,6 +66,9 @@ int pw_model_rebase(const pw_model_t *old, const pw_catalog_t *cat, pw_model_t *
 /** Periods with any data, in order (pw_period_cmp). Borrowed; valid until the next set. */
 const pw_period_t *pw_model_periods(const pw_model_t *self, size_t *n_out);
 
+/** Reporters series s of indicator i expects: each one at the level of one of its elements. */
+uint32_t pw_model_want(const pw_catalog_t *cat, int i, int s);
+
 /** Evaluates series s of indicator i at period p (no data -> has_value false). */
 void pw_model_eval(const pw_model_t *self, int i, int s, pw_period_t p, pw_cell_t *out);
 

@@ -37,7 +37,7 @@ static void check_file(const pw_datafile_t *df, const uint8_t *data, size_t size
         PW_FUZZ_CHECK(o->line >= 1 && (size_t)o->line <= lines);
         PW_FUZZ_CHECK(i == 0 || o->line > df->obs[i - 1].line);
         PW_FUZZ_CHECK(id_ok(o->element));
-        PW_FUZZ_CHECK(isfinite(o->value));
+        PW_FUZZ_CHECK(isfinite(o->value) && o->value <= PW_VALUE_MAX);
         PW_FUZZ_CHECK(o->value != 0 || !signbit(o->value)); /* no "-0" in the data */
         for (size_t j = 0; j < i && df->n <= PAIRWISE_MAX; j++)
             PW_FUZZ_CHECK(!(pw_period_eq(o->period, df->obs[j].period) &&
@@ -131,7 +131,7 @@ int pw_fuzz_datafile(const uint8_t *data, size_t size)
             const pw_obs_t *o = &checked->obs[i];
             int e = pw_catalog_element(cat, o->element, strlen(o->element));
             PW_FUZZ_CHECK(e >= 0);
-            PW_FUZZ_CHECK(o->value >= 0);
+            PW_FUZZ_CHECK(o->value >= 0 && o->value <= cat->elements[e].max);
             PW_FUZZ_CHECK(!cat->elements[e].integer || o->value == floor(o->value));
             int year = pw_period_year(o->period);
             PW_FUZZ_CHECK(year >= cat->base_year && year <= cat->target_year);

@@ -353,7 +353,10 @@ void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool c
         pw_view_print_cell(out, band, 20);
         if (color && r->has_rate)
             fputs("\033[0m", out);
-        fprintf(out, " %u/%u%s%s\n", r->have, r->want, r->have < r->want ? " provisional" : "",
+        char reported[32];
+        pw_view_fmt_reported(reported, sizeof(reported), r->have, r->want);
+        fprintf(out, " %s%s%s\n", reported,
+                pw_view_provisional(r->have, r->want) ? " provisional" : "",
                 r->achieved ? " achieved" : "");
         /* Count indicators, not series: an indicator counts by its weakest series. */
         if (strcmp(counted, r->indicator) != 0 && r->has_rate) {
@@ -416,6 +419,16 @@ void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool c
                     (double)r->centi / 100.0, pw_band_name(r->band), pw_band_name_zh(r->band));
         }
     }
+}
+
+bool pw_view_provisional(uint32_t have, uint32_t want)
+{
+    return have < want;
+}
+
+void pw_view_fmt_reported(char *buf, size_t len, uint32_t have, uint32_t want)
+{
+    snprintf(buf, len, "%u/%u", have, want);
 }
 
 void pw_view_json_str(FILE *out, const char *s)
@@ -505,16 +518,20 @@ void pw_view_print_event_json(const pw_catalog_t *cat, const pw_event_t *ev, FIL
     if (ev->type == PW_EV_ALERT) {
         fprintf(out, "{\"alert\":\"%s\",", ev->action == PW_ALERT_OPEN ? "open" : "resolve");
         json_common(cat, ev, out);
-        fprintf(out, ",\"complete\":\"%u/%u\",\"why\":", ev->have, ev->want);
+        char reported[32];
+        pw_view_fmt_reported(reported, sizeof(reported), ev->have, ev->want);
+        fprintf(out, ",\"complete\":\"%s\",\"why\":", reported);
         pw_view_json_str(out, ev->why);
         if (ev->has_detail)
             json_detail(cat, ev, out);
     } else {
         fputc('{', out);
         json_common(cat, ev, out);
-        fprintf(out, ",\"achieved\":%s,\"complete\":\"%u/%u\",\"provisional\":%s",
-                ev->achieved ? "true" : "false", ev->have, ev->want,
-                ev->have < ev->want ? "true" : "false");
+        char reported[32];
+        pw_view_fmt_reported(reported, sizeof(reported), ev->have, ev->want);
+        fprintf(out, ",\"achieved\":%s,\"complete\":\"%s\",\"provisional\":%s",
+                ev->achieved ? "true" : "false", reported,
+                pw_view_provisional(ev->have, ev->want) ? "true" : "false");
         const pw_indicator_t *ind = find_ind(cat, ev->indicator);
         if (ind) {
             fputs(",\"name_zh\":", out);

@@ -3,6 +3,7 @@
 #define PW_VIEW_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "pw/bureau.h"
@@ -72,6 +73,16 @@ int pw_display_width(const char *s);
 
 /** Prints s cut to at most width display columns (ending in "…" when cut), padded to width. */
 void pw_view_print_cell(FILE *out, const char *s, int width);
+
+/**
+ * True while a row is provisional: some reporter it expects has not sent
+ * every element it owes yet. Such a row is shown, with its completeness,
+ * but opens and resolves no alert (PROGRESS.md).
+ */
+bool pw_view_provisional(uint32_t have, uint32_t want);
+
+/** Writes a row's completeness, reporters counted of those expected: "12/13". */
+void pw_view_fmt_reported(char *buf, size_t len, uint32_t have, uint32_t want);
 
 /** Writes v with at most decimals places and no trailing zeros, as the bureau writes numbers. */
 void pw_view_fmt_num(char *buf, size_t len, double v, int decimals);

@@ -36,7 +36,7 @@ static void line(FILE *out, const char *const *fields, size_t n)
 }
 
 #define FIXED 13 /* fields before the periods' values */
-#define TAIL  8  /* fields after them */
+#define TAIL  11 /* fields after them */
 
 int pw_report_write_csv(const pw_report_t *self, FILE *out)
 {
@@ -56,9 +56,17 @@ int pw_report_write_csv(const pw_report_t *self, FILE *out)
     static const char *const head[FIXED] = {
         "row",  "category",  "category_zh",  "indicator", "series", "name_zh", "name_en",
         "unit", "attribute", "attribute_zh", "method",    "base",   "target"};
-    static const char *const tail[TAIL] = {
-        "rate", "band",           "band_zh",           "achieved",
-        NULL,   "forecast_class", "forecast_class_zh", "complete"};
+    static const char *const tail[TAIL] = {"rate",
+                                           "band",
+                                           "band_zh",
+                                           "achieved",
+                                           NULL,
+                                           "forecast_class",
+                                           "forecast_class_zh",
+                                           "complete",
+                                           "provisional",
+                                           "note",
+                                           "note_zh"};
     for (size_t k = 0; k < FIXED; k++)
         f[k] = head[k];
     for (size_t p = 0; p < self->nperiods; p++) {
@@ -106,7 +114,9 @@ int pw_report_write_csv(const pw_report_t *self, FILE *out)
         if (r->forecast.has_value)
             pw_view_fmt_num(fc, sizeof(fc), r->forecast.value, ind->decimals);
         if (now->want)
-            snprintf(complete, sizeof(complete), "%u/%u", now->have, now->want);
+            pw_view_fmt_reported(complete, sizeof(complete), now->have, now->want);
+        char note[96], note_zh[96];
+        pw_report_note(self, r, note, note_zh, sizeof(note));
         const char *t[TAIL] = {rate,
                                now->rate.has_rate ? pw_band_name(now->rate.band) : "",
                                pw_band_name_zh(now->rate.band),
@@ -114,7 +124,10 @@ int pw_report_write_csv(const pw_report_t *self, FILE *out)
                                fc,
                                r->forecast.cls ? pw_forecast_name(r->forecast.cls) : "",
                                pw_forecast_name_zh(r->forecast.cls),
-                               complete};
+                               complete,
+                               pw_view_provisional(now->have, now->want) ? "true" : "false",
+                               note,
+                               note_zh};
         for (size_t j = 0; j < TAIL; j++)
             f[FIXED + self->nperiods + j] = t[j];
         line(out, f, n);

@@ -84,6 +84,10 @@ static const char css[] =
     "td.fc.effort{color:var(--lag);font-weight:600}td.fc.missed{color:var(--sev);font-weight:700}"
     "td.fc.met_early{color:var(--ok)}\n"
     "td.na{color:#9aa1ab;text-align:center}\n"
+    "td.rep{text-align:center;white-space:nowrap;font-variant-numeric:tabular-nums}"
+    "td.rep.provisional{color:var(--lag);font-weight:600}\n"
+    ".banner{margin-top:12px;padding:8px 12px;border-left:4px solid #d4a017;"
+    "background:var(--lagbg);font-size:13px}\n"
     ".notes{font-size:12px;color:var(--muted);margin-top:8px}\n"
     ".legend{display:flex;flex-wrap:wrap;gap:16px;font-size:12px;color:var(--muted);"
     "margin-bottom:10px}\n"
@@ -506,6 +510,24 @@ static void summary(FILE *out, const pw_report_t *self)
             classes[PW_FORECAST_EFFORT], classes[PW_FORECAST_MISSED]);
 }
 
+/* Says so when the period is provisional: a half-reported period must not
+ * read as final. */
+static void banner(FILE *out, const pw_report_t *self)
+{
+    size_t provisional = pw_report_provisional(self);
+    if (!provisional)
+        return;
+    char pt[PW_PERIOD_STRMAX], pz[64];
+    pw_period_format(self->period, pt);
+    pw_report_period_zh(self->period, pz, sizeof(pz));
+    fprintf(out,
+            "<div class='banner provisional' data-provisional='%zu'><b>初步数据 · "
+            "Provisional</b>: %s尚有 %zu 个指标系列未报送齐全 (见“报送”栏)。%zu of %zu series "
+            "are not fully reported for %s (see Reported): their figures may still change, "
+            "and they open or resolve no alert.</div>",
+            provisional, pz, provisional, provisional, self->nseries, pt);
+}
+
 /* The observed periods after the base: the table's 进展情况 columns. */
 static bool shown(const pw_report_t *self, size_t p)
 {
@@ -529,7 +551,7 @@ static void table_head(FILE *out, const pw_report_t *self)
     char pz[64];
     pw_report_period_zh(self->period, pz, sizeof(pz));
     fprintf(out,
-            "<th colspan='3'>评估 (%s)<small>Evaluation</small></th></tr><tr>"
+            "<th colspan='4'>评估 (%s)<small>Evaluation</small></th></tr><tr>"
             "<th>%d年</th><th>%d年</th>",
             pz, cat->base_year, cat->target_year);
     for (size_t p = 0; p < self->nperiods; p++) {
@@ -541,6 +563,7 @@ static void table_head(FILE *out, const pw_report_t *self)
     fprintf(out,
             "<th>进展率(%%)<small>Progress rate</small></th>"
             "<th>评价<small>Band</small></th>"
+            "<th>报送<small>Reported</small></th>"
             "<th>%d年情况预测<small>Forecast</small></th></tr></thead><tbody>",
             cat->target_year);
 }
@@ -606,12 +629,20 @@ static void table(FILE *out, const pw_report_t *self)
         }
         rate_text(t, sizeof(t), &now->rate);
         fprintf(out, "<td class='num ev'>%s</td>", t);
+        char note[96], note_zh[96];
+        bool noted = pw_report_note(self, r, note, note_zh, sizeof(note));
         if (now->rate.has_rate)
-            fprintf(out, "<td class='band ev'>%s%s<small>%s%s</small></td>",
+            fprintf(out, "<td class='band ev'>%s%s%s%s<small>%s%s%s%s</small></td>",
                     pw_band_name_zh(now->rate.band), now->rate.achieved ? " · 提前完成" : "",
-                    pw_band_name(now->rate.band), now->rate.achieved ? " · achieved" : "");
+                    noted ? " · " : "", note_zh, pw_band_name(now->rate.band),
+                    now->rate.achieved ? " · achieved" : "", noted ? " · " : "", note);
         else
             fputs("<td class='na ev'>—</td>", out);
+        pw_view_fmt_reported(t, sizeof(t), now->have, now->want);
+        if (pw_view_provisional(now->have, now->want))
+            fprintf(out, "<td class='rep provisional'>%s<small>初步 provisional</small></td>", t);
+        else
+            fprintf(out, "<td class='rep'>%s</td>", t);
         if (r->forecast.has_value) {
             num(t, sizeof(t), r->forecast.value, ind->decimals);
             fprintf(out, "<td class='fc %s'>%s<small>%s · %s</small></td>",
@@ -719,6 +750,7 @@ int pw_report_write_html(const pw_report_t *self, FILE *out, const char *source)
     }
     fputs("</p>", out);
     summary(out, self);
+    banner(out, self);
     fputs("</header><section class='table'>", out);
     table(out, self);
     fprintf(out,

@@ -14,6 +14,8 @@
 #include "pw/error.h"
 #include "pw/util.h"
 #include "store.h"
+#include "text.h"
+#include "view.h"
 
 void pw_report_destroy(pw_report_t **self_p)
 {
@@ -45,6 +47,31 @@ bool pw_report_has_districts(const pw_report_t *self, const pw_report_series_t *
 const pw_cell_t *pw_report_current(const pw_report_t *self, const pw_report_series_t *r)
 {
     return &r->cells[self->nperiods - 1];
+}
+
+size_t pw_report_provisional(const pw_report_t *self)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < self->nseries; k++) {
+        const pw_cell_t *c = pw_report_current(self, &self->series[k]);
+        n += pw_view_provisional(c->have, c->want);
+    }
+    return n;
+}
+
+bool pw_report_note(const pw_report_t *self, const pw_report_series_t *r, char *en, char *zh,
+                    size_t len)
+{
+    const pw_indicator_t *ind = &self->cat->indicators[r->ind];
+    const pw_cell_t *c = pw_report_current(self, r);
+    en[0] = zh[0] = '\0';
+    if (!c->rate.has_rate || !pw_rate_above_range(ind, c->value))
+        return false;
+    char base[32], target[32];
+    pw_report_base_target(ind, base, target, sizeof(target));
+    snprintf(en, len, "above the range %s", target);
+    snprintf(zh, len, "高于目标区间%s", target);
+    return true;
 }
 
 void pw_report_count(const pw_report_t *self, int bands[4], int classes[5], int *achieved_out)
@@ -149,6 +176,11 @@ static void finish(pw_report_t *self)
             free(r->districts);
             r->districts = NULL;
         }
+        /* A publisher's snapshot has no row where no reporter has sent
+         * anything yet: expected all the same, as from a store. */
+        for (size_t p = 0; p < self->nperiods; p++)
+            if (r->cells[p].want == 0)
+                r->cells[p].want = pw_model_want(cat, r->ind, r->s);
         for (size_t p = self->nperiods; p-- > 0;) {
             if (r->cells[p].has_value && pw_elapsed(cat, self->periods[p]) > 0.0) {
                 pw_forecast_eval(cat, ind, r->s, self->periods[p], r->cells[p].value, &r->forecast);

@@ -74,6 +74,21 @@ bool pw_report_has_districts(const pw_report_t *self, const pw_report_series_t *
 const pw_cell_t *pw_report_current(const pw_report_t *self, const pw_report_series_t *r);
 
 /**
+ * Series not fully reported at the report period (pw_view_provisional()):
+ * when any, the period is provisional, and the writers say so in a banner.
+ */
+size_t pw_report_provisional(const pw_report_t *self);
+
+/**
+ * The note series r carries at the report period, as PROGRESS.md asks: a
+ * range target's value above its upper bound is rated 100, with a note.
+ * Writes it in English into en ("above the range 30-40") and in Chinese into
+ * zh ("高于目标区间30-40"), each len bytes; false (and "") when there is none.
+ */
+bool pw_report_note(const pw_report_t *self, const pw_report_series_t *r, char *en, char *zh,
+                    size_t len);
+
+/**
  * Counts indicators (not series) at the report period: each by its weakest
  * series' band into bands[pw_band_t], by its worst forecast class into
  * classes[pw_forecast_class_t]; *achieved_out counts those whose every series

@@ -34,6 +34,12 @@ int pw_report_write_text(const pw_report_t *self, FILE *out, bool color)
     pw_period_format(self->period, ptext);
     fprintf(out, "Evaluation report at %s (plan %d-%d, %.0f%% of the plan period elapsed)\n", ptext,
             cat->base_year, cat->target_year, pw_report_elapsed_pct(self));
+    size_t provisional = pw_report_provisional(self);
+    if (provisional)
+        fprintf(out,
+                "PROVISIONAL (初步): %zu of %zu series not fully reported for %s (see "
+                "\"reported\"); their figures may still change, and open or resolve no alert\n",
+                provisional, self->nseries, ptext);
     fprintf(out, "%3s  %-32s ", "#", "indicator");
     pw_view_print_cell(out, "指标", 24);
     fprintf(out, " %-6s %7s %7s", "attr", "base", "target");
@@ -41,7 +47,8 @@ int pw_report_write_text(const pw_report_t *self, FILE *out, bool color)
         pw_period_format(self->periods[p], ptext);
         fprintf(out, " %8s", ptext);
     }
-    fprintf(out, " %8s  %-20s %8s  %s\n", "rate", "band", "2020", "forecast");
+    fprintf(out, " %8s  %-20s %-8s %8d  %s\n", "rate", "band", "reported", cat->target_year,
+            "forecast");
     for (size_t k = 0; k < self->nseries; k++) {
         const pw_report_series_t *r = &self->series[k];
         const pw_indicator_t *ind = &cat->indicators[r->ind];
@@ -79,15 +86,22 @@ int pw_report_write_text(const pw_report_t *self, FILE *out, bool color)
         pw_view_print_cell(out, band, 20);
         if (color && now->rate.has_rate)
             fputs("\033[0m", out);
+        char reported[32];
+        pw_view_fmt_reported(reported, sizeof(reported), now->have, now->want);
+        fprintf(out, " %-8s", reported);
         if (r->forecast.has_value)
             pw_view_fmt_num(num, sizeof(num), r->forecast.value, ind->decimals);
         else
             snprintf(num, sizeof(num), "-");
         if (r->forecast.cls == PW_FORECAST_NONE)
-            fprintf(out, " %8s  -\n", num);
+            fprintf(out, " %8s  -", num);
         else
-            fprintf(out, " %8s  %s %s\n", num, pw_forecast_name(r->forecast.cls),
+            fprintf(out, " %8s  %s %s", num, pw_forecast_name(r->forecast.cls),
                     pw_forecast_name_zh(r->forecast.cls));
+        char note[96], note_zh[96];
+        if (pw_report_note(self, r, note, note_zh, sizeof(note)))
+            fprintf(out, "  note: %s (%s)", note, note_zh);
+        fputc('\n', out);
     }
     int bands[4], classes[5], achieved;
     pw_report_count(self, bands, classes, &achieved);

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,13 +39,14 @@ enum key {
     K_METHOD,
     K_DECIMALS,
     K_VALUE,
+    K_MAX,
     NKEYS
 };
 
 static const char *const key_names[NKEYS] = {
     "name",   "base_year",   "target_year", "alert_below", "on_track_at", "name_zh",   "name_en",
     "unit",   "level",       "kind",        "row",         "category",    "attribute", "base",
-    "target", "target_kind", "direction",   "method",      "decimals",    "value",
+    "target", "target_kind", "direction",   "method",      "decimals",    "value",     "max",
 };
 
 #define BIT(k) (1u << (k))
@@ -53,7 +55,8 @@ static const uint32_t allowed_keys[NSECT] = {
     [SECT_PLAN] = BIT(K_NAME) | BIT(K_BASE_YEAR) | BIT(K_TARGET_YEAR) | BIT(K_ALERT_BELOW) |
                   BIT(K_ON_TRACK_AT),
     [SECT_DISTRICT] = BIT(K_NAME_ZH) | BIT(K_NAME_EN) | BIT(K_LEVEL),
-    [SECT_ELEMENT] = BIT(K_NAME_ZH) | BIT(K_NAME_EN) | BIT(K_UNIT) | BIT(K_KIND) | BIT(K_LEVEL),
+    [SECT_ELEMENT] =
+        BIT(K_NAME_ZH) | BIT(K_NAME_EN) | BIT(K_UNIT) | BIT(K_KIND) | BIT(K_LEVEL) | BIT(K_MAX),
     [SECT_INDICATOR] = BIT(K_ROW) | BIT(K_NAME_ZH) | BIT(K_NAME_EN) | BIT(K_CATEGORY) |
                        BIT(K_UNIT) | BIT(K_ATTRIBUTE) | BIT(K_BASE) | BIT(K_TARGET) |
                        BIT(K_TARGET_KIND) | BIT(K_DIRECTION) | BIT(K_METHOD) | BIT(K_DECIMALS) |
@@ -457,6 +460,16 @@ static int set_key(struct parser *p, enum key k, const char *v, size_t n)
         cur_element(p)->integer = e != 2;
         cur_element(p)->flow = e == 1;
         return 0;
+    case K_MAX: {
+        double *max = &cur_element(p)->max;
+        if (!pw__text_parse_number(v, n, max) || !(*max > 0) || *max > PW_VALUE_MAX)
+            return sfail(p, p->line,
+                         "max must be above 0 and at most %.0f (2^53 - 1, past which a number "
+                         "is not held exactly), not '%.*s'",
+                         PW_VALUE_MAX, (int)n, v);
+        cur_element(p)->has_max = true;
+        return 0;
+    }
     case K_ROW:
         if (!pw__text_parse_int(v, n, &i) || i < 0 || i > 1000000)
             return sfail(p, p->line, "row must be a whole number 0 or above, not '%.*s'", (int)n,
@@ -625,6 +638,7 @@ static int start_entry(struct parser *p, enum sect s, const char *id, size_t n)
         if (push_line(&p->elines, &p->elcap, count, p->line) != 0)
             return oom(p);
         memset(&e[count], 0, sizeof e[count]);
+        e[count].max = PW_VALUE_MAX;
         dst = e[count].id;
         cat->nelements++;
     } else {
@@ -993,4 +1007,41 @@ size_t pw_catalog_nseries(const pw_catalog_t *self)
     for (size_t i = 0; i < self->nindicators; i++)
         n += self->indicators[i].nseries;
     return n;
+}
+
+/* A value as people write it: whole numbers in full (a 20-digit typo shows
+ * its 20 digits), others with every digit a double holds. */
+static void format_value(char buf[32], double v)
+{
+    if (v == floor(v) && fabs(v) < 1e21)
+        snprintf(buf, 32, "%.0f", v);
+    else
+        snprintf(buf, 32, "%.17g", v);
+}
+
+int pw_catalog_check_value(const pw_catalog_t *self, int e, double v, const char *vtext, char *why,
+                           size_t len)
+{
+    assert(why || len == 0);
+    const pw_element_t *el =
+        self && e >= 0 && (size_t)e < self->nelements ? &self->elements[e] : NULL;
+    double max = el ? el->max : PW_VALUE_MAX;
+    if (v <= max)
+        return 0;
+    if (len == 0)
+        return PW_EVALUE;
+    char vbuf[32], mtext[32];
+    format_value(vbuf, v);
+    format_value(mtext, max);
+    if (!vtext)
+        vtext = vbuf;
+    if (el && el->has_max)
+        snprintf(why, len, "value %s is above %s, the max the catalog sets for '%s' (a typo?)",
+                 vtext, mtext, el->id);
+    else
+        snprintf(why, len,
+                 "value %s is above %s (2^53 - 1), past which a number is not held exactly "
+                 "(a typo?)",
+                 vtext, mtext);
+    return PW_EVALUE;
 }

@@ -180,6 +180,18 @@ static int intern(struct parser *p, const char *s, size_t n, size_t *index)
     return 0;
 }
 
+/* Refuses a value past its element's bound (element e of the catalog, or
+ * PW_VALUE_MAX alone without one): a 20-digit typo is not a count. */
+static int check_bound(struct parser *p, const pw_obs_t *o, int e, const char *v, size_t n)
+{
+    if (pw_catalog_check_value(p->cat, e, o->value, NULL, NULL, 0) == 0)
+        return 0;
+    char typed[128], why[256]; /* a number is shorter than 128 bytes (pw__text_parse_number) */
+    snprintf(typed, sizeof typed, "%.*s", (int)n, v);
+    pw_catalog_check_value(p->cat, e, o->value, typed, why, sizeof why);
+    return fail(p, p->line, "'%s': %s", o->element, why);
+}
+
 static int check_value(struct parser *p, const pw_obs_t *o, size_t element, const char *v,
                        size_t n)
 {
@@ -204,7 +216,7 @@ static int check_value(struct parser *p, const pw_obs_t *o, size_t element, cons
     if (el->integer && o->value != floor(o->value))
         return fail(p, p->line, "'%s' is a count: the value must be a whole number, not '%.*s'",
                     o->element, (int)n, v);
-    return 0;
+    return check_bound(p, o, e, v, n);
 }
 
 static int do_row(struct parser *p, const char *s, size_t n)
@@ -248,7 +260,7 @@ static int do_row(struct parser *p, const char *s, size_t n)
                     (int)len[2], f[2]);
     if (o.value == 0)
         o.value = 0.0; /* no "-0" in the data */
-    rc = p->cat ? check_value(p, &o, element, f[2], len[2]) : 0;
+    rc = p->cat ? check_value(p, &o, element, f[2], len[2]) : check_bound(p, &o, -1, f[2], len[2]);
     if (rc != 0)
         return rc;
     assert(p->df->n < p->cap); /* a row is a line, and the lines were counted */

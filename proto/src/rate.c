@@ -41,6 +41,11 @@ pw_band_t pw_band_of(const pw_catalog_t *cat, int64_t centi)
     return PW_BAND_ON_TRACK;
 }
 
+bool pw_rate_above_range(const pw_indicator_t *ind, double v)
+{
+    return ind->target_kind == PW_TARGET_RANGE && v > ind->target_hi;
+}
+
 /* Met means at or beyond the target in the indicator's direction. */
 static bool met(const pw_indicator_t *ind, double v, double t)
 {
@@ -62,7 +67,7 @@ static double raw_rate(const pw_catalog_t *cat, const pw_indicator_t *ind, doubl
     if (ind->target_kind == PW_TARGET_RANGE) {
         /* A range target is held, not approached: inside or above the lower
          * bound is on track. The seed rates row 3's rural 44 (above 40) 100. */
-        out->above_range = v > ind->target_hi;
+        out->above_range = pw_rate_above_range(ind, v);
         return v >= ind->target ? 1.0 : level_ratio(ind, v, ind->target);
     }
     if (!ind->has_base) /* 未启动: nothing to measure progress from */
@@ -95,8 +100,17 @@ void pw_rate_eval(const pw_catalog_t *cat, const pw_indicator_t *ind, pw_period_
         return;
     /* Rates are decided on their published two-decimal figure, held as an
      * integer number of hundredths so no comparison ever sees float noise. */
+    double centi = pw_round(r * 100.0, 2) * 100.0;
+    /* A runaway rate (a ratio over a tiny denominator, a typo's value) would
+     * overflow llround(), which then gives INT64_MIN on x86: far ahead would
+     * read as far behind, severe, and open an alert. It saturates instead,
+     * keeping its sign. */
+    if (centi > (double)PW_RATE_CENTI_MAX)
+        centi = (double)PW_RATE_CENTI_MAX;
+    else if (centi < -(double)PW_RATE_CENTI_MAX)
+        centi = -(double)PW_RATE_CENTI_MAX;
     out->has_rate = true;
-    out->centi = (int64_t)llround(pw_round(r * 100.0, 2) * 100.0);
+    out->centi = (int64_t)llround(centi);
     out->band = pw_band_of(cat, out->centi);
     out->achieved = ind->target_kind != PW_TARGET_RANGE && met(ind, v, ind->target);
 }

@@ -536,6 +536,59 @@ Test(hostile, every_malformed_message_gets_its_reason_and_the_next_valid_update_
     free(text);
 }
 
+Test(hostile, a_value_past_its_bound_is_refused_with_the_bound_and_why)
+{
+    /* Issue 15: a 20-digit typo was stored and rated -92233720368547760.00. */
+    static const struct {
+        const char *name;
+        struct fld v;
+        int expect;
+    } bounds[] = {
+        {"a 20-digit count as a double", {.key = "v", .k = V_DBL, .d = 1e20}, PW_EVALUE},
+        {"2^53 as an integer", {.key = "v", .k = V_UINT, .u = 9007199254740992u}, PW_EVALUE},
+        {"2^64 - 1 as an integer", {.key = "v", .k = V_UINT, .u = UINT64_MAX}, PW_EVALUE},
+        {"2^53 - 1 as an integer", {.key = "v", .k = V_UINT, .u = 9007199254740991u}, 0},
+    };
+    uint64_t ep = pw_random_u64();
+    pw_msg_t m;
+    for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+        struct upd u = valid(ep, i + 1, 5);
+        set(&u, bounds[i].v);
+        char buf[FRAME_MAX];
+        send_bytes(buf, encode(&u, buf, sizeof(buf)), 1);
+        /* A refused update still uses up its sequence number: its nack comes
+         * first, then the ack up to it. */
+        pw_msg_t nk = {.type = PW_MSG_ACK};
+        do {
+            cr_assert(answer(10000, &m), "%s: no answer", bounds[i].name);
+            cr_assert_eq(m.seq, i + 1, "%s", bounds[i].name);
+            if (m.type == PW_MSG_NACK)
+                nk = m;
+        } while (m.type != PW_MSG_ACK);
+        if (bounds[i].expect == 0) {
+            cr_assert_eq(nk.type, PW_MSG_ACK, "%s: %s (%s)", bounds[i].name, pw_err_name(nk.reason),
+                         nk.text);
+            continue;
+        }
+        cr_assert(nk.type == PW_MSG_NACK && nk.reason == bounds[i].expect, "%s: %d %s",
+                  bounds[i].name, nk.type, pw_err_name(nk.reason));
+        cr_assert(strstr(nk.text, "is above 9007199254740991 (2^53 - 1), past which a number is "
+                                  "not held exactly"),
+                  "%s: %s", bounds[i].name, nk.text);
+    }
+    cr_assert_eq(pw_proc_stop(&agg, 10000), 0);
+    char *text = pw_export_csv(PLANWATCH_BIN, store, dir);
+    cr_assert(text);
+    cr_assert_eq(pw_count(text, ",care_beds,2016,"), 1, "only the last is stored: %s", text);
+    cr_assert(strstr(text, ",care_beds,2016,9007199254740991,"), "%s", text);
+    free(text);
+    char alog[160];
+    snprintf(alog, sizeof(alog), "%s/aggregator.log", dir);
+    text = pw_read_file(alog);
+    cr_assert(text && strstr(text, "rejected: value 100000000000000000000 is above"), "%s", text);
+    free(text);
+}
+
 /* Appends u to a frame of several messages. */
 static void frame_add(char *frame, size_t *len, size_t cap, const struct upd *u)
 {

@@ -350,3 +350,23 @@ Test(replay_tools, bad_exports_are_refused_and_leave_no_store)
     free(data);
     free(csv);
 }
+
+Test(replay_tools, a_record_past_the_value_bound_that_was_stored_is_still_imported)
+{
+    /* Before the bound on intake (2^53 - 1, or an element's max), a 20-digit
+     * typo could be stored. Its export must still import, as it was: what
+     * was accepted is never lost. */
+    char file[128], into[128];
+    snprintf(file, sizeof(file), "%s/old.csv", dir);
+    snprintf(into, sizeof(into), "%s/imported", dir);
+    static const char text[] =
+        "seq,district,epoch,record_seq,element,period,value,observed_ms,received_ms,kind\n"
+        "1,jiangan,7,1,care_beds,2016,100000000000000000000,1500000000000,1500000000001,new\n";
+    write_file(file, text, sizeof(text) - 1);
+    char *err;
+    cr_assert_eq(import_from(file, into, &err), 0, "%s", err);
+    free(err);
+    char *csv = pw_export_csv(PLANWATCH_BIN, into, dir);
+    cr_assert(csv && strstr(csv, ",care_beds,2016,1e+20,"), "%s", csv);
+    free(csv);
+}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -175,34 +176,55 @@ Test(report_render, demo_report_renders_in_headless_chromium)
         cr_assert(strstr(csv, key), "no CSV line for %s", cat->indicators[i].id);
     }
     cr_assert(strstr(csv, ",beds_per_1000_elderly,,每千名老年人口养老床位数,"), "%s", csv);
-    cr_assert(strstr(csv, ",26.15,severe,严重滞后,false,40.4,effort,经努力可以完成,13/13\r\n"),
+    cr_assert(strstr(csv, ",26.15,severe,严重滞后,false,40.4,effort,经努力可以完成,13/13,false,,"
+                          "\r\n"),
               "%s", csv);
     free(csv);
     pw_catalog_destroy(&cat);
 }
 
+/* A publisher over dir/store, and where the reports asked of it go. */
+struct pub_run {
+    pw_proc_t proc;
+    char ep[160];  /* its stream endpoint */
+    char a[128];   /* a report file (the publisher's) */
+    char b[128];   /* another (the store's) */
+    char out[128]; /* the reports' output */
+};
+
+/* Starts a publisher with catalog (NULL: the default one). */
+static void start_publisher(struct pub_run *r, char *catalog)
+{
+    char store[128], log[128];
+    snprintf(store, sizeof(store), "%s/store", dir);
+    snprintf(log, sizeof(log), "%s/pub.log", dir);
+    snprintf(r->ep, sizeof(r->ep), "ipc://%s/pub.sock", dir);
+    snprintf(r->a, sizeof(r->a), "%s/a.csv", dir);
+    snprintf(r->b, sizeof(r->b), "%s/b.csv", dir);
+    snprintf(r->out, sizeof(r->out), "%s/report.out", dir);
+    char *pargs[] = {"planwatch", "publisher", "--store", store, "--bind",
+                     r->ep,       "--catalog", catalog,   NULL};
+    if (!catalog)
+        pargs[6] = NULL;
+    cr_assert_eq(pw_proc_spawn(&r->proc, PLANWATCH_BIN, pargs, log), 0);
+    cr_assert_eq(pw_proc_wait_log(&r->proc, "ready", 20000), 0, "publisher not ready");
+}
+
 Test(report_render, from_a_running_publisher_equals_from_the_store)
 {
     run_demo();
-    char store[128], ep[160], log[128], a[128], b[128], out[128];
+    char store[128];
     snprintf(store, sizeof(store), "%s/store", dir);
-    snprintf(ep, sizeof(ep), "ipc://%s/pub.sock", dir);
-    snprintf(log, sizeof(log), "%s/pub.log", dir);
-    snprintf(a, sizeof(a), "%s/a.csv", dir);
-    snprintf(b, sizeof(b), "%s/b.csv", dir);
-    snprintf(out, sizeof(out), "%s/report.out", dir);
-    pw_proc_t pub;
-    char *pargs[] = {"planwatch", "publisher", "--store", store, "--bind", ep, NULL};
-    cr_assert_eq(pw_proc_spawn(&pub, PLANWATCH_BIN, pargs, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&pub, "ready", 20000), 0, "publisher not ready");
-    char *r1[] = {"planwatch", "report", "--connect", ep, "--csv", a, NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r1, out, 60000), 0);
-    char *r2[] = {"planwatch", "report", "--store", store, "--csv", b, NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r2, out, 60000), 0);
-    char *r3[] = {"planwatch", "report", "--connect", ep, "--period", "2017", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r3, out, 60000), 0);
-    cr_assert_eq(pw_proc_stop(&pub, 10000), 0, "publisher did not stop cleanly");
-    char *ca = pw_read_file(a), *cb = pw_read_file(b), *text = pw_read_file(out);
+    struct pub_run pub;
+    start_publisher(&pub, NULL);
+    char *r1[] = {"planwatch", "report", "--connect", pub.ep, "--csv", pub.a, NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r1, pub.out, 60000), 0);
+    char *r2[] = {"planwatch", "report", "--store", store, "--csv", pub.b, NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r2, pub.out, 60000), 0);
+    char *r3[] = {"planwatch", "report", "--connect", pub.ep, "--period", "2017", NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r3, pub.out, 60000), 0);
+    cr_assert_eq(pw_proc_stop(&pub.proc, 10000), 0, "publisher did not stop cleanly");
+    char *ca = pw_read_file(pub.a), *cb = pw_read_file(pub.b), *text = pw_read_file(pub.out);
     cr_assert(ca && cb);
     cr_assert_str_eq(ca, cb);
     cr_assert(strstr(text, "Evaluation report at 2017"), "%s", text);
@@ -210,6 +232,140 @@ Test(report_render, from_a_running_publisher_equals_from_the_store)
     free(ca);
     free(cb);
     free(text);
+}
+
+/* Writes text into dir/name. */
+static void put(const char *name, const char *text)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert(f, "%s", path);
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/*
+ * A plan of its own, not Wuhan's: 2020 to 2025, two districts, a share to be
+ * held within 30-40 % and a count of beds. 2021 is complete, the share above
+ * its range (44 %); for 2022 district b has sent nothing yet, and nobody any
+ * beds.
+ */
+static void run_plan2025(void)
+{
+    char sub[128];
+    snprintf(sub, sizeof(sub), "%s/plan", dir);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    snprintf(sub, sizeof(sub), "%s/plan/districts", dir);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    put("plan/catalog.conf",
+        "[plan]\nname = 第二规划 (second plan)\nbase_year = 2020\ntarget_year = 2025\n"
+        "[district a]\nname_zh = 甲区\nname_en = A\nlevel = district\n"
+        "[district b]\nname_zh = 乙区\nname_en = B\nlevel = district\n"
+        "[element old]\nname_zh = 老年人口\nname_en = Old\nunit = p\nkind = count\n"
+        "level = district\nmax = 1000000\n"
+        "[element pop]\nname_zh = 户籍人口\nname_en = People\nunit = p\nkind = count\n"
+        "level = district\n"
+        "[element beds]\nname_zh = 床位\nname_en = Beds\nunit = beds\nkind = count\n"
+        "level = district\n"
+        "[indicator old_share]\nrow = 1\nname_zh = 老年人口占比\nname_en = Share of the old\n"
+        "category = other\nunit = %\nattribute = expected\nbase = 32\ntarget = 30-40\n"
+        "target_kind = range\nmethod = linear\ndecimals = 1\nvalue = share old / pop\n"
+        "[indicator beds_total]\nrow = 2\nname_zh = 床位数\nname_en = Beds\ncategory = other\n"
+        "unit = beds\nattribute = expected\nbase = 100\ntarget = 200\ntarget_kind = exact\n"
+        "method = linear\ndecimals = 0\nvalue = sum beds\n");
+    put("plan/districts/a.csv", "period,element,value\n2020,old,16\n2020,pop,50\n2020,beds,50\n"
+                                "2021,old,20\n2021,pop,50\n2021,beds,60\n2022,old,17\n"
+                                "2022,pop,50\n");
+    put("plan/districts/b.csv", "period,element,value\n2020,old,16\n2020,pop,50\n2020,beds,50\n"
+                                "2021,old,24\n2021,pop,50\n2021,beds,60\n");
+    char store[128], data[128], out[128];
+    snprintf(store, sizeof(store), "%s/store", dir);
+    snprintf(data, sizeof(data), "%s/plan", dir);
+    snprintf(out, sizeof(out), "%s/demo.out", dir);
+    char *args[] = {"planwatch", "demo",         "--store", store, "--data",
+                    data,        "--report-dir", dir,       NULL};
+    int rc = pw_proc_run(PLANWATCH_BIN, args, out, 120000);
+    char *text = pw_read_file(out);
+    cr_assert_eq(rc, 0, "demo failed: %s", text ? text : "");
+    free(text);
+}
+
+/* `planwatch report` of the 2025 plan at period (NULL: the latest), as text. */
+static char *report_text(const char *period)
+{
+    char store[128], catalog[128], out[128], p[32];
+    snprintf(store, sizeof(store), "%s/store", dir);
+    snprintf(catalog, sizeof(catalog), "%s/plan/catalog.conf", dir);
+    snprintf(out, sizeof(out), "%s/report.out", dir);
+    snprintf(p, sizeof(p), "%s", period ? period : "");
+    char *args[] = {"planwatch", "report",   "--store", store, "--catalog",
+                    catalog,     "--period", p,         NULL};
+    if (!period)
+        args[6] = NULL; /* the latest period */
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, out, 60000), 0);
+    char *text = pw_read_file(out);
+    cr_assert(text);
+    return text;
+}
+
+Test(report_render, another_plan_shows_its_target_year_completeness_and_notes)
+{
+    run_plan2025();
+    /* The demo's own report, at the latest period: 2022, half reported. */
+    char path[160];
+    snprintf(path, sizeof(path), "%s/report.csv", dir);
+    char *csv = pw_read_file(path);
+    cr_assert(csv && strstr(csv, ",forecast_2025,"), "%s", csv);
+    cr_assert(strstr(csv, ",1/2,true,,\r\n"), "%s", csv);
+    free(csv);
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    char *html = pw_read_file(path);
+    cr_assert(html && strstr(html, "<div class='banner provisional' data-provisional='2'>"), "%s",
+              html);
+    cr_assert(strstr(html, "<th>2025年情况预测"));
+    free(html);
+
+    char *text = report_text(NULL);
+    cr_assert(strstr(text, "Evaluation report at 2022"), "%s", text);
+    cr_assert(strstr(text, "\nPROVISIONAL (初步): 2 of 2 series not fully reported for 2022"), "%s",
+              text);
+    cr_assert(strstr(text, " reported     2025  forecast\n"), "%s", text);
+    cr_assert(strstr(text, " 1/2 "), "%s", text);
+    cr_assert(strstr(text, " 0/2 "), "beds: nobody yet: %s", text);
+    free(text);
+
+    /* 2021: complete, no banner; 44 % is above 30-40, rated 100 with a note. */
+    text = report_text("2021");
+    cr_assert_null(strstr(text, "PROVISIONAL"), "%s", text);
+    cr_assert(strstr(text, " 2/2 "), "%s", text);
+    cr_assert(strstr(text, "100.00  on_track"), "%s", text);
+    cr_assert(strstr(text, "note: above the range 30-40 (高于目标区间30-40)"), "%s", text);
+    free(text);
+}
+
+Test(report_render, a_provisional_period_reads_the_same_from_a_publisher)
+{
+    run_plan2025();
+    char store[128], catalog[128];
+    snprintf(store, sizeof(store), "%s/store", dir);
+    snprintf(catalog, sizeof(catalog), "%s/plan/catalog.conf", dir);
+    struct pub_run pub;
+    start_publisher(&pub, catalog);
+    char *r1[] = {"planwatch", "report", "--connect", pub.ep, "--catalog",
+                  catalog,     "--csv",  pub.a,       NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r1, pub.out, 60000), 0);
+    cr_assert_eq(pw_proc_stop(&pub.proc, 10000), 0, "publisher did not stop cleanly");
+    char *r2[] = {"planwatch", "report", "--store", store, "--catalog",
+                  catalog,     "--csv",  pub.b,     NULL};
+    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r2, pub.out, 60000), 0);
+    char *ca = pw_read_file(pub.a), *cb = pw_read_file(pub.b);
+    cr_assert(ca && cb);
+    cr_assert_str_eq(ca, cb);
+    cr_assert(strstr(ca, ",1/2,true,"), "%s", ca);
+    cr_assert(strstr(ca, ",0/2,true,"), "a series nobody has reported yet: %s", ca);
+    free(ca);
+    free(cb);
 }
 
 Test(report_render, usage_errors_and_help)

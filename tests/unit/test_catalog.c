@@ -302,6 +302,41 @@ Test(catalog, minimal_catalog_loads_with_defaults_and_late_elements)
     cr_assert(eq(int, e[1].level, PW_LEVEL_CITY));
 }
 
+Test(catalog, element_max_bounds_values_and_2_53_bounds_every_element)
+{
+    char text[8192];
+    static const struct edit edits[] = {{24, 0, "level = district\nmax = 1000000"}};
+    build(edits, 1, text, sizeof text);
+    cat = parse_ok(text);
+    const pw_element_t *beds = &cat->elements[0], *standard = &cat->elements[1];
+    cr_assert(beds->has_max);
+    cr_assert(eq(dbl, beds->max, 1000000.0));
+    cr_assert_not(standard->has_max);
+    cr_assert(eq(dbl, standard->max, PW_VALUE_MAX));
+    cr_assert(eq(dbl, PW_VALUE_MAX, 9007199254740991.0));
+    char why[256] = "";
+    cr_assert(eq(int, pw_catalog_check_value(cat, 0, 1000000, NULL, why, sizeof why), 0));
+    cr_assert(eq(int, pw_catalog_check_value(cat, 0, 1000001, NULL, why, sizeof why), PW_EVALUE));
+    cr_assert(eq(str, why,
+                 "value 1000001 is above 1000000, the max the catalog sets for 'beds' (a typo?)"));
+    /* Without a max: 2^53 - 1, the last whole number whose neighbours a
+     * double still tells apart. */
+    cr_assert(eq(int, pw_catalog_check_value(cat, 1, PW_VALUE_MAX, NULL, why, sizeof why), 0));
+    cr_assert(eq(int, pw_catalog_check_value(cat, 1, 1e20, NULL, why, sizeof why), PW_EVALUE));
+    cr_assert(eq(str, why,
+                 "value 100000000000000000000 is above 9007199254740991 (2^53 - 1), past which "
+                 "a number is not held exactly (a typo?)"));
+    /* Without a catalog, and with the value as it was typed. */
+    cr_assert(eq(
+        int,
+        pw_catalog_check_value(NULL, -1, 9007199254740992.0, "9007199254740993", why, sizeof why),
+        PW_EVALUE));
+    cr_assert(not(zero(ptr, strstr(why, "value 9007199254740993 is above 9007199254740991"))), "%s",
+              why);
+    cr_assert(eq(int, pw_catalog_check_value(NULL, -1, 1e300, NULL, NULL, 0), PW_EVALUE));
+    cr_assert(eq(int, pw_catalog_check_value(NULL, -1, 12.5, NULL, NULL, 0), 0));
+}
+
 Test(catalog, optional_keys_take_their_defaults)
 {
     char text[8192];
@@ -608,6 +643,21 @@ static const struct bad_case bad_cases[] = {
      {{17, 0, "level = district"}},
      26,
      "element 'standard': level city, but no [district] has level = city"},
+    {"element_max_zero",
+     {{24, 0, "level = district\nmax = 0"}},
+     25,
+     "element 'beds': max must be above 0 and at most 9007199254740991 (2^53 - 1, past which a "
+     "number is not held exactly), not '0'"},
+    {"element_max_past_2_53",
+     {{24, 0, "level = district\nmax = 9007199254740992"}},
+     25,
+     "max must be above 0 and at most 9007199254740991"},
+    {"element_max_not_a_number", {{24, 0, "level = district\nmax = 1e6"}}, 25, "not '1e6'"},
+    {"element_max_twice",
+     {{24, 0, "max = 10\nmax = 20"}},
+     25,
+     "duplicate key 'max' (first at line 24)"},
+    {"max_in_an_indicator", {{34, 0, "max = 5"}}, 34, "unknown key 'max'"},
     {"no_plan", {{2, 6, "# no plan"}}, 48, "no [plan] section"},
     {"no_indicator", {{33, 15, ""}}, 39, "no [indicator] section"},
 };

@@ -124,6 +124,21 @@ Test(model, ratio_of_sums_never_mean_of_ratios)
     cr_assert_eq(r->want, 3);
 }
 
+Test(model, a_runaway_value_is_far_ahead_and_opens_no_alert)
+{
+    /* Issue 15: a typo's beds over a few elderly once rated -92233720368547760.00,
+     * severe, and opened an alert. It is far ahead: saturated, on track. */
+    ratio_data("2016", (double[]){9e15, 9e15, 9e15}, (double[]){1, 1, 1}, 3);
+    struct sink s = {.n = 0};
+    cr_assert_eq(pw_model_flush(model, 1, collect, &s), PW_OK);
+    const pw_event_t *r = last_rate(&s, "ratio", "2016");
+    cr_assert_not_null(r);
+    cr_assert(r->has_rate);
+    cr_assert_eq(r->centi, PW_RATE_CENTI_MAX, "%lld", (long long)r->centi);
+    cr_assert_eq(r->band, PW_BAND_ON_TRACK);
+    cr_assert_eq(count_alerts(&s, PW_ALERT_OPEN), 0);
+}
+
 Test(model, half_reported_period_is_provisional_and_raises_no_alert)
 {
     /* 37.4 per 1000 at 2016 would be severe (15.38), but only 2 of 3 reported. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Every rule of PROGRESS.md, with expectations computed by hand. */
 #include <criterion/criterion.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -182,4 +183,33 @@ Test(rate, rounding_is_half_away_from_zero_after_snapping)
     cr_assert_float_eq(pw_round(-0.125, 2), -0.13, 1e-12);
     cr_assert_float_eq(pw_round(46.666666, 1), 46.7, 1e-12);
     cr_assert(signbit(pw_round(-0.001, 2)) == 0, "no negative zero");
+}
+
+Test(rate, a_runaway_rate_saturates_with_its_sign)
+{
+    /* Issue 15: a 20-digit typo once rated -92233720368547760.00, severe, and
+     * opened an alert: llround() overflowed. Far ahead must stay far ahead. */
+    pw_indicator_t i = ind(37, 50, PW_METHOD_LINEAR);
+    double ahead[] = {1e20, 1e300, DBL_MAX};
+    for (size_t k = 0; k < sizeof(ahead) / sizeof(ahead[0]); k++) {
+        pw_rate_t r = eval(&i, "2018H1", ahead[k]);
+        cr_assert(r.has_rate);
+        cr_assert_eq(r.centi, PW_RATE_CENTI_MAX, "%g: %lld", ahead[k], (long long)r.centi);
+        cr_assert_eq(r.band, PW_BAND_ON_TRACK, "%g", ahead[k]);
+        cr_assert(r.achieved);
+    }
+    /* Just inside the bound, a rate is exact. */
+    pw_indicator_t g = ind(0, 10, PW_METHOD_LINEAR);
+    cr_assert_eq(eval(&g, "2018H1", 49999999.9).centi, PW_RATE_CENTI_MAX - 200);
+    /* Lower is better: a runaway value is far behind, and saturates below. */
+    pw_indicator_t d = ind(50, 37, PW_METHOD_LINEAR);
+    d.direction = -1;
+    pw_rate_t r = eval(&d, "2018H1", 1e20);
+    cr_assert_eq(r.centi, -PW_RATE_CENTI_MAX);
+    cr_assert_eq(r.band, PW_BAND_SEVERE);
+    /* The level method, and growth from a tiny base. */
+    pw_indicator_t l = ind(5200, 8000, PW_METHOD_LEVEL);
+    cr_assert_eq(eval(&l, "2018H1", 1e20).centi, PW_RATE_CENTI_MAX);
+    pw_indicator_t gr = ind(1e-6, 2e-6, PW_METHOD_GROWTH);
+    cr_assert_eq(eval(&gr, "2018H1", 1e20).centi, PW_RATE_CENTI_MAX);
 }

@@ -186,7 +186,9 @@ Test(report, csv_has_bom_crlf_and_rfc4180_quoting)
     cr_assert(strncmp(csv, "\xEF\xBB\xBFrow,category,", 15) == 0, "%.40s", csv);
     cr_assert_eq(pw_count(csv, "\r\n"), 3, "a header and one line per series");
     cr_assert(strstr(csv, ",\"Beds, \"\"per\"\" 1000 <b>\","), "%s", csv);
-    cr_assert(strstr(csv, ",40,,40,46.15,lagging,进展缓慢,false,43,effort,经努力可以完成,2/2\r\n"),
+    cr_assert(strstr(csv,
+                     ",40,,40,46.15,lagging,进展缓慢,false,43,effort,经努力可以完成,2/2,false,,"
+                     "\r\n"),
               "%s", csv);
     free(csv);
     pw_report_destroy(&rep);
@@ -219,7 +221,8 @@ Test(report, text_table_has_a_line_per_series)
     pw_report_t *rep = build(NULL);
     char *text = render(rep, 2);
     cr_assert(strstr(text, "Evaluation report at 2018H1"), "%s", text);
-    cr_assert_eq(pw_count(text, "\n"), 6, "title, head, 2 series, 2 summary lines: %s", text);
+    cr_assert_eq(pw_count(text, "\n"), 7, "title, banner, head, 2 series, 2 summary lines: %s",
+                 text);
     cr_assert(strstr(text, "effort 经努力可以完成"), "%s", text);
     free(text);
     pw_report_destroy(&rep);
@@ -235,4 +238,134 @@ Test(report, value_at_rate_inverts_the_linear_rate)
     pw_period_parse("2018H1", 6, &p);
     pw_report_period_zh(p, buf, sizeof(buf));
     cr_assert_str_eq(buf, "2018年上半年");
+}
+
+/*
+ * Another plan than Wuhan's (2020 to 2025), so that nothing 2020 can pass by
+ * chance: a share with a range target, 30-40 %, two districts. 2021 is fully
+ * reported (44 %: above the range); at 2022 district b has sent nothing yet.
+ */
+static const char plan2025_text[] =
+    "[plan]\nname = 第二规划 (second plan)\nbase_year = 2020\ntarget_year = 2025\n"
+    "[district a]\nname_zh = 甲区\nname_en = A\nlevel = district\n"
+    "[district b]\nname_zh = 乙区\nname_en = B\nlevel = district\n"
+    "[element old]\nname_zh = 老\nname_en = old\nunit = p\nkind = count\nlevel = district\n"
+    "[element pop]\nname_zh = 人\nname_en = people\nunit = p\nkind = count\nlevel = district\n"
+    "[indicator old_share]\nrow = 1\nname_zh = 老年人口占比\nname_en = Share of the old\n"
+    "category = other\nunit = %\nattribute = expected\nbase = 32\ntarget = 30-40\n"
+    "target_kind = range\nmethod = linear\ndecimals = 1\nvalue = share old / pop\n";
+
+static void plan2025_setup(void)
+{
+    char err[256] = "";
+    int rc =
+        pw_catalog_parse("plan2025", plan2025_text, strlen(plan2025_text), &cat, err, sizeof(err));
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_eq(pw_model_new(cat, &model), 0);
+    set("a", "old", "2020", 16);
+    set("a", "pop", "2020", 50);
+    set("b", "old", "2020", 16);
+    set("b", "pop", "2020", 50);
+    set("a", "old", "2021", 20);
+    set("a", "pop", "2021", 50);
+    set("b", "old", "2021", 24);
+    set("b", "pop", "2021", 50);
+    set("a", "old", "2022", 17);
+    set("a", "pop", "2022", 50);
+}
+
+/* A report in the three formats, for the tests that look at each. */
+struct renders {
+    char *text, *csv, *html;
+};
+
+static struct renders render_all(pw_report_t *rep)
+{
+    return (struct renders){render(rep, 2), render(rep, 0), render(rep, 1)};
+}
+
+static void renders_free(struct renders *r)
+{
+    free(r->text);
+    free(r->csv);
+    free(r->html);
+}
+
+TestSuite(report_plan, .init = plan2025_setup, .fini = teardown, .timeout = 5.0);
+
+Test(report_plan, forecast_column_is_headed_with_the_plans_target_year)
+{
+    pw_report_t *rep = build("2021");
+    struct renders r = render_all(rep);
+    const char *text = r.text, *csv = r.csv, *html = r.html;
+    cr_assert(strstr(text, "     2025  forecast\n"), "%s", text);
+    cr_assert_null(strstr(text, "2020  forecast"), "%s", text);
+    cr_assert(strstr(text, "Forecast for 2025:"), "%s", text);
+    cr_assert(strstr(csv, ",forecast_2025,"), "%s", csv);
+    cr_assert(strstr(html, "<th>2025年情况预测"), "%s", html);
+    renders_free(&r);
+    pw_report_destroy(&rep);
+}
+
+Test(report_plan, every_writer_shows_how_many_reported)
+{
+    pw_report_t *rep = build("2021");
+    struct renders r = render_all(rep);
+    const char *text = r.text, *csv = r.csv, *html = r.html;
+    cr_assert(strstr(text, " reported "), "a reported column: %s", text);
+    cr_assert(strstr(text, " 2/2 "), "%s", text);
+    cr_assert(strstr(csv, ",complete,provisional,note,note_zh\r\n"), "%s", csv);
+    cr_assert(strstr(csv, ",2/2,false,"), "%s", csv);
+    cr_assert(strstr(html, "<th>报送<small>Reported</small></th>"), "%s", html);
+    cr_assert(strstr(html, "<td class='rep'>2/2</td>"), "%s", html);
+    /* Complete: no banner. */
+    cr_assert_eq(pw_report_provisional(rep), 0);
+    cr_assert_null(strstr(text, "PROVISIONAL"), "%s", text);
+    cr_assert_null(strstr(html, "data-provisional"));
+    renders_free(&r);
+    pw_report_destroy(&rep);
+}
+
+Test(report_plan, a_provisional_period_says_so_in_a_banner)
+{
+    pw_report_t *rep = build(NULL); /* 2022: b has sent nothing yet */
+    cr_assert_eq(pw_report_provisional(rep), 1);
+    struct renders r = render_all(rep);
+    const char *text = r.text, *csv = r.csv, *html = r.html;
+    cr_assert(strstr(text, "Evaluation report at 2022"), "%s", text);
+    cr_assert(strstr(text, "\nPROVISIONAL (初步): 1 of 1 series not fully reported for 2022"), "%s",
+              text);
+    cr_assert(strstr(text, " 1/2 "), "%s", text);
+    cr_assert(strstr(csv, ",1/2,true,"), "%s", csv);
+    cr_assert(strstr(html, "<div class='banner provisional' data-provisional='1'>"), "%s", html);
+    cr_assert(strstr(html, "1 of 1 series are not fully reported for 2022"), "%s", html);
+    cr_assert(strstr(html, "<td class='rep provisional'>1/2<small>"), "%s", html);
+    renders_free(&r);
+    pw_report_destroy(&rep);
+}
+
+Test(report_plan, a_value_above_the_range_carries_its_note)
+{
+    /* 44 % against 30-40: rated 100, with the note PROGRESS.md asks for. */
+    pw_report_t *rep = build("2021");
+    const pw_cell_t *now = pw_report_current(rep, &rep->series[0]);
+    cr_assert_float_eq(now->value, 44.0, 1e-9);
+    cr_assert_eq(now->rate.centi, 10000);
+    char en[96], zh[96];
+    cr_assert(pw_report_note(rep, &rep->series[0], en, zh, sizeof(en)));
+    cr_assert_str_eq(en, "above the range 30-40");
+    cr_assert_str_eq(zh, "高于目标区间30-40");
+    struct renders r = render_all(rep);
+    const char *text = r.text, *csv = r.csv, *html = r.html;
+    cr_assert(strstr(text, "  note: above the range 30-40 (高于目标区间30-40)\n"), "%s", text);
+    cr_assert(strstr(csv, ",2/2,false,above the range 30-40,高于目标区间30-40\r\n"), "%s", csv);
+    cr_assert(strstr(html, "进展良好 · 高于目标区间30-40<small>on_track · above the range 30-40"),
+              "%s", html);
+    renders_free(&r);
+    pw_report_destroy(&rep);
+    /* 2022's 34 % is inside the range: no note. */
+    rep = build("2022");
+    cr_assert_not(pw_report_note(rep, &rep->series[0], en, zh, sizeof(en)));
+    cr_assert_str_eq(en, "");
+    pw_report_destroy(&rep);
 }

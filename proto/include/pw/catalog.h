@@ -15,6 +15,14 @@
 #define PW_ID_MAX     64 /**< ids are [a-z0-9_], at most PW_ID_MAX - 1 bytes */
 #define PW_SERIES_MAX 4  /**< series per indicator (row 3 has urban and rural) */
 
+/**
+ * The largest value any element may take: 2^53 - 1. Up to it a double holds
+ * every whole number exactly; from 2^53 on, 2^53 + 1 reads back as 2^53, so a
+ * typed figure there is no longer the figure stored. No count a bureau keeps
+ * comes near it: a value beyond is a typo (a 20-digit count), and refused.
+ */
+#define PW_VALUE_MAX 9007199254740991.0
+
 typedef enum pw_level {
     PW_LEVEL_DISTRICT = 0, /**< reported by each district office */
     PW_LEVEL_CITY = 1,     /**< reported once, by the city (市本级) */
@@ -55,6 +63,8 @@ typedef struct pw_element {
     pw_level_t level; /**< who reports it */
     bool flow;        /**< counted over the period (vs a stock at its end) */
     bool integer;     /**< a count: reported values must be whole and >= 0 */
+    bool has_max;     /**< the catalog gives a max for it */
+    double max;       /**< largest plausible value: the catalog's max, else PW_VALUE_MAX */
 } pw_element_t;
 
 typedef struct pw_series {
@@ -132,5 +142,16 @@ size_t pw_catalog_count_level(const pw_catalog_t *self, pw_level_t level);
 
 /** Total number of series over all indicators. */
 size_t pw_catalog_nseries(const pw_catalog_t *self);
+
+/**
+ * Checks a reported value v of element e against its bound: the element's
+ * max in the catalog, else PW_VALUE_MAX. self NULL or e < 0 (no catalog at
+ * hand) checks PW_VALUE_MAX alone. 0, or PW_EVALUE with why (len bytes, may
+ * be 0) saying the value, the bound and why there is one: "value
+ * 100000000000000000000 is above 9007199254740991 (2^53 - 1), ...". vtext is
+ * the value as its reporter wrote it, or NULL to write v.
+ */
+int pw_catalog_check_value(const pw_catalog_t *self, int e, double v, const char *vtext, char *why,
+                           size_t len);
 
 #endif

@@ -32,7 +32,9 @@ typedef struct pw_datafile {
  * Loads a data file. On failure returns PW_EDATA (or -errno if it cannot be
  * read) and writes "file:line: what is wrong" into err. When cat is not NULL,
  * elements must exist in it, periods must lie in the plan, counts must be whole
- * and non-negative. Caller owns *out; free with pw_datafile_destroy().
+ * and non-negative, and values at most their element's max. With or without
+ * a catalog, no value may pass PW_VALUE_MAX (2^53 - 1).
+ * Caller owns *out; free with pw_datafile_destroy().
  */
 int pw_datafile_load(const char *path, const pw_catalog_t *cat, pw_datafile_t **out, char *err,
                      size_t errlen);

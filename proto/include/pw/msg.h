@@ -140,6 +140,9 @@ int pw_msg_decode_stored(const void *data, size_t len, pw_msg_t *out);
  * district only; ack and nack always pass): PW_EDISTRICT, PW_EELEMENT,
  * PW_EREPORTER (a city element from a district or the reverse), PW_EPERIOD
  * (outside base_year..target_year), PW_EVALUE (negative or fractional count).
+ * Not the value's bound (pw_catalog_check_value()): the aggregator checks it
+ * on intake, and a record stored before a bound existed must still export,
+ * import and replay.
  */
 int pw_msg_check(const pw_msg_t *m, const pw_catalog_t *cat);
 

@@ -17,6 +17,12 @@ typedef enum pw_band {
     PW_BAND_ON_TRACK,  /**< 100 and above: 进展良好 */
 } pw_band_t;
 
+/**
+ * Rates saturate at plus or minus this many hundredths (1 000 000 000.00 %):
+ * far beyond any plan's figure, far inside an int64, and exact in a double.
+ */
+#define PW_RATE_CENTI_MAX INT64_C(100000000000)
+
 typedef struct pw_rate {
     bool has_rate;      /**< false for the base period and before */
     int64_t centi;      /**< the rate in hundredths of a percent: 2615 = 26.15 % */
@@ -38,9 +44,18 @@ double pw_elapsed(const pw_catalog_t *cat, pw_period_t p);
 /** Planned value to date P(f) = B + (T - B) * f; for a range, its lower bound path. */
 double pw_planned(const pw_indicator_t *ind, double f);
 
-/** Evaluates value v of ind at period p by every rule of PROGRESS.md. Never fails. */
+/**
+ * Evaluates value v of ind at period p by every rule of PROGRESS.md. Never
+ * fails. A rate beyond +-PW_RATE_CENTI_MAX saturates there, keeping its sign.
+ */
 void pw_rate_eval(const pw_catalog_t *cat, const pw_indicator_t *ind, pw_period_t p, double v,
                   pw_rate_t *out);
+
+/**
+ * True when v is above ind's range (a range target's upper bound): still
+ * rated 100, but with a note (PROGRESS.md). False for other targets.
+ */
+bool pw_rate_above_range(const pw_indicator_t *ind, double v);
 
 /** Band for a rate in hundredths, with the catalog's thresholds. */
 pw_band_t pw_band_of(const pw_catalog_t *cat, int64_t centi);
