@@ -321,6 +321,18 @@ static int bind_all(pw_aggregator_t *self)
     return 0;
 }
 
+/* Says why the store cannot be opened, in the words an operator needs. */
+static void open_failed(const char *dir, int rc)
+{
+    char text[4200];
+    if (rc == -EBUSY) {
+        pw_store_busy_text(dir, text, sizeof(text));
+        PW_ERROR("%s", text);
+    } else {
+        PW_ERROR("cannot open store %s: %s", dir, pw_strerror(rc));
+    }
+}
+
 int pw_aggregator_new(const pw_aggregator_opts_t *opts, pw_aggregator_t **out)
 {
     *out = NULL;
@@ -347,9 +359,11 @@ int pw_aggregator_new(const pw_aggregator_opts_t *opts, pw_aggregator_t **out)
         rc = -ENOMEM;
         goto fail;
     }
+    /* The store first: its writer's lock keeps a second aggregator from
+     * going any further, before it could take over the notify socket. */
     pw_store_opts_t sopts = {.readonly = false, .map_size = opts->map_size};
     if ((rc = pw_store_open(&self->store, opts->store_dir, &sopts)) != 0) {
-        PW_ERROR("cannot open store %s: %s", opts->store_dir, pw_strerror(rc));
+        open_failed(opts->store_dir, rc);
         goto fail;
     }
     if ((rc = restore(self)) != 0) {

@@ -27,6 +27,21 @@ static inline int pw__mdb_rc(int rc)
     }
 }
 
+/**
+ * Takes the writer's lock of directory dir: an exclusive flock() on
+ * dir/writer.pid, which then holds this process's pid. The kernel releases
+ * it when the process dies, however it dies. 0 with *fd_out the lock (give
+ * it back with pw__writer_unlock()), -EBUSY when another process holds it,
+ * or -errno (-ENOSPC: no room for the pid).
+ */
+int pw__writer_lock(const char *dir, int *fd_out);
+
+/** Releases a lock of pw__writer_lock() and sets *fd_p to -1. No-op when -1. */
+void pw__writer_unlock(int *fd_p);
+
+/** The pid of dir's writer as its lock file says, or 0 when it says none. */
+long pw__writer_pid(const char *dir);
+
 /** An MDB_val over p: LMDB takes keys and values through non-const pointers but only reads them. */
 static inline MDB_val pw__mdb_val(const void *p, size_t n)
 {
