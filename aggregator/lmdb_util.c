@@ -4,13 +4,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#define WRITER_FILE "writer.pid"
+/* LMDB's lock file for its default 126 readers: a 192-byte header and 64
+ * bytes a reader slot, 8 KiB in all (a larger file is taken as it is). */
+#define LOCK_FILE_BYTES 8192
+#define WRITER_FILE     "writer.pid"
 /* The pid, space-padded to a fixed width: rewriting it in place never needs
  * a new block, even on a full file system. */
 #define PID_BYTES 12
@@ -19,6 +24,56 @@ static int path_in(char *buf, size_t len, const char *dir, const char *name)
 {
     int n = snprintf(buf, len, "%s/%s", dir, name);
     return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * Allocates the blocks of dir's lock file. Only space errors count: a file
+ * system that cannot preallocate (EOPNOTSUPP) or refuses the call otherwise
+ * is left to LMDB as before.
+ */
+static int reserve_lock_file(const char *dir, mdb_mode_t mode)
+{
+    char path[4096];
+    int rc = path_in(path, sizeof(path), dir, "lock.mdb");
+    if (rc != 0)
+        return rc;
+    /* Opened and closed before LMDB opens the environment: closing a file
+     * LMDB holds fcntl() locks on would drop them. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    off_t len = LOCK_FILE_BYTES;
+    if (fstat(fd, &st) == 0 && st.st_size > len)
+        len = st.st_size;
+    int frc = posix_fallocate(fd, 0, len);
+    close(fd);
+    return frc == ENOSPC || frc == EDQUOT ? -frc : 0;
+}
+
+bool pw__mdb_env_exists(const char *dir)
+{
+    char data[4096];
+    struct stat st;
+    return path_in(data, sizeof(data), dir, "data.mdb") == 0 && stat(data, &st) == 0 &&
+           st.st_size > 0;
+}
+
+int pw__mdb_env_open_rw(MDB_env *env, const char *dir, unsigned flags, mdb_mode_t mode)
+{
+    char data[4096];
+    int rc = path_in(data, sizeof(data), dir, "data.mdb");
+    if (rc != 0)
+        return rc;
+    bool fresh = !pw__mdb_env_exists(dir);
+    if ((rc = reserve_lock_file(dir, mode)) != 0)
+        return rc;
+    rc = pw__mdb_rc(mdb_env_open(env, dir, flags, mode));
+    /* LMDB writes a new file's two meta pages at once; cut short, the file
+     * would be "not an LMDB file" ever after. Empty, it is created again. */
+    if (rc != 0 && fresh && pw__mdb_nospace(rc))
+        unlink(data);
+    return rc;
 }
 
 int pw__writer_lock(const char *dir, int *fd_out)

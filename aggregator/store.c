@@ -202,7 +202,9 @@ int pw_store_open(pw_store_t **out, const char *dir, const pw_store_opts_t *opts
     if (!opts->readonly)
         mdb_env_set_mapsize(self->env, map_size);
     unsigned flags = opts->readonly ? MDB_RDONLY : 0;
-    if ((rc = pw__mdb_rc(mdb_env_open(self->env, dir, flags, 0600))) != 0)
+    rc = opts->readonly ? pw__mdb_rc(mdb_env_open(self->env, dir, flags, 0600))
+                        : pw__mdb_env_open_rw(self->env, dir, flags, 0600);
+    if (rc != 0)
         goto fail;
     /* A reader left behind by a killed process would pin old pages forever. */
     int dead = 0;

@@ -44,7 +44,9 @@ typedef struct pw_store_opts {
  * pw_store_destroy() or the process's death: one writer at a time, and any
  * number of read-only readers beside it. 0, -errno, PW_ESTORE or
  * PW_EINCOMPAT (written by another format version); -EBUSY when another
- * process has the store open for writing (see pw_store_busy_text()).
+ * process has the store open for writing (see pw_store_busy_text());
+ * -ENOSPC (or -EDQUOT, -EIO) when the file system has no room to create or
+ * open it, which is refused before LMDB could die of SIGBUS on it.
  * Caller owns *out; free with pw_store_destroy().
  */
 int pw_store_open(pw_store_t **out, const char *dir, const pw_store_opts_t *opts);
