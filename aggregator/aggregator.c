@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <zmq.h>
 
+#include "lmdb_util.h"
 #include "metrics.h"
 #include "model.h"
 #include "pw/auth.h"
@@ -93,9 +95,12 @@ struct pw_aggregator {
     uint64_t pending; /* events appended in the open transaction */
     pw_buf_t out;
     struct district_status *status;
-    bool full;             /* the store is at --map-max: updates are refused */
+    bool full;             /* the store is at --map-max or its disk is full: updates are refused */
     int64_t last_now;      /* commit time of the last batch */
     int64_t full_since;
+    char full_text[PW_MSG_TEXTMAX]; /* why, in the refusals' text */
+    bool disk_full;        /* a commit failed for want of room on the store's file system */
+    int64_t disk_full_since, disk_logged;
     char endpoints[1024];
     uint64_t n_stored, n_dup, n_rejected, n_batches;
     pw_zap_t *zap;         /* CURVE only: the handshake handler */
@@ -104,6 +109,7 @@ struct pw_aggregator {
     uint64_t n_forbidden;  /* updates or hellos naming another district than their key's */
     pw_agg_metrics_t *metrics; /* with --metrics only */
     int64_t next_metrics;
+    int metrics_rc;            /* the last write's result */
 };
 
 void pw_aggregator_notify_endpoint(const char *store_dir, char *buf, size_t len)
@@ -353,6 +359,22 @@ static int bind_all(pw_aggregator_t *self)
     return 0;
 }
 
+/* Says why the store cannot be opened, in the words an operator needs. */
+static void open_failed(const char *dir, bool existed, int rc)
+{
+    char text[4200];
+    if (rc == -EBUSY) {
+        pw_store_busy_text(dir, text, sizeof(text));
+        PW_ERROR("%s", text);
+    } else if (pw__mdb_nospace(rc) && !existed) {
+        PW_ERROR("cannot create store in %s: no space left on device", dir);
+    } else if (pw__mdb_nospace(rc)) {
+        PW_ERROR("cannot open store %s: no space left on its file system", dir);
+    } else {
+        PW_ERROR("cannot open store %s: %s", dir, pw_strerror(rc));
+    }
+}
+
 int pw_aggregator_new(const pw_aggregator_opts_t *opts, pw_aggregator_t **out)
 {
     *out = NULL;
@@ -379,9 +401,12 @@ int pw_aggregator_new(const pw_aggregator_opts_t *opts, pw_aggregator_t **out)
         rc = -ENOMEM;
         goto fail;
     }
+    /* The store first: its writer's lock keeps a second aggregator from
+     * going any further, before it could take over the notify socket. */
     pw_store_opts_t sopts = {.readonly = false, .map_size = opts->map_size};
+    bool existed = pw__mdb_env_exists(opts->store_dir);
     if ((rc = pw_store_open(&self->store, opts->store_dir, &sopts)) != 0) {
-        PW_ERROR("cannot open store %s: %s", opts->store_dir, pw_strerror(rc));
+        open_failed(opts->store_dir, existed, rc);
         goto fail;
     }
     if ((rc = restore(self)) != 0) {
@@ -572,7 +597,7 @@ static int update(pw_aggregator_t *self, int item, const pw_msg_t *m, int64_t no
         return 0;
     seen(self, d, m->epoch);
     if (refuse) {
-        nack(self, item, m->epoch, m->seq, PW_ESTOREFULL, "store full: retry later");
+        nack(self, item, m->epoch, m->seq, PW_ESTOREFULL, self->full_text);
         return 0;
     }
     int rc;
@@ -703,12 +728,53 @@ static int apply_batch(pw_aggregator_t *self, bool refuse, int64_t now)
         st.lag = ds->spool_head > ds->last_seq ? ds->spool_head - ds->last_seq : 0;
         rc = pw_store_status_put(self->txn, &st);
     }
-    if (rc == 0)
+    if (rc == 0 && !refuse)
         rc = pw_model_flush(self->model, now, persist_event, self);
-    if (rc == 0)
+    /* A refused batch changes nothing: with the disk full, even a commit
+     * with nothing in it could fail. */
+    if (rc == 0 && !refuse)
         return pw_store_commit(&self->txn);
     pw_store_abort(&self->txn);
     return rc;
+}
+
+/* Whether the store's file system has room left (a MiB at least). */
+static bool disk_has_room(const char *dir)
+{
+    struct statvfs vfs;
+    return statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize >= ((uint64_t)1 << 20);
+}
+
+/*
+ * A commit failed for want of room on the store's file system (ENOSPC,
+ * EDQUOT, or EIO: LMDB's code for a write cut short). Nothing of the batch is
+ * stored and the model is back to the store, so the aggregator can go on: it
+ * refuses updates with the retryable ESTOREFULL, as at --map-max, and tries a
+ * real commit again now and then. Logged when it starts, then once a minute.
+ */
+static void disk_full(pw_aggregator_t *self, int rc)
+{
+    const char *dir = self->opts.store_dir;
+    int64_t now = pw_mono_ms();
+    self->full = true;
+    self->full_since = now;
+    if (rc == -EIO && disk_has_room(dir))
+        snprintf(self->full_text, sizeof(self->full_text), "cannot write to %s's file system (%s)",
+                 dir, pw_strerror(rc));
+    else
+        snprintf(self->full_text, sizeof(self->full_text), "no space left on %s's file system",
+                 dir);
+    if (!self->disk_full) {
+        PW_ERROR("%s (commit of %zu messages failed: %s): refusing updates with ESTOREFULL; "
+                 "collectors keep them until there is room",
+                 self->full_text, self->nmsgs, pw_strerror(rc));
+        self->disk_full = true;
+        self->disk_full_since = self->disk_logged = now;
+    } else if (now - self->disk_logged >= 60000) {
+        PW_WARN("%s for %lld s: still refusing updates with ESTOREFULL", self->full_text,
+                (long long)((now - self->disk_full_since) / 1000));
+        self->disk_logged = now;
+    }
 }
 
 /*
@@ -729,21 +795,31 @@ static int process_batch(pw_aggregator_t *self)
     if (self->full && pw_mono_ms() - self->full_since >= 5000)
         self->full = false; /* try again now and then: an operator may have made room */
     int rc;
-    uint64_t stored0 = self->n_stored, dup0 = self->n_dup;
+    uint64_t stored0 = self->n_stored, dup0 = self->n_dup, rejected0 = self->n_rejected,
+             forbidden0 = self->n_forbidden;
     int64_t t0 = 0;
     for (;;) {
-        /* A batch applied again after the map grew is counted once. */
+        /* A batch applied again after the map grew is counted once, and one
+         * that failed not at all: the counts are of what was committed. */
         self->n_stored = stored0;
         self->n_dup = dup0;
+        self->n_rejected = rejected0;
+        self->n_forbidden = forbidden0;
         t0 = pw_mono_us();
         rc = apply_batch(self, self->full, now);
         if (rc == 0)
             break;
+        self->n_stored = stored0;
+        self->n_dup = dup0;
         /* Nothing of the batch is stored: bring the model back to the store. */
         int rrc = restore(self);
         if (rrc != 0) {
             PW_ERROR("cannot restore state after a failed commit: %s", pw_strerror(rrc));
             return rrc;
+        }
+        if (pw__mdb_nospace(rc) && !self->full) {
+            disk_full(self, rc);
+            continue;
         }
         if (rc != PW_ESTOREFULL || self->full) {
             PW_ERROR("commit of %zu messages failed: %s", self->nmsgs, pw_strerror(rc));
@@ -759,6 +835,12 @@ static int process_batch(pw_aggregator_t *self)
                  pw_store_map_size(self->store) >> 20);
         self->full = true;
         self->full_since = pw_mono_ms();
+        snprintf(self->full_text, sizeof(self->full_text), "store full: retry later");
+    }
+    if (self->disk_full && !self->full) {
+        PW_INFO("room again on %s's file system after %lld s: taking updates",
+                self->opts.store_dir, (long long)((pw_mono_ms() - self->disk_full_since) / 1000));
+        self->disk_full = false;
     }
     self->n_batches++;
     if (self->metrics)
@@ -907,8 +989,10 @@ static void write_metrics(pw_aggregator_t *self, bool force)
     pw_agg_metrics_handshakes(self->metrics, pw_zap_accepted(self->zap), pw_zap_refused(self->zap));
     int rc = pw_agg_metrics_write(self->metrics, self->opts.metrics_path, self->opts.store_dir,
                                   pw_store_map_size(self->store), self->head);
-    if (rc != 0)
+    /* Once per cause: a full disk would otherwise say so every few seconds. */
+    if (rc != 0 && rc != self->metrics_rc)
         PW_WARN("cannot write metrics to %s: %s", self->opts.metrics_path, pw_strerror(rc));
+    self->metrics_rc = rc;
 }
 
 int pw_aggregator_run(pw_aggregator_t *self, volatile sig_atomic_t *stop)

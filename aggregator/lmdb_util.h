@@ -2,7 +2,9 @@
 #ifndef PW_LMDB_UTIL_H
 #define PW_LMDB_UTIL_H
 
+#include <errno.h>
 #include <lmdb.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -26,6 +28,45 @@ static inline int pw__mdb_rc(int rc)
         return rc > 0 ? -rc : PW_ESTORE;
     }
 }
+
+/**
+ * Whether rc, a code of pw__mdb_rc(), is a write that failed for want of
+ * room: ENOSPC, EDQUOT, or EIO, which LMDB returns for a short write.
+ */
+static inline bool pw__mdb_nospace(int rc)
+{
+    return rc == -ENOSPC || rc == -EDQUOT || rc == -EIO;
+}
+
+/** Whether dir holds an LMDB environment already (a data file not empty). */
+bool pw__mdb_env_exists(const char *dir);
+
+/**
+ * mdb_env_open() for writing, safe on a full file system. LMDB maps its lock
+ * file (lock.mdb) and writes it through the map: touching a page that the
+ * file system has no room for kills the process with SIGBUS. So the lock
+ * file's blocks are allocated first, and without room for them the open is
+ * refused with -ENOSPC (or -EDQUOT). A new data file that the open left cut
+ * short is removed, so a later open creates it afresh. The process must not
+ * have this environment open already. 0, -ENOSPC, -EDQUOT, or
+ * pw__mdb_rc() of mdb_env_open(); the caller closes env either way.
+ */
+int pw__mdb_env_open_rw(MDB_env *env, const char *dir, unsigned flags, mdb_mode_t mode);
+
+/**
+ * Takes the writer's lock of directory dir: an exclusive flock() on
+ * dir/writer.pid, which then holds this process's pid. The kernel releases
+ * it when the process dies, however it dies. 0 with *fd_out the lock (give
+ * it back with pw__writer_unlock()), -EBUSY when another process holds it,
+ * or -errno (-ENOSPC: no room for the pid).
+ */
+int pw__writer_lock(const char *dir, int *fd_out);
+
+/** Releases a lock of pw__writer_lock() and sets *fd_p to -1. No-op when -1. */
+void pw__writer_unlock(int *fd_p);
+
+/** The pid of dir's writer as its lock file says, or 0 when it says none. */
+long pw__writer_pid(const char *dir);
 
 /** An MDB_val over p: LMDB takes keys and values through non-const pointers but only reads them. */
 static inline MDB_val pw__mdb_val(const void *p, size_t n)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -43,6 +44,7 @@ struct pw_store {
     uint32_t format; /* of the keys on disk: 1 until converted, or 2 */
     bool readonly;
     char *dir;
+    int writer; /* the writer's lock (lmdb_util.h), -1 when read-only */
 };
 
 struct pw_txn {
@@ -182,12 +184,16 @@ int pw_store_open(pw_store_t **out, const char *dir, const pw_store_opts_t *opts
     if (!self)
         return -ENOMEM;
     self->readonly = opts->readonly;
+    self->writer = -1;
     self->dir = strdup(dir);
     if (!self->dir) {
         rc = -ENOMEM;
         goto fail;
     }
-    if (!opts->readonly && (rc = pw_mkdir_p(dir)) != 0)
+    /* One writer at a time, before anything else is touched: LMDB would
+     * only serialise two writers' transactions, and both would commit. */
+    if (!opts->readonly &&
+        ((rc = pw_mkdir_p(dir)) != 0 || (rc = pw__writer_lock(dir, &self->writer)) != 0))
         goto fail;
     if ((rc = pw__mdb_rc(mdb_env_create(&self->env))) != 0)
         goto fail;
@@ -196,7 +202,9 @@ int pw_store_open(pw_store_t **out, const char *dir, const pw_store_opts_t *opts
     if (!opts->readonly)
         mdb_env_set_mapsize(self->env, map_size);
     unsigned flags = opts->readonly ? MDB_RDONLY : 0;
-    if ((rc = pw__mdb_rc(mdb_env_open(self->env, dir, flags, 0600))) != 0)
+    rc = opts->readonly ? pw__mdb_rc(mdb_env_open(self->env, dir, flags, 0600))
+                        : pw__mdb_env_open_rw(self->env, dir, flags, 0600);
+    if (rc != 0)
         goto fail;
     /* A reader left behind by a killed process would pin old pages forever. */
     int dead = 0;
@@ -250,9 +258,19 @@ fail:
         mdb_txn_abort(txn);
     if (self->env)
         mdb_env_close(self->env);
+    pw__writer_unlock(&self->writer);
     free(self->dir);
     free(self);
     return rc;
+}
+
+void pw_store_busy_text(const char *dir, char *buf, size_t len)
+{
+    long pid = pw__writer_pid(dir);
+    if (pid > 0)
+        snprintf(buf, len, "store %s in use by pid %ld", dir, pid);
+    else
+        snprintf(buf, len, "store %s in use by another process", dir);
 }
 
 void pw_store_destroy(pw_store_t **self_p)
@@ -261,6 +279,7 @@ void pw_store_destroy(pw_store_t **self_p)
         return;
     pw_store_t *self = *self_p;
     mdb_env_close(self->env);
+    pw__writer_unlock(&self->writer);
     free(self->dir);
     free(self);
     *self_p = NULL;

@@ -41,10 +41,19 @@ typedef struct pw_store_opts {
 
 /**
  * Opens (creating if needed, unless readonly) the store in directory dir.
- * 0, -errno, PW_ESTORE or PW_EINCOMPAT (written by another format version).
+ * Opened for writing, it holds dir/writer.pid locked (flock) until
+ * pw_store_destroy() or the process's death: one writer at a time, and any
+ * number of read-only readers beside it. 0, -errno, PW_ESTORE or
+ * PW_EINCOMPAT (written by another format version); -EBUSY when another
+ * process has the store open for writing (see pw_store_busy_text());
+ * -ENOSPC (or -EDQUOT, -EIO) when the file system has no room to create or
+ * open it, which is refused before LMDB could die of SIGBUS on it.
  * Caller owns *out; free with pw_store_destroy().
  */
 int pw_store_open(pw_store_t **out, const char *dir, const pw_store_opts_t *opts);
+
+/** After pw_store_open() gave -EBUSY: "store DIR in use by pid N" into buf. */
+void pw_store_busy_text(const char *dir, char *buf, size_t len);
 
 /** Closes the environment (no transaction may be open) and NULLs *self_p. NULL-safe. */
 void pw_store_destroy(pw_store_t **self_p);

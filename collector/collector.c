@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "lmdb_util.h"
 #include "pw/auth.h"
 #include "pw/error.h"
 #include "pw/log.h"
@@ -25,6 +26,9 @@
  * synced commit: the first answers quickly, the next ones cost few syncs. */
 #define SPOOL_SLICE_FIRST 1024
 #define SPOOL_SLICE_MAX   16384
+#define DISK_RETRY_MS     1000  /* the spool's file system is full: try again this often */
+#define DISK_LOGMS        60000 /* and remind that it is, this often */
+#define REFUSED_RETRY_MS  1000  /* the aggregator cannot take updates now: resend after this */
 
 struct file_sig {
     dev_t dev;
@@ -55,6 +59,7 @@ struct run {
     int64_t last_progress; /* when the answered sequence last moved */
     bool full_warned;
     bool refused;          /* the last answer was a retryable refusal */
+    int64_t refused_until; /* and nothing is sent again before then */
     bool legacy;           /* the aggregator predates several updates per frame */
     uint32_t frame_max;    /* updates per frame, as the welcome said */
     pw_buf_t buf;
@@ -62,6 +67,9 @@ struct run {
     uint32_t nframe;       /* how many: r->next to r->next + nframe - 1 */
     int inotify;           /* --follow: the data file's directory, watched; -1 if not */
     const char *base;      /* the data file's name in that directory */
+    int64_t disk_since;    /* when spooling found its file system full; 0 while it has room */
+    int64_t disk_retry;    /* when to try to spool again */
+    int64_t disk_logged;   /* when the full file system was last logged; 0: not yet */
 };
 
 /*
@@ -163,11 +171,57 @@ static bool file_changed(struct run *r, struct file_sig *now)
     return !r->loaded || memcmp(now, &r->sig, sizeof(*now)) != 0;
 }
 
+/*
+ * A spool commit failed for want of room on its file system. Nothing of the
+ * failed transaction is kept, and everything before it is: the collector
+ * says where it is stuck (at once, then once a minute) and tries again.
+ */
+static void spool_disk_full(struct run *r, int rc, const char *what)
+{
+    int64_t now = pw_mono_ms();
+    if (r->disk_logged && now - r->disk_logged < DISK_LOGMS)
+        return;
+    r->disk_logged = now;
+    PW_WARN("no space left on spool %s's file system (%s): %s; trying again every %d s, "
+            "nothing is lost",
+            r->o->spool_dir, pw_strerror(rc), what, DISK_RETRY_MS / 1000);
+}
+
+/* Spooling worked again after the file system was full. */
+static void spool_disk_room(struct run *r)
+{
+    if (!r->disk_since)
+        return;
+    PW_INFO("room again on spool %s's file system after %lld s", r->o->spool_dir,
+            (long long)((pw_mono_ms() - r->disk_since) / 1000));
+    r->disk_since = 0;
+    r->disk_logged = 0;
+}
+
+/* True while spooling waits for room on the spool's file system. */
+static bool disk_waiting(const struct run *r)
+{
+    return r->disk_since && pw_mono_ms() < r->disk_retry;
+}
+
+/* Records answers up to seq. A spool that has no room to record them keeps
+ * them in memory and records them with a later answer or at exit: lost in a
+ * crash, they only cost a resend, which the aggregator absorbs. */
+static int spool_ack(struct run *r, uint64_t seq)
+{
+    int rc = pw_spool_ack(r->spool, seq);
+    if (pw__mdb_nospace(rc)) {
+        spool_disk_full(r, rc, "answers are recorded later");
+        return 0;
+    }
+    return rc;
+}
+
 /* Spools the next slice of the file as last read: what is new or changed,
  * a transaction per chunk. 0, or a spool error. */
 static int spool_more(struct run *r)
 {
-    if (!r->df || r->spool_pos >= r->df->n)
+    if (!r->df || r->spool_pos >= r->df->n || disk_waiting(r))
         return 0;
     size_t n = r->df->n - r->spool_pos, added = 0;
     if (n > r->slice)
@@ -177,6 +231,19 @@ static int spool_more(struct run *r)
     int rc = pw_spool_add(r->spool, r->df->obs + r->spool_pos, n, pw_now_ms(), &added);
     r->res->spooled += added;
     r->file_added += added;
+    if (pw__mdb_nospace(rc)) {
+        /* The chunks before the one that failed are spooled: the same
+         * comparison skips them when the slice is tried again. */
+        if (!r->disk_since)
+            r->disk_since = pw_mono_ms();
+        r->disk_retry = pw_mono_ms() + DISK_RETRY_MS;
+        char what[512];
+        snprintf(what, sizeof(what), "the rest of %s waits in the file", r->o->data);
+        spool_disk_full(r, rc, what);
+        return 0;
+    }
+    if (rc == 0 || rc == PW_ESTOREFULL)
+        spool_disk_room(r);
     if (rc == PW_ESTOREFULL) {
         /* Nothing is dropped: what did not fit stays in the file and is
          * spooled, by the same comparison, once answers make room. */
@@ -356,24 +423,27 @@ static int on_answer(struct run *r, const pw_msg_t *m)
                                                              : m->frame_max;
         r->last_answer = pw_mono_ms();
         r->next = (m->seq > acked ? m->seq : acked) + 1;
-        return pw_spool_ack(r->spool, m->seq);
+        return spool_ack(r, m->seq);
     case PW_MSG_ACK:
         r->last_answer = pw_mono_ms();
         r->refused = false;
-        return pw_spool_ack(r->spool, m->seq);
+        return spool_ack(r, m->seq);
     case PW_MSG_NACK:
         r->last_answer = pw_mono_ms();
         if (m->reason == PW_EGAP) {
             /* Something was lost in flight: go back to what it has. */
             r->next = m->seq + 1;
-            return pw_spool_ack(r->spool, m->seq);
+            return spool_ack(r, m->seq);
         }
         if (m->reason == PW_ESTOREFULL || m->reason == -EBUSY) {
             /* Retryable: nothing was stored; resend after a pause. */
             if (!r->refused)
                 PW_WARN("aggregator cannot take update %llu now: %s",
                         (unsigned long long)m->seq, m->text);
+            /* Not at once: sent again and again, the window would only be
+             * refused again, thousands of updates at a time. */
             r->refused = true;
+            r->refused_until = pw_mono_ms() + REFUSED_RETRY_MS;
             r->next = acked + 1;
             r->last_send = pw_mono_ms();
             return 0;
@@ -390,7 +460,7 @@ static int on_answer(struct run *r, const pw_msg_t *m)
         if (m->seq > acked && m->seq <= head) {
             struct reject_ctx rc = {r, m->reason, m->text};
             pw_spool_read(r->spool, m->seq, 1, report_reject, &rc);
-            return pw_spool_ack(r->spool, m->seq);
+            return spool_ack(r, m->seq);
         }
         if (m->seq == 0)
             PW_ERROR("aggregator refused %s: %s (%s)", r->o->district, pw_err_name(m->reason),
@@ -458,10 +528,11 @@ static int loop(struct run *r, volatile sig_atomic_t *stop)
         } else if (pending == 0 && now - r->last_send >= HELLO_MS) {
             rc = hello(r); /* keep-alive while idle: the aggregator sees us connected */
         }
-        if (rc == 0 && r->welcomed)
+        if (rc == 0 && r->welcomed && pw_mono_ms() >= r->refused_until)
             rc = fill_window(r);
+        /* No wait while there is more to spool and room to spool it. */
         if (rc == 0)
-            rc = receive(r, spooling(r) ? 0 : 50); /* no wait while there is more to spool */
+            rc = receive(r, spooling(r) && !disk_waiting(r) ? 0 : 50);
         /* Giving up and complaining go by progress, not by answers: an
          * aggregator that answers "full, retry" again and again is no better
          * than a silent one. */
@@ -472,6 +543,15 @@ static int loop(struct run *r, volatile sig_atomic_t *stop)
         int64_t stuck = pw_mono_ms() - r->last_progress;
         if (rc == 0 && pending > 0 && !r->o->follow && stuck >= r->o->timeout_ms)
             rc = r->refused ? PW_ESTOREFULL : PW_ETIMEOUT;
+        /* One-shot: a spool that stays full is given up like a silent
+         * aggregator; what it could not take is still in the file. */
+        if (rc == 0 && !r->o->follow && r->disk_since &&
+            pw_mono_ms() - r->disk_since >= r->o->timeout_ms) {
+            PW_ERROR("no space left on spool %s's file system for %d s: giving up; run again "
+                     "when there is room",
+                     r->o->spool_dir, r->o->timeout_ms / 1000);
+            rc = -ENOSPC;
+        }
         if (rc == 0 && pending > 0 && r->o->follow && stuck >= SILENCE_LOGMS &&
             pw_mono_ms() - r->last_silence_log >= SILENCE_LOGMS) {
             r->last_silence_log = pw_mono_ms();
@@ -496,10 +576,17 @@ int pw_collector_run(const pw_collector_opts_t *opts, pw_collector_reject_fn on_
         o.resend_ms = 2000;
     struct run r = {.o = &o, .res = res, .on_reject = on_reject, .ctx = ctx, .inotify = -1};
     void *zctx = NULL;
+    bool existed = pw__mdb_env_exists(o.spool_dir);
     int rc = pw_spool_open(&r.spool, o.spool_dir, o.district, o.spool_max);
+    if (rc != 0 && pw__mdb_nospace(rc) && !existed) {
+        PW_ERROR("cannot create spool in %s: no space left on device", o.spool_dir);
+        return rc;
+    }
     if (rc != 0) {
         PW_ERROR("cannot open spool %s: %s", o.spool_dir,
-                 rc == PW_EINCOMPAT ? "it belongs to another district" : pw_strerror(rc));
+                 rc == PW_EINCOMPAT      ? "it belongs to another district"
+                 : pw__mdb_nospace(rc) ? "no space left on its file system"
+                                       : pw_strerror(rc));
         return rc;
     }
     r.run_acked0 = pw_spool_acked(r.spool);

@@ -170,7 +170,7 @@ int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_
         max_bytes = (size_t)1 << 30;
     self->max_pending = max_bytes / 256;
     mdb_env_set_mapsize(self->env, 2 * max_bytes + ((size_t)1 << 20));
-    if ((rc = pw__mdb_rc(mdb_env_open(self->env, dir, 0, 0600))) != 0)
+    if ((rc = pw__mdb_env_open_rw(self->env, dir, 0, 0600)) != 0)
         goto fail;
     int dead;
     mdb_reader_check(self->env, &dead);

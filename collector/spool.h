@@ -26,7 +26,9 @@ typedef struct pw_spool pw_spool_t;
 /**
  * Opens or creates the spool of district in dir; max_bytes bounds what it
  * holds (0 = 1 GiB; about 256 bytes an update). 0, -errno, PW_ESTORE, or PW_EINCOMPAT when the spool belongs
- * to another district. Caller owns *out; free with pw_spool_destroy().
+ * to another district; -ENOSPC (or -EDQUOT, -EIO) when its file system has
+ * no room to create it, refused before LMDB could die of SIGBUS on it.
+ * Caller owns *out; free with pw_spool_destroy().
  */
 int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_t max_bytes);
 

@@ -959,8 +959,8 @@ static int check_target(const char *dir, bool *had_dir, bool *had_store, char *e
 static void remove_partial(const char *dir, bool had_dir, bool had_store, char *err, size_t errlen)
 {
     if (!had_store) {
-        const char *files[] = {"/data.mdb", "/lock.mdb"};
-        for (size_t i = 0; i < 2; i++) {
+        const char *files[] = {"/data.mdb", "/lock.mdb", "/writer.pid"};
+        for (size_t i = 0; i < 3; i++) {
             char *p = path_with(dir, files[i]);
             if (p)
                 unlink(p);
@@ -1010,6 +1010,13 @@ int pw_archive_import(const pw_catalog_t *cat, const char *path, const char *dir
     if ((rc = check_target(dir, &had_dir, &had_store, err, errlen)) != 0)
         return rc;
     rc = pw_rebuild_new(cat, dir, NULL, NULL, &rb);
+    if (rc == -EBUSY) {
+        /* A running aggregator's (or another import's): not ours to remove. */
+        char busy[4200];
+        pw_store_busy_text(dir, busy, sizeof(busy));
+        seterr(err, errlen, "%s", busy);
+        return rc;
+    }
     if (rc == PW_EINCOMPAT) {
         /* Someone else's store (written since the check): nothing here is ours to remove. */
         seterr(err, errlen,

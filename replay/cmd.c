@@ -38,7 +38,8 @@ static const char usage_text[] =
     "  --speed S            original (the pace of the stored commit times), xN\n"
     "                       (N times faster), or max (default)\n"
     "where to:\n"
-    "  --into DIR           rebuild into a new store DIR (identical state and history)\n"
+    "  --into DIR           rebuild into a new store DIR (identical state and history);\n"
+    "                       a store that another process writes is refused\n"
     "  --connect ENDPOINT   send into a running aggregator, as collectors do (new\n"
     "                       collector instances: what it already holds changes nothing)\n"
     "  --keys DIR           with --connect: CURVE, each district as\n"
@@ -567,8 +568,13 @@ int pw_cmd_replay(int argc, char **argv)
     }
     r.timeline_out = r.timeline_out && !connect;
     if ((rc = pw_rebuild_new(cat, into, on_event, &r, &r.rb)) != 0) {
+        char busy[4200] = "";
+        if (rc == -EBUSY && into)
+            pw_store_busy_text(into, busy, sizeof(busy));
         fprintf(stderr, "planwatch replay: cannot rebuild into %s: %s\n", into ? into : "-",
-                rc == PW_EINCOMPAT ? "it already holds a store with data" : pw_strerror(rc));
+                busy[0]              ? busy
+                : rc == PW_EINCOMPAT ? "it already holds a store with data"
+                                     : pw_strerror(rc));
         goto out;
     }
     if (r.plans[0].time_ms >= 0 && (rc = pw_rebuild_plan(r.rb, cat, r.plans[0].time_ms)) != 0)
