@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <msgpack.h>
 
 #include "pw/bureau.h"
 #include "pw/error.h"
@@ -9,10 +12,11 @@
 #include "pw/msg.h"
 
 /*
- * Writes the binary seeds of fuzz/corpus/msg and fuzz/corpus/bureau: frames
- * made by our own encoders, plus a few near-valid variants of them (cut
- * short, one byte changed). Run: fuzz_gen_corpus fuzz/corpus
- * (the text seeds of catalog/ and datafile/ are lines of data/wuhan).
+ * Writes the binary seeds of fuzz/corpus/msg, fuzz/corpus/bureau and
+ * fuzz/corpus/archive: frames and exports made by our own encoders, plus a
+ * few near-valid variants of them (cut short, one byte changed). Run:
+ * fuzz_gen_corpus fuzz/corpus (the text seeds of catalog/ and datafile/ are
+ * lines of data/wuhan).
  */
 
 static int write_file(const char *dir, const char *name, const void *data, size_t len)
@@ -226,16 +230,129 @@ static int bureau_seeds(const char *dir)
     return rc;
 }
 
+/* A plan of two districts and one indicator, padded with comment lines to pad bytes. */
+static char *plan_text(int target, size_t pad, size_t *len)
+{
+    char *text = NULL;
+    FILE *f = open_memstream(&text, len);
+    if (f == NULL)
+        return NULL;
+    fprintf(f,
+            "[plan]\nname = plan %d\nbase_year = 2020\ntarget_year = 2025\n"
+            "[district d0]\nname_zh = 区0\nname_en = D0\nlevel = district\n"
+            "[district d1]\nname_zh = 区1\nname_en = D1\nlevel = district\n"
+            "[element e0]\nname_zh = 项\nname_en = E\nunit = u\nkind = amount\n"
+            "level = district\n[indicator i0]\nname_zh = 指\nname_en = I\ncategory = c\n"
+            "unit = u\nattribute = expected\nbase = 1000\ntarget = %d\ntarget_kind = exact\n"
+            "method = linear\nvalue = sum e0\n",
+            target, target);
+    for (long n = ftell(f); n >= 0 && (size_t)n < pad; n = ftell(f))
+        fputs("# a long plan: the reader's window grows for it\n", f);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+static int pack_cstr(msgpack_packer *pk, const char *s)
+{
+    return msgpack_pack_str(pk, strlen(s)) || msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+/* An export's header, as replay/archive.c writes it (version 1: no "plans"). */
+static int pack_header(msgpack_packer *pk, unsigned version, uint64_t records, size_t plans)
+{
+    return msgpack_pack_map(pk, version == 1 ? 3 : 4) || pack_cstr(pk, "planwatch_export") ||
+           msgpack_pack_uint64(pk, version) || pack_cstr(pk, "records") ||
+           msgpack_pack_fix_uint64(pk, records) || pack_cstr(pk, "catalog") ||
+           msgpack_pack_nil(pk) ||
+           (version != 1 && (pack_cstr(pk, "plans") || msgpack_pack_uint64(pk, plans)));
+}
+
+static int pack_plan(msgpack_packer *pk, int target, size_t pad, int64_t time_ms)
+{
+    size_t len = 0;
+    char *text = plan_text(target, pad, &len);
+    int rc = text == NULL || msgpack_pack_map(pk, 2) || pack_cstr(pk, "plan") ||
+             msgpack_pack_str(pk, len) || msgpack_pack_str_body(pk, text, len) ||
+             pack_cstr(pk, "time") || msgpack_pack_int64(pk, time_ms);
+    free(text);
+    return rc;
+}
+
+static int pack_record(msgpack_sbuffer *sb, const char *district, const char *element,
+                       const char *period, uint64_t seq)
+{
+    pw_msg_t m;
+    pw_buf_t buf = {0};
+    memset(&m, 0, sizeof m);
+    m.type = PW_MSG_RECORD;
+    snprintf(m.district, sizeof m.district, "%s", district);
+    snprintf(m.element, sizeof m.element, "%s", element);
+    m.epoch = 1732861417123ull;
+    m.seq = seq;
+    m.value = 5230 + (double)seq;
+    m.observed_ms = 1530403200000;
+    m.received_ms = 1530403200500 + (int64_t)seq;
+    m.kind = seq == 1 ? PW_RECORD_NEW : PW_RECORD_REVISION;
+    int rc = pw_period_parse(period, strlen(period), &m.period) || pw_msg_encode(&m, &buf) ||
+             msgpack_sbuffer_write(sb, buf.data, buf.len);
+    pw_buf_free(&buf);
+    return rc;
+}
+
+static int write_sbuffer(const char *dir, const char *name, const msgpack_sbuffer *sb)
+{
+    pw_buf_t buf = {sb->data, sb->size, sb->size};
+    return write_variants(dir, name, &buf);
+}
+
+/* Exports: version 2 with a revised plan, with a plan over the first read window, version 1. */
+static int archive_seeds(const char *dir)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    int rc = 0;
+
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    rc |= pack_header(&pk, 2, 3, 2) || pack_plan(&pk, 2000, 0, 1530403200000) ||
+          pack_record(&sb, "d1", "e0", "2021", 1) || pack_record(&sb, "d1", "e0", "2021", 2) ||
+          pack_plan(&pk, 3000, 0, 1530403300000) || pack_record(&sb, "d1", "e0", "2021", 3) ||
+          write_sbuffer(dir, "v2-revised", &sb);
+    msgpack_sbuffer_clear(&sb);
+    rc |= pack_header(&pk, 2, 0, 1) || pack_plan(&pk, 2000, 0, 1530403200000) ||
+          write_sbuffer(dir, "v2-plan-only", &sb);
+    msgpack_sbuffer_clear(&sb);
+    rc |= pack_header(&pk, 2, 1, 1) || pack_plan(&pk, 2000, 70 * 1024, 1530403200000) ||
+          pack_record(&sb, "d0", "e0", "2021", 1) || write_sbuffer(dir, "v2-large-plan", &sb);
+    msgpack_sbuffer_clear(&sb);
+    rc |= pack_header(&pk, 1, 2, 0) || pack_record(&sb, "jiangan", "care_beds", "2018H1", 1) ||
+          pack_record(&sb, "jiangan", "care_beds", "2018H1", 2) || write_sbuffer(dir, "v1", &sb);
+    msgpack_sbuffer_destroy(&sb);
+    static char csv[] =
+        "seq,district,epoch,record_seq,element,period,value,observed_ms,received_ms,kind\n"
+        "1,jiangan,7,1,care_beds,2018H1,5230,1530403200000,1530403200500,new\n"
+        "2,jiangan,7,2,care_beds,2018H1,5231,1530403200000,1530403200600,revision\n";
+    pw_buf_t text = {csv, sizeof csv - 1, sizeof csv - 1};
+    rc |= write_variants(dir, "csv", &text);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     char dir[400];
     if (argc != 2) {
-        fprintf(stderr, "usage: fuzz_gen_corpus CORPUS_DIR (with msg/ and bureau/ in it)\n");
+        fprintf(stderr,
+                "usage: fuzz_gen_corpus CORPUS_DIR (with msg/, bureau/ and archive/ in it)\n");
         return 2;
     }
     snprintf(dir, sizeof dir, "%s/msg", argv[1]);
     int rc = msg_seeds(dir);
     snprintf(dir, sizeof dir, "%s/bureau", argv[1]);
     rc |= bureau_seeds(dir);
+    snprintf(dir, sizeof dir, "%s/archive", argv[1]);
+    rc |= archive_seeds(dir);
     return rc ? 1 : 0;
 }

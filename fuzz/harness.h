@@ -29,6 +29,9 @@ int pw_fuzz_catalog(const uint8_t *data, size_t size);
 /** The data-file parser (pw_datafile_parse), with and without the Wuhan catalog. */
 int pw_fuzz_datafile(const uint8_t *data, size_t size);
 
+/** The export reader (pw_archive_read), without and with the Wuhan catalog. */
+int pw_fuzz_archive(const uint8_t *data, size_t size);
+
 /** The Wuhan catalog (PW_FUZZ_CATALOG), loaded on first use; aborts if it cannot be. */
 const pw_catalog_t *pw_fuzz_wuhan(void);
 

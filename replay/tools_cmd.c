@@ -40,14 +40,17 @@ static const char export_usage[] =
     "usage: planwatch export --store DIR --out FILE [options]\n"
     "\n"
     "Writes a store's update log, every stored record in log order, to a\n"
-    "portable file. msgpack: a header map {\"planwatch_export\": 1, \"records\": N,\n"
-    "\"catalog\": digest}, then one map per record, as the intake protocol\n"
-    "encodes a stored record. CSV: the header line\n"
+    "portable file. msgpack: a header map {\"planwatch_export\": 2, \"records\": N,\n"
+    "\"catalog\": digest, \"plans\": K}, then one map per record, as the intake\n"
+    "protocol encodes a stored record, and among them the K versions of the\n"
+    "plan the store records, each a map {\"plan\": catalog text, \"time\": ms} right\n"
+    "before the first record it applies to: the export carries its plan, and\n"
+    "needs no --catalog. CSV: the header line\n"
     "seq,district,epoch,record_seq,element,period,value,observed_ms,received_ms,kind\n"
-    "and one line per record. The store is opened read-only and read in short\n"
-    "transactions, so an aggregator can keep writing; the export holds the log\n"
-    "as it stood when the export started. The file is written as FILE.tmp and\n"
-    "renamed to FILE once complete and synced.\n"
+    "and one line per record, without the plan. The store is opened read-only\n"
+    "and read in short transactions, so an aggregator can keep writing; the\n"
+    "export holds the log as it stood when the export started. The file is\n"
+    "written as FILE.tmp and renamed to FILE once complete and synced.\n"
     "\n"
     "options:\n"
     "  --store DIR       the store to read (required)\n"
@@ -65,16 +68,22 @@ static const char import_usage[] =
     "Loads an export (msgpack or CSV, told apart by their content) into a new\n"
     "store DIR, feeding its records in order through the aggregator's model, so\n"
     "the new store has the same log, current values, rates and alert history\n"
-    "as the exported one (planwatch verify tells). The whole file is checked\n"
-    "before anything is written. DIR must not hold a store with data, nor be\n"
-    "written by a running aggregator (\"store DIR in use by pid N\"); a failed\n"
-    "import leaves no store behind.\n"
+    "as the exported one (planwatch verify tells). An export that carries its\n"
+    "plan (msgpack, version 2) is imported under it: each record is checked\n"
+    "and rated under the plan version in force where it stands, and the new\n"
+    "store records the same plan versions. The whole file is checked before\n"
+    "anything is written. DIR must not hold a store with data, nor be written\n"
+    "by a running aggregator (\"store DIR in use by pid N\"); a failed import\n"
+    "leaves no store behind.\n"
     "\n"
     "options:\n"
     "  --in FILE         the export to read (required)\n"
     "  --store DIR       the new store (required)\n"
-    "  --catalog FILE    indicator catalog (default: the Wuhan plan's); a msgpack\n"
-    "                    export must come from a store written with the same one\n"
+    "  --catalog FILE    for an export that carries no plan (CSV, version 1): the\n"
+    "                    catalog its store was written with (default: the Wuhan\n"
+    "                    plan's; a msgpack header's digest must match it). For\n"
+    "                    one that carries its plan, FILE must be that plan (its\n"
+    "                    latest version), or the import is refused\n"
     "  -h, --help        this text\n";
 
 struct verify_out {
@@ -297,14 +306,17 @@ int pw_cmd_export(int argc, char **argv)
         return 1;
     char *err = calloc(1, ERRMAX);
     uint64_t n = 0;
+    size_t plans = 0;
     int rc =
-        err ? pw_archive_export(store, &filter, fmt, out, &pw_cli_stop, &n, err, ERRMAX) : -ENOMEM;
+        err ? pw_archive_export(store, &filter, fmt, out, &pw_cli_stop, &n, &plans, err, ERRMAX)
+            : -ENOMEM;
     pw_store_destroy(&store);
     if (rc != 0)
         fprintf(stderr, "planwatch export: %s\n", err && err[0] ? err : pw_strerror(rc));
     else
-        printf("exported %" PRIu64 " record%s from %s to %s (%s)\n", n, n == 1 ? "" : "s",
-               store_dir, out, pw_archive_format_name(fmt));
+        printf("exported %" PRIu64 " record%s from %s to %s (%s, %zu plan version%s)\n", n,
+               n == 1 ? "" : "s", store_dir, out, pw_archive_format_name(fmt), plans,
+               plans == 1 ? "" : "s");
     free(err);
     return rc == 0 ? 0 : 1;
 }
@@ -350,13 +362,16 @@ int pw_cmd_import(int argc, char **argv)
     char *err = calloc(1, ERRMAX);
     pw_archive_info_t info;
     memset(&info, 0, sizeof(info));
-    int rc =
-        err ? pw_archive_import(cat, in, store_dir, &pw_cli_stop, &info, err, ERRMAX) : -ENOMEM;
+    int rc = err ? pw_archive_import(cat, catalog_path != NULL, in, store_dir, &pw_cli_stop, &info,
+                                     err, ERRMAX)
+                 : -ENOMEM;
     if (rc != 0)
         fprintf(stderr, "planwatch import: %s\n", err && err[0] ? err : pw_strerror(rc));
     else
-        printf("imported %" PRIu64 " record%s from %s (%s) into %s\n", info.records,
-               info.records == 1 ? "" : "s", in, pw_archive_format_name(info.format), store_dir);
+        printf("imported %" PRIu64 " record%s from %s (%s, %zu plan version%s) into %s\n",
+               info.records, info.records == 1 ? "" : "s", in, pw_archive_format_name(info.format),
+               info.nplans, info.nplans == 1 ? "" : "s", store_dir);
+    pw_archive_info_clear(&info);
     free(err);
     pw_catalog_destroy(&cat);
     return rc == 0 ? 0 : 1;

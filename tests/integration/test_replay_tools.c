@@ -3,7 +3,9 @@
  * planwatch verify, export and import with the real binary: a demo store
  * compared with itself, exported and imported in both formats and compared
  * again, two demo runs told apart, a tampered export found out, and bad
- * exports and occupied targets refused without leaving a store behind.
+ * exports and occupied targets refused without leaving a store behind. A
+ * store of a plan of its own, revised once, goes through export and import
+ * with its plan versions; version 1 exports still import.
  */
 #define _DEFAULT_SOURCE
 #include <stdio.h>
@@ -175,6 +177,8 @@ Test(replay_tools, store_is_identical_to_itself_and_to_its_imports)
         char *err;
         cr_assert_eq(import_from(file, into, &err), 0, "import %s: %s", files[i], err);
         free(err);
+        /* CSV carries no plan: the import records the one it checked the file with,
+         * the same text from the same record. */
         cr_assert_eq(verify(store, into, false, &out), 0, "%s vs %s: %s", store, into, out);
         cr_assert_str_eq(out, "identical\n");
         free(out);
@@ -221,8 +225,10 @@ Test(replay_tools, two_demo_runs_differ)
     demo(store);
     demo(other);
     char *out;
-    /* Same data, so the same values, rates and alerts; but the log's epochs and times differ. */
+    /* Same data, so the same values, rates and alerts; but the log's epochs and times
+     * differ (when the plan took effect is a stamp, and not compared). */
     cr_assert_eq(verify(store, other, false, &out), 1, "%s", out);
+    cr_assert(strncmp(out, "log #1: ", 8) == 0, "%s", out);
     cr_assert(strstr(out, "log #1: "), "%s", out);
     cr_assert(strstr(out, " vs "), "%s", out);
     cr_assert(strstr(out, "more log differences\n"), "at most 100 lines per part: %s", out);
@@ -230,7 +236,7 @@ Test(replay_tools, two_demo_runs_differ)
     size_t lines = 0;
     for (char *p = out; (p = strchr(p, '\n')); p++)
         lines++;
-    cr_assert_eq(lines, 102, "100 differences, the count of the rest, the total: %s", out);
+    cr_assert_eq(lines, 102, "100 log differences, the count of the rest, the total: %s", out);
     free(out);
     cr_assert_eq(verify(store, other, true, &out), 1);
     cr_assert(strstr(out, "{\"part\":\"log\",\"key\":\"#1\",\"a\":\""), "%s", out);
@@ -369,4 +375,211 @@ Test(replay_tools, a_record_past_the_value_bound_that_was_stored_is_still_import
     char *csv = pw_export_csv(PLANWATCH_BIN, into, dir);
     cr_assert(csv && strstr(csv, ",care_beds,2016,1e+20,"), "%s", csv);
     free(csv);
+}
+
+/*
+ * A plan of its own (6 districts, 2 indicators, target year 2025), revised
+ * once: the aggregator writes with plan A, then is restarted with plan B,
+ * the same with another target, and more data comes in.
+ */
+static void write_plan(const char *path, int target)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("[plan]\nname = small plan\nbase_year = 2020\ntarget_year = 2025\n", f);
+    for (int d = 0; d < 6; d++)
+        fprintf(f, "[district d%d]\nname_zh = 区%d\nname_en = D%d\nlevel = district\n", d, d, d);
+    for (int e = 0; e < 2; e++) {
+        fprintf(f,
+                "[element e%d]\nname_zh = 项%d\nname_en = E%d\nunit = u\nkind = amount\n"
+                "level = district\n",
+                e, e, e);
+        fprintf(f,
+                "[indicator i%d]\nname_zh = 指%d\nname_en = I%d\ncategory = c\nunit = u\n"
+                "attribute = expected\nbase = 1000\ntarget = %d\ntarget_kind = exact\n"
+                "method = linear\nvalue = sum e%d\n",
+                e, e, e, e == 0 ? target : 2000, e);
+    }
+    fclose(f);
+}
+
+/* Runs the aggregator on the small store with catalog, and one collector per district given. */
+static void send_data(char *catalog, const int *districts, size_t n, int version)
+{
+    char sock[128], log[128], small[128];
+    snprintf(sock, sizeof(sock), "ipc://%s/agg.sock", dir);
+    snprintf(log, sizeof(log), "%s/aggregator-%d.log", dir, version);
+    snprintf(small, sizeof(small), "%s/small", dir);
+    char *args[] = {"planwatch", "aggregator", "--store", small, "--bind",
+                    sock,        "--catalog",  catalog,   NULL};
+    pw_proc_t agg;
+    cr_assert_eq(pw_proc_spawn(&agg, PLANWATCH_BIN, args, log), 0);
+    cr_assert_eq(pw_proc_wait_log(&agg, "INFO: ready", 20000), 0, "aggregator not ready: %s", log);
+    for (size_t i = 0; i < n; i++) {
+        char data[128], spool[128], clog[128], id[8];
+        snprintf(id, sizeof(id), "d%d", districts[i]);
+        snprintf(data, sizeof(data), "%s/%s.csv", dir, id);
+        snprintf(spool, sizeof(spool), "%s/spool-%s", dir, id);
+        snprintf(clog, sizeof(clog), "%s/collector-%s-%d.log", dir, id, version);
+        FILE *f = fopen(data, "w");
+        cr_assert_not_null(f);
+        fputs("period,element,value\n", f);
+        for (int y = 2020; y <= 2022; y++)
+            for (int e = 0; e < 2; e++)
+                fprintf(f, "%d,e%d,%d\n", y, e,
+                        150 + 40 * (y - 2020) + 7 * e + districts[i] + 5 * version);
+        fclose(f);
+        char *cargs[] = {"planwatch", "collector", "--district", id,        "--data",
+                         data,        "--connect", sock,         "--spool", spool,
+                         "--timeout", "60",        NULL};
+        cr_assert_eq(pw_proc_run(PLANWATCH_BIN, cargs, clog, 90000), 0, "collector: %s", clog);
+    }
+    cr_assert_eq(pw_proc_stop(&agg, 20000), 0, "aggregator: %s", log);
+}
+
+/* The first n bytes of needle in data[0..len), or NULL. */
+static char *find(char *data, size_t len, const char *needle, size_t n)
+{
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(data + i, needle, n) == 0)
+            return data + i;
+    return NULL;
+}
+
+/* planwatch import with --catalog (NULL: none); its exit status, stdout and stderr. */
+static int import_with(char *file, char *into, char *catalog, char **out, char **err)
+{
+    char *args[] = {
+        "planwatch", "import", "--in", file, "--store", into, catalog ? "--catalog" : NULL,
+        catalog,     NULL};
+    return run(args, out, err);
+}
+
+/* Expects an import to fail with want in its message, leaving no store behind. */
+static void import_fails(char *file, char *catalog, const char *want)
+{
+    char into[128], *out, *err;
+    snprintf(into, sizeof(into), "%s/refused", dir);
+    cr_assert_eq(import_with(file, into, catalog, &out, &err), 1, "%s: %s", want, err);
+    cr_assert(strstr(err, "planwatch import: "), "%s", err);
+    cr_assert(strstr(err, want), "want \"%s\": %s", want, err);
+    cr_assert(!exists(into), "%s: %s created", want, into);
+    free(out);
+    free(err);
+}
+
+Test(replay_tools, plan_revision_goes_through_export_and_import)
+{
+    char a[128], b[128], small[128], first[128], file[128], into[128];
+    snprintf(a, sizeof(a), "%s/plan-a.conf", dir);
+    snprintf(b, sizeof(b), "%s/plan-b.conf", dir);
+    snprintf(small, sizeof(small), "%s/small", dir);
+    snprintf(first, sizeof(first), "%s/first.mp", dir);
+    snprintf(file, sizeof(file), "%s/small.mp", dir);
+    write_plan(a, 2000);
+    write_plan(b, 3000);
+    const int before[] = {0, 1}, after[] = {0, 2};
+    send_data(a, before, 2, 1);
+    char *out, *err;
+    char *ex1[] = {"planwatch", "export", "--store", small, "--out", first, NULL};
+    cr_assert_eq(run(ex1, &out, &err), 0, "export: %s", err);
+    cr_assert(strstr(out, "exported 12 records from "), "%s", out);
+    cr_assert(strstr(out, "(msgpack, 1 plan version)"), "%s", out);
+    free(out);
+    free(err);
+    send_data(b, after, 2, 2);
+
+    /* Export needs no --catalog: the store's plan goes with the records. */
+    char *ex2[] = {"planwatch", "export", "--store", small, "--out", file, NULL};
+    cr_assert_eq(run(ex2, &out, &err), 0, "export: %s", err);
+    cr_assert(strstr(out, "exported 24 records from "), "%s", out);
+    cr_assert(strstr(out, "(msgpack, 2 plan versions)"), "%s", out);
+    free(out);
+    free(err);
+
+    /* Imported with its own plan versions, without --catalog: the same store. */
+    snprintf(into, sizeof(into), "%s/moved", dir);
+    cr_assert_eq(import_with(file, into, NULL, &out, &err), 0, "import: %s", err);
+    cr_assert(strstr(out, "imported 24 records from "), "%s", out);
+    cr_assert(strstr(out, "(msgpack, 2 plan versions)"), "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(verify(small, into, false, &out), 0, "%s", out);
+    cr_assert_str_eq(out, "identical\n");
+    free(out);
+    /* And the import reads as the source does: its plan is B. */
+    char *rep[] = {"planwatch", "report", "--store", into, NULL};
+    cr_assert_eq(run(rep, &out, &err), 0, "report: %s", err);
+    free(out);
+    free(err);
+
+    /* --catalog is the export's latest plan, or the import is refused. */
+    snprintf(into, sizeof(into), "%s/moved-b", dir);
+    cr_assert_eq(import_with(file, into, b, &out, &err), 0, "import --catalog B: %s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(verify(small, into, false, &out), 0, "%s", out);
+    free(out);
+    import_fails(file, a, "carries its plan, and --catalog is not it");
+
+    /* A version 1 export: the same header with "planwatch_export": 1 and no "plans",
+     * and no plan map. It imports with --catalog, checked against its digest. */
+    size_t len;
+    char *data = read_bytes(first, &len);
+    char *plans = find(data, len, "\xa5plans\x01", 7);
+    cr_assert_not_null(plans);
+    size_t hlen = (size_t)(plans - data), plan_at = hlen + 7;
+    char *rec = find(data + plan_at, len - plan_at, "\x8b\xa2pv", 4);
+    cr_assert_not_null(rec);
+    cr_assert_eq((unsigned char)data[0], 0x84);
+    cr_assert_eq(memcmp(data + 1, "\xb0planwatch_export\x02", 18), 0);
+    char *v1 = malloc(len);
+    cr_assert_not_null(v1);
+    memcpy(v1, data, hlen);
+    v1[0] = (char)0x83;
+    v1[18] = 1;
+    size_t rest = len - (size_t)(rec - data);
+    memcpy(v1 + hlen, rec, rest);
+    char v1file[128];
+    snprintf(v1file, sizeof(v1file), "%s/v1.mp", dir);
+    write_file(v1file, v1, hlen + rest);
+    import_fails(v1file, NULL, "exported from a store written with catalog");
+    snprintf(into, sizeof(into), "%s/from-v1", dir);
+    cr_assert_eq(import_with(v1file, into, a, &out, &err), 0, "import v1: %s", err);
+    cr_assert(strstr(out, "imported 12 records from "), "%s", out);
+    cr_assert(strstr(out, "(msgpack, 0 plan versions)"), "%s", out);
+    free(out);
+    free(err);
+    char from_first[128];
+    snprintf(from_first, sizeof(from_first), "%s/from-first", dir);
+    cr_assert_eq(import_with(first, from_first, NULL, &out, &err), 0, "import: %s", err);
+    free(out);
+    free(err);
+    /* A version 1 export carries no plan: imported with the one it was written
+     * with, the store records that one from record 1, as the other does. */
+    cr_assert_eq(verify(from_first, into, false, &out), 0, "%s", out);
+    cr_assert_str_eq(out, "identical\n");
+    free(out);
+
+    /* A plan map cut short, or not a plan, is refused with where it is. */
+    char bad[128], want[96];
+    snprintf(bad, sizeof(bad), "%s/bad.mp", dir);
+    snprintf(want, sizeof(want), ": byte %zu: plan version 1: truncated", plan_at);
+    write_file(bad, data, plan_at + 100);
+    import_fails(bad, NULL, want);
+    char *time_key = find(data + plan_at, len - plan_at, "\xa4time", 5);
+    cr_assert_not_null(time_key);
+    time_key[2] = 'a'; /* "tame" */
+    write_file(bad, data, len);
+    snprintf(want, sizeof(want), ": byte %zu: plan version 1: unknown field \"tame\"", plan_at);
+    import_fails(bad, NULL, want);
+    time_key[2] = 'i';
+    char *section = find(data + plan_at, len - plan_at, "[plan]", 6);
+    cr_assert_not_null(section);
+    section[3] = 'x'; /* "[plxn]" */
+    write_file(bad, data, len);
+    snprintf(want, sizeof(want), ": byte %zu: plan version 1: not a valid catalog: text:", plan_at);
+    import_fails(bad, NULL, want);
+    free(v1);
+    free(data);
 }

@@ -101,3 +101,8 @@ Test(fuzz_regress, datafile_inputs_parse_or_fail_cleanly)
 {
     replay_all("datafile", pw_fuzz_datafile);
 }
+
+Test(fuzz_regress, archive_inputs_read_or_fail_cleanly)
+{
+    replay_all("archive", pw_fuzz_archive);
+}
