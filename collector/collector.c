@@ -44,6 +44,10 @@ struct run {
     size_t spool_pos;      /* df->obs before this are spooled (or were unchanged) */
     size_t slice;          /* observations spooled by the next spool_more() */
     size_t file_added;     /* updates spooled from df so far */
+    bool resending;        /* --resend: the file is not spooled completely yet */
+    size_t resend_pos;     /* df->obs from here on are resent, before only if changed */
+    pw_spool_rejection_t *rej; /* rejections answered, not yet recorded in the spool */
+    size_t nrej, caprej;
     struct file_sig sig;
     bool loaded;           /* the file has been read at least once */
     bool unspooled;        /* the spool was full: part of the file still waits */
@@ -163,6 +167,30 @@ static bool file_changed(struct run *r, struct file_sig *now)
     return !r->loaded || memcmp(now, &r->sig, sizeof(*now)) != 0;
 }
 
+static void still_rejected(void *ctx, const pw_obs_t *o, const pw_spool_rejection_t *rej)
+{
+    struct run *r = ctx;
+    pw_msg_t m;
+    memset(&m, 0, sizeof(m));
+    m.type = PW_MSG_UPDATE;
+    snprintf(m.element, sizeof(m.element), "%s", o->element);
+    m.period = o->period;
+    m.value = o->value;
+    if (r->on_reject)
+        r->on_reject(r->ctx, &m, o->line ? o->line : rej->line, rej->reason, rej->text, true);
+}
+
+/* Once the file is spooled: the lines an earlier run had rejected and that
+ * still hold the rejected value are reported again, as that run did, so a
+ * rerun does not pass over a typo in silence. */
+static int report_still_rejected(struct run *r)
+{
+    size_t found = 0;
+    int rc = pw_spool_rejected(r->spool, r->df->obs, r->df->n, still_rejected, r, &found);
+    r->res->still_rejected += found;
+    return rc;
+}
+
 /* Spools the next slice of the file as last read: what is new or changed,
  * a transaction per chunk. 0, or a spool error. */
 static int spool_more(struct run *r)
@@ -174,9 +202,17 @@ static int spool_more(struct run *r)
         n = r->slice;
     if (r->slice < SPOOL_SLICE_MAX)
         r->slice *= 2;
-    int rc = pw_spool_add(r->spool, r->df->obs + r->spool_pos, n, pw_now_ms(), &added);
+    /* --resend on a spool that filled up: what was resent already is only
+     * spooled again if it changed meanwhile. */
+    bool resend = r->resending && r->spool_pos >= r->resend_pos;
+    if (r->resending && !resend && n > r->resend_pos - r->spool_pos)
+        n = r->resend_pos - r->spool_pos;
+    int rc = (resend ? pw_spool_resend : pw_spool_add)(r->spool, r->df->obs + r->spool_pos, n,
+                                                       pw_now_ms(), &added);
     r->res->spooled += added;
     r->file_added += added;
+    if (rc == PW_ESTOREFULL && resend)
+        r->resend_pos = r->spool_pos + added; /* resending spools every one */
     if (rc == PW_ESTOREFULL) {
         /* Nothing is dropped: what did not fit stays in the file and is
          * spooled, by the same comparison, once answers make room. */
@@ -196,18 +232,35 @@ static int spool_more(struct run *r)
     if (r->spool_pos < r->df->n)
         return 0;
     if (r->file_added)
-        PW_INFO("%zu updates spooled from %s", r->file_added, r->o->data);
+        PW_INFO("%zu updates spooled from %s%s", r->file_added, r->o->data,
+                r->resending ? " (--resend: all of them)" : "");
     if (r->full_warned)
         PW_INFO("spool has room again: %s is spooled completely", r->o->data);
     r->full_warned = false;
     r->unspooled = false;
-    return 0;
+    r->resending = false;
+    return report_still_rejected(r);
 }
 
 /* True while part of the file as last read is still to be spooled. */
 static bool spooling(const struct run *r)
 {
     return r->df && r->spool_pos < r->df->n;
+}
+
+/* A file whose title names another office is most likely that office's
+ * file, picked by mistake: its figures would overwrite this district's. It
+ * is only a warning, as a title is free text, but a loud one. */
+static void warn_other_district(const struct run *r)
+{
+    int line;
+    const pw_district_t *other;
+    pw_datafile_names_other(r->o->data, r->o->catalog, r->o->district, &line, &other);
+    if (other)
+        PW_WARN("%s:%d: the file's title names %s (%s, %s), not %s: is it the right file? Its "
+                "figures are sent as %s's",
+                r->o->data, line, other->id, other->name_zh, other->name_en, r->o->district,
+                r->o->district);
 }
 
 /* Reads the file when it changed (or was not spooled completely) and starts
@@ -230,6 +283,8 @@ static int load_file(struct run *r)
         }
         return r->o->follow ? 0 : PW_EDATA;
     }
+    if (r->o->catalog)
+        warn_other_district(r);
     size_t n = 0;
     for (size_t i = 0; i < df->n; i++)
         if (selected(r->o, df->obs[i].period))
@@ -318,13 +373,45 @@ struct reject_ctx {
     const char *text;
 };
 
+/* Keeps a rejection to record in the spool after this batch of answers:
+ * one transaction for them all. */
+static int keep_rejection(struct run *r, const pw_msg_t *m, int line, int reason,
+                          const char *text)
+{
+    pw_spool_rejection_t *grown = r->rej;
+    if (r->nrej == r->caprej) {
+        size_t cap = r->caprej ? r->caprej * 2 : 16;
+        if (!(grown = realloc(r->rej, cap * sizeof(*grown))))
+            return -ENOMEM;
+        r->rej = grown;
+        r->caprej = cap;
+    }
+    pw_spool_rejection_t *k = &r->rej[r->nrej++];
+    memset(k, 0, sizeof(*k));
+    k->period = m->period;
+    snprintf(k->element, sizeof(k->element), "%s", m->element);
+    k->value = m->value;
+    k->reason = reason;
+    k->line = line;
+    snprintf(k->text, sizeof(k->text), "%s", text);
+    return 0;
+}
+
+static int record_rejections(struct run *r)
+{
+    int rc = pw_spool_reject(r->spool, r->rej, r->nrej);
+    r->nrej = 0;
+    return rc;
+}
+
 static int report_reject(void *ctx, const pw_msg_t *m)
 {
     struct reject_ctx *rc = ctx;
+    int line = line_of(rc->r, m);
     rc->r->res->rejected++;
     if (rc->r->on_reject)
-        rc->r->on_reject(rc->r->ctx, m, line_of(rc->r, m), rc->reason, rc->text);
-    return 1; /* just this one */
+        rc->r->on_reject(rc->r->ctx, m, line, rc->reason, rc->text, false);
+    return keep_rejection(rc->r, m, line, rc->reason, rc->text) == 0 ? 1 : -ENOMEM;
 }
 
 static int on_answer(struct run *r, const pw_msg_t *m)
@@ -389,7 +476,8 @@ static int on_answer(struct run *r, const pw_msg_t *m)
         }
         if (m->seq > acked && m->seq <= head) {
             struct reject_ctx rc = {r, m->reason, m->text};
-            pw_spool_read(r->spool, m->seq, 1, report_reject, &rc);
+            if (pw_spool_read(r->spool, m->seq, 1, report_reject, &rc) == -ENOMEM)
+                return -ENOMEM;
             return pw_spool_ack(r->spool, m->seq);
         }
         if (m->seq == 0)
@@ -422,7 +510,8 @@ static int receive(struct run *r, int timeout_ms)
             rc = on_answer(r, &m);
         zmq_msg_close(&msg);
     }
-    return rc;
+    int rrc = record_rejections(r);
+    return rc != 0 ? rc : rrc;
 }
 
 static int loop(struct run *r, volatile sig_atomic_t *stop)
@@ -494,7 +583,8 @@ int pw_collector_run(const pw_collector_opts_t *opts, pw_collector_reject_fn on_
         o.timeout_ms = 30000;
     if (o.resend_ms <= 0)
         o.resend_ms = 2000;
-    struct run r = {.o = &o, .res = res, .on_reject = on_reject, .ctx = ctx, .inotify = -1};
+    struct run r = {.o = &o, .res = res, .on_reject = on_reject, .ctx = ctx, .inotify = -1,
+                    .resending = o.resend};
     void *zctx = NULL;
     int rc = pw_spool_open(&r.spool, o.spool_dir, o.district, o.spool_max);
     if (rc != 0) {
@@ -541,6 +631,7 @@ out:
     pw_datafile_destroy(&r.df);
     pw_buf_free(&r.buf);
     pw_buf_free(&r.frame);
+    free(r.rej);
     if (r.inotify >= 0)
         close(r.inotify);
     return rc;
