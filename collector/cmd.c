@@ -45,7 +45,8 @@ static const char usage_text[] =
     "  --catalog FILE       check the file against this catalog before sending\n"
     "  --window N           updates in flight at most (default 4096)\n"
     "  --timeout SEC        without --follow: give up after SEC seconds without an\n"
-    "                       answer, keeping the rest spooled (default 30)\n"
+    "                       answer, keeping the rest spooled (default 30); says\n"
+    "                       when handshakes failed (keys or --insecure at fault)\n"
     "  --spool-max MIB      spool size bound (default 1024); when full, new\n"
     "                       observations wait in the file, with an error logged\n"
     "  --keys DIR           CURVE: speak as DIR/districts/ID.secret to the server\n"
@@ -260,9 +261,10 @@ int pw_cmd_collector(int argc, char **argv)
     int rc = pw_collector_run(&opts, on_reject, &rctx, &res, &pw_cli_stop);
     if (rc == PW_ETIMEOUT)
         fprintf(stderr,
-                "planwatch collector: %s: no answer from the aggregator at %s: %llu updates "
+                "planwatch collector: %s: no answer from the aggregator at %s%s%s: %llu updates "
                 "kept in the spool %s, sent on the next run\n",
-                opts.district, opts.connect, (unsigned long long)res.pending, opts.spool_dir);
+                opts.district, opts.connect, res.handshake[0] ? ": " : "", res.handshake,
+                (unsigned long long)res.pending, opts.spool_dir);
     else if (rc == PW_ESTOREFULL)
         fprintf(stderr,
                 "planwatch collector: %s: the aggregator's store or our spool is full: %llu "

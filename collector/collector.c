@@ -12,6 +12,7 @@
 
 #include "pw/auth.h"
 #include "pw/error.h"
+#include "pw/handshake.h"
 #include "pw/log.h"
 #include "pw/util.h"
 #include "spool.h"
@@ -40,6 +41,7 @@ struct run {
     void *ctx;
     pw_spool_t *spool;
     void *sock;
+    pw_handshake_t *hs;    /* the socket's failed handshakes: keys, when no answer comes */
     pw_datafile_t *df;     /* the file as last read, for line numbers */
     size_t spool_pos;      /* df->obs before this are spooled (or were unchanged) */
     size_t slice;          /* observations spooled by the next spool_more() */
@@ -564,9 +566,12 @@ static int loop(struct run *r, volatile sig_atomic_t *stop)
         if (rc == 0 && pending > 0 && r->o->follow && stuck >= SILENCE_LOGMS &&
             pw_mono_ms() - r->last_silence_log >= SILENCE_LOGMS) {
             r->last_silence_log = pw_mono_ms();
-            PW_WARN("%s for %lld s: %llu updates kept in the spool",
+            char hint[192];
+            bool keys = pw_handshake_hint(r->hs, hint, sizeof(hint));
+            PW_WARN("%s for %lld s: %llu updates kept in the spool%s%s",
                     r->refused ? "the aggregator refuses updates (store full)" : "no progress",
-                    (long long)(stuck / 1000), (unsigned long long)pending);
+                    (long long)(stuck / 1000), (unsigned long long)pending, keys ? "; " : "",
+                    hint);
         }
     }
     return rc;
@@ -608,6 +613,8 @@ int pw_collector_run(const pw_collector_opts_t *opts, pw_collector_reject_fn on_
     if ((rc = pw_curve_client_setup(r.sock, o.connect, o.keys_dir, "districts", o.district,
                                     "aggregator", o.insecure)) != 0)
         goto out;
+    if ((rc = pw_handshake_watch(zctx, r.sock, false, "intake", &r.hs)) != 0)
+        goto out;
     if (zmq_connect(r.sock, o.connect) != 0) {
         rc = -zmq_errno();
         PW_ERROR("zmq_connect(%s) failed: %s", o.connect, pw_strerror(rc));
@@ -623,6 +630,8 @@ out:
         res->stored = res->answered - res->rejected;
         res->pending = pw_spool_pending(r.spool);
     }
+    pw_handshake_hint(r.hs, res->handshake, sizeof(res->handshake));
+    pw_handshake_destroy(&r.hs);
     if (r.sock)
         zmq_close(r.sock);
     if (zctx)

@@ -62,6 +62,7 @@ typedef struct pw_collector_result {
     size_t still_rejected; /**< lines rejected by an earlier run, unchanged since */
     size_t resent;    /**< sends of an update already sent */
     uint64_t pending; /**< left in the spool at the end */
+    char handshake[192]; /**< why handshakes with the aggregator failed, if they did; else "" */
 } pw_collector_result_t;
 
 /**

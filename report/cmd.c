@@ -32,7 +32,8 @@ static const char usage_text[] =
     "  --html FILE          write the report as one self-contained HTML page\n"
     "  --csv FILE           write the table as CSV (UTF-8 with BOM, RFC 4180)\n"
     "  --catalog FILE       indicator catalog (default: the Wuhan plan's)\n"
-    "  --timeout SEC        how long to wait for the publisher (default 10)\n"
+    "  --timeout SEC        how long to wait for the publisher (default 10); a\n"
+    "                       timeout says when handshakes failed (keys at fault)\n"
     "  --keys DIR           with --connect: CURVE as the desk key DIR/desks/DESK.secret\n"
     "  --desk NAME          the desk key to use (default bureau)\n"
     "  --insecure           with --connect: allow tcp:// without CURVE\n"
@@ -102,7 +103,8 @@ int pw_cmd_report(int argc, char **argv)
         {"insecure", no_argument, 0, 'I'},       {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *store = NULL, *connect = NULL, *snapshot = NULL, *html = NULL, *csv = NULL;
-    pw_client_auth_t auth = {0};
+    char why[192] = "";
+    pw_client_auth_t auth = {.why = why, .why_len = sizeof(why)};
     const char *catalog_path = NULL;
     bool have_period = false;
     pw_period_t period = {0, 0};
@@ -185,8 +187,8 @@ int pw_cmd_report(int argc, char **argv)
         fprintf(stderr, "planwatch report: no data%s%s in %s\n", have_period ? " for " : "", pt,
                 store ? store : connect);
     } else if (rc != 0) {
-        fprintf(stderr, "planwatch report: cannot read %s: %s\n", store ? store : connect,
-                pw_strerror(rc));
+        fprintf(stderr, "planwatch report: cannot read %s: %s%s%s\n", store ? store : connect,
+                pw_strerror(rc), why[0] ? ": " : "", why);
     }
     if (rc == 0)
         rc = write_files(rep, html, csv, store ? store : connect);
