@@ -56,7 +56,8 @@ struct run {
     bool welcomed;
     uint64_t next;         /* next sequence to send */
     uint64_t highest_sent;
-    uint64_t run_acked0;   /* answered before this run */
+    uint64_t run_acked0;   /* answered before this run (or before the spool restarted) */
+    uint64_t answered0;    /* answered in this run before the spool restarted */
     int64_t last_hello, last_answer, last_send, last_watch, last_silence_log;
     int64_t last_progress; /* when the answered sequence last moved */
     bool full_warned;
@@ -416,6 +417,32 @@ static int report_reject(void *ctx, const pw_msg_t *m)
     return keep_rejection(rc->r, m, line, rc->reason, rc->text) == 0 ? 1 : -ENOMEM;
 }
 
+/*
+ * The aggregator lost updates it had acknowledged (its store was replaced or
+ * restored from a backup). They are gone from the spool, and its last-value
+ * table no longer says what the aggregator holds: start over as a new
+ * instance and spool the whole file again.
+ */
+static int start_over(struct run *r, uint64_t has, uint64_t acked)
+{
+    PW_WARN("aggregator has only up to %llu of ours, %llu were answered: its store was "
+            "replaced or restored; sending all of %s again as a new instance",
+            (unsigned long long)has, (unsigned long long)acked, r->o->data);
+    r->answered0 += (size_t)(acked - r->run_acked0);
+    int rc = pw_spool_restart(r->spool);
+    if (rc != 0)
+        return rc;
+    r->run_acked0 = 0;
+    r->welcomed = false;
+    r->last_hello = 0;
+    r->next = 1;
+    r->highest_sent = 0;
+    r->loaded = false; /* read and spooled again, all of it, now */
+    r->last_watch = 0;
+    r->unspooled = true;
+    return 0;
+}
+
 static int on_answer(struct run *r, const pw_msg_t *m)
 {
     if (m->type == PW_MSG_NACK && m->epoch == 0 && m->reason == PW_EMALFORMED && !r->welcomed &&
@@ -433,9 +460,7 @@ static int on_answer(struct run *r, const pw_msg_t *m)
     switch (m->type) {
     case PW_MSG_WELCOME:
         if (m->seq < acked)
-            PW_WARN("aggregator has only up to %llu of ours, %llu were answered: was its "
-                    "store replaced?",
-                    (unsigned long long)m->seq, (unsigned long long)acked);
+            return start_over(r, m->seq, acked);
         if (!r->welcomed)
             PW_INFO("connected to %s: %llu committed, %llu waiting", r->o->connect,
                     (unsigned long long)m->seq, (unsigned long long)(head - m->seq));
@@ -626,7 +651,7 @@ int pw_collector_run(const pw_collector_opts_t *opts, pw_collector_reject_fn on_
 out:
     if (r.spool) {
         pw_spool_flush(r.spool);
-        res->answered = (size_t)(pw_spool_acked(r.spool) - r.run_acked0);
+        res->answered = r.answered0 + (size_t)(pw_spool_acked(r.spool) - r.run_acked0);
         res->stored = res->answered - res->rejected;
         res->pending = pw_spool_pending(r.spool);
     }

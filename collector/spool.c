@@ -699,3 +699,28 @@ int pw_spool_rejected(pw_spool_t *self, const pw_obs_t *obs, size_t n,
         *found_out = found;
     return rc;
 }
+
+int pw_spool_restart(pw_spool_t *self)
+{
+    MDB_txn *txn;
+    int rc = pw__mdb_rc(mdb_txn_begin(self->env, NULL, 0, &txn));
+    if (rc != 0)
+        return rc;
+    uint64_t epoch = pw_random_u64();
+    MDB_dbi meta = self->dbi[DB_META];
+    if ((rc = pw__mdb_rc(mdb_drop(txn, self->dbi[DB_PENDING], 0))) != 0 ||
+        (rc = pw__mdb_rc(mdb_drop(txn, self->dbi[DB_LAST], 0))) != 0 ||
+        (rc = pw__mdb_rc(mdb_drop(txn, self->dbi[DB_REJECTED], 0))) != 0 ||
+        (rc = meta_put_u64(txn, meta, "epoch", epoch)) != 0 ||
+        (rc = meta_put_u64(txn, meta, "next", 1)) != 0 ||
+        (rc = meta_put_u64(txn, meta, "acked", 0)) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    if ((rc = pw__mdb_rc(mdb_txn_commit(txn))) != 0)
+        return rc;
+    self->epoch = epoch;
+    self->head = self->acked = self->stored_acked = self->removed = 0;
+    self->has_rejected = false;
+    return frame_prefix(self); /* the stored updates start with the epoch */
+}

@@ -90,6 +90,16 @@ int pw_spool_rejected(pw_spool_t *self, const pw_obs_t *obs, size_t n,
                       void (*fn)(void *ctx, const pw_obs_t *o, const pw_spool_rejection_t *rej),
                       void *ctx, size_t *found_out);
 
+/**
+ * Starts the spool over as a new collector instance: a new epoch, sequence
+ * 1, nothing pending, no last values and no rejections, so that the next
+ * pw_spool_add() spools everything. For an aggregator that lost updates it
+ * had acknowledged (its store replaced or restored): they cannot be sent
+ * again under the old epoch, whose sequence it expects to go on from what it
+ * has. 0 or PW_ESTORE.
+ */
+int pw_spool_restart(pw_spool_t *self);
+
 /** Calls fn for pending updates from seq on, in order, at most max; stops on non-zero. */
 int pw_spool_read(pw_spool_t *self, uint64_t from, size_t max,
                   int (*fn)(void *ctx, const pw_msg_t *update), void *ctx);

@@ -445,3 +445,32 @@ Test(pipeline, a_file_titled_for_another_district_is_warned_about)
     free(err);
     stop_servers(&s);
 }
+
+Test(pipeline, resend_repairs_an_aggregator_whose_store_was_replaced)
+{
+    struct servers s;
+    snprintf(s.store, sizeof(s.store), "%s/store", dir);
+    snprintf(s.intake, sizeof(s.intake), "tcp://127.0.0.1:%d", pw_free_port());
+    start_aggregator(&s);
+    char right[256], spool[128], cmd[256];
+    snprintf(right, sizeof(right), "%s/districts/jiangan.csv", DATA);
+    snprintf(spool, sizeof(spool), "%s/spool-jiangan", dir);
+    char *out, *err;
+    cr_assert_eq(collect_as_jiangan(&s, right, spool, NULL, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    /* The store is lost (restored from an old backup, say): empty. */
+    cr_assert_eq(pw_proc_stop(&s.agg, 10000), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", s.store);
+    cr_assert_eq(system(cmd), 0);
+    start_aggregator(&s);
+    /* The aggregator once acknowledged everything: --resend learns it has
+     * nothing, starts over as a new instance and sends the whole file. */
+    cr_assert_eq(collect_as_jiangan(&s, right, spool, "--resend", &out, &err), 0, "%s", err);
+    cr_assert(strstr(err, "its store was replaced or restored"), "%s", err);
+    cr_assert(strstr(out, "31 updates sent, 31 stored, 0 rejected"), "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(store_matches(&s, right), 31);
+    cr_assert_eq(pw_proc_stop(&s.agg, 10000), 0);
+}

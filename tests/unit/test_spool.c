@@ -427,3 +427,26 @@ Test(spool, a_rejection_is_remembered_until_the_value_changes)
     cr_assert_eq(pw_spool_rejected(spool, o, 2, NULL, NULL, &found), PW_OK);
     cr_assert_eq(found, 0);
 }
+
+Test(spool, a_restart_is_a_new_instance_that_spools_everything_again)
+{
+    cr_assert_eq(add_n(10, 100), 10);
+    cr_assert_eq(pw_spool_ack(spool, 10), PW_OK);
+    uint64_t epoch = pw_spool_epoch(spool);
+    cr_assert_eq(add_n(10, 100), 0, "unchanged: nothing spooled");
+    cr_assert_eq(pw_spool_restart(spool), PW_OK);
+    cr_assert_neq(pw_spool_epoch(spool), epoch);
+    cr_assert_eq(pw_spool_head(spool), 0);
+    cr_assert_eq(pw_spool_acked(spool), 0);
+    cr_assert_eq(add_n(10, 100), 10, "no last values: everything again");
+    /* It lasts, and its updates carry the new epoch from sequence 1. */
+    epoch = pw_spool_epoch(spool);
+    pw_spool_destroy(&spool);
+    cr_assert_eq(pw_spool_open(&spool, dir, "d05", 0), PW_OK);
+    cr_assert_eq(pw_spool_epoch(spool), epoch);
+    struct frames f = {0};
+    cr_assert_eq(pw_spool_read_frames(spool, 1, 64, collect, &f), PW_OK);
+    cr_assert_eq(f.n, 10);
+    cr_assert_eq(f.seq[0], 1);
+    cr_assert_eq(f.msg[0].epoch, epoch);
+}
