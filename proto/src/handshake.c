@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +48,11 @@ int pw_handshake_watch(void *ctx, void *sock, bool server, const char *name,
     snprintf(self->name, sizeof(self->name), "%s", name);
     for (size_t i = 0; i < FDS; i++)
         self->fds[i].fd = -1;
-    char ep[64];
-    snprintf(ep, sizeof(ep), "inproc://pw-handshake-%p", sock);
+    /* A socket's address alone could come back for a socket made after
+     * this one closed, before its monitor's endpoint is gone. */
+    static atomic_uint serial;
+    char ep[80];
+    snprintf(ep, sizeof(ep), "inproc://pw-handshake-%p-%u", sock, atomic_fetch_add(&serial, 1));
     int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
     if (server)
