@@ -14,6 +14,7 @@
 #include "model.h"
 #include "pw/auth.h"
 #include "pw/error.h"
+#include "pw/handshake.h"
 #include "pw/log.h"
 #include "pw/msg.h"
 #include "pw/util.h"
@@ -104,6 +105,7 @@ struct pw_aggregator {
     char endpoints[1024];
     uint64_t n_stored, n_dup, n_rejected, n_batches;
     pw_zap_t *zap;         /* CURVE only: the handshake handler */
+    pw_handshake_t *hs;    /* logs the handshakes refused before ZAP sees them */
     pw_keyring_t *ring;    /* CURVE only: the district keys accepted */
     int *ring_district;    /* the district of each key of ring */
     uint64_t n_forbidden;  /* updates or hellos naming another district than their key's */
@@ -332,6 +334,10 @@ static int bind_all(pw_aggregator_t *self)
     int rc = secure(self);
     if (rc != 0)
         return rc;
+    if ((rc = pw_handshake_watch(self->ctx, self->router, true, "intake", &self->hs)) != 0) {
+        PW_ERROR("cannot watch the intake's handshakes: %s", pw_strerror(rc));
+        return rc;
+    }
     size_t off = 0;
     for (size_t i = 0; i < self->opts.nbinds; i++) {
         if (zmq_bind(self->router, self->opts.binds[i]) != 0) {
@@ -439,6 +445,7 @@ void pw_aggregator_destroy(pw_aggregator_t **self_p)
     if (!self_p || !*self_p)
         return;
     pw_aggregator_t *self = *self_p;
+    pw_handshake_destroy(&self->hs); /* stops the monitor: before the socket goes */
     if (self->router)
         zmq_close(self->router);
     if (self->notify)
@@ -1006,11 +1013,14 @@ int pw_aggregator_run(pw_aggregator_t *self, volatile sig_atomic_t *stop)
                 PW_ERROR("keys not reloaded: the previous district keys stay in force");
         }
         zmq_pollitem_t items[] = {{self->router, 0, ZMQ_POLLIN, 0},
+                                  {pw_handshake_socket(self->hs), 0, ZMQ_POLLIN, 0},
                                   {self->zap ? pw_zap_socket(self->zap) : NULL, 0, ZMQ_POLLIN, 0}};
-        int n = zmq_poll(items, self->zap ? 2 : 1, 200);
+        int n = zmq_poll(items, self->zap ? 3 : 2, 200);
         check_silence(self);
         write_metrics(self, false);
-        if (n > 0 && self->zap && (items[1].revents & ZMQ_POLLIN))
+        if (n > 0 && (items[1].revents & ZMQ_POLLIN))
+            pw_handshake_read(self->hs);
+        if (n > 0 && self->zap && (items[2].revents & ZMQ_POLLIN))
             pw_zap_serve(self->zap, self->ring);
         if (n < 0) {
             if (zmq_errno() == EINTR)

@@ -18,12 +18,16 @@ static const char usage_text[] =
     "usage: planwatch collector --district ID --data FILE [options]\n"
     "\n"
     "Sends a district's observations to the aggregator. Each observation that is\n"
-    "new or changed is first committed to the collector's spool, and leaves it only\n"
-    "when the aggregator has answered: acknowledged (stored) or rejected (printed\n"
-    "with the reason). A collector restarted after a crash resends what is\n"
-    "unanswered. Without --follow it exits once everything is answered: 0 when all\n"
-    "was stored, 1 otherwise. With --follow it keeps watching the file and sends\n"
-    "every change, spooling through aggregator outages, until SIGINT or SIGTERM.\n"
+    "new or changed since this spool last sent it is first committed to the\n"
+    "collector's spool, and leaves it only when the aggregator has answered:\n"
+    "acknowledged (stored) or rejected (printed with the reason). A rejected line is\n"
+    "printed again by every run while it holds the same value. A collector restarted\n"
+    "after a crash resends what is unanswered. Without --follow it exits once\n"
+    "everything is answered: 0 when all was stored, 1 otherwise (also when a line\n"
+    "rejected before is unchanged). With --follow it keeps watching the file and\n"
+    "sends every change, spooling through aggregator outages, until SIGINT or\n"
+    "SIGTERM. With --catalog, a file whose title (its first comment lines) names\n"
+    "another office than --district gets a warning with its file:line.\n"
     "\n"
     "options:\n"
     "  --district ID        the reporter's id in the catalog (required)\n"
@@ -41,12 +45,19 @@ static const char usage_text[] =
     "                       full file system (exit 1)\n"
     "  --follow             keep running: watch the file and send every change\n"
     "  --period P           send only this period's observations (repeatable)\n"
+    "  --resend             send every observation of the file again, changed or\n"
+    "                       not, as new revisions: the aggregator's values become\n"
+    "                       the file's (after a wrong file was sent for ID, from\n"
+    "                       this or another spool or machine). An aggregator that\n"
+    "                       lost updates it had acknowledged (store replaced) is\n"
+    "                       noticed on connecting: the whole file is sent again\n"
     "  --catalog FILE       check the file against this catalog before sending:\n"
     "                       known elements, periods in the plan, whole counts,\n"
     "                       no value above its element's max\n"
     "  --window N           updates in flight at most (default 4096)\n"
     "  --timeout SEC        without --follow: give up after SEC seconds without an\n"
-    "                       answer, keeping the rest spooled (default 30)\n"
+    "                       answer, keeping the rest spooled (default 30); says\n"
+    "                       when handshakes failed (keys or --insecure at fault)\n"
     "  --spool-max MIB      spool size bound (default 1024); when full, new\n"
     "                       observations wait in the file, with an error logged\n"
     "  --keys DIR           CURVE: speak as DIR/districts/ID.secret to the server\n"
@@ -64,13 +75,21 @@ struct reject_ctx {
     const char *file;
 };
 
-static void on_reject(void *ctx, const pw_msg_t *m, int line, int reason, const char *text)
+static void on_reject(void *ctx, const pw_msg_t *m, int line, int reason, const char *text,
+                      bool before)
 {
     const struct reject_ctx *rc = ctx;
     char ptext[PW_PERIOD_STRMAX];
     pw_period_format(m->period, ptext);
-    fprintf(stderr, "planwatch collector: %s:%d: %s %s = %g rejected by the aggregator: %s (%s)\n",
-            rc->file, line, m->element, ptext, m->value, pw_err_name(reason), text);
+    if (before)
+        fprintf(stderr,
+                "planwatch collector: %s:%d: %s %s = %g was rejected by the aggregator: %s (%s); "
+                "fix the line (not sent again while it holds this value)\n",
+                rc->file, line, m->element, ptext, m->value, pw_err_name(reason), text);
+    else
+        fprintf(stderr,
+                "planwatch collector: %s:%d: %s %s = %g rejected by the aggregator: %s (%s)\n",
+                rc->file, line, m->element, ptext, m->value, pw_err_name(reason), text);
 }
 
 /*
@@ -149,7 +168,7 @@ int pw_cmd_collector(int argc, char **argv)
         {"spool-max", required_argument, 0, 'M'}, {"log-level", required_argument, 0, 'l'},
         {"keys", required_argument, 0, 'k'},      {"insecure", no_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'},            {"check-config", no_argument, 0, 'K'},
-        {0, 0, 0, 0}};
+        {"resend", no_argument, 0, 'R'},          {0, 0, 0, 0}};
     int crc = pw_config_expand("collector", longopts, &argc, &argv);
     if (crc != 0)
         return crc;
@@ -175,6 +194,9 @@ int pw_cmd_collector(int argc, char **argv)
             break;
         case 'F':
             opts.follow = true;
+            break;
+        case 'R':
+            opts.resend = true;
             break;
         case 'k':
             opts.keys_dir = optarg;
@@ -254,9 +276,10 @@ int pw_cmd_collector(int argc, char **argv)
     int rc = pw_collector_run(&opts, on_reject, &rctx, &res, &pw_cli_stop);
     if (rc == PW_ETIMEOUT)
         fprintf(stderr,
-                "planwatch collector: %s: no answer from the aggregator at %s: %llu updates "
+                "planwatch collector: %s: no answer from the aggregator at %s%s%s: %llu updates "
                 "kept in the spool %s, sent on the next run\n",
-                opts.district, opts.connect, (unsigned long long)res.pending, opts.spool_dir);
+                opts.district, opts.connect, res.handshake[0] ? ": " : "", res.handshake,
+                (unsigned long long)res.pending, opts.spool_dir);
     else if (rc == PW_ESTOREFULL)
         fprintf(stderr,
                 "planwatch collector: %s: the aggregator's store or our spool is full: %llu "
@@ -266,9 +289,14 @@ int pw_cmd_collector(int argc, char **argv)
         ; /* the parser's message is out already */
     else if (rc != 0)
         fprintf(stderr, "planwatch collector: %s: %s\n", opts.district, pw_strerror(rc));
-    if (rc == 0 && !quiet)
+    if (rc == 0 && !quiet && res.still_rejected)
+        printf("%s: %zu updates sent, %zu stored, %zu rejected, %zu rejected before and "
+               "unchanged%s\n",
+               opts.district, res.answered, res.stored, res.rejected, res.still_rejected,
+               pw_cli_stop ? " (stopped)" : "");
+    else if (rc == 0 && !quiet)
         printf("%s: %zu updates sent, %zu stored, %zu rejected%s\n", opts.district, res.answered,
                res.stored, res.rejected, pw_cli_stop ? " (stopped)" : "");
     pw_catalog_destroy(&cat);
-    return rc == 0 && res.rejected == 0 ? 0 : 1;
+    return rc == 0 && res.rejected == 0 && res.still_rejected == 0 ? 0 : 1;
 }

@@ -13,6 +13,7 @@
 #include "lmdb_util.h"
 #include "pw/auth.h"
 #include "pw/error.h"
+#include "pw/handshake.h"
 #include "pw/log.h"
 #include "pw/util.h"
 #include "spool.h"
@@ -44,17 +45,23 @@ struct run {
     void *ctx;
     pw_spool_t *spool;
     void *sock;
+    pw_handshake_t *hs;    /* the socket's failed handshakes: keys, when no answer comes */
     pw_datafile_t *df;     /* the file as last read, for line numbers */
     size_t spool_pos;      /* df->obs before this are spooled (or were unchanged) */
     size_t slice;          /* observations spooled by the next spool_more() */
     size_t file_added;     /* updates spooled from df so far */
+    bool resending;        /* --resend: the file is not spooled completely yet */
+    size_t resend_pos;     /* df->obs from here on are resent, before only if changed */
+    pw_spool_rejection_t *rej; /* rejections answered, not yet recorded in the spool */
+    size_t nrej, caprej;
     struct file_sig sig;
     bool loaded;           /* the file has been read at least once */
     bool unspooled;        /* the spool was full: part of the file still waits */
     bool welcomed;
     uint64_t next;         /* next sequence to send */
     uint64_t highest_sent;
-    uint64_t run_acked0;   /* answered before this run */
+    uint64_t run_acked0;   /* answered before this run (or before the spool restarted) */
+    uint64_t answered0;    /* answered in this run before the spool restarted */
     int64_t last_hello, last_answer, last_send, last_watch, last_silence_log;
     int64_t last_progress; /* when the answered sequence last moved */
     bool full_warned;
@@ -217,6 +224,30 @@ static int spool_ack(struct run *r, uint64_t seq)
     return rc;
 }
 
+static void still_rejected(void *ctx, const pw_obs_t *o, const pw_spool_rejection_t *rej)
+{
+    struct run *r = ctx;
+    pw_msg_t m;
+    memset(&m, 0, sizeof(m));
+    m.type = PW_MSG_UPDATE;
+    snprintf(m.element, sizeof(m.element), "%s", o->element);
+    m.period = o->period;
+    m.value = o->value;
+    if (r->on_reject)
+        r->on_reject(r->ctx, &m, o->line ? o->line : rej->line, rej->reason, rej->text, true);
+}
+
+/* Once the file is spooled: the lines an earlier run had rejected and that
+ * still hold the rejected value are reported again, as that run did, so a
+ * rerun does not pass over a typo in silence. */
+static int report_still_rejected(struct run *r)
+{
+    size_t found = 0;
+    int rc = pw_spool_rejected(r->spool, r->df->obs, r->df->n, still_rejected, r, &found);
+    r->res->still_rejected += found;
+    return rc;
+}
+
 /* Spools the next slice of the file as last read: what is new or changed,
  * a transaction per chunk. 0, or a spool error. */
 static int spool_more(struct run *r)
@@ -228,9 +259,17 @@ static int spool_more(struct run *r)
         n = r->slice;
     if (r->slice < SPOOL_SLICE_MAX)
         r->slice *= 2;
-    int rc = pw_spool_add(r->spool, r->df->obs + r->spool_pos, n, pw_now_ms(), &added);
+    /* --resend on a spool that filled up: what was resent already is only
+     * spooled again if it changed meanwhile. */
+    bool resend = r->resending && r->spool_pos >= r->resend_pos;
+    if (r->resending && !resend && n > r->resend_pos - r->spool_pos)
+        n = r->resend_pos - r->spool_pos;
+    int rc = (resend ? pw_spool_resend : pw_spool_add)(r->spool, r->df->obs + r->spool_pos, n,
+                                                       pw_now_ms(), &added);
     r->res->spooled += added;
     r->file_added += added;
+    if ((rc == PW_ESTOREFULL || pw__mdb_nospace(rc)) && resend)
+        r->resend_pos = r->spool_pos + added; /* resending spools every one */
     if (pw__mdb_nospace(rc)) {
         /* The chunks before the one that failed are spooled: the same
          * comparison skips them when the slice is tried again. */
@@ -263,18 +302,35 @@ static int spool_more(struct run *r)
     if (r->spool_pos < r->df->n)
         return 0;
     if (r->file_added)
-        PW_INFO("%zu updates spooled from %s", r->file_added, r->o->data);
+        PW_INFO("%zu updates spooled from %s%s", r->file_added, r->o->data,
+                r->resending ? " (--resend: all of them)" : "");
     if (r->full_warned)
         PW_INFO("spool has room again: %s is spooled completely", r->o->data);
     r->full_warned = false;
     r->unspooled = false;
-    return 0;
+    r->resending = false;
+    return report_still_rejected(r);
 }
 
 /* True while part of the file as last read is still to be spooled. */
 static bool spooling(const struct run *r)
 {
     return r->df && r->spool_pos < r->df->n;
+}
+
+/* A file whose title names another office is most likely that office's
+ * file, picked by mistake: its figures would overwrite this district's. It
+ * is only a warning, as a title is free text, but a loud one. */
+static void warn_other_district(const struct run *r)
+{
+    int line;
+    const pw_district_t *other;
+    pw_datafile_names_other(r->o->data, r->o->catalog, r->o->district, &line, &other);
+    if (other)
+        PW_WARN("%s:%d: the file's title names %s (%s, %s), not %s: is it the right file? Its "
+                "figures are sent as %s's",
+                r->o->data, line, other->id, other->name_zh, other->name_en, r->o->district,
+                r->o->district);
 }
 
 /* Reads the file when it changed (or was not spooled completely) and starts
@@ -297,6 +353,8 @@ static int load_file(struct run *r)
         }
         return r->o->follow ? 0 : PW_EDATA;
     }
+    if (r->o->catalog)
+        warn_other_district(r);
     size_t n = 0;
     for (size_t i = 0; i < df->n; i++)
         if (selected(r->o, df->obs[i].period))
@@ -385,13 +443,71 @@ struct reject_ctx {
     const char *text;
 };
 
+/* Keeps a rejection to record in the spool after this batch of answers:
+ * one transaction for them all. */
+static int keep_rejection(struct run *r, const pw_msg_t *m, int line, int reason,
+                          const char *text)
+{
+    pw_spool_rejection_t *grown = r->rej;
+    if (r->nrej == r->caprej) {
+        size_t cap = r->caprej ? r->caprej * 2 : 16;
+        if (!(grown = realloc(r->rej, cap * sizeof(*grown))))
+            return -ENOMEM;
+        r->rej = grown;
+        r->caprej = cap;
+    }
+    pw_spool_rejection_t *k = &r->rej[r->nrej++];
+    memset(k, 0, sizeof(*k));
+    k->period = m->period;
+    snprintf(k->element, sizeof(k->element), "%s", m->element);
+    k->value = m->value;
+    k->reason = reason;
+    k->line = line;
+    snprintf(k->text, sizeof(k->text), "%s", text);
+    return 0;
+}
+
+static int record_rejections(struct run *r)
+{
+    int rc = pw_spool_reject(r->spool, r->rej, r->nrej);
+    r->nrej = 0;
+    return rc;
+}
+
 static int report_reject(void *ctx, const pw_msg_t *m)
 {
     struct reject_ctx *rc = ctx;
+    int line = line_of(rc->r, m);
     rc->r->res->rejected++;
     if (rc->r->on_reject)
-        rc->r->on_reject(rc->r->ctx, m, line_of(rc->r, m), rc->reason, rc->text);
-    return 1; /* just this one */
+        rc->r->on_reject(rc->r->ctx, m, line, rc->reason, rc->text, false);
+    return keep_rejection(rc->r, m, line, rc->reason, rc->text) == 0 ? 1 : -ENOMEM;
+}
+
+/*
+ * The aggregator lost updates it had acknowledged (its store was replaced or
+ * restored from a backup). They are gone from the spool, and its last-value
+ * table no longer says what the aggregator holds: start over as a new
+ * instance and spool the whole file again.
+ */
+static int start_over(struct run *r, uint64_t has, uint64_t acked)
+{
+    PW_WARN("aggregator has only up to %llu of ours, %llu were answered: its store was "
+            "replaced or restored; sending all of %s again as a new instance",
+            (unsigned long long)has, (unsigned long long)acked, r->o->data);
+    r->answered0 += (size_t)(acked - r->run_acked0);
+    int rc = pw_spool_restart(r->spool);
+    if (rc != 0)
+        return rc;
+    r->run_acked0 = 0;
+    r->welcomed = false;
+    r->last_hello = 0;
+    r->next = 1;
+    r->highest_sent = 0;
+    r->loaded = false; /* read and spooled again, all of it, now */
+    r->last_watch = 0;
+    r->unspooled = true;
+    return 0;
 }
 
 static int on_answer(struct run *r, const pw_msg_t *m)
@@ -411,9 +527,7 @@ static int on_answer(struct run *r, const pw_msg_t *m)
     switch (m->type) {
     case PW_MSG_WELCOME:
         if (m->seq < acked)
-            PW_WARN("aggregator has only up to %llu of ours, %llu were answered: was its "
-                    "store replaced?",
-                    (unsigned long long)m->seq, (unsigned long long)acked);
+            return start_over(r, m->seq, acked);
         if (!r->welcomed)
             PW_INFO("connected to %s: %llu committed, %llu waiting", r->o->connect,
                     (unsigned long long)m->seq, (unsigned long long)(head - m->seq));
@@ -459,7 +573,8 @@ static int on_answer(struct run *r, const pw_msg_t *m)
         }
         if (m->seq > acked && m->seq <= head) {
             struct reject_ctx rc = {r, m->reason, m->text};
-            pw_spool_read(r->spool, m->seq, 1, report_reject, &rc);
+            if (pw_spool_read(r->spool, m->seq, 1, report_reject, &rc) == -ENOMEM)
+                return -ENOMEM;
             return spool_ack(r, m->seq);
         }
         if (m->seq == 0)
@@ -492,7 +607,8 @@ static int receive(struct run *r, int timeout_ms)
             rc = on_answer(r, &m);
         zmq_msg_close(&msg);
     }
-    return rc;
+    int rrc = record_rejections(r);
+    return rc != 0 ? rc : rrc;
 }
 
 static int loop(struct run *r, volatile sig_atomic_t *stop)
@@ -555,9 +671,12 @@ static int loop(struct run *r, volatile sig_atomic_t *stop)
         if (rc == 0 && pending > 0 && r->o->follow && stuck >= SILENCE_LOGMS &&
             pw_mono_ms() - r->last_silence_log >= SILENCE_LOGMS) {
             r->last_silence_log = pw_mono_ms();
-            PW_WARN("%s for %lld s: %llu updates kept in the spool",
+            char hint[192];
+            bool keys = pw_handshake_hint(r->hs, hint, sizeof(hint));
+            PW_WARN("%s for %lld s: %llu updates kept in the spool%s%s",
                     r->refused ? "the aggregator refuses updates (store full)" : "no progress",
-                    (long long)(stuck / 1000), (unsigned long long)pending);
+                    (long long)(stuck / 1000), (unsigned long long)pending, keys ? "; " : "",
+                    hint);
         }
     }
     return rc;
@@ -574,7 +693,8 @@ int pw_collector_run(const pw_collector_opts_t *opts, pw_collector_reject_fn on_
         o.timeout_ms = 30000;
     if (o.resend_ms <= 0)
         o.resend_ms = 2000;
-    struct run r = {.o = &o, .res = res, .on_reject = on_reject, .ctx = ctx, .inotify = -1};
+    struct run r = {.o = &o, .res = res, .on_reject = on_reject, .ctx = ctx, .inotify = -1,
+                    .resending = o.resend};
     void *zctx = NULL;
     bool existed = pw__mdb_env_exists(o.spool_dir);
     int rc = pw_spool_open(&r.spool, o.spool_dir, o.district, o.spool_max);
@@ -605,6 +725,8 @@ int pw_collector_run(const pw_collector_opts_t *opts, pw_collector_reject_fn on_
     if ((rc = pw_curve_client_setup(r.sock, o.connect, o.keys_dir, "districts", o.district,
                                     "aggregator", o.insecure)) != 0)
         goto out;
+    if ((rc = pw_handshake_watch(zctx, r.sock, false, "intake", &r.hs)) != 0)
+        goto out;
     if (zmq_connect(r.sock, o.connect) != 0) {
         rc = -zmq_errno();
         PW_ERROR("zmq_connect(%s) failed: %s", o.connect, pw_strerror(rc));
@@ -616,10 +738,12 @@ int pw_collector_run(const pw_collector_opts_t *opts, pw_collector_reject_fn on_
 out:
     if (r.spool) {
         pw_spool_flush(r.spool);
-        res->answered = (size_t)(pw_spool_acked(r.spool) - r.run_acked0);
+        res->answered = r.answered0 + (size_t)(pw_spool_acked(r.spool) - r.run_acked0);
         res->stored = res->answered - res->rejected;
         res->pending = pw_spool_pending(r.spool);
     }
+    pw_handshake_hint(r.hs, res->handshake, sizeof(res->handshake));
+    pw_handshake_destroy(&r.hs);
     if (r.sock)
         zmq_close(r.sock);
     if (zctx)
@@ -628,6 +752,7 @@ out:
     pw_datafile_destroy(&r.df);
     pw_buf_free(&r.buf);
     pw_buf_free(&r.frame);
+    free(r.rej);
     if (r.inotify >= 0)
         close(r.inotify);
     return rc;

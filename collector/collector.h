@@ -25,6 +25,10 @@
  * last answered sequence; the aggregator absorbs duplicates. A hello every
  * second while idle, and a resync after a silence, notice a dead peer.
  *
+ * An update the aggregator rejects is remembered in the spool with its value
+ * and reason: a later run whose file still holds that value reports it again
+ * rather than sending it or forgetting it.
+ *
  * One-shot mode returns once the file is spooled and the spool is empty.
  * Follow mode watches the file and spools every change, until *stop; with the
  * aggregator down it keeps spooling and catches up when it returns.
@@ -47,6 +51,7 @@ typedef struct pw_collector_opts {
     size_t spool_max;            /**< spool size bound in bytes; 0 = 1 GiB */
     const char *keys_dir;        /**< CURVE: DIR/districts/ID.secret, DIR/aggregator.pub */
     bool insecure;               /**< allow TCP without CURVE */
+    bool resend;                 /**< spool every observation of the file, changed or not */
 } pw_collector_opts_t;
 
 typedef struct pw_collector_result {
@@ -54,13 +59,19 @@ typedef struct pw_collector_result {
     size_t answered;  /**< updates answered during this run */
     size_t stored;    /**< of them, acknowledged (stored) */
     size_t rejected;  /**< of them, rejected */
+    size_t still_rejected; /**< lines rejected by an earlier run, unchanged since */
     size_t resent;    /**< sends of an update already sent */
     uint64_t pending; /**< left in the spool at the end */
+    char handshake[192]; /**< why handshakes with the aggregator failed, if they did; else "" */
 } pw_collector_result_t;
 
-/** Called for each rejected update; line is its data-file line, or 0 if unknown. */
+/**
+ * Called for each rejected update; line is its data-file line, or 0 if
+ * unknown. before: the rejection came in an earlier run, and the file still
+ * holds the same value, so it was not sent again.
+ */
 typedef void (*pw_collector_reject_fn)(void *ctx, const pw_msg_t *update, int line, int reason,
-                                       const char *text);
+                                       const char *text, bool before);
 
 /**
  * Runs the collector. 0 when done (one-shot: everything answered; follow:

@@ -19,8 +19,8 @@
 #define REMOVE_MIN 512   /* answered updates removed together at least */
 #define REMOVE_MAX 65536 /* answered updates left in the spool at most */
 
-enum { DB_META, DB_PENDING, DB_LAST, DB_COUNT };
-static const char *const db_names[DB_COUNT] = {"meta", "pending", "last"};
+enum { DB_META, DB_PENDING, DB_LAST, DB_REJECTED, DB_COUNT };
+static const char *const db_names[DB_COUNT] = {"meta", "pending", "last", "rejected"};
 
 struct pw_spool {
     MDB_env *env;
@@ -33,6 +33,8 @@ struct pw_spool {
     uint64_t removed;      /* every update up to it is gone from pending */
     uint64_t remove_batch; /* answered updates left in pending before removal */
     uint64_t max_pending;  /* the spool's bound, in updates */
+    bool has_rejected;     /* "rejected" may hold records: changed values clear theirs */
+    bool resending;        /* pw_spool_resend(): spool values even when unchanged */
     pw_buf_t buf;
     /* What every stored update of this spool starts with, up to its sequence
      * number: map header, version, type, district, epoch and the "s" key. */
@@ -109,6 +111,17 @@ static int first_pending(pw_spool_t *self, MDB_txn *txn)
     return rc;
 }
 
+/* Whether "rejected" holds records: most spools have none, and then spooling
+ * a changed value need not look for one to forget. */
+static int rejected_count(pw_spool_t *self, MDB_txn *txn)
+{
+    MDB_stat st;
+    int rc = pw__mdb_rc(mdb_stat(txn, self->dbi[DB_REJECTED], &st));
+    if (rc == 0)
+        self->has_rejected = st.ms_entries > 0;
+    return rc;
+}
+
 /* The message's fixed part of an update of this spool. */
 static void update_template(const pw_spool_t *self, pw_msg_t *m, int64_t now_ms)
 {
@@ -180,7 +193,8 @@ int pw_spool_open(pw_spool_t **out, const char *dir, const char *district, size_
         if ((rc = pw__mdb_rc(mdb_dbi_open(txn, db_names[i], MDB_CREATE, &self->dbi[i]))) != 0)
             goto fail;
     if ((rc = identity(self, txn, district)) != 0 ||
-        (rc = first_pending(self, txn)) != 0)
+        (rc = first_pending(self, txn)) != 0 ||
+        (rc = rejected_count(self, txn)) != 0)
         goto fail;
     rc = pw__mdb_rc(mdb_txn_commit(txn));
     txn = NULL;
@@ -325,6 +339,17 @@ static int put_last(struct last_table *t, const pw_obs_t *o, bool *changed)
     return pw__mdb_rc(prc);
 }
 
+/* A value spooled anew gets its own answer: a rejection of an earlier
+ * value of the same period and element no longer applies. */
+static int forget_rejected(pw_spool_t *self, MDB_txn *txn, struct last_table *t,
+                           const pw_obs_t *o)
+{
+    char key[PW_PERIOD_STRMAX + PW_ID_MAX];
+    MDB_val k = pw__mdb_val(key, last_key(t, key, o));
+    int mrc = mdb_del(txn, self->dbi[DB_REJECTED], &k, NULL);
+    return mrc == MDB_NOTFOUND ? 0 : pw__mdb_rc(mrc);
+}
+
 #define ADD_CHUNK 16384 /* observations per spool transaction at most */
 
 /* Spools one chunk in one transaction; *added_out counts what it committed. */
@@ -358,8 +383,10 @@ static int add_chunk(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t no
         bool changed;
         if ((rc = put_last(&last, &obs[i], &changed)) != 0)
             break;
-        if (!changed)
+        if (!changed && !self->resending)
             continue;
+        if (self->has_rejected && (rc = forget_rejected(self, txn, &last, &obs[i])) != 0)
+            break;
         m.seq = ++seq;
         size_t elen = strnlen(obs[i].element, sizeof(m.element) - 1);
         memcpy(m.element, obs[i].element, elen);
@@ -555,4 +582,145 @@ int pw_spool_ack(pw_spool_t *self, uint64_t seq)
     if (self->acked - self->stored_acked >= ACK_BATCH || self->acked == self->head)
         return pw_spool_flush(self);
     return 0;
+}
+
+int pw_spool_resend(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t now_ms,
+                    size_t *added_out)
+{
+    self->resending = true;
+    int rc = pw_spool_add(self, obs, n, now_ms, added_out);
+    self->resending = false;
+    return rc;
+}
+
+/*
+ * A rejection record: the value, the reason code and the line, in this
+ * machine's layout like the last-value table (a spool never moves between
+ * machines), then the reason's text.
+ */
+#define REJ_HEAD 16
+
+int pw_spool_reject(pw_spool_t *self, const pw_spool_rejection_t *rej, size_t n)
+{
+    if (n == 0)
+        return 0;
+    MDB_txn *txn;
+    int rc = pw__mdb_rc(mdb_txn_begin(self->env, NULL, 0, &txn));
+    if (rc != 0)
+        return rc;
+    struct last_table t = {0};
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        pw_obs_t o = {.period = rej[i].period, .element = rej[i].element, .value = rej[i].value};
+        char key[PW_PERIOD_STRMAX + PW_ID_MAX];
+        MDB_val k = pw__mdb_val(key, last_key(&t, key, &o)), v;
+        /* Only while the rejected value is still the last one spooled: an
+         * answer that comes after a newer value was spooled is about a value
+         * the file no longer holds. */
+        int mrc = mdb_get(txn, self->dbi[DB_LAST], &k, &v);
+        double last;
+        if (mrc == MDB_NOTFOUND)
+            continue;
+        if (mrc != 0) {
+            rc = pw__mdb_rc(mrc);
+            break;
+        }
+        if (v.mv_size != sizeof(last))
+            continue;
+        memcpy(&last, v.mv_data, sizeof(last));
+        if (last != rej[i].value)
+            continue;
+        unsigned char rec[REJ_HEAD + sizeof(rej[i].text)];
+        size_t tlen = strnlen(rej[i].text, sizeof(rej[i].text) - 1);
+        int32_t reason = rej[i].reason, line = rej[i].line;
+        memcpy(rec, &rej[i].value, 8);
+        memcpy(rec + 8, &reason, 4);
+        memcpy(rec + 12, &line, 4);
+        memcpy(rec + REJ_HEAD, rej[i].text, tlen);
+        v = pw__mdb_val(rec, REJ_HEAD + tlen);
+        rc = pw__mdb_rc(mdb_put(txn, self->dbi[DB_REJECTED], &k, &v, 0));
+    }
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    if ((rc = pw__mdb_rc(mdb_txn_commit(txn))) == 0)
+        self->has_rejected = true;
+    return rc;
+}
+
+int pw_spool_rejected(pw_spool_t *self, const pw_obs_t *obs, size_t n,
+                      void (*fn)(void *ctx, const pw_obs_t *o, const pw_spool_rejection_t *rej),
+                      void *ctx, size_t *found_out)
+{
+    size_t found = 0;
+    if (found_out)
+        *found_out = 0;
+    if (!self->has_rejected || n == 0)
+        return 0;
+    MDB_txn *txn;
+    int rc = pw__mdb_rc(mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn));
+    if (rc != 0)
+        return rc;
+    struct last_table t = {0};
+    for (size_t i = 0; i < n; i++) {
+        char key[PW_PERIOD_STRMAX + PW_ID_MAX];
+        MDB_val k = pw__mdb_val(key, last_key(&t, key, &obs[i])), v;
+        int mrc = mdb_get(txn, self->dbi[DB_REJECTED], &k, &v);
+        if (mrc == MDB_NOTFOUND)
+            continue;
+        if (mrc != 0) {
+            rc = pw__mdb_rc(mrc);
+            break;
+        }
+        pw_spool_rejection_t rej;
+        const unsigned char *p = v.mv_data;
+        if (v.mv_size < REJ_HEAD || v.mv_size > REJ_HEAD + sizeof(rej.text) - 1) {
+            rc = PW_ESTORE;
+            break;
+        }
+        memcpy(&rej.value, p, 8);
+        if (rej.value != obs[i].value)
+            continue; /* the line was changed: it is spooled anew */
+        rej.period = obs[i].period;
+        snprintf(rej.element, sizeof(rej.element), "%s", obs[i].element);
+        int32_t reason, line;
+        memcpy(&reason, p + 8, 4);
+        memcpy(&line, p + 12, 4);
+        rej.reason = reason;
+        rej.line = line;
+        memcpy(rej.text, p + REJ_HEAD, v.mv_size - REJ_HEAD);
+        rej.text[v.mv_size - REJ_HEAD] = '\0';
+        found++;
+        if (fn)
+            fn(ctx, &obs[i], &rej);
+    }
+    mdb_txn_abort(txn);
+    if (found_out)
+        *found_out = found;
+    return rc;
+}
+
+int pw_spool_restart(pw_spool_t *self)
+{
+    MDB_txn *txn;
+    int rc = pw__mdb_rc(mdb_txn_begin(self->env, NULL, 0, &txn));
+    if (rc != 0)
+        return rc;
+    uint64_t epoch = pw_random_u64();
+    MDB_dbi meta = self->dbi[DB_META];
+    if ((rc = pw__mdb_rc(mdb_drop(txn, self->dbi[DB_PENDING], 0))) != 0 ||
+        (rc = pw__mdb_rc(mdb_drop(txn, self->dbi[DB_LAST], 0))) != 0 ||
+        (rc = pw__mdb_rc(mdb_drop(txn, self->dbi[DB_REJECTED], 0))) != 0 ||
+        (rc = meta_put_u64(txn, meta, "epoch", epoch)) != 0 ||
+        (rc = meta_put_u64(txn, meta, "next", 1)) != 0 ||
+        (rc = meta_put_u64(txn, meta, "acked", 0)) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    if ((rc = pw__mdb_rc(mdb_txn_commit(txn))) != 0)
+        return rc;
+    self->epoch = epoch;
+    self->head = self->acked = self->stored_acked = self->removed = 0;
+    self->has_rejected = false;
+    return frame_prefix(self); /* the stored updates start with the epoch */
 }

@@ -14,6 +14,9 @@
  *   pending  u64 seq (big-endian) -> the encoded update, until answered
  *   last     "period\0element" -> the last value spooled, so that re-reading
  *            a data file spools only what changed
+ *   rejected "period\0element" -> the value the aggregator rejected, with its
+ *            reason, while that value is the last one spooled: a rerun
+ *            reports the line again instead of forgetting it
  * Updates are committed here (default LMDB sync: durable) before they are
  * sent, and leave only when the aggregator has answered them. The epoch is
  * drawn once, when the spool is created: a collector that loses its spool
@@ -56,6 +59,48 @@ uint64_t pw_spool_pending(const pw_spool_t *self);
  */
 int pw_spool_add(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t now_ms,
                  size_t *added_out);
+
+/**
+ * Like pw_spool_add(), but spools every observation, changed or not: the
+ * aggregator gets the file's values again as new revisions (--resend).
+ */
+int pw_spool_resend(pw_spool_t *self, const pw_obs_t *obs, size_t n, int64_t now_ms,
+                    size_t *added_out);
+
+/** An observation the aggregator rejected. */
+typedef struct pw_spool_rejection {
+    pw_period_t period;
+    char element[PW_ID_MAX];
+    double value;
+    int reason;     /**< PW_E* code */
+    int line;       /**< its data-file line then; 0 if unknown */
+    char text[160]; /**< the aggregator's reason */
+} pw_spool_rejection_t;
+
+/**
+ * Remembers n rejections in one transaction, each only while its value is
+ * still the last one spooled for its period and element. Spooling another
+ * value there forgets it. 0 or PW_ESTORE.
+ */
+int pw_spool_reject(pw_spool_t *self, const pw_spool_rejection_t *rej, size_t n);
+
+/**
+ * Calls fn (may be NULL) for each of obs whose very value was rejected
+ * before; *found_out (may be NULL) gets how many. 0 or PW_ESTORE.
+ */
+int pw_spool_rejected(pw_spool_t *self, const pw_obs_t *obs, size_t n,
+                      void (*fn)(void *ctx, const pw_obs_t *o, const pw_spool_rejection_t *rej),
+                      void *ctx, size_t *found_out);
+
+/**
+ * Starts the spool over as a new collector instance: a new epoch, sequence
+ * 1, nothing pending, no last values and no rejections, so that the next
+ * pw_spool_add() spools everything. For an aggregator that lost updates it
+ * had acknowledged (its store replaced or restored): they cannot be sent
+ * again under the old epoch, whose sequence it expects to go on from what it
+ * has. 0 or PW_ESTORE.
+ */
+int pw_spool_restart(pw_spool_t *self);
 
 /** Calls fn for pending updates from seq on, in order, at most max; stops on non-zero. */
 int pw_spool_read(pw_spool_t *self, uint64_t from, size_t max,

@@ -10,10 +10,14 @@
 #include "publisher.h"
 #include "pw/auth.h"
 #include "pw/error.h"
+#include "pw/handshake.h"
 #include "pw/util.h"
 
 struct pw_client {
     void *ctx, *sub, *dealer;
+    pw_handshake_t *hs;   /* the dealer's failed handshakes, for a timeout to explain */
+    char *why;            /* auth->why */
+    size_t why_len;
     uint64_t last; /* last delivered */
     uint64_t head; /* highest known to exist */
     pw_buf_t buf;
@@ -55,6 +59,12 @@ int pw_client_new(const char *pub, const char *snap, const pw_client_auth_t *aut
         pw_client_destroy(&self);
         return rc;
     }
+    self->why = auth->why;
+    self->why_len = auth->why_len;
+    if ((rc = pw_handshake_watch(self->ctx, self->dealer, false, "snapshot", &self->hs)) != 0) {
+        pw_client_destroy(&self);
+        return rc;
+    }
     if (zmq_connect(self->sub, pub) != 0 || zmq_connect(self->dealer, snap) != 0)
         goto zfail;
     *out = self;
@@ -70,6 +80,7 @@ void pw_client_destroy(pw_client_t **self_p)
     if (!self_p || !*self_p)
         return;
     pw_client_t *self = *self_p;
+    pw_handshake_destroy(&self->hs); /* its monitor watches the dealer */
     if (self->sub)
         zmq_close(self->sub);
     if (self->dealer)
@@ -92,8 +103,11 @@ static int request(pw_client_t *self, const pw_request_t *req, int timeout_ms, p
     int64_t deadline = pw_mono_ms() + timeout_ms;
     for (;;) {
         int64_t left = deadline - pw_mono_ms();
-        if (left <= 0)
+        if (left <= 0) {
+            if (self->why && self->why_len)
+                pw_handshake_hint(self->hs, self->why, self->why_len);
             return PW_ETIMEOUT;
+        }
         zmq_pollitem_t item = {self->dealer, 0, ZMQ_POLLIN, 0};
         int n = zmq_poll(&item, 1, (long)left);
         if (n < 0 && zmq_errno() != EINTR)

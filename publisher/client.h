@@ -26,6 +26,11 @@ typedef struct pw_client_auth {
     const char *keys_dir; /**< CURVE: DIR/desks/DESK.secret and DIR/publisher.pub; NULL = none */
     const char *desk;     /**< the desk key's name; NULL = "bureau" */
     bool insecure;        /**< allow TCP without CURVE */
+    /** When not NULL: a request that times out after failed handshakes writes
+     *  why there ("the handshake failed 3 times (...): check --keys"), so a
+     *  program can say that keys are the likely cause; else it is left as is. */
+    char *why;
+    size_t why_len;
 } pw_client_auth_t;
 
 /**

@@ -46,7 +46,8 @@ static const char usage_text[] =
     "  --once               print once and exit\n"
     "  --json               JSON lines instead of text: one object per indicator\n"
     "                       series (or reporter with --status), then one per event\n"
-    "  --timeout SEC        how long to wait for the publisher (default 10)\n"
+    "  --timeout SEC        how long to wait for the publisher (default 10); a\n"
+    "                       timeout says when handshakes failed (keys at fault)\n"
     "  --keys DIR           CURVE: authenticate as the desk key DIR/desks/DESK.secret\n"
     "                       to the publisher key DIR/publisher.pub\n"
     "  --desk NAME          the desk key to use (default bureau)\n"
@@ -298,7 +299,8 @@ int pw_cmd_monitor(int argc, char **argv)
         {"insecure", no_argument, 0, 'I'},       {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *connect = "tcp://127.0.0.1:5560", *snap = NULL, *catalog_path = NULL;
-    pw_client_auth_t auth = {0};
+    char why[192] = "";
+    pw_client_auth_t auth = {.why = why, .why_len = sizeof(why)};
     const char *district = NULL, *exec_cmd = NULL, *since_text = NULL;
     bool once = false, status = false;
     pw_view_filter_t filter = {NULL, NULL, PW_BAND_NONE};
@@ -421,8 +423,8 @@ int pw_cmd_monitor(int argc, char **argv)
         fprintf(stderr, "planwatch monitor: cannot connect to %s: %s\n", connect,
                 pw_strerror(rc));
     if (rc == 0 && (rc = pw_client_snapshot(m.client, timeout_ms, &snapshot)) != 0)
-        fprintf(stderr, "planwatch monitor: no snapshot from the publisher at %s: %s\n", connect,
-                pw_strerror(rc));
+        fprintf(stderr, "planwatch monitor: no snapshot from the publisher at %s: %s%s%s\n",
+                connect, pw_strerror(rc), why[0] ? ": " : "", why);
     if (rc == 0)
         rc = pw_view_load(m.view, &snapshot);
     if (rc == 0 && since_text)

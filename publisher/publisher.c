@@ -15,6 +15,7 @@
 #include "pw/auth.h"
 #include "pw/bureau.h"
 #include "pw/error.h"
+#include "pw/handshake.h"
 #include "pw/log.h"
 #include "pw/util.h"
 #include "store.h"
@@ -36,6 +37,11 @@ struct pw_publisher {
     char pub_ep[256];     /* the stream endpoint as bound, to bind again */
     pw_key_t key;         /* CURVE only: ours, for sockets opened again */
     pw_zap_t *zap;        /* CURVE only: the handshake handler */
+    /* Logs the snapshot endpoint's handshakes refused before ZAP sees them.
+     * The stream's socket has the metrics' monitor (a socket has one at
+     * most); every monitor asks for a snapshot first, so its failures show
+     * here, and ZAP logs the refused keys of both. */
+    pw_handshake_t *hs;
     pw_keyring_t *ring;   /* CURVE only: the desk keys accepted */
     uint64_t n_refused;   /* requests from keys no longer accepted */
     pw_pub_metrics_t *metrics; /* with --metrics only */
@@ -234,6 +240,10 @@ int pw_publisher_new(const pw_publisher_opts_t *opts, pw_publisher_t **out)
     int64_t maxsize = PW_MSG_MAXSIZE;
     zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
     zmq_setsockopt(self->notify, ZMQ_SUBSCRIBE, "", 0);
+    if ((rc = pw_handshake_watch(self->ctx, self->router, true, "snapshot", &self->hs)) != 0) {
+        PW_ERROR("cannot watch the snapshot endpoint's handshakes: %s", pw_strerror(rc));
+        goto fail;
+    }
     size_t off = 0;
     if ((rc = bind_one(self->pub, opts->bind, self->endpoints, &off, sizeof(self->endpoints))) ||
         (rc = bind_one(self->router, snap_ep, self->endpoints, &off, sizeof(self->endpoints))))
@@ -258,6 +268,7 @@ void pw_publisher_destroy(pw_publisher_t **self_p)
         return;
     pw_publisher_t *self = *self_p;
     pw_pub_metrics_destroy(&self->metrics); /* its monitor watches pub */
+    pw_handshake_destroy(&self->hs);        /* its monitor watches router */
     if (self->pub)
         zmq_close(self->pub);
     if (self->router)
@@ -782,13 +793,14 @@ int pw_publisher_run(pw_publisher_t *self, volatile sig_atomic_t *stop)
         }
         zmq_pollitem_t items[] = {{self->notify, 0, ZMQ_POLLIN, 0},
                                   {self->router, 0, ZMQ_POLLIN, 0},
+                                  {pw_handshake_socket(self->hs), 0, ZMQ_POLLIN, 0},
                                   {self->zap ? pw_zap_socket(self->zap) : NULL, 0, ZMQ_POLLIN, 0}};
         int wait = 100;
         if (self->batch.nevents) {
             int64_t due = self->last_flush + BATCH_MS - pw_mono_ms();
             wait = due < 0 ? 0 : due < wait ? (int)due : wait;
         }
-        int n = zmq_poll(items, self->zap ? 3 : 2, wait);
+        int n = zmq_poll(items, self->zap ? 4 : 3, wait);
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -806,7 +818,9 @@ int pw_publisher_run(pw_publisher_t *self, volatile sig_atomic_t *stop)
             PW_ERROR("reading events failed: %s", pw_strerror(rc));
             break;
         }
-        if (self->zap && (items[2].revents & ZMQ_POLLIN))
+        if (items[2].revents & ZMQ_POLLIN)
+            pw_handshake_read(self->hs);
+        if (self->zap && (items[3].revents & ZMQ_POLLIN))
             pw_zap_serve(self->zap, self->ring);
         if (items[1].revents & ZMQ_POLLIN)
             serve_requests(self);

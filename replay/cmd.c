@@ -44,7 +44,8 @@ static const char usage_text[] =
     "                       collector instances: what it already holds changes nothing)\n"
     "  --keys DIR           with --connect: CURVE, each district as\n"
     "                       DIR/districts/ID.secret (see 'planwatch keygen')\n"
-    "  --insecure           with --connect: allow tcp:// without CURVE\n"
+    "  --insecure           with --connect: allow tcp:// without CURVE; when no\n"
+    "                       answer comes, it says whether handshakes failed\n"
     "  --json               print the rate and alert events produced, as JSON lines\n"
     "  --as-of X            print the evaluation table and open alerts as they stood\n"
     "                       at time X, after log sequence X, or with the data up to\n"
@@ -597,8 +598,10 @@ int pw_cmd_replay(int argc, char **argv)
                 (unsigned long long)r.done, connect, (unsigned long long)ok,
                 (unsigned long long)rejected, rc == 0 ? "" : " (incomplete)");
     }
+    char why[192] = "";
     if (rc == PW_ETIMEOUT && r.sender)
-        fprintf(stderr, "planwatch replay: no answer from the aggregator at %s\n", connect);
+        fprintf(stderr, "planwatch replay: no answer from the aggregator at %s%s%s\n", connect,
+                pw_sender_hint(r.sender, why, sizeof(why)) ? ": " : "", why);
     if (rc == 0 && as_of) {
         pw_period_t p = period;
         if (have_period || pw_view_latest_period(r.view, &p))

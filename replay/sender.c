@@ -10,6 +10,7 @@
 
 #include "pw/auth.h"
 #include "pw/error.h"
+#include "pw/handshake.h"
 #include "pw/util.h"
 
 #define WINDOW      1024 /* updates in flight at most, over all reporters */
@@ -19,6 +20,7 @@
  * connection speaks for the one district whose key it holds. */
 struct stream {
     void *sock;
+    pw_handshake_t *hs; /* failed handshakes, for a timeout to explain */
     char district[PW_ID_MAX];
     uint64_t epoch;
     uint64_t sent;     /* last sequence sent */
@@ -74,6 +76,8 @@ static int stream_connect(pw_sender_t *self, struct stream *s)
     if (self->keys_dir)
         rc = pw_curve_client_setup(s->sock, self->endpoint, self->keys_dir, "districts",
                                    s->district, "aggregator", false);
+    if (rc == 0)
+        rc = pw_handshake_watch(self->ctx, s->sock, false, s->district, &s->hs);
     if (rc == 0 && zmq_connect(s->sock, self->endpoint) != 0)
         rc = -zmq_errno();
     return rc;
@@ -84,14 +88,24 @@ void pw_sender_destroy(pw_sender_t **self_p)
     if (!self_p || !*self_p)
         return;
     pw_sender_t *self = *self_p;
-    for (size_t i = 0; i < self->nstreams; i++)
+    for (size_t i = 0; i < self->nstreams; i++) {
+        pw_handshake_destroy(&self->streams[i].hs);
         if (self->streams[i].sock)
             zmq_close(self->streams[i].sock);
+    }
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     pw_buf_free(&self->buf);
     free(self);
     *self_p = NULL;
+}
+
+bool pw_sender_hint(pw_sender_t *self, char *buf, size_t len)
+{
+    for (size_t i = 0; i < self->nstreams; i++)
+        if (pw_handshake_hint(self->streams[i].hs, buf, len))
+            return true;
+    return false;
 }
 
 void pw_sender_counts(const pw_sender_t *self, uint64_t *stored, uint64_t *rejected)

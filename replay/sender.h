@@ -37,4 +37,7 @@ void pw_sender_counts(const pw_sender_t *self, uint64_t *stored, uint64_t *rejec
 /** Closes and NULLs. NULL-safe. */
 void pw_sender_destroy(pw_sender_t **self_p);
 
+/** After a timeout: why handshakes failed, if they did, into buf (pw_handshake_hint()). */
+bool pw_sender_hint(pw_sender_t *self, char *buf, size_t len);
+
 #endif

@@ -39,7 +39,8 @@ static const char usage_text[] =
     "                       plan's). A store (or publisher) that records its plan\n"
     "                       is read with it; a FILE that is not it is an error\n"
     "  --timeout SEC        with --connect: give up after SEC seconds in all (default\n"
-    "                       10), whatever the size of the answer, and exit 1\n"
+    "                       10), whatever the size of the answer, and exit 1; a\n"
+    "                       timeout says when handshakes failed (keys at fault)\n"
     "  --keys DIR           with --connect: CURVE as the desk key DIR/desks/DESK.secret\n"
     "  --desk NAME          the desk key to use (default bureau)\n"
     "  --insecure           with --connect: allow tcp:// without CURVE\n"
@@ -109,7 +110,8 @@ int pw_cmd_report(int argc, char **argv)
         {"insecure", no_argument, 0, 'I'},       {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *store = NULL, *connect = NULL, *snapshot = NULL, *html = NULL, *csv = NULL;
-    pw_client_auth_t auth = {0};
+    char why[192] = "";
+    pw_client_auth_t auth = {.why = why, .why_len = sizeof(why)};
     const char *catalog_path = NULL;
     bool have_period = false;
     pw_period_t period = {0, 0};
@@ -197,8 +199,8 @@ int pw_cmd_report(int argc, char **argv)
         fprintf(stderr, "planwatch report: no complete answer from %s: timed out after %d s\n",
                 connect, timeout_ms / 1000);
     } else if (rc != 0) {
-        fprintf(stderr, "planwatch report: cannot read %s: %s\n", store ? store : connect,
-                pw_strerror(rc));
+        fprintf(stderr, "planwatch report: cannot read %s: %s%s%s\n", store ? store : connect,
+                pw_strerror(rc), why[0] ? ": " : "", why);
     }
     if (rc == 0)
         rc = write_files(rep, html, csv, store ? store : connect);

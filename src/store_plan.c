@@ -229,9 +229,12 @@ int pw_cli_publisher_catalog(const char *cmd, const char *pub, const char *snap,
         goto out;
     }
     if ((rc = pw_client_request(client, &req, timeout_ms, &rep)) != 0) {
+        /* auth->why says when handshakes failed: keys are then the likely cause. */
+        const char *why = auth && auth->why ? auth->why : "";
         if (rc == PW_ETIMEOUT)
             fprintf(stderr, "planwatch %s: no answer from %s (asked for its plan): timed out "
-                            "after %d s\n", cmd, pub, (timeout_ms + 999) / 1000);
+                            "after %d s%s%s\n",
+                    cmd, pub, (timeout_ms + 999) / 1000, why[0] ? ": " : "", why);
         else
             fprintf(stderr, "planwatch %s: no plan from the publisher at %s: %s\n", cmd, pub,
                     pw_strerror(rc));

@@ -14,6 +14,7 @@
 
 #include "internal.h"
 #include "pw/error.h"
+#include "pw/handshake.h"
 #include "pw/log.h"
 #include "pw/util.h"
 
@@ -317,6 +318,7 @@ void pw_keyring_destroy(pw_keyring_t **ring_p)
 struct pw_zap {
     void *sock;
     uint64_t accepted, refused;
+    pw_refusal_limit_t limit; /* a log line per address and while at most */
 };
 
 int pw_zap_new(void *ctx, pw_zap_t **out)
@@ -353,6 +355,24 @@ static int recv_frame(void *sock, char *buf, size_t cap, int flags, bool *more)
     zmq_getsockopt(sock, ZMQ_RCVMORE, &m, &ml);
     *more = m != 0;
     return n;
+}
+
+/* A refused handshake is invisible to the client, which only times out: the
+ * server says whose and why, once per address and while (pw_refusal_log). */
+static void log_refusal(pw_zap_t *zap, const char *addr, int alen, const char *key,
+                        const char *text)
+{
+    char a[64], why[160], z85[PW_KEY_Z85 + 1] = "";
+    zap->refused++;
+    snprintf(a, sizeof(a), "%.*s", alen > 0 && alen < 64 ? alen : 0, addr);
+    if (key && zmq_z85_encode(z85, (const uint8_t *)key, 32))
+        snprintf(why, sizeof(why),
+                 "unknown client key %s (not among the keys accepted: a wrong --keys, or a key "
+                 "revoked, or added without kill -HUP?)",
+                 z85);
+    else
+        snprintf(why, sizeof(why), "%s", text);
+    pw_refusal_log(&zap->limit, PW_LOG_WARN, "CURVE", a[0] ? a : "an unknown address", why);
 }
 
 void pw_zap_serve(pw_zap_t *zap, const pw_keyring_t *ring)
@@ -395,7 +415,8 @@ void pw_zap_serve(pw_zap_t *zap, const pw_keyring_t *ring)
         if (status[0] == '2')
             zap->accepted++;
         else
-            zap->refused++;
+            log_refusal(zap, nf > 3 ? frames[3] : "", nf > 3 ? sizes[3] : 0, curve ? frames[6] : NULL,
+                        text);
         int reqid = nf >= 2 ? sizes[1] : 0;
         if (reqid > 256)
             reqid = 256;

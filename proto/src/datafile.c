@@ -2,6 +2,7 @@
 #include "pw/datafile.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -384,4 +385,85 @@ void pw_datafile_destroy(pw_datafile_t **self_p)
     free(self->obs);
     free(self);
     *self_p = NULL;
+}
+
+/* A byte that continues a word: what an id or a name must not touch, so
+ * that "hannan" is not found in "hannan_2", nor "wuhan" in "data/wuhan/". */
+static bool word_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '/' || c == '.' || c == '-';
+}
+
+/* Whether line (n bytes) holds name as a word, ASCII letters in any case. */
+static bool names(const char *line, size_t n, const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0)
+        return false;
+    bool ascii = true;
+    for (size_t i = 0; i < len; i++)
+        ascii = ascii && (unsigned char)name[i] < 0x80;
+    for (size_t i = 0; i + len <= n; i++) {
+        size_t j = 0;
+        while (j < len && tolower((unsigned char)line[i + j]) == tolower((unsigned char)name[j]))
+            j++;
+        if (j < len)
+            continue;
+        /* Chinese names have no spaces around them: bounds only for ASCII. */
+        if (!ascii || ((i == 0 || !word_byte((unsigned char)line[i - 1])) &&
+                       (i + len == n || !word_byte((unsigned char)line[i + len]))))
+            return true;
+    }
+    return false;
+}
+
+static bool names_reporter(const char *line, size_t n, const pw_district_t *d)
+{
+    return names(line, n, d->id) || names(line, n, d->name_zh) || names(line, n, d->name_en);
+}
+
+void pw_datafile_names_other(const char *path, const pw_catalog_t *cat, const char *district,
+                             int *line_out, const pw_district_t **named_out)
+{
+    *line_out = 0;
+    *named_out = NULL;
+    int self = pw_catalog_district(cat, district, strlen(district));
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char buf[1024];
+    int line = 0, other_line = 0;
+    const pw_district_t *other = NULL;
+    bool own = false;
+    /* Only the lines before the header: a comment further down is about
+     * the figures, not about whose file this is. */
+    while (!own && fgets(buf, sizeof(buf), f)) {
+        line++;
+        const char *s = buf;
+        size_t n = strlen(buf);
+        if (n > 0 && buf[n - 1] != '\n') /* a longer line: its start is enough */
+            for (int c; (c = fgetc(f)) != EOF && c != '\n';)
+                ;
+        if (line == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+            s += 3, n -= 3;
+        pw__text_trim(&s, &n);
+        if (n > 0 && s[0] != '#')
+            break;
+        for (size_t i = 0; i < cat->ndistricts && !own; i++) {
+            if (!names_reporter(s, n, &cat->districts[i]))
+                continue;
+            if ((int)i == self) {
+                own = true;
+            } else if (!other) {
+                other = &cat->districts[i];
+                other_line = line;
+            }
+        }
+    }
+    fclose(f);
+    if (!own && other) {
+        *line_out = other_line;
+        *named_out = other;
+    }
 }

@@ -285,3 +285,192 @@ Test(pipeline, rejected_update_is_reported_and_the_rest_is_stored)
     free(summary);
     stop_servers(&s);
 }
+
+/* One collector run for jiangan: its exit code, stdout and stderr (caller frees). */
+static int collect_as_jiangan(struct servers *s, char *file, char *spool, char *extra,
+                              char **out, char **err)
+{
+    static int run;
+    char path[160];
+    snprintf(path, sizeof(path), "%s/collector-run%d.out", dir, ++run);
+    char *args[16] = {"planwatch", "collector", "--insecure", "--district", "jiangan", "--data",
+                      file, "--connect", s->intake, "--spool", spool,
+                      "--period", "2018H1", NULL};
+    if (extra) {
+        args[13] = extra;
+        args[14] = NULL;
+    }
+    return pw_proc_capture(PLANWATCH_BIN, args, path, 30000, out, err);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(pipeline, a_rerun_reports_a_rejected_line_again_until_it_is_fixed)
+{
+    struct servers s;
+    start_servers(&s);
+    char bad[128], spool[128];
+    snprintf(bad, sizeof(bad), "%s/bad.csv", dir);
+    snprintf(spool, sizeof(spool), "%s/spool-rerun", dir);
+    /* care_beds is a count: 100.5 is rejected with EVALUE (no --catalog to
+     * catch it before sending). */
+    write_text(bad, "period,element,value\n2018H1,elderly,1000\n2018H1,care_beds,100.5\n");
+    char *out, *err;
+    cr_assert_eq(collect_as_jiangan(&s, bad, spool, NULL, &out, &err), 1);
+    cr_assert(strstr(err, "bad.csv:3: care_beds 2018H1 = 100.5 rejected by the aggregator: EVALUE"),
+              "%s", err);
+    free(out);
+    free(err);
+
+    /* The typo is still there: the rerun sends nothing, but says so and fails. */
+    cr_assert_eq(collect_as_jiangan(&s, bad, spool, NULL, &out, &err), 1,
+                 "a rerun with the rejected line unchanged must fail as the first run did");
+    cr_assert(strstr(err, "bad.csv:3: care_beds 2018H1 = 100.5 was rejected by the aggregator: "
+                          "EVALUE") && strstr(err, "fix the line"),
+              "%s", err);
+    cr_assert(strstr(out, "0 updates sent, 0 stored, 0 rejected, 1 rejected before and unchanged"),
+              "%s", out);
+    free(out);
+    free(err);
+
+    /* Fixed: sent and stored like any changed line. */
+    write_text(bad, "period,element,value\n2018H1,elderly,1000\n2018H1,care_beds,100\n");
+    cr_assert_eq(collect_as_jiangan(&s, bad, spool, NULL, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "1 updates sent, 1 stored, 0 rejected\n"), "%s", out);
+    cr_assert_null(strstr(err, "rejected"), "%s", err);
+    free(out);
+    free(err);
+    stop_servers(&s);
+}
+
+/* The latest value the store holds for each of jiangan's 2018H1 elements
+ * equals the value of file's line for it: count of those checked. */
+static int store_matches(struct servers *s, const char *file)
+{
+    char *csv = pw_export_csv(PLANWATCH_BIN, s->store, dir);
+    char *data = pw_read_file(file);
+    cr_assert(csv && data);
+    int checked = 0;
+    for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
+        char element[64];
+        double want;
+        if (sscanf(line, "2018H1,%63[a-z0-9_],%lf", element, &want) != 2)
+            continue;
+        /* seq,district,epoch,record_seq,element,period,value,...: the last
+         * line for the element is the value the aggregator holds. */
+        char needle[96];
+        snprintf(needle, sizeof(needle), ",%s,2018H1,", element);
+        const char *last = NULL;
+        for (const char *p = strstr(csv, needle); p; p = strstr(p + 1, needle)) {
+            const char *bol = p;
+            while (bol > csv && bol[-1] != '\n')
+                bol--;
+            if (strncmp(strchr(bol, ',') + 1, "jiangan,", 8) == 0)
+                last = p;
+        }
+        cr_assert_not_null(last, "%s: not stored", element);
+        double got = atof(last + strlen(needle));
+        cr_expect(got == want, "%s: the aggregator holds %g, the file says %g", element, got,
+                  want);
+        checked++;
+    }
+    free(csv);
+    free(data);
+    return checked;
+}
+
+Test(pipeline, resend_repairs_what_a_wrong_file_sent_for_the_district)
+{
+    struct servers s;
+    start_servers(&s);
+    char right[256], wrong[256], spool[128], other[128];
+    snprintf(right, sizeof(right), "%s/districts/jiangan.csv", DATA);
+    snprintf(wrong, sizeof(wrong), "%s/districts/hongshan.csv", DATA);
+    snprintf(spool, sizeof(spool), "%s/spool-jiangan", dir);
+    snprintf(other, sizeof(other), "%s/spool-elsewhere", dir);
+    char *out, *err;
+    cr_assert_eq(collect_as_jiangan(&s, right, spool, NULL, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    /* Hongshan's file sent as jiangan's, from another spool (another
+     * machine, or the service's spool against one's own). */
+    cr_assert_eq(collect_as_jiangan(&s, wrong, other, NULL, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+
+    /* This spool sent the right file: by its record, nothing changed. */
+    cr_assert_eq(collect_as_jiangan(&s, right, spool, NULL, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "0 updates sent"), "%s", out);
+    free(out);
+    free(err);
+
+    /* --resend sends all 31 again: the aggregator's values are the file's. */
+    cr_assert_eq(collect_as_jiangan(&s, right, spool, "--resend", &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "31 updates sent, 31 stored, 0 rejected"), "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(store_matches(&s, right), 31);
+    stop_servers(&s);
+}
+
+Test(pipeline, a_file_titled_for_another_district_is_warned_about)
+{
+    struct servers s;
+    start_servers(&s);
+    char right[256], wrong[256], spool[128];
+    snprintf(right, sizeof(right), "%s/districts/jiangan.csv", DATA);
+    snprintf(wrong, sizeof(wrong), "%s/districts/hongshan.csv", DATA);
+    snprintf(spool, sizeof(spool), "%s/spool-title", dir);
+    char *out, *err;
+    cr_assert_eq(collect_as_jiangan(&s, wrong, spool, "--catalog=" DATA "/catalog.conf", &out,
+                                    &err),
+                 0, "%s", err);
+    /* Line 1: "# 洪山区 Hongshan district (central): ..." */
+    cr_assert(strstr(err, "hongshan.csv:1: the file's title names hongshan") &&
+                  strstr(err, "not jiangan"),
+              "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(collect_as_jiangan(&s, right, spool, "--catalog=" DATA "/catalog.conf", &out,
+                                    &err),
+                 0, "%s", err);
+    cr_assert_null(strstr(err, "title"), "%s", err);
+    free(out);
+    free(err);
+    stop_servers(&s);
+}
+
+Test(pipeline, resend_repairs_an_aggregator_whose_store_was_replaced)
+{
+    struct servers s;
+    snprintf(s.store, sizeof(s.store), "%s/store", dir);
+    snprintf(s.intake, sizeof(s.intake), "tcp://127.0.0.1:%d", pw_free_port());
+    start_aggregator(&s);
+    char right[256], spool[128], cmd[256];
+    snprintf(right, sizeof(right), "%s/districts/jiangan.csv", DATA);
+    snprintf(spool, sizeof(spool), "%s/spool-jiangan", dir);
+    char *out, *err;
+    cr_assert_eq(collect_as_jiangan(&s, right, spool, NULL, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    /* The store is lost (restored from an old backup, say): empty. */
+    cr_assert_eq(pw_proc_stop(&s.agg, 10000), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", s.store);
+    cr_assert_eq(system(cmd), 0);
+    start_aggregator(&s);
+    /* The aggregator once acknowledged everything: --resend learns it has
+     * nothing, starts over as a new instance and sends the whole file. */
+    cr_assert_eq(collect_as_jiangan(&s, right, spool, "--resend", &out, &err), 0, "%s", err);
+    cr_assert(strstr(err, "its store was replaced or restored"), "%s", err);
+    cr_assert(strstr(out, "31 updates sent, 31 stored, 0 rejected"), "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(store_matches(&s, right), 31);
+    cr_assert_eq(pw_proc_stop(&s.agg, 10000), 0);
+}

@@ -550,3 +550,138 @@ Test(security, key_files_are_checked)
     cr_assert_eq(chmod(path, 0600), 0);
     feed_jiangan(keys, 0);
 }
+
+/*
+ * Refused handshakes: the client says that keys are the likely cause and
+ * fails, the server logs the peer's address and why, at most a line per
+ * address and reason every 10 s however often the client retries.
+ */
+
+/* A keys directory for jiangan's collector: its district secret from
+ * district_from, the aggregator.pub from server_from. */
+static void office_keys(char *out, size_t len, const char *name, const char *district_from,
+                        const char *server_from)
+{
+    char cmd[1024];
+    snprintf(out, len, "%s/%s", dir, name);
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p %s/districts && chmod -R 700 %s && cp %s/districts/jiangan.secret "
+             "%s/districts/ && cp %s/aggregator.pub %s/",
+             out, out, district_from, out, server_from, out);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* Office keys with one part from another installation's keys: the district
+ * key when foreign_district, else the aggregator.pub. */
+static void mixed_keys(char *out, size_t len, const char *name, bool foreign_district)
+{
+    char other[128];
+    snprintf(other, sizeof(other), "%s/other-%s", dir, name);
+    keygen(other);
+    office_keys(out, len, name, foreign_district ? other : keys, foreign_district ? keys : other);
+}
+
+/* Runs jiangan's collector for 3 s with extra options; its stderr (caller frees). */
+static char *refused_collector(char *opt, char *arg)
+{
+    char spool[160], out[160];
+    static int run;
+    snprintf(spool, sizeof(spool), "%s/spool-refused%d", dir, ++run);
+    snprintf(out, sizeof(out), "%s/refused%d.out", dir, run);
+    char *args[] = {"planwatch", "collector", "--district", "jiangan", "--data",
+                    DATA "/districts/jiangan.csv", "--connect", intake, "--spool", spool,
+                    "--timeout", "3", opt, arg, NULL};
+    char *o = NULL, *e = NULL;
+    int rc = pw_proc_capture(PLANWATCH_BIN, args, out, 30000, &o, &e);
+    cr_assert_eq(rc, 1, "a collector that never got through must fail: %s", e);
+    cr_assert(e && strstr(e, "no answer from the aggregator") &&
+                  strstr(e, "the handshake failed") && strstr(e, "check --keys / --insecure"),
+              "the collector must say keys are the likely cause: %s", e);
+    free(o);
+    return e;
+}
+
+/* The server's refusal lines for why, waiting up to 5 s for the first; at
+ * least one must name the client's address. */
+static size_t refusal_lines(pw_proc_t *server, const char *why)
+{
+    char needle[256];
+    snprintf(needle, sizeof(needle), "refused a handshake from 127.0.0.1: %s", why);
+    cr_assert_eq(pw_proc_wait_log(server, needle, 5000), 0, "no '%s' in %s", needle, server->log);
+    char *text = pw_read_file(server->log);
+    size_t n = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        n += strstr(line, "refused a handshake from") && strstr(line, why);
+    free(text);
+    return n;
+}
+
+Test(security, a_collector_with_an_unknown_district_key_is_told_and_logged)
+{
+    char mixed[160];
+    mixed_keys(mixed, sizeof(mixed), "unknown-district", true);
+    char *err = refused_collector("--keys", mixed);
+    cr_assert(strstr(err, "the server refused our key"), "%s", err);
+    free(err);
+    cr_assert_geq(refusal_lines(&agg, "unknown client key"), 1);
+}
+
+Test(security, a_collector_with_a_wrong_server_key_is_told_and_logged_rate_limited)
+{
+    char mixed[160];
+    mixed_keys(mixed, sizeof(mixed), "wrong-server", false);
+    char *err = refused_collector("--keys", mixed);
+    cr_assert(strstr(err, "wrong server key?"), "%s", err);
+    unsigned times = 0;
+    const char *f = strstr(err, "the handshake failed ");
+    cr_assert(f && sscanf(f, "the handshake failed %u times", &times) == 1 && times >= 5,
+              "it retried a few times in 3 s: %s", err);
+    free(err);
+    /* Retried every 100 ms or so, logged once (a second line only for
+     * attempts whose address could not be read in time). */
+    size_t lines = refusal_lines(&agg, "cannot decrypt its hello (wrong server key?");
+    cr_assert(lines >= 1 && lines <= 2, "%zu lines for %u refusals", lines, times);
+}
+
+Test(security, an_insecure_collector_against_curve_is_told_and_logged)
+{
+    char *err = refused_collector("--insecure", NULL);
+    cr_assert(strstr(err, "mechanism mismatch"), "%s", err);
+    free(err);
+    /* The server sees the mismatch, or the client hanging up on it first. */
+    char *text = NULL;
+    for (int i = 0; i < 50; i++) {
+        free(text);
+        text = pw_read_file(agg.log);
+        if (text && strstr(text, "refused a handshake from 127.0.0.1: client without CURVE "
+                                 "(--insecure?)"))
+            break;
+        usleep(100000);
+    }
+    cr_assert(text && strstr(text, "refused a handshake from 127.0.0.1") &&
+                  strstr(text, "--insecure?"),
+              "%s", text);
+    free(text);
+}
+
+Test(security, a_monitor_with_a_wrong_desk_key_is_told_and_logged)
+{
+    start_publisher();
+    char other[128], cmd[512];
+    snprintf(other, sizeof(other), "%s/other", dir);
+    keygen(other);
+    /* The real publisher.pub, a desk key the publisher does not know. */
+    snprintf(cmd, sizeof(cmd), "cp %s/publisher.pub %s/publisher.pub", keys, other);
+    cr_assert_eq(system(cmd), 0);
+    char out[160];
+    snprintf(out, sizeof(out), "%s/monitor.out", dir);
+    char *args[] = {"planwatch", "monitor", "--connect", stream, "--snapshot", snap,
+                    "--keys", other, "--once", "--timeout", "3", NULL};
+    char *o = NULL, *e = NULL;
+    cr_assert_neq(pw_proc_capture(PLANWATCH_BIN, args, out, 30000, &o, &e), 0);
+    cr_assert(e && strstr(e, "the server refused our key") && strstr(e, "check --keys"), "%s",
+              e);
+    free(o);
+    free(e);
+    cr_assert_geq(refusal_lines(&pub, "unknown client key"), 1);
+}

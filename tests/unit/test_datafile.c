@@ -488,3 +488,54 @@ Test(datafile, nul_bytes_and_utf8_are_found_at_every_offset)
         cr_assert(not(zero(ptr, strstr(err, want))), "%s (want %s)", err, want);
     }
 }
+
+/* The reporter a file's title names, for district; its line in *line. */
+static const char *title_names(const char *text, const char *district, int *line)
+{
+    char path[] = "/tmp/pw-title-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    cr_assert(eq(sz, (size_t)write(fd, text, strlen(text)), strlen(text)));
+    close(fd);
+    const pw_district_t *other;
+    pw_datafile_names_other(path, cat, district, line, &other);
+    unlink(path);
+    return other ? other->id : NULL;
+}
+
+Test(datafile, a_title_naming_another_reporter_is_found)
+{
+    int line;
+    cr_assert_str_eq(title_names("# generated\n# 一区 office\n" H "2016,care_beds,1\n", "city",
+                                 &line),
+                     "d1");
+    cr_assert(eq(int, line, 2));
+    cr_assert_str_eq(title_names("\xEF\xBB\xBF# district: D1\n" H, "city", &line), "d1");
+    cr_assert(eq(int, line, 1));
+    /* Its own name too, a path, a word with more letters, or a comment
+     * after the header: not a title naming another. */
+    cr_assert_null(title_names("# One, once part of the City office\n" H, "city", &line));
+    cr_assert_null(title_names("# made by tools/d1/gen.py\n# d1x\n" H "# d1\n", "city", &line));
+    cr_assert(eq(int, line, 0));
+}
+
+Test(datafile, demo_titles_name_their_own_district_only)
+{
+    char err[512] = "", path[512];
+    pw_catalog_t *real = NULL;
+    int rc = pw_catalog_load(PW_SOURCE_DIR "/data/wuhan/catalog.conf", &real, err, sizeof err);
+    cr_assert(eq(int, rc, PW_OK), "%s: %s", pw_strerror(rc), err);
+    for (size_t i = 0; i < real->ndistricts; i++) {
+        snprintf(path, sizeof path, PW_SOURCE_DIR "/data/wuhan/districts/%s.csv",
+                 real->districts[i].id);
+        int line;
+        const pw_district_t *other;
+        pw_datafile_names_other(path, real, real->districts[i].id, &line, &other);
+        cr_expect_null(other, "%s names %s", path, other ? other->id : "");
+        /* Sent as the next district's, it names its own office at line 1. */
+        const char *wrong = real->districts[(i + 1) % real->ndistricts].id;
+        pw_datafile_names_other(path, real, wrong, &line, &other);
+        cr_expect(other == &real->districts[i] && line == 1, "%s as %s", path, wrong);
+    }
+    pw_catalog_destroy(&real);
+}

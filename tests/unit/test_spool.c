@@ -379,3 +379,74 @@ Test(spool, keys_in_any_order_are_compared_with_the_last_value_spooled)
     cr_assert_str_eq(f.msg[2].element, "e1");
     cr_assert_eq(f.msg[4].value, 3);
 }
+
+static void count_rejected(void *ctx, const pw_obs_t *o, const pw_spool_rejection_t *rej)
+{
+    (void)o;
+    cr_assert_eq(rej->reason, PW_EVALUE);
+    cr_assert_str_eq(rej->text, "fractional count");
+    cr_assert_eq(rej->line, 7);
+    (*(int *)ctx)++;
+}
+
+Test(spool, a_rejection_is_remembered_until_the_value_changes)
+{
+    pw_obs_t o[2] = {obs("2016", "beds", 10.5), obs("2016", "elderly", 100)};
+    size_t added = 0, found = 0;
+    cr_assert_eq(pw_spool_add(spool, o, 2, NOW_MS, &added), PW_OK);
+    pw_spool_rejection_t rej = {.period = o[0].period, .element = "beds", .value = 10.5,
+                                .reason = PW_EVALUE, .line = 7, .text = "fractional count"};
+    cr_assert_eq(pw_spool_reject(spool, &rej, 1), PW_OK);
+    /* Reopened: it lasts. */
+    pw_spool_destroy(&spool);
+    cr_assert_eq(pw_spool_open(&spool, dir, "d05", 0), PW_OK);
+    int calls = 0;
+    cr_assert_eq(pw_spool_rejected(spool, o, 2, count_rejected, &calls, &found), PW_OK);
+    cr_assert_eq(found, 1);
+    cr_assert_eq(calls, 1);
+    /* Unchanged: nothing spooled, still rejected. --resend spools both and
+     * forgets the rejection, which the answer to the resent value replaces. */
+    cr_assert_eq(pw_spool_add(spool, o, 2, NOW_MS, &added), PW_OK);
+    cr_assert_eq(added, 0);
+    cr_assert_eq(pw_spool_resend(spool, o, 2, NOW_MS, &added), PW_OK);
+    cr_assert_eq(added, 2);
+    cr_assert_eq(pw_spool_rejected(spool, o, 2, NULL, NULL, &found), PW_OK);
+    cr_assert_eq(found, 0);
+    /* Rejected again, then fixed: the new value is spooled, nothing rejected. */
+    cr_assert_eq(pw_spool_reject(spool, &rej, 1), PW_OK);
+    cr_assert_eq(pw_spool_rejected(spool, o, 2, NULL, NULL, &found), PW_OK);
+    cr_assert_eq(found, 1);
+    o[0].value = 10;
+    cr_assert_eq(pw_spool_add(spool, o, 2, NOW_MS, &added), PW_OK);
+    cr_assert_eq(added, 1);
+    o[0].value = 10.5; /* back to the typo: spooled again, not reported unsent */
+    cr_assert_eq(pw_spool_rejected(spool, o, 2, NULL, NULL, &found), PW_OK);
+    cr_assert_eq(found, 0);
+    /* A rejection of a value no longer the last one spooled is not kept. */
+    cr_assert_eq(pw_spool_reject(spool, &rej, 1), PW_OK);
+    cr_assert_eq(pw_spool_rejected(spool, o, 2, NULL, NULL, &found), PW_OK);
+    cr_assert_eq(found, 0);
+}
+
+Test(spool, a_restart_is_a_new_instance_that_spools_everything_again)
+{
+    cr_assert_eq(add_n(10, 100), 10);
+    cr_assert_eq(pw_spool_ack(spool, 10), PW_OK);
+    uint64_t epoch = pw_spool_epoch(spool);
+    cr_assert_eq(add_n(10, 100), 0, "unchanged: nothing spooled");
+    cr_assert_eq(pw_spool_restart(spool), PW_OK);
+    cr_assert_neq(pw_spool_epoch(spool), epoch);
+    cr_assert_eq(pw_spool_head(spool), 0);
+    cr_assert_eq(pw_spool_acked(spool), 0);
+    cr_assert_eq(add_n(10, 100), 10, "no last values: everything again");
+    /* It lasts, and its updates carry the new epoch from sequence 1. */
+    epoch = pw_spool_epoch(spool);
+    pw_spool_destroy(&spool);
+    cr_assert_eq(pw_spool_open(&spool, dir, "d05", 0), PW_OK);
+    cr_assert_eq(pw_spool_epoch(spool), epoch);
+    struct frames f = {0};
+    cr_assert_eq(pw_spool_read_frames(spool, 1, 64, collect, &f), PW_OK);
+    cr_assert_eq(f.n, 10);
+    cr_assert_eq(f.seq[0], 1);
+    cr_assert_eq(f.msg[0].epoch, epoch);
+}

@@ -43,6 +43,17 @@ int pw_datafile_load(const char *path, const pw_catalog_t *cat, pw_datafile_t **
 int pw_datafile_parse(const char *name, const char *text, size_t len, const pw_catalog_t *cat,
                       pw_datafile_t **out, char *err, size_t errlen);
 
+/**
+ * Whether the comment lines before a data file's header line (its title,
+ * such as "# 江岸区 Jiang'an district office") name another reporter of cat
+ * than district, by id, Chinese or English name, and never district itself.
+ * *line_out gets the first such line, *named_out that reporter; both are 0
+ * and NULL when the file names none (or cannot be read: loading it tells
+ * why). Only the file's first lines are read.
+ */
+void pw_datafile_names_other(const char *path, const pw_catalog_t *cat, const char *district,
+                             int *line_out, const pw_district_t **named_out);
+
 /** Frees and NULLs. NULL-safe. */
 void pw_datafile_destroy(pw_datafile_t **self_p);
 
