@@ -13,10 +13,12 @@
 #include "metrics.h"
 #include "model.h"
 #include "pw/auth.h"
+#include "pw/endpoint.h"
 #include "pw/error.h"
 #include "pw/handshake.h"
 #include "pw/log.h"
 #include "pw/msg.h"
+#include "pw/prom.h"
 #include "pw/util.h"
 #include "store.h"
 
@@ -113,11 +115,6 @@ struct pw_aggregator {
     int64_t next_metrics;
     int metrics_rc;            /* the last write's result */
 };
-
-void pw_aggregator_notify_endpoint(const char *store_dir, char *buf, size_t len)
-{
-    snprintf(buf, len, "ipc://%s/notify.sock", store_dir);
-}
 
 /* Writes each event the model emits into the open transaction. */
 static int persist_event(void *ctx, pw_event_t *ev)
@@ -354,7 +351,7 @@ static int bind_all(pw_aggregator_t *self)
     char def[512];
     const char *notify = self->opts.notify;
     if (!notify) {
-        pw_aggregator_notify_endpoint(self->opts.store_dir, def, sizeof(def));
+        pw_notify_endpoint(self->opts.store_dir, def, sizeof(def));
         notify = def;
     }
     if (zmq_bind(self->notify, notify) != 0) {

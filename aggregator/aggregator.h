@@ -17,7 +17,6 @@
  */
 
 #define PW_AGG_BINDS_MAX 8
-#define PW_METRICS_INTERVAL_MS 5000 /**< --metrics files are rewritten this often */
 
 typedef struct pw_aggregator pw_aggregator_t;
 
@@ -36,9 +35,6 @@ typedef struct pw_aggregator_opts {
     const char *metrics_path;             /**< Prometheus text file to keep up to date; NULL = none */
 } pw_aggregator_opts_t;
 
-/** Default notify endpoint for a store directory: "ipc://DIR/notify.sock". */
-void pw_aggregator_notify_endpoint(const char *store_dir, char *buf, size_t len);
-
 /**
  * Opens the store, restores the model from it, binds every socket.
  * 0, -errno (bind failure), PW_ESTORE, PW_EINCOMPAT. Caller owns *out.
@@ -53,5 +49,8 @@ int pw_aggregator_run(pw_aggregator_t *self, volatile sig_atomic_t *stop);
 
 /** Closes sockets and the store, NULLs *self_p. NULL-safe. */
 void pw_aggregator_destroy(pw_aggregator_t **self_p);
+
+/** planwatch aggregator: argv[0] is the subcommand's name. Exit status 0, 1 or 2. */
+int pw_cmd_aggregator(int argc, char **argv);
 
 #endif

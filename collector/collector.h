@@ -85,4 +85,7 @@ typedef void (*pw_collector_reject_fn)(void *ctx, const pw_msg_t *update, int li
 int pw_collector_run(const pw_collector_opts_t *opts, pw_collector_reject_fn on_reject,
                      void *ctx, pw_collector_result_t *res, volatile sig_atomic_t *stop);
 
+/** planwatch collector: argv[0] is the subcommand's name. Exit status 0, 1 or 2. */
+int pw_cmd_collector(int argc, char **argv);
+
 #endif

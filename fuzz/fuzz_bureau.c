@@ -33,7 +33,7 @@ static void fuzz_request(const uint8_t *data, size_t size)
         PW_FUZZ_CHECK(rc == PW_EMALFORMED || rc == PW_EVERSION);
         return;
     }
-    PW_FUZZ_CHECK(req.type >= PW_REQ_SNAP && req.type <= PW_REQ_ROWS);
+    PW_FUZZ_CHECK(req.type >= PW_REQ_SNAP && req.type <= PW_REQ_PLAN);
     PW_FUZZ_CHECK(pw_request_encode(&req, &first) == 0);
     PW_FUZZ_CHECK(pw_request_decode(first.data, first.len, &back) == 0);
     PW_FUZZ_CHECK(back.type == req.type);
@@ -53,7 +53,7 @@ static void fuzz_reply(const uint8_t *data, size_t size)
         PW_FUZZ_CHECK(rc == PW_EMALFORMED || rc == PW_EVERSION || rc == -ENOMEM);
         /* A failed decode leaves nothing to free. */
         PW_FUZZ_CHECK(rep.rows == NULL && rep.alerts == NULL && rep.events == NULL &&
-                      rep.status == NULL);
+                      rep.status == NULL && rep.plan == NULL);
         return;
     }
     PW_FUZZ_CHECK(rep.nrows <= rep.caprows && rep.nalerts <= rep.capalerts &&
@@ -61,6 +61,11 @@ static void fuzz_reply(const uint8_t *data, size_t size)
     PW_FUZZ_CHECK(pw_reply_encode(&rep, &first) == 0);
     PW_FUZZ_CHECK(pw_reply_decode(first.data, first.len, &back) == 0);
     PW_FUZZ_CHECK(back.type == rep.type && back.seq == rep.seq);
+    /* A plan reply carries the catalog text through byte for byte. */
+    PW_FUZZ_CHECK(rep.type != PW_REQ_PLAN || (back.plan_len == rep.plan_len &&
+                                              (!rep.plan) == (!back.plan) &&
+                                              (!rep.plan || memcmp(rep.plan, back.plan,
+                                                                   rep.plan_len) == 0)));
     PW_FUZZ_CHECK(pw_reply_encode(&back, &second) == 0);
     PW_FUZZ_CHECK(same_bytes(&first, &second));
     pw_reply_clear(&rep);

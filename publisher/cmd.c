@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "config.h"
 #include "publisher.h"
+#include "pw/endpoint.h"
 #include "pw/error.h"
 #include "pw/log.h"
 
@@ -54,7 +55,7 @@ static int check(const pw_publisher_opts_t *opts, const char *catalog_path)
     if (opts->snapshot_bind) {
         ok &= pw_config_check_endpoint("publisher", "--snapshot-bind", opts->snapshot_bind);
         snprintf(snap, sizeof(snap), "%s", opts->snapshot_bind);
-    } else if (pw_publisher_snapshot_endpoint(opts->bind, snap, sizeof(snap)) != 0) {
+    } else if (pw_snapshot_endpoint(opts->bind, snap, sizeof(snap)) != 0) {
         fprintf(stderr, "planwatch publisher: cannot derive a snapshot endpoint from %s: "
                         "give --snapshot-bind\n", opts->bind);
         ok = false;

@@ -9,14 +9,16 @@
 #include <string.h>
 #include <zmq.h>
 
-#include "aggregator.h"
+#include "loader.h"
 #include "model.h"
 #include "pub_metrics.h"
 #include "pw/auth.h"
 #include "pw/bureau.h"
+#include "pw/endpoint.h"
 #include "pw/error.h"
 #include "pw/handshake.h"
 #include "pw/log.h"
+#include "pw/prom.h"
 #include "pw/util.h"
 #include "store.h"
 
@@ -51,23 +53,6 @@ struct pw_publisher {
     pw_model_t *model;    /* the current values, as of model_log and model_head */
     uint64_t model_log, model_head;
 };
-
-int pw_publisher_snapshot_endpoint(const char *pub, char *buf, size_t len)
-{
-    if (strncmp(pub, "ipc://", 6) == 0) {
-        snprintf(buf, len, "%s.snap", pub);
-        return 0;
-    }
-    const char *colon = strrchr(pub, ':');
-    if (strncmp(pub, "tcp://", 6) != 0 || !colon || colon[1] == '*')
-        return -EINVAL;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port <= 0 || port >= 65535)
-        return -EINVAL;
-    snprintf(buf, len, "%.*s:%ld", (int)(colon - pub), pub, port + 1);
-    return 0;
-}
 
 /* Reads the desk keys. On error the current ones stay in force. *removed:
  * keys of the current ring that are gone. */
@@ -206,7 +191,7 @@ int pw_publisher_new(const pw_publisher_opts_t *opts, pw_publisher_t **out)
     char snap[512], notify[512];
     const char *snap_ep = opts->snapshot_bind;
     if (!snap_ep) {
-        if ((rc = pw_publisher_snapshot_endpoint(opts->bind, snap, sizeof(snap))) != 0) {
+        if ((rc = pw_snapshot_endpoint(opts->bind, snap, sizeof(snap))) != 0) {
             PW_ERROR("cannot derive a snapshot endpoint from %s: give --snapshot-bind",
                      opts->bind);
             goto fail;
@@ -215,7 +200,7 @@ int pw_publisher_new(const pw_publisher_opts_t *opts, pw_publisher_t **out)
     }
     const char *notify_ep = opts->notify;
     if (!notify_ep) {
-        pw_aggregator_notify_endpoint(opts->store_dir, notify, sizeof(notify));
+        pw_notify_endpoint(opts->store_dir, notify, sizeof(notify));
         notify_ep = notify;
     }
     self->ctx = zmq_ctx_new();
@@ -418,26 +403,6 @@ static int add_event(void *ctx, const pw_event_t *ev)
 
 #define CONNECTED_MS 5000 /* a collector heard from this recently is connected */
 
-static int load_value(void *ctx, const char *district, const char *element, pw_period_t p,
-                      double value)
-{
-    pw_model_t *m = ctx;
-    const pw_catalog_t *cat = pw_model_catalog(m);
-    int d = pw_catalog_district(cat, district, strlen(district));
-    int e = pw_catalog_element(cat, element, strlen(element));
-    return d < 0 || e < 0 ? 0 : pw_model_set(m, d, e, p, value, NULL);
-}
-
-int pw_publisher_load_model(const pw_catalog_t *cat, pw_txn_t *txn, pw_model_t **out)
-{
-    int rc = pw_model_new(cat, out);
-    if (rc == 0)
-        rc = pw_store_current_foreach(txn, load_value, *out);
-    if (rc != 0)
-        pw_model_destroy(out);
-    return rc;
-}
-
 /*
  * The reporters' current values, for questions the stored rows do not answer.
  * Loading them reads the whole store, so the model is kept for the next
@@ -453,7 +418,7 @@ static int load_model(pw_publisher_t *self, pw_txn_t *txn, const pw_model_t **ou
         rc = pw_store_event_head(txn, &head);
     if (rc == 0 && (!self->model || log != self->model_log || head != self->model_head)) {
         pw_model_destroy(&self->model);
-        rc = pw_publisher_load_model(self->cat, txn, &self->model);
+        rc = pw_state_load_values(self->cat, txn, &self->model);
         self->model_log = log;
         self->model_head = head;
     }

@@ -38,20 +38,6 @@ typedef struct pw_publisher_opts {
     const char *metrics_path;  /**< Prometheus text file to keep up to date; NULL = none */
 } pw_publisher_opts_t;
 
-/**
- * The snapshot endpoint that goes with a PUB endpoint: the next TCP port
- * ("tcp://h:5560" -> "tcp://h:5561"), or the ipc path plus ".snap".
- * 0, or -EINVAL when it cannot be derived (a wildcard port).
- */
-int pw_publisher_snapshot_endpoint(const char *pub, char *buf, size_t len);
-
-/**
- * Loads every reporter's current values from a store transaction (read-only is
- * enough) into a new model under cat (borrowed). 0, -ENOMEM or a store error.
- * Caller owns *out; free with pw_model_destroy().
- */
-int pw_publisher_load_model(const pw_catalog_t *cat, pw_txn_t *txn, pw_model_t **out);
-
 /** Binds the sockets; the store is opened when it exists. 0 or -errno. Caller owns *out. */
 int pw_publisher_new(const pw_publisher_opts_t *opts, pw_publisher_t **out);
 
@@ -60,5 +46,8 @@ int pw_publisher_run(pw_publisher_t *self, volatile sig_atomic_t *stop);
 
 /** Closes everything, NULLs *self_p. NULL-safe. */
 void pw_publisher_destroy(pw_publisher_t **self_p);
+
+/** planwatch publisher: argv[0] is the subcommand's name. Exit status 0, 1 or 2. */
+int pw_cmd_publisher(int argc, char **argv);
 
 #endif

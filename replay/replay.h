@@ -47,4 +47,11 @@ int pw_replay_read_raw(pw_store_t *store, const pw_replay_filter_t *filter,
 /** Number of records in the store's log. */
 int pw_replay_count(pw_store_t *store, uint64_t *out);
 
+/** planwatch replay, verify, export and import: argv[0] is the subcommand's name.
+ *  Exit status 0, 1 or 2 (verify: 1 when the stores differ). */
+int pw_cmd_replay(int argc, char **argv);
+int pw_cmd_verify(int argc, char **argv);
+int pw_cmd_export(int argc, char **argv);
+int pw_cmd_import(int argc, char **argv);
+
 #endif

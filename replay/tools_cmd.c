@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "archive.h"
+#include "replay.h"
 #include "cli.h"
 #include "pw/error.h"
 #include "store.h"

@@ -81,7 +81,7 @@ static int write_files(const pw_report_t *rep, const char *html, const char *csv
     return rc;
 }
 
-int pw_cli_report_files(const pw_catalog_t *cat, const char *store, const char *dir, FILE *info)
+int pw_report_files(const pw_catalog_t *cat, const char *store, const char *dir, FILE *info)
 {
     char html[4096], csv[4096];
     if ((size_t)snprintf(html, sizeof(html), "%s/report.html", dir) >= sizeof(html) ||
@@ -182,7 +182,7 @@ int pw_cmd_report(int argc, char **argv)
     }
     pw_catalog_t *cat = NULL;
     if ((store ? pw_cli_store_catalog("report", store, catalog_path, false, &cat)
-               : pw_cli_publisher_catalog("report", connect, snapshot, &auth, catalog_path,
+               : pw_client_catalog("report", connect, snapshot, &auth, catalog_path,
                                           timeout_ms, &cat)) != 0)
         return 1;
     pw_report_t *rep = NULL;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "client.h"
-#include "publisher.h"
+#include "loader.h"
 #include "pw/bureau.h"
 #include "pw/error.h"
 #include "pw/util.h"
@@ -234,7 +234,7 @@ int pw_report_from_store(const pw_catalog_t *cat, const char *dir, const pw_peri
     /* The current values, not the stored rate rows: the districts' own
      * figures need them, and the model computes exactly what was published. */
     if (rc == 0)
-        rc = pw_publisher_load_model(cat, txn, &m);
+        rc = pw_state_load_values(cat, txn, &m);
     pw_store_abort(&txn);
     if (rc == 0)
         rc = pw_report_from_model(m, period, out);

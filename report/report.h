@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "client.h"
 #include "forecast.h"
@@ -114,5 +115,15 @@ void pw_report_period_zh(pw_period_t p, char *buf, size_t len);
 
 /** "约束性" (binding) or "预期性" (expected). */
 const char *pw_report_attribute_zh(const pw_indicator_t *ind);
+
+/** planwatch report: argv[0] is the subcommand's name. Exit status 0, 1 or 2. */
+int pw_cmd_report(int argc, char **argv);
+
+/**
+ * Writes DIR/report.html and DIR/report.csv (creating DIR) for the latest
+ * period of the store (read-only) under cat, and prints their paths on info.
+ * 0 or an error (said on stderr).
+ */
+int pw_report_files(const pw_catalog_t *cat, const char *store, const char *dir, FILE *info);
 
 #endif

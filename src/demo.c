@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "client.h"
 #include "pw/auth.h"
 #include "pw/datafile.h"
@@ -469,7 +470,7 @@ int pw_cmd_demo(int argc, char **argv)
     }
     int rc = run(&d, datadir, catalog);
     if (rc == 0) /* the evaluation report of the last period, as HTML and CSV */
-        rc = pw_cli_report_files(d.cat, d.store, report_dir ? report_dir : store ? store : ".",
+        rc = pw_report_files(d.cat, d.store, report_dir ? report_dir : store ? store : ".",
                                  d.info);
     pw_client_destroy(&d.client);
     int s1 = stop_child(&d.pub), s2 = stop_child(&d.agg);

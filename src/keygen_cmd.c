@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "pw/auth.h"
 #include "pw/error.h"
 #include "pw/util.h"

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "commands.h"
 
 static const char usage_text[] =
     "usage: planwatch status [options]\n"

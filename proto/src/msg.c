@@ -230,22 +230,6 @@ int pw__buf_reserve(pw_buf_t *buf, size_t n)
     return 0;
 }
 
-bool pw__utf8_valid(const char *s, size_t len)
-{
-    return pw__text_utf8_check(s, len) == len;
-}
-
-bool pw__id_valid(const char *s, size_t len)
-{
-    if (len == 0 || len >= PW_ID_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-            return false;
-    }
-    return true;
-}
 
 enum mp_kind { MP_SCALAR, MP_BYTES, MP_ARRAY, MP_MAP };
 

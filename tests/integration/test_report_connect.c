@@ -19,7 +19,7 @@
 #include "pw/bureau.h"
 #include "pw/error.h"
 #include "model.h"
-#include "publisher.h"
+#include "loader.h"
 #include "pw/util.h"
 #include "store.h"
 #include "tmpdir.h"
@@ -132,7 +132,7 @@ static void write_store(void)
     pw_model_t *m = NULL;
     char err[512] = "";
     cr_assert_eq(pw_catalog_load(catalog, &cat, err, sizeof(err)), 0, "%s", err);
-    cr_assert_eq(pw_publisher_load_model(cat, txn, &m), 0);
+    cr_assert_eq(pw_state_load_values(cat, txn, &m), 0);
     cr_assert_eq(pw_model_flush(m, t, persist, txn), 0);
     cr_assert_eq(pw_store_commit(&txn), 0);
     pw_model_destroy(&m);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "pw/text.h"
 
 bool pw__text_is_space(char c)
 {
@@ -196,4 +196,21 @@ out:
         free(buf);
     }
     return rc;
+}
+
+bool pw__utf8_valid(const char *s, size_t len)
+{
+    return pw__text_utf8_check(s, len) == len;
+}
+
+bool pw__id_valid(const char *s, size_t len)
+{
+    if (len == 0 || len >= PW_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
 }

@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "internal.h"
+#include "pw/text.h"
 #include "pw/error.h"
 #include "pw/handshake.h"
 #include "pw/log.h"

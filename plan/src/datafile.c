@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "pw/text.h"
 #include "pw/error.h"
 
 #define HEADER "period,element,value"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "pw/text.h"
 #include "pw/error.h"
 
 enum sect { SECT_NONE = 0, SECT_PLAN, SECT_DISTRICT, SECT_ELEMENT, SECT_INDICATOR, NSECT };

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <zmq.h>
 
-#include "publisher.h"
+#include "pw/endpoint.h"
 #include "pw/auth.h"
 #include "pw/error.h"
 #include "pw/handshake.h"
@@ -29,7 +29,7 @@ int pw_client_new(const char *pub, const char *snap, const pw_client_auth_t *aut
     *out = NULL;
     char derived[512];
     if (!snap) {
-        if (pw_publisher_snapshot_endpoint(pub, derived, sizeof(derived)) != 0)
+        if (pw_snapshot_endpoint(pub, derived, sizeof(derived)) != 0)
             return -EINVAL;
         snap = derived;
     }

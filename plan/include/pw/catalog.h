@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "pw/text.h"
+
 /*
  * The indicator catalog: the plan, its reporters (districts and the city
  * itself), the data elements they report, and the indicators computed from
@@ -12,7 +14,6 @@
  * read-only once loaded, so it can be shared freely between threads.
  */
 
-#define PW_ID_MAX     64 /**< ids are [a-z0-9_], at most PW_ID_MAX - 1 bytes */
 #define PW_SERIES_MAX 4  /**< series per indicator (row 3 has urban and rural) */
 
 /**

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <zmq.h>
 
-#include "internal.h"
+#include "pw/text.h"
 #include "pw/log.h"
 #include "pw/util.h"
 

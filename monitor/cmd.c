@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "monitor.h"
 #include "client.h"
 #include "hook.h"
 #include "pw/error.h"
@@ -393,7 +394,7 @@ int pw_cmd_monitor(int argc, char **argv)
     pw_log_init("monitor", PW_LOG_WARN);
     pw_cli_signals();
     pw_catalog_t *cat = NULL;
-    if (pw_cli_publisher_catalog("monitor", connect, snap, &auth, catalog_path, timeout_ms,
+    if (pw_client_catalog("monitor", connect, snap, &auth, catalog_path, timeout_ms,
                                  &cat) != 0)
         return 1;
     m.cat = cat;

@@ -2,6 +2,8 @@
 #ifndef PW_PROM_H
 #define PW_PROM_H
 
+#define PW_METRICS_INTERVAL_MS 5000 /**< --metrics files are rewritten this often */
+
 #include <stddef.h>
 #include <stdint.h>
 

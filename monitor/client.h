@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "pw/bureau.h"
+#include "pw/catalog.h"
 #include "pw/event.h"
 
 /*
@@ -35,7 +36,7 @@ typedef struct pw_client_auth {
 
 /**
  * Connects to the publisher's PUB endpoint pub and its snapshot endpoint snap
- * (NULL = derived as pw_publisher_snapshot_endpoint() does), secured as auth
+ * (NULL = derived as pw_snapshot_endpoint() does), secured as auth
  * says (NULL = no keys: ipc:// only). 0, -EINVAL, -EPERM, PW_EKEY or -errno.
  * Caller owns *out.
  */
@@ -74,5 +75,15 @@ uint64_t pw_client_seq(const pw_client_t *self);
 
 /** The head sequence announced by the publisher's latest heartbeat or reply. */
 uint64_t pw_client_head(const pw_client_t *self);
+
+/**
+ * The plan to read a publisher's figures with: the one its store records
+ * (asked with a "plan" request over a connection of its own), which path
+ * (NULL = none) must then be; for a store that records none, path (NULL =
+ * the default catalog). Errors printed as "planwatch cmd: ...". Caller owns *out.
+ */
+int pw_client_catalog(const char *cmd, const char *pub, const char *snap,
+                             const pw_client_auth_t *auth, const char *path, int timeout_ms,
+                             pw_catalog_t **out);
 
 #endif

@@ -42,17 +42,8 @@ int pw_cli_load_catalog(const char *path, pw_catalog_t **out);
 int pw_cli_store_catalog(const char *cmd, const char *store_dir, const char *path, bool revise,
                          pw_catalog_t **out);
 
-struct pw_client_auth;
-
-/**
- * The plan to read a publisher's figures with: the one its store records
- * (asked with a "plan" request over a connection of its own), which path
- * (NULL = none) must then be; for a store that records none, path (NULL =
- * the default catalog). Errors printed as "planwatch cmd: ...". Caller owns *out.
- */
-int pw_cli_publisher_catalog(const char *cmd, const char *pub, const char *snap,
-                             const struct pw_client_auth *auth, const char *path, int timeout_ms,
-                             pw_catalog_t **out);
+/** The hex of a digest's first 6 bytes: enough to tell plans apart in a message. */
+void pw_cli_short_digest(const unsigned char d[32], char out[13]);
 
 /** One version of a store's plan, parsed. */
 typedef struct pw_cli_plan {
@@ -75,26 +66,5 @@ void pw_cli_plans_free(pw_cli_plan_t **plans_p, size_t n);
 
 /** The path of the running planwatch binary (for starting child processes). */
 const char *pw_cli_self(void);
-
-/** Subcommand entry points: argv[0] is the subcommand's name. */
-int pw_cmd_aggregator(int argc, char **argv);
-int pw_cmd_collector(int argc, char **argv);
-int pw_cmd_publisher(int argc, char **argv);
-int pw_cmd_monitor(int argc, char **argv);
-int pw_cmd_demo(int argc, char **argv);
-int pw_cmd_replay(int argc, char **argv);
-int pw_cmd_verify(int argc, char **argv);
-int pw_cmd_export(int argc, char **argv);
-int pw_cmd_import(int argc, char **argv);
-int pw_cmd_keygen(int argc, char **argv);
-int pw_cmd_report(int argc, char **argv);
-
-/**
- * Writes DIR/report.html and DIR/report.csv (creating DIR) for the latest
- * period of the store (read-only) under cat, and prints their paths on info.
- * 0 or an error (said on stderr).
- */
-int pw_cli_report_files(const pw_catalog_t *cat, const char *store, const char *dir, FILE *info);
-int pw_cmd_status(int argc, char **argv);
 
 #endif
