@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "mp.h"
 #include "pw/error.h"
 
 static int pack_head(msgpack_packer *pk, size_t nkeys, const char *type)
@@ -67,33 +68,22 @@ int pw_request_encode(const pw_request_t *req, pw_buf_t *buf)
     return rc ? -ENOMEM : 0;
 }
 
-static bool key_is(const msgpack_object_kv *kv, const char *name)
-{
-    size_t n = strlen(name);
-    return kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == n &&
-           memcmp(kv->key.via.str.ptr, name, n) == 0;
-}
-
-static bool str_is(const msgpack_object *o, const char *s)
-{
-    size_t n = strlen(s);
-    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
-           memcmp(o->via.str.ptr, s, n) == 0;
-}
-
 /* Unpacks a prevalidated frame; the caller destroys *u. */
 static int unpack(const void *data, size_t len, size_t maxlen, msgpack_unpacked *u)
 {
-    if (pw__mp_prevalidate(data, len, maxlen, PW__MP_MAXDEPTH) != 0)
+    if (pw__mp_unpack(data, len, maxlen, PW__MP_MAXDEPTH, u) != 0)
         return PW_EMALFORMED;
-    msgpack_unpacked_init(u);
-    size_t off = 0;
-    if (msgpack_unpack_next(u, data, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-        u->data.type != MSGPACK_OBJECT_MAP) {
+    if (u->data.type != MSGPACK_OBJECT_MAP) {
         msgpack_unpacked_destroy(u);
         return PW_EMALFORMED;
     }
     return 0;
+}
+
+/* The map key of kv is name. */
+static bool key_is(const msgpack_object_kv *kv, const char *name)
+{
+    return pw__mp_str_is(&kv->key, name);
 }
 
 /* Checks pv and returns the ty object, or NULL. */
@@ -125,15 +115,8 @@ static const msgpack_object *version_and_type(const msgpack_object *map, int *rc
 static pw_req_type_t req_type(const msgpack_object *ty)
 {
     for (size_t i = 1; ty && i < NREQ; i++)
-        if (req_names[i] && str_is(ty, req_names[i]))
+        if (req_names[i] && pw__mp_str_is(ty, req_names[i]))
             return (pw_req_type_t)i;
-    return 0;
-}
-
-static int get_period(const msgpack_object *o, pw_period_t *out)
-{
-    if (o->type != MSGPACK_OBJECT_STR || pw_period_parse(o->via.str.ptr, o->via.str.size, out))
-        return PW_EMALFORMED;
     return 0;
 }
 
@@ -160,16 +143,13 @@ int pw_request_decode(const void *data, size_t len, pw_request_t *out)
             *(from ? &out->from : &out->to) = kv->val.via.u64;
             found |= from ? 1u : 2u;
         } else if (key_is(kv, "p")) {
-            rc = get_period(&kv->val, &out->period);
+            rc = pw__mp_get_period(&kv->val, &out->period) ? 0 : PW_EMALFORMED;
             out->has_period = true;
         } else if (key_is(kv, "d")) {
-            if (kv->val.type != MSGPACK_OBJECT_STR ||
-                !pw__id_valid(kv->val.via.str.ptr, kv->val.via.str.size)) {
+            if (!pw__mp_get_id(&kv->val, false, out->district)) {
                 rc = PW_EMALFORMED;
                 break;
             }
-            memcpy(out->district, kv->val.via.str.ptr, kv->val.via.str.size);
-            out->district[kv->val.via.str.size] = '\0';
             found |= 4u;
         }
     }
@@ -304,10 +284,7 @@ int pw_reply_encode(const pw_reply_t *self, pw_buf_t *buf)
 
 static int read_u64(const msgpack_object *o, uint64_t *out)
 {
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return PW_EMALFORMED;
-    *out = o->via.u64;
-    return 0;
+    return pw__mp_get_uint(o, UINT64_MAX, out) ? 0 : PW_EMALFORMED;
 }
 
 static int read_status(pw_reply_t *self, const msgpack_object *arr)
@@ -327,15 +304,11 @@ static int read_status(pw_reply_t *self, const msgpack_object *arr)
             const msgpack_object *o = &kv->val;
             if (key_is(kv, "d") || key_is(kv, "mi")) {
                 bool d = key_is(kv, "d");
-                size_t cap = d ? PW_ID_MAX : PW_MISSING_MAX;
-                if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap ||
-                    !pw__utf8_valid(o->via.str.ptr, o->via.str.size)) {
+                if (!pw__mp_get_text(o, d ? st.district : st.missing,
+                                     d ? PW_ID_MAX : PW_MISSING_MAX)) {
                     rc = PW_EMALFORMED;
                     break;
                 }
-                char *dst = d ? st.district : st.missing;
-                memcpy(dst, o->via.str.ptr, o->via.str.size);
-                dst[o->via.str.size] = '\0';
             } else if (key_is(kv, "c")) {
                 if (o->type != MSGPACK_OBJECT_BOOLEAN)
                     rc = PW_EMALFORMED;
@@ -416,7 +389,7 @@ int pw_reply_decode(const void *data, size_t len, pw_reply_t *out)
             } else if (key_is(kv, "plan") && kv->val.type != MSGPACK_OBJECT_NIL) {
                 rc = PW_EMALFORMED;
             } else if (key_is(kv, "p")) {
-                rc = get_period(&kv->val, &out->period);
+                rc = pw__mp_get_period(&kv->val, &out->period) ? 0 : PW_EMALFORMED;
                 out->has_period = true;
             } else if (key_is(kv, "next") && out->type == PW_REQ_ROWS) {
                 rc = read_u64(&kv->val, &out->next);

@@ -9,6 +9,7 @@
 #include <msgpack.h>
 
 #include "internal.h"
+#include "mp.h"
 #include "pw/error.h"
 
 enum ekey {
@@ -267,81 +268,20 @@ int pw_event_encode(const pw_event_t *ev, pw_buf_t *buf)
     return rc;
 }
 
-static bool str_eq(const msgpack_object *o, const char *s)
+/* Every fault of an event is PW_EMALFORMED: the getters' verdict as a code. */
+static int need(bool ok)
 {
-    size_t n = strlen(s);
-    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
-           memcmp(o->via.str.ptr, s, n) == 0;
-}
-
-static int get_u64(const msgpack_object *o, uint64_t max, uint64_t *out)
-{
-    if (o == NULL || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max)
-        return PW_EMALFORMED;
-    *out = o->via.u64;
-    return PW_OK;
-}
-
-static int get_i64(const msgpack_object *o, int64_t *out)
-{
-    if (o == NULL)
-        return PW_EMALFORMED;
-    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        *out = o->via.i64;
-        return PW_OK;
-    }
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= (uint64_t)INT64_MAX) {
-        *out = (int64_t)o->via.u64;
-        return PW_OK;
-    }
-    return PW_EMALFORMED;
-}
-
-/* sr may be empty (an indicator's only series); i may not. */
-static int get_id(const msgpack_object *o, bool may_be_empty, char out[PW_ID_MAX])
-{
-    if (o == NULL || o->type != MSGPACK_OBJECT_STR)
-        return PW_EMALFORMED;
-    if (!(may_be_empty && o->via.str.size == 0) && !pw__id_valid(o->via.str.ptr, o->via.str.size))
-        return PW_EMALFORMED;
-    memcpy(out, o->via.str.ptr, o->via.str.size);
-    out[o->via.str.size] = '\0';
-    return PW_OK;
-}
-
-static int get_period(const msgpack_object *o, pw_period_t *out)
-{
-    if (o == NULL || o->type != MSGPACK_OBJECT_STR ||
-        pw_period_parse(o->via.str.ptr, o->via.str.size, out) != 0)
-        return PW_EMALFORMED;
-    return PW_OK;
+    return ok ? PW_OK : PW_EMALFORMED;
 }
 
 /* The value is optional: absent or nil both mean "no value". */
 static int get_value(const msgpack_object *o, pw_event_t *out)
 {
-    double v;
-
     if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
         return PW_OK;
-    switch (o->type) {
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        v = o->via.f64;
-        break;
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        v = (double)o->via.u64;
-        break;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        v = (double)o->via.i64;
-        break;
-    default:
-        return PW_EMALFORMED;
-    }
-    if (!isfinite(v))
+    if (!pw__mp_get_number(o, &out->value))
         return PW_EMALFORMED;
     out->has_value = true;
-    out->value = v;
     return PW_OK;
 }
 
@@ -351,7 +291,7 @@ static int get_rate(const msgpack_object *o, bool required, pw_event_t *out)
         return required ? PW_EMALFORMED : PW_OK;
     if (o->type == MSGPACK_OBJECT_NIL)
         return PW_OK;
-    if (get_i64(o, &out->centi) != PW_OK)
+    if (!pw__mp_get_int(o, &out->centi))
         return PW_EMALFORMED;
     out->has_rate = true;
     return PW_OK;
@@ -361,22 +301,12 @@ static int get_band(const msgpack_object *o, pw_band_t *out)
 {
     /* Matched against pw_band_name() itself, so the two can never disagree. */
     for (int b = PW_BAND_NONE; b <= PW_BAND_ON_TRACK; b++) {
-        if (o != NULL && str_eq(o, pw_band_name((pw_band_t)b))) {
+        if (o != NULL && pw__mp_str_is(o, pw_band_name((pw_band_t)b))) {
             *out = (pw_band_t)b;
             return PW_OK;
         }
     }
     return PW_EMALFORMED;
-}
-
-static int get_why(const msgpack_object *o, char out[PW_MSG_TEXTMAX])
-{
-    if (o == NULL || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= PW_MSG_TEXTMAX ||
-        !pw__utf8_valid(o->via.str.ptr, o->via.str.size))
-        return PW_EMALFORMED;
-    memcpy(out, o->via.str.ptr, o->via.str.size);
-    out[o->via.str.size] = '\0';
-    return PW_OK;
 }
 
 static int read_rate(const msgpack_object *const v[E_COUNT], pw_event_t *out)
@@ -390,8 +320,8 @@ static int read_rate(const msgpack_object *const v[E_COUNT], pw_event_t *out)
         rc = PW_EMALFORMED;
     if (rc == PW_OK)
         out->achieved = v[E_ACH]->via.boolean;
-    rc = rc ? rc : get_u64(v[E_HAVE], UINT32_MAX, &have);
-    rc = rc ? rc : get_u64(v[E_WANT], UINT32_MAX, &want);
+    rc = rc ? rc : need(pw__mp_get_uint(v[E_HAVE], UINT32_MAX, &have));
+    rc = rc ? rc : need(pw__mp_get_uint(v[E_WANT], UINT32_MAX, &want));
     if (rc == PW_OK) {
         out->have = (uint32_t)have;
         out->want = (uint32_t)want;
@@ -399,24 +329,14 @@ static int read_rate(const msgpack_object *const v[E_COUNT], pw_event_t *out)
     return rc;
 }
 
-static int get_double(const msgpack_object *o, double *out)
-{
-    pw_event_t tmp;
-    memset(&tmp, 0, sizeof(tmp));
-    if (o == NULL || o->type == MSGPACK_OBJECT_NIL || get_value(o, &tmp) != PW_OK)
-        return PW_EMALFORMED;
-    *out = tmp.value;
-    return PW_OK;
-}
-
 /* The alert detail is optional (events written before it existed lack it). */
 static int read_detail(const msgpack_object *const v[E_COUNT], pw_event_t *out)
 {
     if (v[E_PL] == NULL)
         return PW_OK;
-    int rc = get_double(v[E_PL], &out->planned);
-    rc = rc ? rc : get_double(v[E_TG], &out->target);
-    rc = rc ? rc : get_double(v[E_NP], &out->needed_per_year);
+    int rc = need(pw__mp_get_number(v[E_PL], &out->planned));
+    rc = rc ? rc : need(pw__mp_get_number(v[E_TG], &out->target));
+    rc = rc ? rc : need(pw__mp_get_number(v[E_NP], &out->needed_per_year));
     const msgpack_object *top = v[E_TOP];
     if (rc == PW_OK && (top == NULL || top->type != MSGPACK_OBJECT_ARRAY ||
                         top->via.array.size > PW_TOP_MAX))
@@ -431,17 +351,17 @@ static int read_detail(const msgpack_object *const v[E_COUNT], pw_event_t *out)
         int seen = 0;
         for (uint32_t k = 0; rc == PW_OK && k < m->via.map.size; k++) {
             const msgpack_object_kv *kv = &m->via.map.ptr[k];
-            if (str_eq(&kv->key, "d")) {
-                rc = get_id(&kv->val, false, d->district);
+            if (pw__mp_str_is(&kv->key, "d")) {
+                rc = need(pw__mp_get_id(&kv->val, false, d->district));
                 seen |= 1;
-            } else if (str_eq(&kv->key, "v")) {
-                rc = get_double(&kv->val, &d->value);
+            } else if (pw__mp_str_is(&kv->key, "v")) {
+                rc = need(pw__mp_get_number(&kv->val, &d->value));
                 seen |= 2;
-            } else if (str_eq(&kv->key, "w")) {
-                rc = get_double(&kv->val, &d->weight);
+            } else if (pw__mp_str_is(&kv->key, "w")) {
+                rc = need(pw__mp_get_number(&kv->val, &d->weight));
                 seen |= 4;
-            } else if (str_eq(&kv->key, "s")) {
-                rc = get_double(&kv->val, &d->shortfall);
+            } else if (pw__mp_str_is(&kv->key, "s")) {
+                rc = need(pw__mp_get_number(&kv->val, &d->shortfall));
                 seen |= 8;
             }
         }
@@ -458,25 +378,25 @@ static int read_alert(const msgpack_object *const v[E_COUNT], pw_event_t *out)
 {
     int rc = PW_OK;
 
-    if (v[E_A] != NULL && str_eq(v[E_A], "open"))
+    if (v[E_A] != NULL && pw__mp_str_is(v[E_A], "open"))
         out->action = PW_ALERT_OPEN;
-    else if (v[E_A] != NULL && str_eq(v[E_A], "resolve"))
+    else if (v[E_A] != NULL && pw__mp_str_is(v[E_A], "resolve"))
         out->action = PW_ALERT_RESOLVE;
-    else if (v[E_A] != NULL && str_eq(v[E_A], "update"))
+    else if (v[E_A] != NULL && pw__mp_str_is(v[E_A], "update"))
         out->action = PW_ALERT_UPDATE;
     else
         rc = PW_EMALFORMED;
     rc = rc ? rc : get_value(v[E_VAL], out);
     rc = rc ? rc : get_rate(v[E_RATE], true, out);
     rc = rc ? rc : get_band(v[E_BAND], &out->band);
-    rc = rc ? rc : get_why(v[E_WHY], out->why);
+    rc = rc ? rc : need(pw__mp_get_text(v[E_WHY], out->why, PW_MSG_TEXTMAX));
     /* Completeness is optional in an alert: version 1 stores written before
      * it was added still decode. */
     uint64_t have = 0, want = 0;
     if (rc == PW_OK && v[E_HAVE] != NULL)
-        rc = get_u64(v[E_HAVE], UINT32_MAX, &have);
+        rc = need(pw__mp_get_uint(v[E_HAVE], UINT32_MAX, &have));
     if (rc == PW_OK && v[E_WANT] != NULL)
-        rc = get_u64(v[E_WANT], UINT32_MAX, &want);
+        rc = need(pw__mp_get_uint(v[E_WANT], UINT32_MAX, &want));
     out->have = (uint32_t)have;
     out->want = (uint32_t)want;
     return rc ? rc : read_detail(v, out);
@@ -519,25 +439,24 @@ static int read_event(const msgpack_object *obj, pw_event_t *out)
     if (pv->via.u64 != PW_PROTO_VERSION)
         return PW_EVERSION;
 
-    if (v[E_TY] != NULL && str_eq(v[E_TY], "rate"))
+    if (v[E_TY] != NULL && pw__mp_str_is(v[E_TY], "rate"))
         out->type = PW_EV_RATE;
-    else if (v[E_TY] != NULL && str_eq(v[E_TY], "alert"))
+    else if (v[E_TY] != NULL && pw__mp_str_is(v[E_TY], "alert"))
         out->type = PW_EV_ALERT;
-    else if (v[E_TY] != NULL && str_eq(v[E_TY], "hb"))
+    else if (v[E_TY] != NULL && pw__mp_str_is(v[E_TY], "hb"))
         out->type = PW_EV_HB;
     else
         return PW_EMALFORMED;
-    rc = get_u64(v[E_Q], UINT64_MAX, &seq);
-    rc = rc ? rc : get_i64(v[E_T], &out->time_ms);
+    rc = need(pw__mp_get_uint(v[E_Q], UINT64_MAX, &seq) && pw__mp_get_int(v[E_T], &out->time_ms));
     if (rc != PW_OK)
         return rc;
     out->seq = seq;
     if (out->type == PW_EV_HB)
         return PW_OK;
 
-    rc = get_id(v[E_I], false, out->indicator);
-    rc = rc ? rc : get_id(v[E_SR], true, out->series);
-    rc = rc ? rc : get_period(v[E_P], &out->period);
+    /* sr may be empty (an indicator's only series); i may not. */
+    rc = need(pw__mp_get_id(v[E_I], false, out->indicator) &&
+              pw__mp_get_id(v[E_SR], true, out->series) && pw__mp_get_period(v[E_P], &out->period));
     if (rc != PW_OK)
         return rc;
     return out->type == PW_EV_RATE ? read_rate(v, out) : read_alert(v, out);
@@ -625,7 +544,6 @@ static bool decode_rate_flat(const void *data, size_t len, pw_event_t *out)
 int pw_event_decode(const void *data, size_t len, pw_event_t *out)
 {
     msgpack_unpacked up;
-    size_t off = 0;
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -634,17 +552,10 @@ int pw_event_decode(const void *data, size_t len, pw_event_t *out)
     if (decode_rate_flat(data, len, out))
         return PW_OK;
     memset(out, 0, sizeof *out);
-    rc = pw__mp_prevalidate(data, len, PW__EVENT_MAXSIZE, PW__MP_MAXDEPTH);
+    rc = pw__mp_unpack(data, len, PW__EVENT_MAXSIZE, PW__MP_MAXDEPTH, &up);
     if (rc != PW_OK)
         return rc;
-
-    msgpack_unpacked_init(&up);
-    if (msgpack_unpack_next(&up, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len) {
-        rc = PW_EMALFORMED;
-        goto out;
-    }
     rc = pw_event_from_object(&up.data, out);
-out:
     msgpack_unpacked_destroy(&up);
     return rc;
 }
