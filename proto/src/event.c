@@ -500,8 +500,9 @@ static bool decode_rate_flat(const void *data, size_t len, pw_event_t *out)
     if (!rd_ekey(&r, E_PV) || !pw__rd_uint(&r, &u) || u != PW_PROTO_VERSION ||
         !rd_ekey(&r, E_TY) || !pw__rd_str(&r, &s, &n) || n != 4 || memcmp(s, "rate", 4) != 0 ||
         !rd_ekey(&r, E_Q) || !pw__rd_uint(&r, &out->seq) || !rd_ekey(&r, E_T) ||
-        !pw__rd_int(&r, &out->time_ms) || !rd_ekey(&r, E_I) || !pw__rd_id(&r, false, out->indicator) ||
-        !rd_ekey(&r, E_SR) || !pw__rd_id(&r, true, out->series) || !rd_ekey(&r, E_P) ||
+        !pw__rd_int(&r, &out->time_ms) || !rd_ekey(&r, E_I) ||
+        !pw__rd_id(&r, false, out->indicator) || !rd_ekey(&r, E_SR) ||
+        !pw__rd_id(&r, true, out->series) || !rd_ekey(&r, E_P) ||
         !pw__rd_str(&r, &s, &n) || pw_period_parse(s, n, &out->period) != 0 ||
         !rd_ekey(&r, E_VAL) || r.p >= r.end)
         return false;
