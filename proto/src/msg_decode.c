@@ -11,6 +11,11 @@
 #include "pw/error.h"
 #include "pw/msg.h"
 
+/* The decoders used on intake and on replay: one pass over the frame in
+ * place, with the direct readers of mp.h for the layout pw_msg_encode()
+ * writes and pw__mp_read_object() for any other. msg_reference.c is the
+ * plain decoder they must agree with. */
+
 static bool rd_time(struct pw__rd *r, int64_t *out)
 {
     uint64_t u;
