@@ -57,4 +57,34 @@ int pw__msg_key_index(const msgpack_object *key);
  */
 int pw__msg_decode_fields(const msgpack_object *const vals[K_COUNT], unsigned seen, pw_msg_t *out);
 
+/* The event keys, in the order the writer puts them; an event's map may
+ * also hold keys of later versions, which the decoder skips. */
+enum pw__event_key {
+    E_PV,
+    E_TY,
+    E_Q,
+    E_T,
+    E_I,
+    E_SR,
+    E_P,
+    E_VAL,
+    E_RATE,
+    E_BAND,
+    E_ACH,
+    E_HAVE,
+    E_WANT,
+    E_A,
+    E_WHY,
+    E_PL,
+    E_TG,
+    E_NP,
+    E_TOP,
+    E_COUNT
+};
+
+
+/** The spelling of each event key, and its length (for the direct readers and writers). */
+extern const char *const pw__event_key_names[E_COUNT];
+extern const unsigned char pw__event_key_lens[E_COUNT];
+
 #endif
