@@ -234,11 +234,10 @@ static size_t series_of(const pw_report_t *self, int ind, size_t *first)
     return n;
 }
 
-static void trend_chart(FILE *out, const pw_report_t *self, int i)
+/* A scale for indicator i's chart: its plan lines, target range, values and forecasts. */
+static void trend_scale(const pw_report_t *self, int i, size_t first, size_t ns, scale_t *sc)
 {
-    const pw_catalog_t *cat = self->cat;
-    const pw_indicator_t *ind = &cat->indicators[i];
-    size_t first = 0, ns = series_of(self, i, &first);
+    const pw_indicator_t *ind = &self->cat->indicators[i];
     double vals[512];
     size_t nv = 0;
     vals[nv++] = pw_report_value_at_rate(ind, 0.0, 100.0);
@@ -255,17 +254,17 @@ static void trend_chart(FILE *out, const pw_report_t *self, int i)
         if (r->forecast.has_value)
             vals[nv++] = r->forecast.value;
     }
-    scale_t sc;
-    fit(&sc, vals, nv);
-    fprintf(out,
-            "<svg class='trend' data-chart='trend' viewBox='0 0 %.0f %.0f' role='img' "
-            "aria-label='",
-            CW, CH);
-    esc(out, ind->name_en);
-    fputs("'>", out);
-    y_axis(out, &sc);
-    /* The part of the plan period already behind the report. */
-    double fnow = pw_elapsed(cat, self->period);
+    fit(sc, vals, nv);
+}
+
+/*
+ * What a trend chart draws behind the series: the part of the plan period
+ * behind the report (up to fnow), the years, the target range, and the
+ * lines of 40% and 100% of the plan's pace.
+ */
+static void trend_frame(FILE *out, const pw_catalog_t *cat, const pw_indicator_t *ind,
+                        const scale_t *sc, double fnow)
+{
     fprintf(out,
             "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#1f4e79' "
             "fill-opacity='.04'/>",
@@ -284,89 +283,126 @@ static void trend_chart(FILE *out, const pw_report_t *self, int i)
         fprintf(out,
                 "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#2e7d32' "
                 "fill-opacity='.08'/>",
-                PL, ypos(&sc, ind->target_hi), CW - PR - PL,
-                ypos(&sc, ind->target) - ypos(&sc, ind->target_hi));
+                PL, ypos(sc, ind->target_hi), CW - PR - PL,
+                ypos(sc, ind->target) - ypos(sc, ind->target_hi));
     }
-    rate_line(out, ind, &sc, 40.0, "stroke='#b3261e' stroke-width='1' stroke-dasharray='4 3'");
-    rate_line(out, ind, &sc, 100.0, "stroke='#2e7d32' stroke-width='1.4' stroke-dasharray='6 3'");
-    double y40 = ypos(&sc, pw_report_value_at_rate(ind, 1.0, 40.0));
-    double y100 = ypos(&sc, pw_report_value_at_rate(ind, 1.0, 100.0));
+    rate_line(out, ind, sc, 40.0, "stroke='#b3261e' stroke-width='1' stroke-dasharray='4 3'");
+    rate_line(out, ind, sc, 100.0, "stroke='#2e7d32' stroke-width='1.4' stroke-dasharray='6 3'");
+    double y40 = ypos(sc, pw_report_value_at_rate(ind, 1.0, 40.0));
+    double y100 = ypos(sc, pw_report_value_at_rate(ind, 1.0, 100.0));
     bool close = fabs(y40 - y100) < 10.0;
     fprintf(out, "<text x='%.1f' y='%.1f' text-anchor='end' style='fill:#2e7d32'>100%%</text>",
             CW - PR - 2, y100 + (y100 <= y40 ? -3.0 : 10.0));
     if (!close)
         fprintf(out, "<text x='%.1f' y='%.1f' text-anchor='end' style='fill:#b3261e'>40%%</text>",
                 CW - PR - 2, y40 + (y40 < y100 ? -3.0 : 10.0));
-    for (size_t k = first; k < first + ns; k++) {
-        const pw_report_series_t *r = &self->series[k];
-        const char *color = series_color[(k - first) % 4];
-        /* Observed values; a missing observation breaks the line. */
-        bool open = false;
-        double lx = 0, ly = 0;
-        for (size_t p = 0; p < self->nperiods; p++) {
-            double f = pw_elapsed(cat, self->periods[p]);
-            if (!r->cells[p].has_value) {
-                if (open)
-                    fputs("'/>", out);
-                open = false;
-                if (f > 0.0)
-                    fprintf(out,
-                            "<g data-missing='1'><line x1='%.1f' y1='%.1f' x2='%.1f' "
-                            "y2='%.1f' stroke='#9aa1ab' stroke-dasharray='2 2'/>"
-                            "<text x='%.1f' y='%.1f' text-anchor='middle'>n/a</text></g>",
-                            xpos(f), PT, xpos(f), CH - PB, xpos(f), PT + 8);
-                continue;
-            }
-            double x = xpos(f), y = ypos(&sc, r->cells[p].value);
-            if (!open)
-                fprintf(out, "<polyline fill='none' stroke='%s' stroke-width='2' points='", color);
-            fprintf(out, "%s%.1f,%.1f", open ? " " : "", x, y);
-            open = true;
-            lx = x;
-            ly = y;
+}
+
+/*
+ * A series' observed values as a line, which a missing observation breaks
+ * (marked n/a); *lx and *ly get the last point drawn (0 when none).
+ */
+static void trend_line(FILE *out, const pw_report_t *self, const pw_report_series_t *r,
+                       const scale_t *sc, const char *color, double *lx, double *ly)
+{
+    bool open = false;
+    *lx = *ly = 0.0;
+    for (size_t p = 0; p < self->nperiods; p++) {
+        double f = pw_elapsed(self->cat, self->periods[p]);
+        if (!r->cells[p].has_value) {
+            if (open)
+                fputs("'/>", out);
+            open = false;
+            if (f > 0.0)
+                fprintf(out,
+                        "<g data-missing='1'><line x1='%.1f' y1='%.1f' x2='%.1f' "
+                        "y2='%.1f' stroke='#9aa1ab' stroke-dasharray='2 2'/>"
+                        "<text x='%.1f' y='%.1f' text-anchor='middle'>n/a</text></g>",
+                        xpos(f), PT, xpos(f), CH - PB, xpos(f), PT + 8);
+            continue;
         }
-        if (open)
-            fputs("'/>", out);
-        if (r->forecast.has_value && lx > 0.0) {
-            fprintf(out,
-                    "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='%s' "
-                    "stroke-width='1.5' stroke-dasharray='1 3' stroke-linecap='round'/>",
-                    lx, ly, xpos(1.0), ypos(&sc, r->forecast.value), color);
-            fprintf(out,
-                    "<circle cx='%.1f' cy='%.1f' r='3.2' fill='#fff' stroke='%s' "
-                    "stroke-width='1.5'/>",
-                    xpos(1.0), ypos(&sc, r->forecast.value), color);
-        }
-        for (size_t p = 0; p < self->nperiods; p++) {
-            if (!r->cells[p].has_value)
-                continue;
-            char t[32], pt[PW_PERIOD_STRMAX];
-            num(t, sizeof(t), r->cells[p].value, ind->decimals);
-            pw_period_format(self->periods[p], pt);
-            double f = pw_elapsed(cat, self->periods[p]);
-            fprintf(out,
-                    "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'><title>%s: %s</title>"
-                    "</circle>",
-                    xpos(f), ypos(&sc, r->cells[p].value), color, pt, t);
-        }
-        /* The value at the report period, labelled. */
-        const pw_cell_t *now = pw_report_current(self, r);
-        if (now->has_value) {
-            char t[32];
-            num(t, sizeof(t), now->value, ind->decimals);
-            double y = ypos(&sc, now->value);
-            fprintf(out,
-                    "<text class='sub' x='%.1f' y='%.1f' text-anchor='middle' "
-                    "style='fill:%s;font-weight:600'>%s</text>",
-                    xpos(fmin(fnow, 1.0)), y < PT + 14 ? y + 14 : y - 7, color, t);
-        }
-        if (ns > 1) {
-            fprintf(out, "<text x='%.1f' y='%.1f' style='fill:%s'>",
-                    PL + 6 + 70.0 * (double)(k - first), PT + 10, color);
-            esc(out, ind->series[r->s].name);
-            fputs("</text>", out);
-        }
+        double x = xpos(f), y = ypos(sc, r->cells[p].value);
+        if (!open)
+            fprintf(out, "<polyline fill='none' stroke='%s' stroke-width='2' points='", color);
+        fprintf(out, "%s%.1f,%.1f", open ? " " : "", x, y);
+        open = true;
+        *lx = x;
+        *ly = y;
     }
+    if (open)
+        fputs("'/>", out);
+}
+
+/*
+ * Series k (of ns from first) of indicator ind: its line, the forecast from
+ * its last point, a dot per value, the value at the report period (at fnow)
+ * labelled, and its name when the chart has several.
+ */
+static void trend_series(FILE *out, const pw_report_t *self, const pw_indicator_t *ind,
+                         const scale_t *sc, size_t k, size_t first, size_t ns, double fnow)
+{
+    const pw_report_series_t *r = &self->series[k];
+    const char *color = series_color[(k - first) % 4];
+    double lx, ly;
+    trend_line(out, self, r, sc, color, &lx, &ly);
+    if (r->forecast.has_value && lx > 0.0) {
+        fprintf(out,
+                "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='%s' "
+                "stroke-width='1.5' stroke-dasharray='1 3' stroke-linecap='round'/>",
+                lx, ly, xpos(1.0), ypos(sc, r->forecast.value), color);
+        fprintf(out,
+                "<circle cx='%.1f' cy='%.1f' r='3.2' fill='#fff' stroke='%s' "
+                "stroke-width='1.5'/>",
+                xpos(1.0), ypos(sc, r->forecast.value), color);
+    }
+    for (size_t p = 0; p < self->nperiods; p++) {
+        if (!r->cells[p].has_value)
+            continue;
+        char t[32], pt[PW_PERIOD_STRMAX];
+        num(t, sizeof(t), r->cells[p].value, ind->decimals);
+        pw_period_format(self->periods[p], pt);
+        double f = pw_elapsed(self->cat, self->periods[p]);
+        fprintf(out,
+                "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'><title>%s: %s</title>"
+                "</circle>",
+                xpos(f), ypos(sc, r->cells[p].value), color, pt, t);
+    }
+    const pw_cell_t *now = pw_report_current(self, r);
+    if (now->has_value) {
+        char t[32];
+        num(t, sizeof(t), now->value, ind->decimals);
+        double y = ypos(sc, now->value);
+        fprintf(out,
+                "<text class='sub' x='%.1f' y='%.1f' text-anchor='middle' "
+                "style='fill:%s;font-weight:600'>%s</text>",
+                xpos(fmin(fnow, 1.0)), y < PT + 14 ? y + 14 : y - 7, color, t);
+    }
+    if (ns > 1) {
+        fprintf(out, "<text x='%.1f' y='%.1f' style='fill:%s'>",
+                PL + 6 + 70.0 * (double)(k - first), PT + 10, color);
+        esc(out, ind->series[r->s].name);
+        fputs("</text>", out);
+    }
+}
+
+/* Indicator i's values over the plan period against the plan's pace, one line per series. */
+static void trend_chart(FILE *out, const pw_report_t *self, int i)
+{
+    const pw_indicator_t *ind = &self->cat->indicators[i];
+    size_t first = 0, ns = series_of(self, i, &first);
+    scale_t sc;
+    trend_scale(self, i, first, ns, &sc);
+    fprintf(out,
+            "<svg class='trend' data-chart='trend' viewBox='0 0 %.0f %.0f' role='img' "
+            "aria-label='",
+            CW, CH);
+    esc(out, ind->name_en);
+    fputs("'>", out);
+    y_axis(out, &sc);
+    double fnow = pw_elapsed(self->cat, self->period);
+    trend_frame(out, self->cat, ind, &sc, fnow);
+    for (size_t k = first; k < first + ns; k++)
+        trend_series(out, self, ind, &sc, k, first, ns, fnow);
     fputs("</svg>", out);
 }
 
