@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Imports an export into a new store: the whole file checked first, then rebuilt record by record.
- */
+/* Imports an export into a new store: the whole file is checked first, then rebuilt from. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
