@@ -150,86 +150,6 @@ bool pw_view_latest_period(const pw_view_t *self, pw_period_t *out)
     return any;
 }
 
-int pw_display_width(const char *s)
-{
-    int w = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        uint32_t c;
-        int n;
-        if (*p < 0x80) {
-            c = *p;
-            n = 1;
-        } else if ((*p & 0xe0) == 0xc0) {
-            c = *p & 0x1f;
-            n = 2;
-        } else if ((*p & 0xf0) == 0xe0) {
-            c = *p & 0x0f;
-            n = 3;
-        } else {
-            c = *p & 0x07;
-            n = 4;
-        }
-        for (int i = 1; i < n; i++) {
-            if ((p[i] & 0xc0) != 0x80) {
-                n = i;
-                break;
-            }
-            c = (c << 6) | (p[i] & 0x3f);
-        }
-        p += n;
-        if ((c >= 0x0300 && c <= 0x036f) || c == 0x200b)
-            continue; /* combining marks and zero-width space */
-        bool wide = (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) ||
-                    (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
-                    (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
-                    (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x20000 && c <= 0x3fffd);
-        w += wide ? 2 : 1;
-    }
-    return w;
-}
-
-/* Prints s cut to at most width columns (ending in "…" when cut), padded to width. */
-void pw_view_print_cell(FILE *out, const char *s, int width)
-{
-    int used = 0;
-    if (pw_display_width(s) <= width) {
-        fputs(s, out);
-        used = pw_display_width(s);
-    } else {
-        const unsigned char *p = (const unsigned char *)s;
-        char one[8];
-        while (*p) {
-            int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : 4;
-            memcpy(one, p, (size_t)n);
-            one[n] = '\0';
-            int cw = pw_display_width(one);
-            if (used + cw > width - 1)
-                break;
-            fputs(one, out);
-            used += cw;
-            p += n;
-        }
-        fputs("…", out);
-        used++;
-    }
-    for (; used < width; used++)
-        fputc(' ', out);
-}
-
-/* A number as the bureau writes it: no trailing zeros. */
-void pw_view_fmt_num(char *buf, size_t len, double v, int decimals)
-{
-    snprintf(buf, len, "%.*f", decimals, v);
-    if (strchr(buf, '.')) {
-        char *e = buf + strlen(buf) - 1;
-        while (*e == '0')
-            *e-- = '\0';
-        if (*e == '.')
-            *e = '\0';
-    }
-}
-
 static const pw_indicator_t *find_ind(const pw_catalog_t *cat, const char *id)
 {
     if (!cat)
@@ -295,14 +215,9 @@ static const pw_event_t **rows_at(const pw_view_t *self, pw_period_t p, size_t *
     return sel;
 }
 
-void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool color)
+/* The table's title line and column heads. */
+static void print_heading(const pw_view_t *self, FILE *out, pw_period_t p, const char *ptext)
 {
-    char ptext[PW_PERIOD_STRMAX];
-    pw_period_format(p, ptext);
-    size_t n;
-    const pw_event_t **rows = rows_at(self, p, &n);
-    if (!rows)
-        return;
     if (self->title[0])
         fprintf(out, "%s, %s", self->title, ptext);
     else
@@ -316,88 +231,106 @@ void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool c
     pw_view_print_cell(out, "指标", 26);
     fprintf(out, " %8s %8s %9s %8s  %-20s %-8s\n", "base", "target", "value", "rate", "band",
             "reported");
+}
+
+/* One series row of the table. */
+static void print_row(const pw_view_t *self, FILE *out, const pw_event_t *r, bool color)
+{
+    const pw_indicator_t *ind = find_ind(self->cat, r->indicator);
+    char base[32] = "", target[32] = "", value[32] = "-", rate[32] = "-", name[160];
+    if (ind) {
+        if (ind->has_base)
+            pw_view_fmt_num(base, sizeof(base), ind->base, 6);
+        else
+            snprintf(base, sizeof(base), "none");
+        char lo[24], hi[24];
+        pw_view_fmt_num(lo, sizeof(lo), ind->target, 6);
+        pw_view_fmt_num(hi, sizeof(hi), ind->target_hi, 6);
+        if (ind->target_kind == PW_TARGET_RANGE)
+            snprintf(target, sizeof(target), "%.15s-%.15s", lo, hi);
+        else
+            snprintf(target, sizeof(target), "%s", lo);
+    }
+    if (r->has_value)
+        pw_view_fmt_num(value, sizeof(value), r->value, decimals_of(self->cat, r->indicator));
+    if (r->has_rate)
+        snprintf(rate, sizeof(rate), "%.2f", (double)r->centi / 100.0);
+    snprintf(name, sizeof(name), "%s%s%s", r->indicator, r->series[0] ? "/" : "", r->series);
+    fprintf(out, "%3d  ", ind ? (ind->row > 0 ? ind->row : 0) : 0);
+    pw_view_print_cell(out, name, 36);
+    fputc(' ', out);
+    pw_view_print_cell(out, ind ? ind->name_zh : "", 26);
+    fprintf(out, " %8s %8s %9s %8s  ", base, target, value, rate);
+    char band[64];
+    snprintf(band, sizeof(band), "%s %s", r->has_rate ? pw_band_name(r->band) : "-",
+             r->has_rate ? pw_band_name_zh(r->band) : "");
+    if (color && r->has_rate)
+        fputs(band_color(r->band), out);
+    pw_view_print_cell(out, band, 20);
+    if (color && r->has_rate)
+        fputs("\033[0m", out);
+    char reported[32];
+    pw_view_fmt_reported(reported, sizeof(reported), r->have, r->want);
+    fprintf(out, " %s%s%s\n", reported, pw_view_provisional(r->have, r->want) ? " provisional" : "",
+            r->achieved ? " achieved" : "");
+}
+
+/*
+ * The band counts of the n rows (in display order), by indicator, not
+ * series: an indicator counts by its weakest series.
+ */
+static void print_counts(FILE *out, const pw_event_t *const *rows, size_t n)
+{
     int counts[4] = {0}, achieved = 0;
     const char *counted = "";
     for (size_t k = 0; k < n; k++) {
         const pw_event_t *r = rows[k];
-        const pw_indicator_t *ind = find_ind(self->cat, r->indicator);
-        char base[32] = "", target[32] = "", value[32] = "-", rate[32] = "-", name[160];
-        if (ind) {
-            if (ind->has_base)
-                pw_view_fmt_num(base, sizeof(base), ind->base, 6);
-            else
-                snprintf(base, sizeof(base), "none");
-            char lo[24], hi[24];
-            pw_view_fmt_num(lo, sizeof(lo), ind->target, 6);
-            pw_view_fmt_num(hi, sizeof(hi), ind->target_hi, 6);
-            if (ind->target_kind == PW_TARGET_RANGE)
-                snprintf(target, sizeof(target), "%.15s-%.15s", lo, hi);
-            else
-                snprintf(target, sizeof(target), "%s", lo);
-        }
-        if (r->has_value)
-            pw_view_fmt_num(value, sizeof(value), r->value, decimals_of(self->cat, r->indicator));
-        if (r->has_rate)
-            snprintf(rate, sizeof(rate), "%.2f", (double)r->centi / 100.0);
-        snprintf(name, sizeof(name), "%s%s%s", r->indicator, r->series[0] ? "/" : "", r->series);
-        fprintf(out, "%3d  ", ind ? (ind->row > 0 ? ind->row : 0) : 0);
-        pw_view_print_cell(out, name, 36);
-        fputc(' ', out);
-        pw_view_print_cell(out, ind ? ind->name_zh : "", 26);
-        fprintf(out, " %8s %8s %9s %8s  ", base, target, value, rate);
-        char band[64];
-        snprintf(band, sizeof(band), "%s %s", r->has_rate ? pw_band_name(r->band) : "-",
-                 r->has_rate ? pw_band_name_zh(r->band) : "");
-        if (color && r->has_rate)
-            fputs(band_color(r->band), out);
-        pw_view_print_cell(out, band, 20);
-        if (color && r->has_rate)
-            fputs("\033[0m", out);
-        char reported[32];
-        pw_view_fmt_reported(reported, sizeof(reported), r->have, r->want);
-        fprintf(out, " %s%s%s\n", reported,
-                pw_view_provisional(r->have, r->want) ? " provisional" : "",
-                r->achieved ? " achieved" : "");
-        /* Count indicators, not series: an indicator counts by its weakest series. */
-        if (strcmp(counted, r->indicator) != 0 && r->has_rate) {
-            const pw_event_t *weak = r;
-            for (size_t j = k + 1; j < n && strcmp(rows[j]->indicator, r->indicator) == 0; j++)
-                if (rows[j]->has_rate && rows[j]->centi < weak->centi)
-                    weak = rows[j];
-            counts[weak->band]++;
-            achieved += weak->achieved;
-            counted = r->indicator;
-        }
+        if (strcmp(counted, r->indicator) == 0 || !r->has_rate)
+            continue;
+        const pw_event_t *weak = r;
+        for (size_t j = k + 1; j < n && strcmp(rows[j]->indicator, r->indicator) == 0; j++)
+            if (rows[j]->has_rate && rows[j]->centi < weak->centi)
+                weak = rows[j];
+        counts[weak->band]++;
+        achieved += weak->achieved;
+        counted = r->indicator;
     }
-    fprintf(out, "\n%d indicators rated: %d on track (%d of them achieved), %d lagging, %d severe\n",
+    fprintf(out,
+            "\n%d indicators rated: %d on track (%d of them achieved), %d lagging, %d severe\n",
             counts[1] + counts[2] + counts[3], counts[PW_BAND_ON_TRACK], achieved,
             counts[PW_BAND_LAGGING], counts[PW_BAND_SEVERE]);
-    free(rows);
-    if (self->nstatus && !self->title[0]) {
-        size_t up = 0, late = 0;
-        char names[256] = "";
-        for (size_t i = 0; i < self->nstatus; i++) {
-            const pw_district_status_t *st = &self->status[i];
-            up += st->connected;
-            if (st->reported < st->expected) {
-                late++;
-                size_t used = strlen(names);
-                if (used + strlen(st->district) + 8 < sizeof(names))
-                    snprintf(names + used, sizeof(names) - used, "%s%s", used ? ", " : "",
-                             st->district);
-            }
+}
+
+/* The reporters line of the latest snapshot: how many are connected, which are late. */
+static void print_reporters(const pw_view_t *self, FILE *out)
+{
+    size_t up = 0, late = 0;
+    char names[256] = "";
+    for (size_t i = 0; i < self->nstatus; i++) {
+        const pw_district_status_t *st = &self->status[i];
+        up += st->connected;
+        if (st->reported < st->expected) {
+            late++;
+            size_t used = strlen(names);
+            if (used + strlen(st->district) + 8 < sizeof(names))
+                snprintf(names + used, sizeof(names) - used, "%s%s", used ? ", " : "",
+                         st->district);
         }
-        char sp[PW_PERIOD_STRMAX] = "-";
-        if (self->has_status_period)
-            pw_period_format(self->status_period, sp);
-        fprintf(out, "Reporters: %zu of %zu connected; %zu late for %s%s%s%s\n", up,
-                self->nstatus, late, sp, late ? " (" : "", names, late ? ")" : "");
     }
+    char sp[PW_PERIOD_STRMAX] = "-";
+    if (self->has_status_period)
+        pw_period_format(self->status_period, sp);
+    fprintf(out, "Reporters: %zu of %zu connected; %zu late for %s%s%s%s\n", up, self->nstatus,
+            late, sp, late ? " (" : "", names, late ? ")" : "");
+}
+
+/* The open alerts the filter passes, each with where its series stands at p. */
+static void print_alerts(const pw_view_t *self, FILE *out, pw_period_t p, const char *ptext,
+                         bool color)
+{
     size_t shown_alerts = 0;
     for (size_t i = 0; i < self->nalerts; i++)
         shown_alerts += pw_view_matches(self, &self->alerts[i]);
-    if (self->title[0])
-        return; /* a district's own figures: alerts are the city's */
     fprintf(out, "Open alerts: %zu\n", shown_alerts);
     for (size_t i = 0; i < self->nalerts; i++) {
         if (!pw_view_matches(self, &self->alerts[i]))
@@ -414,11 +347,32 @@ void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool c
                 continue;
             char value[32] = "-";
             if (r->has_value)
-                pw_view_fmt_num(value, sizeof(value), r->value, decimals_of(self->cat, r->indicator));
+                pw_view_fmt_num(value, sizeof(value), r->value,
+                                decimals_of(self->cat, r->indicator));
             fprintf(out, "          now at %s: value %s, rate %.2f (%s %s)\n", ptext, value,
                     (double)r->centi / 100.0, pw_band_name(r->band), pw_band_name_zh(r->band));
         }
     }
+}
+
+void pw_view_print_table(const pw_view_t *self, FILE *out, pw_period_t p, bool color)
+{
+    char ptext[PW_PERIOD_STRMAX];
+    pw_period_format(p, ptext);
+    size_t n;
+    const pw_event_t **rows = rows_at(self, p, &n);
+    if (!rows)
+        return;
+    print_heading(self, out, p, ptext);
+    for (size_t k = 0; k < n; k++)
+        print_row(self, out, rows[k], color);
+    print_counts(out, rows, n);
+    free(rows);
+    if (self->nstatus && !self->title[0])
+        print_reporters(self, out);
+    if (self->title[0])
+        return; /* a district's own figures: alerts are the city's */
+    print_alerts(self, out, p, ptext, color);
 }
 
 bool pw_view_provisional(uint32_t have, uint32_t want)
@@ -429,24 +383,6 @@ bool pw_view_provisional(uint32_t have, uint32_t want)
 void pw_view_fmt_reported(char *buf, size_t len, uint32_t have, uint32_t want)
 {
     snprintf(buf, len, "%u/%u", have, want);
-}
-
-void pw_view_json_str(FILE *out, const char *s)
-{
-    if (!s) {
-        fputs("null", out);
-        return;
-    }
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
 }
 
 static void json_common(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "fmt.h" /* the tables' formatting; report/ finds it through here */
 #include "pw/bureau.h"
 #include "pw/catalog.h"
 #include "pw/event.h"
@@ -65,15 +66,6 @@ void pw_view_print_alert(const pw_catalog_t *cat, const pw_event_t *ev, FILE *ou
 /** Prints an event (rate, alert open or resolve) as one JSON object line; not alert updates. */
 void pw_view_print_event_json(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out);
 
-/** Writes s as a JSON string (escaping quotes, backslashes, controls), or null for NULL. */
-void pw_view_json_str(FILE *out, const char *s);
-
-/** Display columns of a UTF-8 string in a terminal (CJK characters take two). */
-int pw_display_width(const char *s);
-
-/** Prints s cut to at most width display columns (ending in "…" when cut), padded to width. */
-void pw_view_print_cell(FILE *out, const char *s, int width);
-
 /**
  * True while a row is provisional: some reporter it expects has not sent
  * every element it owes yet. Such a row is shown, with its completeness,
@@ -83,8 +75,5 @@ bool pw_view_provisional(uint32_t have, uint32_t want);
 
 /** Writes a row's completeness, reporters counted of those expected: "12/13". */
 void pw_view_fmt_reported(char *buf, size_t len, uint32_t have, uint32_t want);
-
-/** Writes v with at most decimals places and no trailing zeros, as the bureau writes numbers. */
-void pw_view_fmt_num(char *buf, size_t len, double v, int decimals);
 
 #endif
