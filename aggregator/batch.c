@@ -6,14 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
-#include "lmdb_util.h"
 #include "model.h"
 #include "pw/error.h"
 #include "pw/log.h"
 #include "pw/util.h"
 #include "restore.h"
+#include "room.h"
 
 #define PEERS_MAX 256             /* distinct (district, epoch) pairs in one batch */
 #define SILENT_MS 5000            /* no message for this long: the collector is gone */
@@ -34,7 +33,6 @@ struct pw_batch {
     pw_store_t *store;
     pw_model_t *model;
     size_t max;
-    size_t map_max;
     struct peer peers[PEERS_MAX];
     size_t npeers;
     pw_batch_reply_t *replies;
@@ -45,12 +43,8 @@ struct pw_batch {
     pw_batch_district_t *status;
     pw_batch_counts_t n;
     double seconds;   /* the last committed transaction's */
-    bool full;        /* the store is at --map-max or its disk is full: updates are refused */
     int64_t last_now; /* commit time of the last batch */
-    int64_t full_since;
-    char full_text[PW_MSG_TEXTMAX]; /* why, in the refusals' text */
-    bool disk_full; /* a commit failed for want of room on the store's file system */
-    int64_t disk_full_since, disk_logged;
+    pw_room_t room;   /* whether the store has room for it */
 };
 
 /* Writes each event the model emits into the open transaction. */
@@ -243,7 +237,7 @@ static int update(pw_batch_t *self, const pw_batch_msg_t *bm, int64_t now, bool 
         return 0;
     seen(self, d, m->epoch);
     if (refuse) {
-        nack(self, bm->from, m->epoch, m->seq, PW_ESTOREFULL, self->full_text);
+        nack(self, bm->from, m->epoch, m->seq, PW_ESTOREFULL, self->room.text);
         return 0;
     }
     int rc;
@@ -353,45 +347,6 @@ static int apply_once(pw_batch_t *self, const pw_batch_msg_t *msgs, size_t n, bo
     return rc;
 }
 
-/* Whether the store's file system has room left (a MiB at least). */
-static bool disk_has_room(const char *dir)
-{
-    struct statvfs vfs;
-    return statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize >= ((uint64_t)1 << 20);
-}
-
-/*
- * A commit failed for want of room on the store's file system (ENOSPC,
- * EDQUOT, or EIO: LMDB's code for a write cut short). Nothing of the batch is
- * stored and the model is back to the store, so the aggregator can go on: it
- * refuses updates with the retryable ESTOREFULL, as at --map-max, and tries a
- * real commit again now and then. Logged when it starts, then once a minute.
- */
-static void disk_full(pw_batch_t *self, int rc, size_t n)
-{
-    const char *dir = pw_store_dir(self->store);
-    int64_t now = pw_mono_ms();
-    self->full = true;
-    self->full_since = now;
-    if (rc == -EIO && disk_has_room(dir))
-        snprintf(self->full_text, sizeof(self->full_text), "cannot write to %s's file system (%s)",
-                 dir, pw_strerror(rc));
-    else
-        snprintf(self->full_text, sizeof(self->full_text), "no space left on %s's file system",
-                 dir);
-    if (!self->disk_full) {
-        PW_ERROR("%s (commit of %zu messages failed: %s): refusing updates with ESTOREFULL; "
-                 "collectors keep them until there is room",
-                 self->full_text, n, pw_strerror(rc));
-        self->disk_full = true;
-        self->disk_full_since = self->disk_logged = now;
-    } else if (now - self->disk_logged >= 60000) {
-        PW_WARN("%s for %lld s: still refusing updates with ESTOREFULL", self->full_text,
-                (long long)((now - self->disk_full_since) / 1000));
-        self->disk_logged = now;
-    }
-}
-
 /*
  * After a failed commit: 0 to apply the batch again (the map grown, or
  * updates now refused), or the code that stops the aggregator.
@@ -404,41 +359,21 @@ static int after_failure(pw_batch_t *self, int rc, size_t n)
         PW_ERROR("cannot restore state after a failed commit: %s", pw_strerror(rrc));
         return rrc;
     }
-    if (pw__mdb_nospace(rc) && !self->full) {
-        disk_full(self, rc, n);
-        return 0;
-    }
-    if (rc != PW_ESTOREFULL || self->full) {
-        PW_ERROR("commit of %zu messages failed: %s", n, pw_strerror(rc));
-        return rc;
-    }
-    size_t size;
-    if (pw_store_grow(self->store, self->map_max, &size) == 0) {
-        PW_INFO("store map grown to %zu MiB", size >> 20);
-        return 0;
-    }
-    PW_ERROR("store full at %zu MiB (--map-max): refusing updates with ESTOREFULL; "
-             "collectors keep them until there is room",
-             pw_store_map_size(self->store) >> 20);
-    self->full = true;
-    self->full_since = pw_mono_ms();
-    snprintf(self->full_text, sizeof(self->full_text), "store full: retry later");
-    return 0;
+    return pw__room_failed(&self->room, rc, n);
 }
 
 /* Applies the batch until it commits: again after the map grew, or refusing
  * updates once there is no room. */
 static int commit(pw_batch_t *self, const pw_batch_msg_t *msgs, size_t n, int64_t now)
 {
-    if (self->full && pw_mono_ms() - self->full_since >= 5000)
-        self->full = false; /* try again now and then: an operator may have made room */
+    bool refuse = pw__room_refusing(&self->room);
     pw_batch_counts_t n0 = self->n;
     for (;;) {
         /* A batch applied again after the map grew is counted once, and one
          * that failed not at all: the counts are of what was committed. */
         self->n = n0;
         int64_t t0 = pw_mono_us();
-        int rc = apply_once(self, msgs, n, self->full, now);
+        int rc = apply_once(self, msgs, n, refuse, now);
         if (rc == 0) {
             self->seconds = (double)(pw_mono_us() - t0) / 1e6;
             break;
@@ -447,13 +382,9 @@ static int commit(pw_batch_t *self, const pw_batch_msg_t *msgs, size_t n, int64_
         self->n.dup = n0.dup;
         if ((rc = after_failure(self, rc, n)) != 0)
             return rc;
+        refuse = self->room.full;
     }
-    if (self->disk_full && !self->full) {
-        PW_INFO("room again on %s's file system after %lld s: taking updates",
-                pw_store_dir(self->store),
-                (long long)((pw_mono_ms() - self->disk_full_since) / 1000));
-        self->disk_full = false;
-    }
+    pw__room_committed(&self->room);
     return 0;
 }
 
@@ -522,7 +453,8 @@ int pw_batch_new(const pw_batch_opts_t *opts, pw_batch_t **out)
     self->cat = opts->catalog;
     self->store = opts->store;
     self->max = opts->max;
-    self->map_max = opts->map_max ? opts->map_max : (size_t)64 << 30;
+    self->room.store = opts->store;
+    self->room.map_max = opts->map_max ? opts->map_max : (size_t)64 << 30;
     self->replies_max = opts->max + PEERS_MAX;
     self->replies = calloc(self->replies_max, sizeof(*self->replies));
     self->status = calloc(self->cat->ndistricts + 1, sizeof(*self->status));
