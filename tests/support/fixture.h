@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PW_TEST_FIXTURE_H
+#define PW_TEST_FIXTURE_H
+
+#include <stddef.h>
+
+#include "proc.h"
+
+/*
+ * What the integration tests share: a temp dir, a store and endpoints in it,
+ * the real planwatch binary run as daemons and as commands. Every function
+ * returns 0 or a negative code, so that each test keeps its own assertions.
+ */
+
+typedef struct pw_fixture {
+    char dir[64];      /**< /tmp/pw-test-XXXXXX, removed by pw_fixture_close() */
+    char store[96];    /**< dir/store */
+    char keys[96];     /**< dir/keys, for tests that make them */
+    char intake[160];  /**< the aggregator's --bind, the collectors' --connect */
+    char stream[160];  /**< the publisher's --bind */
+    char snap[160];    /**< the publisher's --snapshot-bind */
+    pw_proc_t agg;     /**< the aggregator pw_fixture_start_aggregator() started */
+    pw_proc_t pub;     /**< the publisher pw_fixture_start_publisher() started */
+    char agg_log[192]; /**< the log of the latest aggregator started */
+    char pub_log[192]; /**< the log of the latest publisher started */
+    int starts;        /**< daemons started: numbers their logs */
+    int runs;          /**< commands run: numbers their outputs */
+} pw_fixture_t;
+
+/** Makes the temp dir; endpoints on ipc:// sockets in it. 0 or -errno. */
+int pw_fixture_open(pw_fixture_t *fx);
+
+/** Moves intake, stream and snapshot to free loopback TCP ports. 0, or -1 without a port. */
+int pw_fixture_use_tcp(pw_fixture_t *fx);
+
+/** Kills every child the test started and removes the temp dir. */
+void pw_fixture_close(pw_fixture_t *fx);
+
+/** fx->dir/name into buf; buf. */
+char *pw_fixture_path(const pw_fixture_t *fx, char *buf, size_t len, const char *name);
+
+/**
+ * Starts `planwatch aggregator --store S --bind I` plus extra (NULL-terminated,
+ * may be NULL) into fx->agg, logging into fx->agg_log, and waits up to 20 s for
+ * its ready line. 0, or -1 when it did not get ready.
+ */
+int pw_fixture_start_aggregator(pw_fixture_t *fx, char *const extra[]);
+
+/**
+ * Starts `planwatch publisher --store S --bind STREAM --snapshot-bind SNAP`
+ * plus extra into fx->pub, logging into fx->pub_log; waits for ready as above.
+ */
+int pw_fixture_start_publisher(pw_fixture_t *fx, char *const extra[]);
+
+/**
+ * Runs `planwatch` with args (NULL-terminated, after the program name) to
+ * completion within timeout_ms, output into fx->dir/run-N.out(.err); its
+ * stdout and stderr into *out and *err (caller frees). The exit code, or -1.
+ */
+int pw_fixture_run(pw_fixture_t *fx, char *const args[], int timeout_ms, char **out,
+                   char **err);
+
+/**
+ * Runs one collector to completion: `planwatch collector --district D --data
+ * FILE --connect INTAKE --spool SPOOL` plus extra, as pw_fixture_run() does.
+ */
+int pw_fixture_collect(pw_fixture_t *fx, char *district, char *file, char *spool,
+                       char *const extra[], char **out, char **err);
+
+/** Writes text into path (replacing it). 0 or -errno. */
+int pw_fixture_write(const char *path, const char *text);
+
+/*
+ * A small generated plan: districts, elements and indicators named by a
+ * prefix and their number (name_en: the prefix's first letter upper-cased and
+ * the number), element and indicator k written side by side.
+ */
+typedef struct pw_fixture_plan {
+    const char *name;                /**< the [plan] name */
+    int base_year, target_year;      /**< the plan's years */
+    int first;                       /**< the first number of everything: 0 or 1 */
+    int ndistricts, nindicators;     /**< how many of each */
+    int nelements;                   /**< how many elements: at least nindicators */
+    const char *district;            /**< the district id prefix, as "d" */
+    const char *element, *indicator; /**< the element and indicator id prefixes */
+    int width;                       /**< ids' numbers zero-padded to this many digits */
+    int target, target_rest;         /**< the first indicator's target, the others' */
+    int ratio;                       /**< indicator k = ratio of element k to the next * 1000 */
+} pw_fixture_plan_t;
+
+/** Writes the catalog of plan into path. 0 or -errno. */
+int pw_fixture_write_plan(const char *path, const pw_fixture_plan_t *plan);
+
+#endif
