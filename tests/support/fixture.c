@@ -89,8 +89,7 @@ int pw_fixture_start_aggregator(pw_fixture_t *fx, char *const extra[])
 
 int pw_fixture_start_publisher(pw_fixture_t *fx, char *const extra[])
 {
-    char *head[] = {"publisher",       "--store", fx->store, "--bind", fx->stream,
-                    "--snapshot-bind", fx->snap,  NULL};
+    char *head[] = {"publisher", "--store", fx->store, "--bind", fx->stream, NULL};
     return start_daemon(fx, &fx->pub, fx->pub_log, sizeof(fx->pub_log), head, extra);
 }
 

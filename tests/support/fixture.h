@@ -18,7 +18,7 @@ typedef struct pw_fixture {
     char keys[96];     /**< dir/keys, for tests that make them */
     char intake[160];  /**< the aggregator's --bind, the collectors' --connect */
     char stream[160];  /**< the publisher's --bind */
-    char snap[160];    /**< the publisher's --snapshot-bind */
+    char snap[160];    /**< a --snapshot-bind for the publisher */
     pw_proc_t agg;     /**< the aggregator pw_fixture_start_aggregator() started */
     pw_proc_t pub;     /**< the publisher pw_fixture_start_publisher() started */
     char agg_log[192]; /**< the log of the latest aggregator started */
@@ -47,8 +47,9 @@ char *pw_fixture_path(const pw_fixture_t *fx, char *buf, size_t len, const char 
 int pw_fixture_start_aggregator(pw_fixture_t *fx, char *const extra[]);
 
 /**
- * Starts `planwatch publisher --store S --bind STREAM --snapshot-bind SNAP`
- * plus extra into fx->pub, logging into fx->pub_log; waits for ready as above.
+ * Starts `planwatch publisher --store S --bind STREAM` plus extra (with
+ * "--snapshot-bind", fx->snap where a test wants it) into fx->pub, logging
+ * into fx->pub_log; waits for ready as above.
  */
 int pw_fixture_start_publisher(pw_fixture_t *fx, char *const extra[]);
 
