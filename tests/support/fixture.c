@@ -112,7 +112,7 @@ int pw_fixture_collect(pw_fixture_t *fx, char *district, char *file, char *spool
     *out = *err = NULL;
     if (build_argv(argv, head, extra) != 0)
         return -1;
-    return pw_fixture_run(fx, argv + 1, 60000, out, err);
+    return pw_fixture_run(fx, argv + 1, 120000, out, err);
 }
 
 int pw_fixture_write(const char *path, const char *text)

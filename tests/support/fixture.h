@@ -63,7 +63,8 @@ int pw_fixture_run(pw_fixture_t *fx, char *const args[], int timeout_ms, char **
 
 /**
  * Runs one collector to completion: `planwatch collector --district D --data
- * FILE --connect INTAKE --spool SPOOL` plus extra, as pw_fixture_run() does.
+ * FILE --connect INTAKE --spool SPOOL` plus extra, as pw_fixture_run() does,
+ * within 120 s.
  */
 int pw_fixture_collect(pw_fixture_t *fx, char *district, char *file, char *spool,
                        char *const extra[], char **out, char **err);
