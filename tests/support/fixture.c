@@ -4,11 +4,23 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tmpdir.h"
 
 #define MAXARGS 48
+
+/* The paths below fx->dir, made. */
+static void name_paths(pw_fixture_t *fx)
+{
+    snprintf(fx->store, sizeof(fx->store), "%s/store", fx->dir);
+    snprintf(fx->keys, sizeof(fx->keys), "%s/keys", fx->dir);
+    snprintf(fx->intake, sizeof(fx->intake), "ipc://%s/intake.sock", fx->dir);
+    snprintf(fx->stream, sizeof(fx->stream), "ipc://%s/stream.sock", fx->dir);
+    snprintf(fx->snap, sizeof(fx->snap), "ipc://%s/snap.sock", fx->dir);
+}
 
 int pw_fixture_open(pw_fixture_t *fx)
 {
@@ -16,11 +28,19 @@ int pw_fixture_open(pw_fixture_t *fx)
     int rc = pw_tmpdir_make(fx->dir);
     if (rc != 0)
         return rc;
-    snprintf(fx->store, sizeof(fx->store), "%s/store", fx->dir);
-    snprintf(fx->keys, sizeof(fx->keys), "%s/keys", fx->dir);
-    snprintf(fx->intake, sizeof(fx->intake), "ipc://%s/intake.sock", fx->dir);
-    snprintf(fx->stream, sizeof(fx->stream), "ipc://%s/stream.sock", fx->dir);
-    snprintf(fx->snap, sizeof(fx->snap), "ipc://%s/snap.sock", fx->dir);
+    name_paths(fx);
+    return 0;
+}
+
+int pw_fixture_open_in(pw_fixture_t *fx, const pw_fixture_t *parent, const char *name)
+{
+    memset(fx, 0, sizeof(*fx));
+    int n = snprintf(fx->dir, sizeof(fx->dir), "%s/%s", parent->dir, name);
+    if (n < 0 || (size_t)n >= sizeof(fx->dir))
+        return -ENAMETOOLONG;
+    if (mkdir(fx->dir, 0700) != 0)
+        return -errno;
+    name_paths(fx);
     return 0;
 }
 
@@ -39,7 +59,8 @@ int pw_fixture_use_tcp(pw_fixture_t *fx)
 void pw_fixture_close(pw_fixture_t *fx)
 {
     pw_proc_kill_all();
-    pw_tmpdir_remove(fx->dir);
+    if (!getenv("PW_TEST_KEEP")) /* keep the logs and stores to look at */
+        pw_tmpdir_remove(fx->dir);
 }
 
 char *pw_fixture_path(const pw_fixture_t *fx, char *buf, size_t len, const char *name)
@@ -67,7 +88,16 @@ static int build_argv(char *argv[MAXARGS], char *const head[], char *const extra
     return 0;
 }
 
-/* Spawns a daemon into p, its log dir/<what>-N.log into log, and waits for ready. */
+int pw_fixture_spawn(pw_fixture_t *fx, pw_proc_t *p, char *const args[])
+{
+    char *argv[MAXARGS], log[256];
+    if (build_argv(argv, args, NULL) != 0)
+        return -1;
+    snprintf(log, sizeof(log), "%s/%s-%d.log", fx->dir, args[0], fx->starts++);
+    return pw_proc_spawn(p, PLANWATCH_BIN, argv, log) == 0 ? 0 : -1;
+}
+
+/* Spawns a daemon into p, its log's path into log, and waits for its ready line. */
 static int start_daemon(pw_fixture_t *fx, pw_proc_t *p, char *log, size_t len, char *const head[],
                         char *const extra[])
 {
@@ -75,9 +105,9 @@ static int start_daemon(pw_fixture_t *fx, pw_proc_t *p, char *log, size_t len, c
     int rc = build_argv(argv, head, extra);
     if (rc != 0)
         return rc;
-    snprintf(log, len, "%s/%s-%d.log", fx->dir, head[0], fx->starts++);
-    if (pw_proc_spawn(p, PLANWATCH_BIN, argv, log) != 0)
+    if (pw_fixture_spawn(fx, p, argv + 1) != 0)
         return -1;
+    snprintf(log, len, "%s", p->log);
     return pw_proc_wait_log(p, "INFO: ready", 20000);
 }
 
@@ -130,10 +160,10 @@ static char upper_initial(const char *prefix)
     return (char)toupper((unsigned char)prefix[0]);
 }
 
-/* The id of thing number n: its prefix and n, zero-padded to the plan's width. */
-static void id_of(char *buf, size_t len, const pw_fixture_plan_t *plan, const char *prefix, int n)
+/* The id of thing number n: its prefix and n, zero-padded to width digits. */
+static void id_of(char *buf, size_t len, const char *prefix, int width, int n)
 {
-    snprintf(buf, len, "%s%0*d", prefix, plan->width, n);
+    snprintf(buf, len, "%s%0*d", prefix, width, n);
 }
 
 int pw_fixture_write_plan(const char *path, const pw_fixture_plan_t *plan)
@@ -145,25 +175,25 @@ int pw_fixture_write_plan(const char *path, const pw_fixture_plan_t *plan)
             plan->base_year, plan->target_year);
     char id[32], next[32];
     for (int d = plan->first; d < plan->first + plan->ndistricts; d++) {
-        id_of(id, sizeof(id), plan, plan->district, d);
+        id_of(id, sizeof(id), plan->district, plan->district_width, d);
         fprintf(f, "[district %s]\nname_zh = 区%d\nname_en = %c%d\nlevel = district\n", id, d,
                 upper_initial(plan->district), d);
     }
     for (int e = plan->first; e < plan->first + plan->nelements; e++) {
-        id_of(id, sizeof(id), plan, plan->element, e);
+        id_of(id, sizeof(id), plan->element, plan->width, e);
         fprintf(f, "[element %s]\nname_zh = 项%d\nname_en = %c%d\nunit = u\nkind = amount\n"
                    "level = district\n", id, e, upper_initial(plan->element), e);
         if (e - plan->first >= plan->nindicators)
             continue;
         char ind[32];
-        id_of(ind, sizeof(ind), plan, plan->indicator, e);
+        id_of(ind, sizeof(ind), plan->indicator, plan->width, e);
         fprintf(f, "[indicator %s]\nname_zh = 指%d\nname_en = %c%d\ncategory = c\nunit = u\n"
                    "attribute = expected\nbase = 1000\ntarget = %d\ntarget_kind = exact\n"
                    "method = linear\n", ind, e, upper_initial(plan->indicator), e,
                 e == plan->first ? plan->target : plan->target_rest);
         if (plan->ratio) {
             int k = plan->first + (e - plan->first + 1) % plan->nelements;
-            id_of(next, sizeof(next), plan, plan->element, k);
+            id_of(next, sizeof(next), plan->element, plan->width, k);
             fprintf(f, "value = ratio %s / %s * 1000\n", id, next);
         } else {
             fprintf(f, "value = sum %s\n", id);

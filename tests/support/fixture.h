@@ -14,15 +14,15 @@
 
 typedef struct pw_fixture {
     char dir[64];      /**< /tmp/pw-test-XXXXXX, removed by pw_fixture_close() */
-    char store[96];    /**< dir/store */
-    char keys[96];     /**< dir/keys, for tests that make them */
+    char store[160];   /**< dir/store */
+    char keys[160];    /**< dir/keys, for tests that make them */
     char intake[160];  /**< the aggregator's --bind, the collectors' --connect */
     char stream[160];  /**< the publisher's --bind */
     char snap[160];    /**< a --snapshot-bind for the publisher */
     pw_proc_t agg;     /**< the aggregator pw_fixture_start_aggregator() started */
     pw_proc_t pub;     /**< the publisher pw_fixture_start_publisher() started */
-    char agg_log[192]; /**< the log of the latest aggregator started */
-    char pub_log[192]; /**< the log of the latest publisher started */
+    char agg_log[256]; /**< the log of the latest aggregator started */
+    char pub_log[256]; /**< the log of the latest publisher started */
     int starts;        /**< daemons started: numbers their logs */
     int runs;          /**< commands run: numbers their outputs */
 } pw_fixture_t;
@@ -30,14 +30,27 @@ typedef struct pw_fixture {
 /** Makes the temp dir; endpoints on ipc:// sockets in it. 0 or -errno. */
 int pw_fixture_open(pw_fixture_t *fx);
 
+/**
+ * Opens fx in a new directory parent->dir/name (a second site of one test,
+ * say): its own store, endpoints and logs. pw_fixture_close(parent) removes
+ * it. 0 or -errno.
+ */
+int pw_fixture_open_in(pw_fixture_t *fx, const pw_fixture_t *parent, const char *name);
+
 /** Moves intake, stream and snapshot to free loopback TCP ports. 0, or -1 without a port. */
 int pw_fixture_use_tcp(pw_fixture_t *fx);
 
-/** Kills every child the test started and removes the temp dir. */
+/** Kills every child the test started and removes the temp dir (unless $PW_TEST_KEEP). */
 void pw_fixture_close(pw_fixture_t *fx);
 
 /** fx->dir/name into buf; buf. */
 char *pw_fixture_path(const pw_fixture_t *fx, char *buf, size_t len, const char *name);
+
+/**
+ * Starts planwatch with args (NULL-terminated, after the program name) into
+ * p, its output in the log fx->dir/<args[0]>-N.log (p->log). 0 or -1.
+ */
+int pw_fixture_spawn(pw_fixture_t *fx, pw_proc_t *p, char *const args[]);
 
 /**
  * Starts `planwatch aggregator --store S --bind I` plus extra (NULL-terminated,
@@ -85,7 +98,8 @@ typedef struct pw_fixture_plan {
     int nelements;                   /**< how many elements: at least nindicators */
     const char *district;            /**< the district id prefix, as "d" */
     const char *element, *indicator; /**< the element and indicator id prefixes */
-    int width;                       /**< ids' numbers zero-padded to this many digits */
+    int district_width;              /**< district numbers zero-padded to this many digits */
+    int width;                       /**< element and indicator numbers padded likewise */
     int target, target_rest;         /**< the first indicator's target, the others' */
     int ratio;                       /**< indicator k = ratio of element k to the next * 1000 */
 } pw_fixture_plan_t;
