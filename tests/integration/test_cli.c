@@ -7,19 +7,7 @@
 
 #include "fixture.h"
 
-static pw_fixture_t fx;
-
-static void setup(void)
-{
-    cr_assert_eq(pw_fixture_open(&fx), 0);
-}
-
-static void teardown(void)
-{
-    pw_fixture_close(&fx);
-}
-
-TestSuite(cli, .init = setup, .fini = teardown, .timeout = 60.0);
+PW_FIXTURE_SUITE(cli, 60.0);
 
 /* planwatch with args[1..] (args[0] is its name), as the shell would run it. */
 static int run(char *const args[], char **out, char **err)

@@ -12,19 +12,7 @@
 
 #include "fixture.h"
 
-static pw_fixture_t fx;
-
-static void setup(void)
-{
-    cr_assert_eq(pw_fixture_open(&fx), 0);
-}
-
-static void teardown(void)
-{
-    pw_fixture_close(&fx);
-}
-
-TestSuite(config, .init = setup, .fini = teardown, .timeout = 60.0);
+PW_FIXTURE_SUITE(config, 60.0);
 
 /* Runs planwatch with args (args[0] its name); its stdout and stderr (heap, caller frees) and exit code. */
 static int run(char *const args[], char **out, char **err)

@@ -17,19 +17,7 @@
 
 #include "fixture.h"
 
-static pw_fixture_t fx;
-
-static void setup(void)
-{
-    cr_assert_eq(pw_fixture_open(&fx), 0);
-}
-
-static void teardown(void)
-{
-    pw_fixture_close(&fx);
-}
-
-TestSuite(metrics, .init = setup, .fini = teardown, .timeout = 120.0);
+PW_FIXTURE_SUITE(metrics, 120.0);
 
 /* One parsed sample: its name, its labels as "k=v" lines (unescaped, in file order), value. */
 struct sample {

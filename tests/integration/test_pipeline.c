@@ -51,19 +51,7 @@ static const char *reporters[] = {"jiangan", "jianghan", "qiaokou", "hanyang", "
                                   "jiangxia", "huangpi", "xinzhou", "wuhan"};
 #define NREPORTERS 14
 
-static pw_fixture_t fx;
-
-static void setup(void)
-{
-    cr_assert_eq(pw_fixture_open(&fx), 0);
-}
-
-static void teardown(void)
-{
-    pw_fixture_close(&fx);
-}
-
-TestSuite(pipeline, .init = setup, .fini = teardown, .timeout = 240.0);
+PW_FIXTURE_SUITE(pipeline, 240.0);
 
 /* Checks the 2018H1 rows of a JSON-lines file against the expected table. */
 static void check_table(const char *path)

@@ -15,19 +15,7 @@
 #include "fixture.h"
 #include "pw/catalog.h"
 
-static pw_fixture_t fx;
-
-static void setup(void)
-{
-    cr_assert_eq(pw_fixture_open(&fx), 0);
-}
-
-static void teardown(void)
-{
-    pw_fixture_close(&fx);
-}
-
-TestSuite(report_render, .init = setup, .fini = teardown, .timeout = 400.0);
+PW_FIXTURE_SUITE(report_render, 400.0);
 
 /* The chromium binary: $PW_CHROMIUM, else chromium or chromium-browser on PATH. */
 static bool find_chromium(char *buf, size_t len)

@@ -27,6 +27,22 @@ typedef struct pw_fixture {
     int runs;          /**< commands run: numbers their outputs */
 } pw_fixture_t;
 
+/*
+ * The usual Criterion suite (the test includes criterion.h): a static fixture
+ * fx, opened before each test and closed after it.
+ */
+#define PW_FIXTURE_SUITE(suite, seconds)                                                           \
+    static pw_fixture_t fx;                                                                        \
+    static void fixture_init(void)                                                                 \
+    {                                                                                              \
+        cr_assert_eq(pw_fixture_open(&fx), 0);                                                     \
+    }                                                                                              \
+    static void fixture_fini(void)                                                                 \
+    {                                                                                              \
+        pw_fixture_close(&fx);                                                                     \
+    }                                                                                              \
+    TestSuite(suite, .init = fixture_init, .fini = fixture_fini, .timeout = seconds)
+
 /** Makes the temp dir; endpoints on ipc:// sockets in it. 0 or -errno. */
 int pw_fixture_open(pw_fixture_t *fx);
 
