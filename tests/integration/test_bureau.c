@@ -42,12 +42,7 @@
 #include "pw/util.h"
 #include "store.h"
 
-#define DATA PW_SOURCE_DIR "/data/wuhan"
-
-static const char *reporters[] = {"jiangan", "jianghan", "qiaokou", "hanyang", "wuchang",
-                                  "qingshan", "hongshan", "dongxihu", "hannan", "caidian",
-                                  "jiangxia", "huangpi", "xinzhou", "wuhan"};
-#define NREPORTERS 14
+#define NREPORTERS PW_FIXTURE_NREPORTERS
 
 /* The alert history when the periods are fed one after the other (the demo's). */
 #define DEMO_TIMELINE                                                                          \
@@ -67,8 +62,7 @@ PW_FIXTURE_SUITE(bureau, 240.0);
 static void start_publisher(void)
 {
     char *args[] = {"--insecure", "--snapshot-bind", fx.snap, NULL};
-    cr_assert_eq(pw_fixture_start_publisher(&fx, args), 0, "publisher not ready: %s",
-                 fx.pub_log);
+    cr_assert_eq(pw_fixture_start_publisher(&fx, args), 0, "publisher not ready: %s", fx.pub_log);
 }
 
 static void start_servers(void)
@@ -89,18 +83,17 @@ static void stop_servers(void)
 
 /* One one-shot collector per reporter, each with its own spool; period NULL
  * sends every period of the file at full speed. */
-static void collectors_start_some(const char *period,
-                                  pw_proc_t kids[NREPORTERS], int from, int to)
+static void collectors_start_some(const char *period, pw_proc_t kids[NREPORTERS], int from, int to)
 {
     for (int i = from; i < to; i++) {
         char file[256], log[256], id[32], spool[256], per[32];
-        snprintf(id, sizeof(id), "%s", reporters[i]);
+        snprintf(id, sizeof(id), "%s", pw_fixture_reporters[i]);
         snprintf(per, sizeof(per), "%s", period ? period : "all");
-        snprintf(file, sizeof(file), "%s/districts/%s.csv", DATA, reporters[i]);
-        snprintf(log, sizeof(log), "%s/collector-%s-%s.log", fx.dir, reporters[i], per);
-        snprintf(spool, sizeof(spool), "%s/spool-%s", fx.dir, reporters[i]);
-        char *args[16] = {"planwatch", "collector", "--insecure", "--district", id, "--data", file,
-                          "--connect", fx.intake, "--spool", spool};
+        pw_fixture_reporter_file(file, sizeof(file), i);
+        snprintf(log, sizeof(log), "%s/collector-%s-%s.log", fx.dir, pw_fixture_reporters[i], per);
+        snprintf(spool, sizeof(spool), "%s/spool-%s", fx.dir, pw_fixture_reporters[i]);
+        char *args[16] = {"planwatch", "collector", "--insecure", "--district", id,   "--data",
+                          file,        "--connect", fx.intake,    "--spool",    spool};
         int n = 11;
         if (period) {
             args[n++] = "--period";
@@ -111,8 +104,7 @@ static void collectors_start_some(const char *period,
     }
 }
 
-static void collectors_start(const char *period,
-                             pw_proc_t kids[NREPORTERS])
+static void collectors_start(const char *period, pw_proc_t kids[NREPORTERS])
 {
     collectors_start_some(period, kids, 0, NREPORTERS);
 }
@@ -121,7 +113,7 @@ static void collectors_wait(pw_proc_t kids[NREPORTERS])
 {
     for (int i = 0; i < NREPORTERS; i++) {
         int rc = pw_proc_wait(&kids[i], 120000);
-        cr_assert_eq(rc, 0, "collector %s exit %d (%s)", reporters[i], rc, kids[i].log);
+        cr_assert_eq(rc, 0, "collector %s exit %d (%s)", pw_fixture_reporters[i], rc, kids[i].log);
     }
 }
 
@@ -245,8 +237,8 @@ struct monitor {
 static void monitor_start(struct monitor *m, const char *name)
 {
     snprintf(m->out, sizeof(m->out), "%s/%s.json", fx.dir, name);
-    char *args[] = {"planwatch", "monitor", "--insecure", "--connect", fx.stream, "--snapshot", fx.snap,
-                    "--json", "--timeout", "60", NULL};
+    char *args[] = {"planwatch", "monitor", "--insecure", "--connect", fx.stream, "--snapshot",
+                    fx.snap,     "--json",  "--timeout",  "60",        NULL};
     cr_assert_eq(pw_proc_spawn(&m->p, PLANWATCH_BIN, args, m->out), 0);
 }
 
@@ -255,9 +247,10 @@ static void monitor_once(const char *period, const char *out)
 {
     char per[32];
     snprintf(per, sizeof(per), "%s", period ? period : "");
-    char *args[] = {"planwatch", "monitor", "--insecure", "--connect", fx.stream,
-                    "--snapshot", fx.snap, "--once", "--json", "--timeout", "30",
-                    period ? "--period" : NULL, per, NULL};
+    char *args[] = {"planwatch", "monitor",    "--insecure", "--connect",
+                    fx.stream,   "--snapshot", fx.snap,      "--once",
+                    "--json",    "--timeout",  "30",         period ? "--period" : NULL,
+                    per,         NULL};
     int rc = pw_proc_run(PLANWATCH_BIN, args, out, 60000);
     cr_assert_eq(rc, 0, "monitor --once exit %d (%s.err)", rc, out);
 }

@@ -88,7 +88,8 @@ Test(cli, bad_catalog_names_file_and_line)
 {
     char bad[128];
     pw_fixture_path(&fx, bad, sizeof(bad), "catalog.conf");
-    pw_fixture_write(bad, "[plan]\nname = x\nbase_year = 2015\ntarget_year = 2020\nalert_below = forty\n");
+    pw_fixture_write(
+        bad, "[plan]\nname = x\nbase_year = 2015\ntarget_year = 2020\nalert_below = forty\n");
     char *args[] = {"planwatch", "aggregator", "--store", fx.store, "--catalog", bad, NULL};
     char *out, *err;
     cr_assert_eq(run(args, &out, &err), 1);

@@ -14,7 +14,8 @@
 
 PW_FIXTURE_SUITE(config, 60.0);
 
-/* Runs planwatch with args (args[0] its name); its stdout and stderr (heap, caller frees) and exit code. */
+/* Runs planwatch with args (args[0] its name); its exit code, its stdout and
+ * stderr in *out and *err (caller frees). */
 static int run(char *const args[], char **out, char **err)
 {
     int rc = pw_fixture_run(&fx, args + 1, 30000, out, err);
@@ -40,7 +41,8 @@ Test(config, check_config_prints_the_options_and_the_command_line_wins)
     char *out, *err;
     cr_assert_eq(run(args, &out, &err), 0, "%s", err);
     char want[256];
-    snprintf(want, sizeof(want), "bind = ipc://%s/a.sock\nbind = ipc://%s/b.sock\n", fx.dir, fx.dir);
+    snprintf(want, sizeof(want), "bind = ipc://%s/a.sock\nbind = ipc://%s/b.sock\n", fx.dir,
+             fx.dir);
     cr_assert(strstr(out, want), "repeated keys: %s", out);
     cr_assert(strstr(out, "configuration OK"), "%s", out);
     free(out);
@@ -118,8 +120,9 @@ Test(config, check_config_fails_on_a_bad_catalog_or_path)
     cr_assert(strstr(err, cat), "%s", err);
     free(out);
     free(err);
-    char *args2[] = {"planwatch", "aggregator", "--store", fx.dir, "--metrics",
-                     "/nonexistent/dir/agg.prom", "--check-config", NULL};
+    char *args2[] = {"planwatch",      "aggregator", "--store",
+                     fx.dir,           "--metrics",  "/nonexistent/dir/agg.prom",
+                     "--check-config", NULL};
     cr_assert_eq(run(args2, &out, &err), 1);
     cr_assert(strstr(err, "--metrics /nonexistent/dir/agg.prom"), "%s", err);
     free(out);

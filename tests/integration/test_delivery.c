@@ -82,10 +82,18 @@ TestSuite(delivery, .init = setup, .fini = teardown, .timeout = 600.0);
 
 static void write_catalog(const char *path)
 {
-    pw_fixture_plan_t plan = {.name = "fault test", .base_year = 2015, .target_year = 2020,
-                              .ndistricts = NDIST, .nindicators = NELEM, .nelements = NELEM,
-                              .district = "d", .element = "e", .indicator = "i",
-                              .district_width = 2, .width = 2, .target = 2000,
+    pw_fixture_plan_t plan = {.name = "fault test",
+                              .base_year = 2015,
+                              .target_year = 2020,
+                              .ndistricts = NDIST,
+                              .nindicators = NELEM,
+                              .nelements = NELEM,
+                              .district = "d",
+                              .element = "e",
+                              .indicator = "i",
+                              .district_width = 2,
+                              .width = 2,
+                              .target = 2000,
                               .target_rest = 2000};
     cr_assert_eq(pw_fixture_write_plan(path, &plan), 0);
 }
@@ -173,9 +181,9 @@ static void collector_start(struct cluster *c, int d, pw_proc_t *p, bool follow,
     snprintf(timeout, sizeof(timeout), "%d", timeout_s);
     snprintf(log, sizeof(log), "%s/collector-d%02d-%ld.log", c->fx.dir, d, (long)pw_mono_ms());
     snprintf(id, sizeof(id), "d%02d", d);
-    char *args[24] = {"planwatch", "collector", "--insecure", "--district", id, "--data", c->data[d],
-                      "--connect", c->fx.intake, "--spool", c->spool[d], "--timeout", timeout,
-                      "--log-level", "info"};
+    char *args[24] = {"planwatch", "collector", "--insecure", "--district",  id,
+                      "--data",    c->data[d],  "--connect",  c->fx.intake,  "--spool",
+                      c->spool[d], "--timeout", timeout,      "--log-level", "info"};
     int n = 15;
     if (c->spool_max[0]) {
         args[n++] = "--spool-max";

@@ -106,9 +106,16 @@ static void fs_empty(const char *fs)
 /* One sum indicator, over the first element. */
 static void write_catalog(const char *path)
 {
-    pw_fixture_plan_t plan = {.name = "disk test", .base_year = 2015, .target_year = 2020,
-                              .ndistricts = NDIST, .nindicators = 1, .nelements = NELEM,
-                              .district = "d", .element = "e", .indicator = "i", .width = 2,
+    pw_fixture_plan_t plan = {.name = "disk test",
+                              .base_year = 2015,
+                              .target_year = 2020,
+                              .ndistricts = NDIST,
+                              .nindicators = 1,
+                              .nelements = NELEM,
+                              .district = "d",
+                              .element = "e",
+                              .indicator = "i",
+                              .width = 2,
                               .target = 2000};
     cr_assert_eq(pw_fixture_write_plan(path, &plan), 0);
 }
@@ -155,8 +162,8 @@ static void site_init(struct site *s, const char *name)
 static void agg_spawn(struct site *s, pw_proc_t *p, char *store, char *intake, char *log,
                       size_t len)
 {
-    char *args[] = {"aggregator", "--store", store, "--bind", intake, "--catalog", s->catalog,
-                    NULL};
+    char *args[] = {"aggregator", "--store",   store,      "--bind",
+                    intake,       "--catalog", s->catalog, NULL};
     cr_assert_eq(pw_fixture_spawn(&s->fx, p, args), 0);
     snprintf(log, len, "%s", p->log);
 }
@@ -178,9 +185,14 @@ static void agg_start(struct site *s)
 
 static void collector_start(struct site *s, int d, pw_proc_t *p, bool follow)
 {
-    char *args[] = {"collector", "--district", s->id[d], "--data", s->data[d],
-                    "--connect", s->fx.intake, "--spool", s->spool[d], "--timeout", "120",
-                    "--log-level", "info", follow ? "--follow" : NULL, NULL};
+    char *args[] = {"collector",  "--district",
+                    s->id[d],     "--data",
+                    s->data[d],   "--connect",
+                    s->fx.intake, "--spool",
+                    s->spool[d],  "--timeout",
+                    "120",        "--log-level",
+                    "info",       follow ? "--follow" : NULL,
+                    NULL};
     cr_assert_eq(pw_fixture_spawn(&s->fx, p, args), 0);
 }
 
@@ -487,10 +499,10 @@ Test(disk, a_collector_whose_spool_disk_fills_waits_and_loses_nothing)
 static int start_on(struct site *s, const char *which, char *path, char *log, size_t len)
 {
     pw_proc_t p;
-    char *agg[] = {"aggregator", "--store", path, "--bind", s->fx.intake,
-                   "--catalog", s->catalog, NULL};
-    char *col[] = {"collector", "--district", s->id[0], "--data", s->data[0],
-                   "--connect", s->fx.intake, "--spool", path, "--timeout", "2", NULL};
+    char *agg[] = {"aggregator", "--store",   path,       "--bind",
+                   s->fx.intake, "--catalog", s->catalog, NULL};
+    char *col[] = {"collector",  "--district", s->id[0], "--data",    s->data[0], "--connect",
+                   s->fx.intake, "--spool",    path,     "--timeout", "2",        NULL};
     cr_assert_eq(pw_fixture_spawn(&s->fx, &p, strcmp(which, "aggregator") == 0 ? agg : col), 0);
     snprintf(log, len, "%s", p.log);
     if (strcmp(which, "aggregator") == 0 && pw_proc_wait_log(&p, "INFO: ready", 10000) == 0)

@@ -40,8 +40,9 @@ static void setup(void)
     sock = zmq_socket(zctx, ZMQ_DEALER);
     int zero = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
-    cr_assert_eq(
-        pw_curve_client_setup(sock, fx.intake, fx.keys, "districts", "jiangan", "aggregator", false), 0);
+    cr_assert_eq(pw_curve_client_setup(sock, fx.intake, fx.keys, "districts", "jiangan",
+                                       "aggregator", false),
+                 0);
     cr_assert_eq(zmq_connect(sock, fx.intake), 0);
 }
 

@@ -14,12 +14,7 @@
 #include "fixture.h"
 #include "pw/util.h"
 
-#define DATA PW_SOURCE_DIR "/data/wuhan"
-
-static const char *reporters[] = {"jiangan", "jianghan", "qiaokou", "hanyang", "wuchang",
-                                  "qingshan", "hongshan", "dongxihu", "hannan", "caidian",
-                                  "jiangxia", "huangpi", "xinzhou", "wuhan"};
-#define NREPORTERS 14
+#define NREPORTERS PW_FIXTURE_NREPORTERS
 
 static pw_fixture_t fx;
 
@@ -49,13 +44,12 @@ TestSuite(monitor, .init = setup, .fini = teardown, .timeout = 180.0);
 static void feed(int i, const char *period)
 {
     char file[256], spool[128], id[32], per[16], *out, *err;
-    snprintf(id, sizeof(id), "%s", reporters[i]);
-    snprintf(file, sizeof(file), "%s/districts/%s.csv", DATA, reporters[i]);
-    snprintf(spool, sizeof(spool), "%s/spool-%s", fx.dir, reporters[i]);
+    snprintf(id, sizeof(id), "%s", pw_fixture_reporters[i]);
+    pw_fixture_reporter_file(file, sizeof(file), i);
+    snprintf(spool, sizeof(spool), "%s/spool-%s", fx.dir, pw_fixture_reporters[i]);
     snprintf(per, sizeof(per), "%s", period ? period : "");
     char *args[] = {"--insecure", period ? "--period" : NULL, per, NULL};
-    cr_assert_eq(pw_fixture_collect(&fx, id, file, spool, args, &out, &err), 0, "collector %s",
-                 id);
+    cr_assert_eq(pw_fixture_collect(&fx, id, file, spool, args, &out, &err), 0, "collector %s", id);
     free(out);
     free(err);
 }
@@ -65,7 +59,7 @@ static void feed_all_but(const char *skip_id, const char *skip_period)
     const char *periods[] = {"2015", "2016", "2017", "2018H1"};
     for (int k = 0; k < 4; k++)
         for (int i = 0; i < NREPORTERS; i++)
-            if (!(skip_id && strcmp(reporters[i], skip_id) == 0 &&
+            if (!(skip_id && strcmp(pw_fixture_reporters[i], skip_id) == 0 &&
                   strcmp(periods[k], skip_period) == 0))
                 feed(i, periods[k]);
 }
@@ -178,10 +172,10 @@ Test(monitor, exec_hook_gets_every_alert_and_a_slow_one_blocks_nothing)
     /* A gateway that takes 90 s per message must not delay anything. */
     snprintf(slowcmd, sizeof(slowcmd), "sleep 90; cat >> %s", slow);
     pw_proc_t fast, stuck;
-    char *a1[] = {"planwatch", "monitor", "--insecure", "--connect", fx.stream, "--snapshot", fx.snap, "--json",
-                  "--exec", cmd, NULL};
-    char *a2[] = {"planwatch", "monitor", "--insecure", "--connect", fx.stream, "--snapshot", fx.snap, "--json",
-                  "--exec", slowcmd, NULL};
+    char *a1[] = {"planwatch", "monitor", "--insecure", "--connect", fx.stream, "--snapshot",
+                  fx.snap,     "--json",  "--exec",     cmd,         NULL};
+    char *a2[] = {"planwatch", "monitor", "--insecure", "--connect", fx.stream, "--snapshot",
+                  fx.snap,     "--json",  "--exec",     slowcmd,     NULL};
     cr_assert_eq(pw_proc_spawn(&fast, PLANWATCH_BIN, a1, out), 0);
     cr_assert_eq(pw_proc_spawn(&stuck, PLANWATCH_BIN, a2, log), 0);
     usleep(500000);

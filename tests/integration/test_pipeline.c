@@ -46,10 +46,7 @@ static const struct {
 };
 #define NEXPECTED (sizeof(expected) / sizeof(expected[0]))
 
-static const char *reporters[] = {"jiangan", "jianghan", "qiaokou", "hanyang", "wuchang",
-                                  "qingshan", "hongshan", "dongxihu", "hannan", "caidian",
-                                  "jiangxia", "huangpi", "xinzhou", "wuhan"};
-#define NREPORTERS 14
+#define NREPORTERS PW_FIXTURE_NREPORTERS
 
 PW_FIXTURE_SUITE(pipeline, 240.0);
 
@@ -164,22 +161,23 @@ static void run_collectors(int gen)
     pw_proc_t kids[NREPORTERS];
     for (int i = 0; i < NREPORTERS; i++) {
         char file[256], log[128], id[32], spool[128];
-        snprintf(id, sizeof(id), "%s", reporters[i]);
-        snprintf(file, sizeof(file), "%s/districts/%s.csv", DATA, reporters[i]);
-        snprintf(log, sizeof(log), "%s/collector-%s.log", fx.dir, reporters[i]);
-        snprintf(spool, sizeof(spool), "%s/spool%d-%s", fx.dir, gen, reporters[i]);
-        char *args[] = {"planwatch", "collector", "--insecure", "--district", id, "--data", file,
-                        "--connect", fx.intake, "--spool", spool, NULL};
+        snprintf(id, sizeof(id), "%s", pw_fixture_reporters[i]);
+        pw_fixture_reporter_file(file, sizeof(file), i);
+        snprintf(log, sizeof(log), "%s/collector-%s.log", fx.dir, pw_fixture_reporters[i]);
+        snprintf(spool, sizeof(spool), "%s/spool%d-%s", fx.dir, gen, pw_fixture_reporters[i]);
+        char *args[] = {"planwatch", "collector", "--insecure", "--district", id,    "--data",
+                        file,        "--connect", fx.intake,    "--spool",    spool, NULL};
         cr_assert_eq(pw_proc_spawn(&kids[i], PLANWATCH_BIN, args, log), 0);
     }
     for (int i = 0; i < NREPORTERS; i++)
-        cr_assert_eq(pw_proc_wait(&kids[i], 60000), 0, "collector %s failed", reporters[i]);
+        cr_assert_eq(pw_proc_wait(&kids[i], 60000), 0, "collector %s failed",
+                     pw_fixture_reporters[i]);
 }
 
 static void monitor_once(const char *out)
 {
-    char *args[] = {"planwatch", "monitor", "--insecure", "--connect", fx.stream, "--snapshot", fx.snap,
-                    "--once", "--json", "--period", "2018H1", NULL};
+    char *args[] = {"planwatch", "monitor", "--insecure", "--connect", fx.stream, "--snapshot",
+                    fx.snap,     "--once",  "--json",     "--period",  "2018H1",  NULL};
     cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, out, 30000), 0, "monitor failed");
 }
 
@@ -262,7 +260,9 @@ Test(pipeline, a_rerun_reports_a_rejected_line_again_until_it_is_fixed)
     snprintf(spool, sizeof(spool), "%s/spool-rerun", fx.dir);
     /* care_beds is a count: 100.5 is rejected with EVALUE (no --catalog to
      * catch it before sending). */
-    cr_assert_eq(pw_fixture_write(bad, "period,element,value\n2018H1,elderly,1000\n2018H1,care_beds,100.5\n"), 0);
+    cr_assert_eq(pw_fixture_write(
+                     bad, "period,element,value\n2018H1,elderly,1000\n2018H1,care_beds,100.5\n"),
+                 0);
     char *out, *err;
     cr_assert_eq(collect_as_jiangan(bad, spool, NULL, &out, &err), 1);
     cr_assert(strstr(err, "bad.csv:3: care_beds 2018H1 = 100.5 rejected by the aggregator: EVALUE"),
@@ -282,7 +282,9 @@ Test(pipeline, a_rerun_reports_a_rejected_line_again_until_it_is_fixed)
     free(err);
 
     /* Fixed: sent and stored like any changed line. */
-    cr_assert_eq(pw_fixture_write(bad, "period,element,value\n2018H1,elderly,1000\n2018H1,care_beds,100\n"), 0);
+    cr_assert_eq(
+        pw_fixture_write(bad, "period,element,value\n2018H1,elderly,1000\n2018H1,care_beds,100\n"),
+        0);
     cr_assert_eq(collect_as_jiangan(bad, spool, NULL, &out, &err), 0, "%s", err);
     cr_assert(strstr(out, "1 updates sent, 1 stored, 0 rejected\n"), "%s", out);
     cr_assert_null(strstr(err, "rejected"), "%s", err);
@@ -368,18 +370,16 @@ Test(pipeline, a_file_titled_for_another_district_is_warned_about)
     snprintf(wrong, sizeof(wrong), "%s/districts/hongshan.csv", DATA);
     snprintf(spool, sizeof(spool), "%s/spool-title", fx.dir);
     char *out, *err;
-    cr_assert_eq(collect_as_jiangan(wrong, spool, "--catalog=" DATA "/catalog.conf", &out,
-                                    &err),
-                 0, "%s", err);
+    cr_assert_eq(collect_as_jiangan(wrong, spool, "--catalog=" DATA "/catalog.conf", &out, &err), 0,
+                 "%s", err);
     /* Line 1: "# 洪山区 Hongshan district (central): ..." */
     cr_assert(strstr(err, "hongshan.csv:1: the file's title names hongshan") &&
                   strstr(err, "not jiangan"),
               "%s", err);
     free(out);
     free(err);
-    cr_assert_eq(collect_as_jiangan(right, spool, "--catalog=" DATA "/catalog.conf", &out,
-                                    &err),
-                 0, "%s", err);
+    cr_assert_eq(collect_as_jiangan(right, spool, "--catalog=" DATA "/catalog.conf", &out, &err), 0,
+                 "%s", err);
     cr_assert_null(strstr(err, "title"), "%s", err);
     free(out);
     free(err);

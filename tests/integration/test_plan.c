@@ -25,10 +25,18 @@ static char cat_a[96], cat_b[96];
 /* The small plan, with target for both indicators. */
 static void write_catalog(const char *path, int target)
 {
-    pw_fixture_plan_t plan = {.name = "small plan 小规划", .base_year = 2020, .target_year = 2025,
-                              .first = 1, .ndistricts = NDIST, .nindicators = 2, .nelements = 2,
-                              .district = "q", .element = "x", .indicator = "k",
-                              .target = target, .target_rest = target};
+    pw_fixture_plan_t plan = {.name = "small plan 小规划",
+                              .base_year = 2020,
+                              .target_year = 2025,
+                              .first = 1,
+                              .ndistricts = NDIST,
+                              .nindicators = 2,
+                              .nelements = 2,
+                              .district = "q",
+                              .element = "x",
+                              .indicator = "k",
+                              .target = target,
+                              .target_rest = target};
     cr_assert_eq(pw_fixture_write_plan(path, &plan), 0);
 }
 
@@ -124,9 +132,9 @@ Test(plan, every_reader_reads_the_store_with_its_own_plan)
 
     char into[128];
     snprintf(into, sizeof(into), "%s/rebuilt", fx.dir);
-    cr_assert_eq(run((char *[]){"replay", "--store", fx.store, "--into", into, "--quiet", NULL},
-                     &out, &err),
-                 0, "%s", err);
+    cr_assert_eq(
+        run((char *[]){"replay", "--store", fx.store, "--into", into, "--quiet", NULL}, &out, &err),
+        0, "%s", err);
     free(out);
     free(err);
     cr_assert_eq(run((char *[]){"verify", fx.store, into, NULL}, &out, &err), 0, "%s%s", out, err);
@@ -155,7 +163,8 @@ Test(plan, a_catalog_that_is_not_the_stores_plan_is_an_error)
     char *cmds[][8] = {
         {"replay", "--store", fx.store, "--catalog", cat_b, NULL},
         {"report", "--store", fx.store, "--catalog", cat_b, NULL},
-        {"replay", "--store", fx.store, "--catalog", PW_SOURCE_DIR "/data/wuhan/catalog.conf", NULL},
+        {"replay", "--store", fx.store, "--catalog", PW_SOURCE_DIR "/data/wuhan/catalog.conf",
+         NULL},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         cr_assert_eq(run(cmds[i], &out, &err), 1, "%s %s: %s", cmds[i][0], cmds[i][4], err);
@@ -165,8 +174,9 @@ Test(plan, a_catalog_that_is_not_the_stores_plan_is_an_error)
         free(err);
     }
     /* The store's own plan, named, is fine. */
-    cr_assert_eq(run((char *[]){"report", "--store", fx.store, "--catalog", cat_a, NULL}, &out, &err),
-                 0, "%s", err);
+    cr_assert_eq(
+        run((char *[]){"report", "--store", fx.store, "--catalog", cat_a, NULL}, &out, &err), 0,
+        "%s", err);
     free(out);
     free(err);
     /* A what-if is asked for by name, and says how the timeline differs. */
@@ -209,8 +219,8 @@ Test(plan, a_revised_plan_applies_from_the_record_after_it)
     free(out);
     free(err);
     /* As of record 24, the plan of then: target 2000. */
-    cr_assert_eq(run((char *[]){"replay", "--store", fx.store, "--as-of", "24", NULL}, &out, &err), 0,
-                 "%s", err);
+    cr_assert_eq(run((char *[]){"replay", "--store", fx.store, "--as-of", "24", NULL}, &out, &err),
+                 0, "%s", err);
     cr_assert(strstr(out, "2000"), "%s", out);
     free(out);
     free(err);
@@ -218,9 +228,9 @@ Test(plan, a_revised_plan_applies_from_the_record_after_it)
      * versions: identical, plan versions included. */
     char into[128];
     snprintf(into, sizeof(into), "%s/rebuilt", fx.dir);
-    cr_assert_eq(run((char *[]){"replay", "--store", fx.store, "--into", into, "--quiet", NULL},
-                     &out, &err),
-                 0, "%s", err);
+    cr_assert_eq(
+        run((char *[]){"replay", "--store", fx.store, "--into", into, "--quiet", NULL}, &out, &err),
+        0, "%s", err);
     free(out);
     free(err);
     cr_assert_eq(run((char *[]){"verify", fx.store, into, NULL}, &out, &err), 0, "%s%s", out, err);
@@ -235,8 +245,9 @@ Test(plan, a_revised_plan_applies_from_the_record_after_it)
     free(out);
     free(err);
     /* Under the old plan named as the store's, every command refuses. */
-    cr_assert_eq(run((char *[]){"report", "--store", fx.store, "--catalog", cat_a, NULL}, &out, &err),
-                 1, "%s", err);
+    cr_assert_eq(
+        run((char *[]){"report", "--store", fx.store, "--catalog", cat_a, NULL}, &out, &err), 1,
+        "%s", err);
     free(out);
     free(err);
 }
@@ -247,7 +258,8 @@ Test(plan, publisher_and_its_clients_serve_the_stores_plan)
     cr_assert_eq(pw_fixture_start_publisher(&fx, NULL), 0, "%s", pw_read_file(fx.pub_log));
 
     char *out, *err, *local, *lerr;
-    cr_assert_eq(run((char *[]){"report", "--store", fx.store, NULL}, &local, &lerr), 0, "%s", lerr);
+    cr_assert_eq(run((char *[]){"report", "--store", fx.store, NULL}, &local, &lerr), 0, "%s",
+                 lerr);
     cr_assert_eq(run((char *[]){"report", "--connect", fx.stream, NULL}, &out, &err), 0, "%s", err);
     cr_assert_str_eq(out, local, "from the publisher:\n%s\nfrom the store:\n%s", out, local);
     free(out);
@@ -268,10 +280,10 @@ Test(plan, publisher_and_its_clients_serve_the_stores_plan)
     free(out);
     free(err);
     /* A catalog that is not the plan the publisher serves is an error. */
-    cr_assert_eq(run((char *[]){"monitor", "--connect", fx.stream, "--once", "--catalog", cat_b,
-                                NULL},
-                     &out, &err),
-                 1, "%s", err);
+    cr_assert_eq(
+        run((char *[]){"monitor", "--connect", fx.stream, "--once", "--catalog", cat_b, NULL}, &out,
+            &err),
+        1, "%s", err);
     cr_assert(strstr(err, "is not the plan"), "%s", err);
     free(out);
     free(err);
@@ -319,13 +331,15 @@ Test(plan, an_older_store_is_read_with_the_catalog_its_digest_names)
     cr_assert(strstr(err, "does not record its plan"), "%s", err);
     free(out);
     free(err);
-    cr_assert_eq(run((char *[]){"report", "--store", fx.store, "--catalog", cat_b, NULL}, &out, &err),
-                 1, "%s", err);
+    cr_assert_eq(
+        run((char *[]){"report", "--store", fx.store, "--catalog", cat_b, NULL}, &out, &err), 1,
+        "%s", err);
     cr_assert(strstr(err, "was written with another catalog"), "%s", err);
     free(out);
     free(err);
-    cr_assert_eq(run((char *[]){"replay", "--store", fx.store, "--catalog", cat_a, NULL}, &out, &err),
-                 0, "%s", err);
+    cr_assert_eq(
+        run((char *[]){"replay", "--store", fx.store, "--catalog", cat_a, NULL}, &out, &err), 0,
+        "%s", err);
     free(out);
     free(err);
     /* Its aggregator, with the catalog it was written with, records it from record 1. */
@@ -340,9 +354,9 @@ Test(plan, an_older_store_is_read_with_the_catalog_its_digest_names)
      * rather than rate it under the built-in one. */
     snprintf(fx.store, sizeof(fx.store), "%s/old2", fx.dir);
     write_old_store(cat_b);
-    cr_assert_eq(run((char *[]){"aggregator", "--store", fx.store, "--bind", fx.intake, NULL}, &out,
-                     &err),
-                 1, "%s", err);
+    cr_assert_eq(
+        run((char *[]){"aggregator", "--store", fx.store, "--bind", fx.intake, NULL}, &out, &err),
+        1, "%s", err);
     cr_assert(strstr(err, "was written with another catalog"), "%s", err);
     free(out);
     free(err);

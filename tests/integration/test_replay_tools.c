@@ -378,10 +378,17 @@ Test(replay_tools, a_record_past_the_value_bound_that_was_stored_is_still_import
  */
 static void write_plan(const char *path, int target)
 {
-    pw_fixture_plan_t plan = {.name = "small plan", .base_year = 2020, .target_year = 2025,
-                              .ndistricts = 6, .nindicators = 2, .nelements = 2,
-                              .district = "d", .element = "e", .indicator = "i",
-                              .target = target, .target_rest = 2000};
+    pw_fixture_plan_t plan = {.name = "small plan",
+                              .base_year = 2020,
+                              .target_year = 2025,
+                              .ndistricts = 6,
+                              .nindicators = 2,
+                              .nelements = 2,
+                              .district = "d",
+                              .element = "e",
+                              .indicator = "i",
+                              .target = target,
+                              .target_rest = 2000};
     cr_assert_eq(pw_fixture_write_plan(path, &plan), 0);
 }
 
@@ -389,8 +396,7 @@ static void write_plan(const char *path, int target)
 static void send_data(char *catalog, const int *districts, size_t n, int version)
 {
     char *args[] = {"--catalog", catalog, NULL};
-    cr_assert_eq(pw_fixture_start_aggregator(&fx, args), 0, "aggregator not ready: %s",
-                 fx.agg_log);
+    cr_assert_eq(pw_fixture_start_aggregator(&fx, args), 0, "aggregator not ready: %s", fx.agg_log);
     for (size_t i = 0; i < n; i++) {
         char data[128], spool[128], id[8];
         snprintf(id, sizeof(id), "d%d", districts[i]);

@@ -47,11 +47,20 @@ TestSuite(report_connect, .init = setup, .fini = teardown, .timeout = 120.0);
 static void write_catalog(void)
 {
     /* Ratios, so that the report has a table of each district's own figures. */
-    pw_fixture_plan_t plan = {.name = "large store", .base_year = 2015, .target_year = 2020,
-                              .ndistricts = NDIST, .nindicators = NELEM, .nelements = NELEM,
-                              .district = "d", .element = "e", .indicator = "i",
-                              .district_width = 2, .width = 3, .target = 2000,
-                              .target_rest = 2000, .ratio = 1};
+    pw_fixture_plan_t plan = {.name = "large store",
+                              .base_year = 2015,
+                              .target_year = 2020,
+                              .ndistricts = NDIST,
+                              .nindicators = NELEM,
+                              .nelements = NELEM,
+                              .district = "d",
+                              .element = "e",
+                              .indicator = "i",
+                              .district_width = 2,
+                              .width = 3,
+                              .target = 2000,
+                              .target_rest = 2000,
+                              .ratio = 1};
     cr_assert_eq(pw_fixture_write_plan(catalog, &plan), 0);
 }
 
@@ -133,8 +142,7 @@ static void start_publisher(void)
     write_catalog();
     write_store();
     char *args[] = {"--catalog", catalog, "--log-level", "info", NULL};
-    cr_assert_eq(pw_fixture_start_publisher(&fx, args), 0, "publisher not ready: %s",
-                 fx.pub_log);
+    cr_assert_eq(pw_fixture_start_publisher(&fx, args), 0, "publisher not ready: %s", fx.pub_log);
 }
 
 Test(report_connect, large_store_within_its_timeout_and_equal_to_the_store)

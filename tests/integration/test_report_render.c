@@ -170,8 +170,7 @@ Test(report_render, demo_report_renders_in_headless_chromium)
 static void start_publisher(char *catalog)
 {
     char *pargs[] = {"--catalog", catalog, NULL};
-    cr_assert_eq(pw_fixture_start_publisher(&fx, catalog ? pargs : NULL), 0,
-                 "publisher not ready");
+    cr_assert_eq(pw_fixture_start_publisher(&fx, catalog ? pargs : NULL), 0, "publisher not ready");
 }
 
 /* Runs `planwatch report` with args; its exit code, its stdout in *out unless NULL. */

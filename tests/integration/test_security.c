@@ -341,12 +341,13 @@ Test(security, a_subscriber_without_a_desk_key_receives_nothing)
     close_sock(bad);
     /* The monitor: with the desk key it gets its table; without, nothing. */
     char *ok[] = {"monitor", "--connect", fx.stream, "--snapshot", fx.snap, "--once",
-                  "--json", "--keys", fx.keys, "--timeout", "10", NULL}, *text, *err;
+                  "--json",  "--keys",    fx.keys,   "--timeout",  "10",    NULL},
+         *text, *err;
     cr_assert_eq(pw_fixture_run(&fx, ok, 30000, &text, &err), 0);
     free(text);
     free(err);
     char *no[] = {"monitor", "--connect", fx.stream, "--snapshot", fx.snap, "--once",
-                  "--json", "--keys", stranger, "--timeout", "2", NULL};
+                  "--json",  "--keys",    stranger,  "--timeout",  "2",     NULL};
     cr_assert_eq(pw_fixture_run(&fx, no, 30000, &text, &err), 1);
     free(err);
     cr_assert(text && !strstr(text, "\"indicator\""), "%s", text);
@@ -509,8 +510,8 @@ Test(security, key_files_are_checked)
     /* A keyring refuses a .pub holding a secret, and two files with one key. */
     char ring[160], cmd[1024];
     snprintf(ring, sizeof(ring), "%s/ring", fx.dir);
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s/districts/hanyang.secret %s/hanyang.pub",
-             ring, fx.keys, ring);
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s/districts/hanyang.secret %s/hanyang.pub", ring,
+             fx.keys, ring);
     cr_assert_eq(system(cmd), 0);
     pw_keyring_t *r = NULL;
     cr_assert_eq(pw_keyring_load(ring, &r, err, sizeof(err)), PW_EKEY);
@@ -560,7 +561,8 @@ static void mixed_keys(char *out, size_t len, const char *name, bool foreign_dis
     char other[128];
     snprintf(other, sizeof(other), "%s/other-%s", fx.dir, name);
     keygen(other);
-    office_keys(out, len, name, foreign_district ? other : fx.keys, foreign_district ? fx.keys : other);
+    office_keys(out, len, name, foreign_district ? other : fx.keys,
+                foreign_district ? fx.keys : other);
 }
 
 /* Runs jiangan's collector for 3 s with extra options; its stderr (caller frees). */
@@ -652,8 +654,8 @@ Test(security, a_monitor_with_a_wrong_desk_key_is_told_and_logged)
     /* The real publisher.pub, a desk key the publisher does not know. */
     snprintf(cmd, sizeof(cmd), "cp %s/publisher.pub %s/publisher.pub", fx.keys, other);
     cr_assert_eq(system(cmd), 0);
-    char *args[] = {"monitor", "--connect", fx.stream, "--snapshot", fx.snap,
-                    "--keys", other, "--once", "--timeout", "3", NULL};
+    char *args[] = {"monitor", "--connect", fx.stream,   "--snapshot", fx.snap, "--keys",
+                    other,     "--once",    "--timeout", "3",          NULL};
     char *o = NULL, *e = NULL;
     cr_assert_neq(pw_fixture_run(&fx, args, 30000, &o, &e), 0);
     cr_assert(e && strstr(e, "the server refused our key") && strstr(e, "check --keys"), "%s",

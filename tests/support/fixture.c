@@ -136,8 +136,8 @@ int pw_fixture_run(pw_fixture_t *fx, char *const args[], int timeout_ms, char **
 int pw_fixture_collect(pw_fixture_t *fx, char *district, char *file, char *spool,
                        char *const extra[], char **out, char **err)
 {
-    char *head[] = {"collector", "--district", district, "--data", file,
-                    "--connect", fx->intake,   "--spool",  spool,  NULL};
+    char *head[] = {"collector", "--district", district,  "--data", file,
+                    "--connect", fx->intake,   "--spool", spool,    NULL};
     char *argv[MAXARGS];
     *out = *err = NULL;
     if (build_argv(argv, head, extra) != 0)
@@ -152,6 +152,16 @@ int pw_fixture_write(const char *path, const char *text)
         return -errno;
     int bad = fputs(text, f) < 0;
     return fclose(f) != 0 || bad ? -EIO : 0;
+}
+
+const char *const pw_fixture_reporters[PW_FIXTURE_NREPORTERS] = {
+    "jiangan",  "jianghan", "qiaokou", "hanyang",  "wuchang", "qingshan", "hongshan",
+    "dongxihu", "hannan",   "caidian", "jiangxia", "huangpi", "xinzhou",  "wuhan"};
+
+char *pw_fixture_reporter_file(char *buf, size_t len, int i)
+{
+    snprintf(buf, len, "%s/data/wuhan/districts/%s.csv", PW_SOURCE_DIR, pw_fixture_reporters[i]);
+    return buf;
 }
 
 /* The prefix's first letter upper-cased: the name_en of what it names. */
@@ -171,8 +181,8 @@ int pw_fixture_write_plan(const char *path, const pw_fixture_plan_t *plan)
     FILE *f = fopen(path, "w");
     if (!f)
         return -errno;
-    fprintf(f, "[plan]\nname = %s\nbase_year = %d\ntarget_year = %d\n", plan->name,
-            plan->base_year, plan->target_year);
+    fprintf(f, "[plan]\nname = %s\nbase_year = %d\ntarget_year = %d\n", plan->name, plan->base_year,
+            plan->target_year);
     char id[32], next[32];
     for (int d = plan->first; d < plan->first + plan->ndistricts; d++) {
         id_of(id, sizeof(id), plan->district, plan->district_width, d);
@@ -181,15 +191,19 @@ int pw_fixture_write_plan(const char *path, const pw_fixture_plan_t *plan)
     }
     for (int e = plan->first; e < plan->first + plan->nelements; e++) {
         id_of(id, sizeof(id), plan->element, plan->width, e);
-        fprintf(f, "[element %s]\nname_zh = 项%d\nname_en = %c%d\nunit = u\nkind = amount\n"
-                   "level = district\n", id, e, upper_initial(plan->element), e);
+        fprintf(f,
+                "[element %s]\nname_zh = 项%d\nname_en = %c%d\nunit = u\nkind = amount\n"
+                "level = district\n",
+                id, e, upper_initial(plan->element), e);
         if (e - plan->first >= plan->nindicators)
             continue;
         char ind[32];
         id_of(ind, sizeof(ind), plan->indicator, plan->width, e);
-        fprintf(f, "[indicator %s]\nname_zh = 指%d\nname_en = %c%d\ncategory = c\nunit = u\n"
-                   "attribute = expected\nbase = 1000\ntarget = %d\ntarget_kind = exact\n"
-                   "method = linear\n", ind, e, upper_initial(plan->indicator), e,
+        fprintf(f,
+                "[indicator %s]\nname_zh = 指%d\nname_en = %c%d\ncategory = c\nunit = u\n"
+                "attribute = expected\nbase = 1000\ntarget = %d\ntarget_kind = exact\n"
+                "method = linear\n",
+                ind, e, upper_initial(plan->indicator), e,
                 e == plan->first ? plan->target : plan->target_rest);
         if (plan->ratio) {
             int k = plan->first + (e - plan->first + 1) % plan->nelements;

@@ -87,8 +87,7 @@ int pw_fixture_start_publisher(pw_fixture_t *fx, char *const extra[]);
  * completion within timeout_ms, output into fx->dir/run-N.out(.err); its
  * stdout and stderr into *out and *err (caller frees). The exit code, or -1.
  */
-int pw_fixture_run(pw_fixture_t *fx, char *const args[], int timeout_ms, char **out,
-                   char **err);
+int pw_fixture_run(pw_fixture_t *fx, char *const args[], int timeout_ms, char **out, char **err);
 
 /**
  * Runs one collector to completion: `planwatch collector --district D --data
@@ -100,6 +99,13 @@ int pw_fixture_collect(pw_fixture_t *fx, char *district, char *file, char *spool
 
 /** Writes text into path (replacing it). 0 or -errno. */
 int pw_fixture_write(const char *path, const char *text);
+
+/** The reporters of the demo's data, each with its file data/wuhan/districts/<id>.csv. */
+#define PW_FIXTURE_NREPORTERS 14
+extern const char *const pw_fixture_reporters[PW_FIXTURE_NREPORTERS];
+
+/** The demo's data file of reporter i into buf; buf. */
+char *pw_fixture_reporter_file(char *buf, size_t len, int i);
 
 /*
  * A small generated plan: districts, elements and indicators named by a
