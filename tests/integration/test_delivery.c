@@ -82,19 +82,8 @@ TestSuite(delivery, .init = setup, .fini = teardown, .timeout = 600.0);
 
 static void write_catalog(const char *path)
 {
-    pw_fixture_plan_t plan = {.name = "fault test",
-                              .base_year = 2015,
-                              .target_year = 2020,
-                              .ndistricts = NDIST,
-                              .nindicators = NELEM,
-                              .nelements = NELEM,
-                              .district = "d",
-                              .element = "e",
-                              .indicator = "i",
-                              .district_width = 2,
-                              .width = 2,
-                              .target = 2000,
-                              .target_rest = 2000};
+    pw_fixture_plan_t plan = pw_fixture_plan("fault test", NDIST, NELEM);
+    plan.district_width = plan.width = 2;
     cr_assert_eq(pw_fixture_write_plan(path, &plan), 0);
 }
 

@@ -106,17 +106,9 @@ static void fs_empty(const char *fs)
 /* One sum indicator, over the first element. */
 static void write_catalog(const char *path)
 {
-    pw_fixture_plan_t plan = {.name = "disk test",
-                              .base_year = 2015,
-                              .target_year = 2020,
-                              .ndistricts = NDIST,
-                              .nindicators = 1,
-                              .nelements = NELEM,
-                              .district = "d",
-                              .element = "e",
-                              .indicator = "i",
-                              .width = 2,
-                              .target = 2000};
+    pw_fixture_plan_t plan = pw_fixture_plan("disk test", NDIST, NELEM);
+    plan.nindicators = 1;
+    plan.width = 2;
     cr_assert_eq(pw_fixture_write_plan(path, &plan), 0);
 }
 

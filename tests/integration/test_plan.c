@@ -25,18 +25,14 @@ static char cat_a[96], cat_b[96];
 /* The small plan, with target for both indicators. */
 static void write_catalog(const char *path, int target)
 {
-    pw_fixture_plan_t plan = {.name = "small plan 小规划",
-                              .base_year = 2020,
-                              .target_year = 2025,
-                              .first = 1,
-                              .ndistricts = NDIST,
-                              .nindicators = 2,
-                              .nelements = 2,
-                              .district = "q",
-                              .element = "x",
-                              .indicator = "k",
-                              .target = target,
-                              .target_rest = target};
+    pw_fixture_plan_t plan = pw_fixture_plan("small plan 小规划", NDIST, 2);
+    plan.base_year = 2020;
+    plan.target_year = 2025;
+    plan.first = 1;
+    plan.district = "q";
+    plan.element = "x";
+    plan.indicator = "k";
+    plan.target = plan.target_rest = target;
     cr_assert_eq(pw_fixture_write_plan(path, &plan), 0);
 }
 

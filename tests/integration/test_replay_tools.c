@@ -378,17 +378,10 @@ Test(replay_tools, a_record_past_the_value_bound_that_was_stored_is_still_import
  */
 static void write_plan(const char *path, int target)
 {
-    pw_fixture_plan_t plan = {.name = "small plan",
-                              .base_year = 2020,
-                              .target_year = 2025,
-                              .ndistricts = 6,
-                              .nindicators = 2,
-                              .nelements = 2,
-                              .district = "d",
-                              .element = "e",
-                              .indicator = "i",
-                              .target = target,
-                              .target_rest = 2000};
+    pw_fixture_plan_t plan = pw_fixture_plan("small plan", 6, 2);
+    plan.base_year = 2020;
+    plan.target_year = 2025;
+    plan.target = target;
     cr_assert_eq(pw_fixture_write_plan(path, &plan), 0);
 }
 

@@ -176,6 +176,14 @@ static void id_of(char *buf, size_t len, const char *prefix, int width, int n)
     snprintf(buf, len, "%s%0*d", prefix, width, n);
 }
 
+pw_fixture_plan_t pw_fixture_plan(const char *name, int ndistricts, int nelements)
+{
+    return (pw_fixture_plan_t){.name = name, .base_year = 2015, .target_year = 2020,
+                               .ndistricts = ndistricts, .nelements = nelements,
+                               .nindicators = nelements, .district = "d", .element = "e",
+                               .indicator = "i", .target = 2000, .target_rest = 2000};
+}
+
 int pw_fixture_write_plan(const char *path, const pw_fixture_plan_t *plan)
 {
     FILE *f = fopen(path, "w");

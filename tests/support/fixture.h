@@ -126,6 +126,13 @@ typedef struct pw_fixture_plan {
     int ratio;                       /**< indicator k = ratio of element k to the next * 1000 */
 } pw_fixture_plan_t;
 
+/**
+ * The usual small plan: name, 2015 to 2020, districts d0.., elements e0.. and
+ * as many indicators i0.. summing them, every target 2000. Tests change the
+ * fields they need.
+ */
+pw_fixture_plan_t pw_fixture_plan(const char *name, int ndistricts, int nelements);
+
 /** Writes the catalog of plan into path. 0 or -errno. */
 int pw_fixture_write_plan(const char *path, const pw_fixture_plan_t *plan);
 
