@@ -101,6 +101,23 @@ static int run(char *const args[], char **out, char **err)
     return pw_fixture_run(&fx, args, 60000, out, err);
 }
 
+/* Rebuilds the store by replay into dir/rebuilt (its path into into), which
+ * verify must find identical to it. */
+static void rebuild_identical(char *into, size_t len)
+{
+    char *out, *err;
+    snprintf(into, len, "%s/rebuilt", fx.dir);
+    cr_assert_eq(
+        run((char *[]){"replay", "--store", fx.store, "--into", into, "--quiet", NULL}, &out, &err),
+        0, "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(run((char *[]){"verify", fx.store, into, NULL}, &out, &err), 0, "%s%s", out, err);
+    cr_assert_str_eq(out, "identical\n");
+    free(out);
+    free(err);
+}
+
 /* The store written under plan A, the aggregator stopped. */
 static void write_store(void)
 {
@@ -127,16 +144,7 @@ Test(plan, every_reader_reads_the_store_with_its_own_plan)
     free(err);
 
     char into[128];
-    snprintf(into, sizeof(into), "%s/rebuilt", fx.dir);
-    cr_assert_eq(
-        run((char *[]){"replay", "--store", fx.store, "--into", into, "--quiet", NULL}, &out, &err),
-        0, "%s", err);
-    free(out);
-    free(err);
-    cr_assert_eq(run((char *[]){"verify", fx.store, into, NULL}, &out, &err), 0, "%s%s", out, err);
-    cr_assert_str_eq(out, "identical\n");
-    free(out);
-    free(err);
+    rebuild_identical(into, sizeof(into));
 
     cr_assert_eq(run((char *[]){"report", "--store", fx.store, NULL}, &out, &err), 0, "%s", err);
     cr_assert(strstr(out, "Evaluation report at 2023"), "%s", out);
@@ -223,16 +231,7 @@ Test(plan, a_revised_plan_applies_from_the_record_after_it)
     /* The rebuild recomputes the rates where the aggregator did, and records both
      * versions: identical, plan versions included. */
     char into[128];
-    snprintf(into, sizeof(into), "%s/rebuilt", fx.dir);
-    cr_assert_eq(
-        run((char *[]){"replay", "--store", fx.store, "--into", into, "--quiet", NULL}, &out, &err),
-        0, "%s", err);
-    free(out);
-    free(err);
-    cr_assert_eq(run((char *[]){"verify", fx.store, into, NULL}, &out, &err), 0, "%s%s", out, err);
-    cr_assert_str_eq(out, "identical\n");
-    free(out);
-    free(err);
+    rebuild_identical(into, sizeof(into));
     /* A what-if compares timelines; it rebuilds no store. */
     cr_assert_eq(run((char *[]){"replay", "--store", fx.store, "--into", into, "--quiet",
                                 "--what-if-catalog", cat_b, NULL},
