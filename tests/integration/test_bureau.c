@@ -34,21 +34,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "fixture.h"
 #include "pw/error.h"
 #include "pw/event.h"
 #include "pw/period.h"
 #include "pw/rate.h"
 #include "pw/util.h"
 #include "store.h"
-#include "tmpdir.h"
 
-#define DATA PW_SOURCE_DIR "/data/wuhan"
-
-static const char *reporters[] = {"jiangan", "jianghan", "qiaokou", "hanyang", "wuchang",
-                                  "qingshan", "hongshan", "dongxihu", "hannan", "caidian",
-                                  "jiangxia", "huangpi", "xinzhou", "wuhan"};
-#define NREPORTERS 14
+#define NREPORTERS PW_FIXTURE_NREPORTERS
 
 /* The alert history when the periods are fed one after the other (the demo's). */
 #define DEMO_TIMELINE                                                                          \
@@ -60,78 +54,46 @@ static const char *reporters[] = {"jiangan", "jianghan", "qiaokou", "hanyang", "
 
 #define NO_DATA "no data yet" /* an empty snapshot, printed by a monitor without --period */
 
-static char dir[64];
-
-static void setup(void)
-{
-    cr_assert_eq(pw_tmpdir_make(dir), 0);
-}
-
-static void teardown(void)
-{
-    pw_proc_kill_all(); /* SIGKILL also ends a stopped process */
-    if (!getenv("PW_TEST_KEEP")) /* keep the logs and outputs to look at */
-        pw_tmpdir_remove(dir);
-}
-
-TestSuite(bureau, .init = setup, .fini = teardown, .timeout = 240.0);
+/* Its close SIGKILLs what is left, a stopped process too. */
+PW_FIXTURE_SUITE(bureau, 240.0);
 
 /* ---- servers and collectors ------------------------------------------- */
 
-struct servers {
-    pw_proc_t agg, pub;
-    int pub_runs;
-    char store[128], intake[64], stream[64], snap[64];
-};
-
-static void start_publisher(struct servers *s)
+static void start_publisher(void)
 {
-    char log[256];
-    snprintf(log, sizeof(log), "%s/publisher-%d.log", dir, s->pub_runs++);
-    char *args[] = {"planwatch", "publisher", "--insecure", "--store", s->store, "--bind", s->stream,
-                    "--snapshot-bind", s->snap, NULL};
-    cr_assert_eq(pw_proc_spawn(&s->pub, PLANWATCH_BIN, args, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&s->pub, "INFO: ready", 20000), 0, "publisher not ready: %s",
-                 log);
+    char *args[] = {"--insecure", "--snapshot-bind", fx.snap, NULL};
+    cr_assert_eq(pw_fixture_start_publisher(&fx, args), 0, "publisher not ready: %s", fx.pub_log);
 }
 
-static void start_servers(struct servers *s)
+static void start_servers(void)
 {
-    memset(s, 0, sizeof(*s));
-    snprintf(s->store, sizeof(s->store), "%s/store", dir);
-    snprintf(s->intake, sizeof(s->intake), "tcp://127.0.0.1:%d", pw_free_port());
-    snprintf(s->stream, sizeof(s->stream), "tcp://127.0.0.1:%d", pw_free_port());
-    snprintf(s->snap, sizeof(s->snap), "tcp://127.0.0.1:%d", pw_free_port());
-    char log[256];
-    snprintf(log, sizeof(log), "%s/aggregator.log", dir);
-    char *args[] = {"planwatch", "aggregator", "--insecure", "--store", s->store, "--bind", s->intake, NULL};
-    cr_assert_eq(pw_proc_spawn(&s->agg, PLANWATCH_BIN, args, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&s->agg, "INFO: ready", 20000), 0, "aggregator not ready");
-    start_publisher(s);
+    cr_assert_eq(pw_fixture_use_tcp(&fx), 0);
+    char *args[] = {"--insecure", NULL};
+    cr_assert_eq(pw_fixture_start_aggregator(&fx, args), 0, "aggregator not ready");
+    start_publisher();
 }
 
-static void stop_servers(struct servers *s)
+static void stop_servers(void)
 {
-    int rc = pw_proc_stop(&s->pub, 20000);
+    int rc = pw_proc_stop(&fx.pub, 20000);
     cr_assert_eq(rc, 0, "publisher exit status %d on SIGTERM", rc);
-    rc = pw_proc_stop(&s->agg, 20000);
+    rc = pw_proc_stop(&fx.agg, 20000);
     cr_assert_eq(rc, 0, "aggregator exit status %d on SIGTERM", rc);
 }
 
 /* One one-shot collector per reporter, each with its own spool; period NULL
  * sends every period of the file at full speed. */
-static void collectors_start_some(struct servers *s, const char *period,
-                                  pw_proc_t kids[NREPORTERS], int from, int to)
+static void collectors_start_some(const char *period, pw_proc_t kids[NREPORTERS], int from, int to)
 {
     for (int i = from; i < to; i++) {
         char file[256], log[256], id[32], spool[256], per[32];
-        snprintf(id, sizeof(id), "%s", reporters[i]);
+        snprintf(id, sizeof(id), "%s", pw_fixture_reporters[i]);
         snprintf(per, sizeof(per), "%s", period ? period : "all");
-        snprintf(file, sizeof(file), "%s/districts/%s.csv", DATA, reporters[i]);
-        snprintf(log, sizeof(log), "%s/collector-%s-%s.log", dir, reporters[i], per);
-        snprintf(spool, sizeof(spool), "%s/spool-%s", dir, reporters[i]);
-        char *args[16] = {"planwatch", "collector", "--insecure", "--district", id, "--data", file,
-                          "--connect", s->intake, "--spool", spool};
+        pw_fixture_reporter_file(file, sizeof(file), i);
+        snprintf(log, sizeof(log), "%s/collector-%s-%s.log", fx.dir, pw_fixture_reporters[i], per);
+        snprintf(spool, sizeof(spool), "%s/spool-%s", fx.dir, pw_fixture_reporters[i]);
+        char *args[16] = {"planwatch", "collector", "--insecure", "--district", id,   "--data",
+                          file,        "--connect", fx.intake,    "--spool",    spool};
         int n = 11;
         if (period) {
             args[n++] = "--period";
@@ -142,34 +104,33 @@ static void collectors_start_some(struct servers *s, const char *period,
     }
 }
 
-static void collectors_start(struct servers *s, const char *period,
-                             pw_proc_t kids[NREPORTERS])
+static void collectors_start(const char *period, pw_proc_t kids[NREPORTERS])
 {
-    collectors_start_some(s, period, kids, 0, NREPORTERS);
+    collectors_start_some(period, kids, 0, NREPORTERS);
 }
 
 static void collectors_wait(pw_proc_t kids[NREPORTERS])
 {
     for (int i = 0; i < NREPORTERS; i++) {
         int rc = pw_proc_wait(&kids[i], 120000);
-        cr_assert_eq(rc, 0, "collector %s exit %d (%s)", reporters[i], rc, kids[i].log);
+        cr_assert_eq(rc, 0, "collector %s exit %d (%s)", pw_fixture_reporters[i], rc, kids[i].log);
     }
 }
 
-static void feed(struct servers *s, const char *period)
+static void feed(const char *period)
 {
     pw_proc_t kids[NREPORTERS];
-    collectors_start(s, period, kids);
+    collectors_start(period, kids);
     collectors_wait(kids);
 }
 
 /* The aggregator's event head, read from its store (the truth to compare with). */
-static uint64_t store_head(struct servers *s)
+static uint64_t store_head(void)
 {
     pw_store_t *st = NULL;
     pw_store_opts_t o = {.readonly = true};
-    int rc = pw_store_open(&st, s->store, &o);
-    cr_assert_eq(rc, 0, "open %s: %s", s->store, pw_strerror(rc));
+    int rc = pw_store_open(&st, fx.store, &o);
+    cr_assert_eq(rc, 0, "open %s: %s", fx.store, pw_strerror(rc));
     pw_txn_t *txn = NULL;
     uint64_t head = 0;
     if ((rc = pw_store_begin(st, false, &txn)) == 0) {
@@ -217,15 +178,15 @@ static int evlog_add(void *ctx, const pw_event_t *ev)
     return 0;
 }
 
-static void evlog_load(struct servers *s, uint64_t head, struct evlog *log)
+static void evlog_load(uint64_t head, struct evlog *log)
 {
     log->head = head;
     log->desc = calloc(head + 1, sizeof(*log->desc));
     cr_assert_not_null(log->desc);
     pw_store_t *st = NULL;
     pw_store_opts_t o = {.readonly = true};
-    int rc = pw_store_open(&st, s->store, &o);
-    cr_assert_eq(rc, 0, "open %s: %s", s->store, pw_strerror(rc));
+    int rc = pw_store_open(&st, fx.store, &o);
+    cr_assert_eq(rc, 0, "open %s: %s", fx.store, pw_strerror(rc));
     pw_txn_t *txn = NULL;
     if ((rc = pw_store_begin(st, false, &txn)) == 0) {
         for (uint64_t from = 1; rc == 0 && from <= head; from += PW_RANGE_MAX)
@@ -273,22 +234,23 @@ struct monitor {
     char out[256]; /* stdout and stderr */
 };
 
-static void monitor_start(struct servers *s, struct monitor *m, const char *name)
+static void monitor_start(struct monitor *m, const char *name)
 {
-    snprintf(m->out, sizeof(m->out), "%s/%s.json", dir, name);
-    char *args[] = {"planwatch", "monitor", "--insecure", "--connect", s->stream, "--snapshot", s->snap,
-                    "--json", "--timeout", "60", NULL};
+    snprintf(m->out, sizeof(m->out), "%s/%s.json", fx.dir, name);
+    char *args[] = {"planwatch", "monitor", "--insecure", "--connect", fx.stream, "--snapshot",
+                    fx.snap,     "--json",  "--timeout",  "60",        NULL};
     cr_assert_eq(pw_proc_spawn(&m->p, PLANWATCH_BIN, args, m->out), 0);
 }
 
 /* Runs "monitor --once --json [--period P]" to completion, stdout into out. */
-static void monitor_once(struct servers *s, const char *period, const char *out)
+static void monitor_once(const char *period, const char *out)
 {
     char per[32];
     snprintf(per, sizeof(per), "%s", period ? period : "");
-    char *args[] = {"planwatch", "monitor", "--insecure", "--connect", s->stream,
-                    "--snapshot", s->snap, "--once", "--json", "--timeout", "30",
-                    period ? "--period" : NULL, per, NULL};
+    char *args[] = {"planwatch", "monitor",    "--insecure", "--connect",
+                    fx.stream,   "--snapshot", fx.snap,      "--once",
+                    "--json",    "--timeout",  "30",         period ? "--period" : NULL,
+                    per,         NULL};
     int rc = pw_proc_run(PLANWATCH_BIN, args, out, 60000);
     cr_assert_eq(rc, 0, "monitor --once exit %d (%s.err)", rc, out);
 }
@@ -583,7 +545,7 @@ static void check_no_sanitizer_reports(void)
 {
     static const char *const marks[] = {"AddressSanitizer", "LeakSanitizer", "runtime error:"};
     char pattern[96];
-    snprintf(pattern, sizeof(pattern), "%s/*", dir);
+    snprintf(pattern, sizeof(pattern), "%s/*", fx.dir);
     glob_t g;
     if (glob(pattern, 0, NULL, &g) != 0)
         return;
@@ -603,66 +565,65 @@ static void check_no_sanitizer_reports(void)
 
 Test(bureau, late_joiner_ends_in_the_same_state_as_early_joiner)
 {
-    struct servers s;
-    start_servers(&s);
+    start_servers();
     struct monitor mon[3];
     struct monitor *a = &mon[0], *b = &mon[1], *c = &mon[2];
-    monitor_start(&s, a, "monitor-a");
+    monitor_start(a, "monitor-a");
     cr_assert_eq(pw_proc_wait_log(&a->p, NO_DATA, 20000), 0,
                  "monitor A: no empty snapshot before any data (%s)", a->out);
 
-    feed(&s, "2015");
-    feed(&s, "2016");
-    feed(&s, "2017");
+    feed("2015");
+    feed("2016");
+    feed("2017");
 
     /* B joins at a known sequence: nothing is committed between the 2017
      * feed (all acknowledged) and the 2018H1 feed. */
-    uint64_t joined = store_head(&s);
+    uint64_t joined = store_head();
     cr_assert_gt(joined, 0);
     char once17[256];
-    snprintf(once17, sizeof(once17), "%s/once-2017.json", dir);
-    monitor_once(&s, NULL, once17);
+    snprintf(once17, sizeof(once17), "%s/once-2017.json", fx.dir);
+    monitor_once(NULL, once17);
     struct lines table;
     lines_read(once17, &table);
     cr_assert_gt(table.n, 0, "no table before 2018H1");
-    monitor_start(&s, b, "monitor-b");
+    monitor_start(b, "monitor-b");
     int64_t deadline = pw_mono_ms() + 20000;
     while (complete_json_lines(b->out) < table.n) {
         cr_assert_eq(pw_proc_poll(&b->p), PW_PROC_RUNNING, "monitor B exited (%s)", b->out);
         cr_assert_lt(pw_mono_ms(), deadline, "monitor B printed no snapshot (%s)", b->out);
         usleep(20000);
     }
-    cr_assert_eq(store_head(&s), joined, "events were committed while B joined");
+    cr_assert_eq(store_head(), joined, "events were committed while B joined");
 
     /* C joins while 2018H1 flows: 13 reporters send, C takes its snapshot
      * (its table), then the held-back district completes the period, so the
      * alerts it decides come after C joined. */
     pw_proc_t kids[NREPORTERS];
-    collectors_start_some(&s, "2018H1", kids, 1, NREPORTERS);
+    collectors_start_some("2018H1", kids, 1, NREPORTERS);
     deadline = pw_mono_ms() + 60000;
-    while (store_head(&s) <= joined) {
+    while (store_head() <= joined) {
         cr_assert_lt(pw_mono_ms(), deadline, "no 2018H1 event committed");
         usleep(2000);
     }
-    monitor_start(&s, c, "monitor-c");
+    monitor_start(c, "monitor-c");
     while (complete_json_lines(c->out) == 0) {
         cr_assert_eq(pw_proc_poll(&c->p), PW_PROC_RUNNING, "monitor C exited (%s)", c->out);
         cr_assert_lt(pw_mono_ms(), deadline, "monitor C printed no snapshot (%s)", c->out);
         usleep(5000);
     }
-    collectors_start_some(&s, "2018H1", kids, 0, 1);
+    collectors_start_some("2018H1", kids, 0, 1);
     collectors_wait(kids);
 
-    uint64_t head = store_head(&s);
+    uint64_t head = store_head();
     cr_assert_gt(head, joined);
     struct evlog log;
-    evlog_load(&s, head, &log);
+    evlog_load(head, &log);
     deadline = pw_mono_ms() + 30000;
     for (int i = 0; i < 3; i++)
         wait_caught_up(&mon[i], evlog_last_printed(&log), deadline);
     char once[256];
-    snprintf(once, sizeof(once), "%s/once-2018H1.json", dir);
-    monitor_once(&s, "2018H1", once);
+    snprintf(once, sizeof(once), "%s/once-2018H1.json", fx.dir);
+    monitor_once("2018H1", once);
     monitors_stop(mon, 3);
 
     static char want[32768], timeline[4096];
@@ -697,7 +658,7 @@ Test(bureau, late_joiner_ends_in_the_same_state_as_early_joiner)
 
     lines_free(&table);
     evlog_free(&log);
-    stop_servers(&s);
+    stop_servers();
     check_no_sanitizer_reports();
 }
 
@@ -715,53 +676,52 @@ static uint64_t publisher_stopped_at(const pw_proc_t *pub)
 
 Test(bureau, publisher_restart_mid_stream_loses_and_repeats_nothing)
 {
-    struct servers s;
-    start_servers(&s);
+    start_servers();
     struct monitor m;
-    monitor_start(&s, &m, "monitor");
+    monitor_start(&m, "monitor");
     cr_assert_eq(pw_proc_wait_log(&m.p, NO_DATA, 20000), 0, "no empty snapshot (%s)", m.out);
-    feed(&s, "2015");
-    feed(&s, "2016");
+    feed("2015");
+    feed("2016");
 
     /* SIGTERM the publisher, start the 2017 collectors right away, and bring
      * the publisher back on the same endpoints once events have been
      * committed that it never published: the monitor must fetch those. */
-    cr_assert_eq(kill(s.pub.pid, SIGTERM), 0);
+    cr_assert_eq(kill(fx.pub.pid, SIGTERM), 0);
     pw_proc_t kids[NREPORTERS];
-    collectors_start(&s, "2017", kids);
-    int rc = pw_proc_wait(&s.pub, 20000);
+    collectors_start("2017", kids);
+    int rc = pw_proc_wait(&fx.pub, 20000);
     cr_assert_eq(rc, 0, "publisher exit %d on SIGTERM", rc);
-    uint64_t stopped = publisher_stopped_at(&s.pub);
+    uint64_t stopped = publisher_stopped_at(&fx.pub);
     int64_t deadline = pw_mono_ms() + 60000;
-    while (store_head(&s) <= stopped) {
+    while (store_head() <= stopped) {
         cr_assert_lt(pw_mono_ms(), deadline, "no 2017 event committed after event %llu",
                      (unsigned long long)stopped);
         usleep(5000);
     }
-    start_publisher(&s);
+    start_publisher();
     collectors_wait(kids);
 
     /* Again during 2018H1, as soon as its first events are committed, and
      * straight back: events are committed while it stops and starts. */
-    uint64_t before = store_head(&s);
-    collectors_start(&s, "2018H1", kids);
+    uint64_t before = store_head();
+    collectors_start("2018H1", kids);
     deadline = pw_mono_ms() + 60000;
-    while (store_head(&s) <= before) {
+    while (store_head() <= before) {
         cr_assert_lt(pw_mono_ms(), deadline, "no 2018H1 event committed after event %llu",
                      (unsigned long long)before);
         usleep(2000);
     }
-    rc = pw_proc_stop(&s.pub, 20000);
+    rc = pw_proc_stop(&fx.pub, 20000);
     cr_assert_eq(rc, 0, "publisher exit %d on SIGTERM", rc);
-    start_publisher(&s);
+    start_publisher();
     collectors_wait(kids);
 
     struct evlog log;
-    evlog_load(&s, store_head(&s), &log);
+    evlog_load(store_head(), &log);
     wait_caught_up(&m, evlog_last_printed(&log), pw_mono_ms() + 30000);
     char once[256];
-    snprintf(once, sizeof(once), "%s/once-2018H1.json", dir);
-    monitor_once(&s, "2018H1", once);
+    snprintf(once, sizeof(once), "%s/once-2018H1.json", fx.dir);
+    monitor_once("2018H1", once);
     monitors_stop(&m, 1);
 
     static char want[32768], timeline[4096];
@@ -770,7 +730,7 @@ Test(bureau, publisher_restart_mid_stream_loses_and_repeats_nothing)
     cr_assert_str_eq(timeline, DEMO_TIMELINE, "the monitor's alerts");
     check_rows(m.out, want);
     evlog_free(&log);
-    stop_servers(&s);
+    stop_servers();
     check_no_sanitizer_reports();
 }
 
@@ -778,13 +738,12 @@ Test(bureau, publisher_restart_mid_stream_loses_and_repeats_nothing)
 
 Test(bureau, hundred_subscribers_one_stopped_all_others_get_everything, .timeout = 300.0)
 {
-    struct servers s;
-    start_servers(&s);
+    start_servers();
     static struct monitor ms[NMONITORS];
     char name[32];
     for (int i = 0; i < NMONITORS; i++) {
         snprintf(name, sizeof(name), "monitor-%03d", i);
-        monitor_start(&s, &ms[i], name);
+        monitor_start(&ms[i], name);
     }
     /* Every snapshot is taken before any data; monitor 0 then stops reading. */
     int64_t deadline = pw_mono_ms() + 90000;
@@ -796,28 +755,28 @@ Test(bureau, hundred_subscribers_one_stopped_all_others_get_everything, .timeout
             cr_assert_eq(kill(ms[0].p.pid, SIGSTOP), 0);
     }
 
-    feed(&s, NULL); /* all four periods, 14 collectors at once: each must exit 0 */
+    feed(NULL); /* all four periods, 14 collectors at once: each must exit 0 */
     struct evlog log;
-    evlog_load(&s, store_head(&s), &log);
+    evlog_load(store_head(), &log);
     uint64_t last = evlog_last_printed(&log);
     deadline = pw_mono_ms() + 60000;
     for (int i = 1; i < NMONITORS; i++)
         wait_caught_up(&ms[i], last, deadline);
     char once[256];
-    snprintf(once, sizeof(once), "%s/once-2018H1.json", dir);
-    monitor_once(&s, "2018H1", once);
+    snprintf(once, sizeof(once), "%s/once-2018H1.json", fx.dir);
+    monitor_once("2018H1", once);
     monitors_stop(ms + 1, NMONITORS - 1);
 
     /* The publisher stops cleanly with a subscriber that reads nothing. The
      * stopped one then resumes against a new publisher, catches up from the
      * stored log, and stops cleanly too. */
-    int rc = pw_proc_stop(&s.pub, 20000);
+    int rc = pw_proc_stop(&fx.pub, 20000);
     cr_assert_eq(rc, 0, "publisher exit %d on SIGTERM with a stopped subscriber", rc);
-    start_publisher(&s);
+    start_publisher();
     cr_assert_eq(kill(ms[0].p.pid, SIGCONT), 0);
     wait_caught_up(&ms[0], last, pw_mono_ms() + 30000);
     monitors_stop(ms, 1);
-    stop_servers(&s);
+    stop_servers();
 
     static char want[32768], timeline[4096], first[4096];
     cr_assert_eq(rows_2018h1(once, want, sizeof(want)), ROWS_2018H1, "%s", want);

@@ -5,29 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proc.h"
-#include "tmpdir.h"
+#include "fixture.h"
 
-static char dir[64];
+PW_FIXTURE_SUITE(cli, 60.0);
 
-static void setup(void)
-{
-    cr_assert_eq(pw_tmpdir_make(dir), 0);
-}
-
-static void teardown(void)
-{
-    pw_proc_kill_all();
-    pw_tmpdir_remove(dir);
-}
-
-TestSuite(cli, .init = setup, .fini = teardown, .timeout = 60.0);
-
+/* planwatch with args[1..] (args[0] is its name), as the shell would run it. */
 static int run(char *const args[], char **out, char **err)
 {
-    char path[128];
-    snprintf(path, sizeof(path), "%s/out", dir);
-    return pw_proc_capture(PLANWATCH_BIN, args, path, 30000, out, err);
+    return pw_fixture_run(&fx, args + 1, 30000, out, err);
 }
 
 Test(cli, every_command_has_help_on_stdout)
@@ -85,13 +70,10 @@ Test(cli, usage_errors_exit_2)
 
 Test(cli, bad_data_file_names_file_and_line)
 {
-    char bad[128];
-    snprintf(bad, sizeof(bad), "%s/bad.csv", dir);
-    FILE *f = fopen(bad, "w");
-    fputs("period,element,value\n2016,care_beds,12\n2016,care_beds,abc\n", f);
-    fclose(f);
-    char spool[128];
-    snprintf(spool, sizeof(spool), "%s/spool", dir);
+    char bad[128], spool[128];
+    pw_fixture_path(&fx, bad, sizeof(bad), "bad.csv");
+    pw_fixture_write(bad, "period,element,value\n2016,care_beds,12\n2016,care_beds,abc\n");
+    pw_fixture_path(&fx, spool, sizeof(spool), "spool");
     char *args[] = {"planwatch", "collector", "--insecure", "--district", "jiangan", "--data",
                     bad, "--connect", "tcp://127.0.0.1:1", "--timeout", "1", "--spool", spool,
                     NULL};
@@ -105,13 +87,10 @@ Test(cli, bad_data_file_names_file_and_line)
 Test(cli, bad_catalog_names_file_and_line)
 {
     char bad[128];
-    snprintf(bad, sizeof(bad), "%s/catalog.conf", dir);
-    FILE *f = fopen(bad, "w");
-    fputs("[plan]\nname = x\nbase_year = 2015\ntarget_year = 2020\nalert_below = forty\n", f);
-    fclose(f);
-    char store[128];
-    snprintf(store, sizeof(store), "%s/store", dir);
-    char *args[] = {"planwatch", "aggregator", "--store", store, "--catalog", bad, NULL};
+    pw_fixture_path(&fx, bad, sizeof(bad), "catalog.conf");
+    pw_fixture_write(
+        bad, "[plan]\nname = x\nbase_year = 2015\ntarget_year = 2020\nalert_below = forty\n");
+    char *args[] = {"planwatch", "aggregator", "--store", fx.store, "--catalog", bad, NULL};
     char *out, *err;
     cr_assert_eq(run(args, &out, &err), 1);
     cr_assert(strstr(err, "catalog.conf:5:"), "%s", err);
@@ -122,7 +101,7 @@ Test(cli, bad_catalog_names_file_and_line)
 Test(cli, collector_without_aggregator_times_out_with_a_clear_error)
 {
     char spool[128];
-    snprintf(spool, sizeof(spool), "%s/spool", dir);
+    pw_fixture_path(&fx, spool, sizeof(spool), "spool");
     char *args[] = {"planwatch", "collector", "--insecure", "--district", "jiangan", "--data",
                     PW_SOURCE_DIR "/data/wuhan/districts/jiangan.csv", "--connect",
                     "tcp://127.0.0.1:1", "--timeout", "1", "--spool", spool, NULL};

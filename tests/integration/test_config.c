@@ -10,38 +10,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "proc.h"
-#include "tmpdir.h"
+#include "fixture.h"
 
-static char dir[64];
+PW_FIXTURE_SUITE(config, 60.0);
 
-static void setup(void)
-{
-    cr_assert_eq(pw_tmpdir_make(dir), 0);
-}
-
-static void teardown(void)
-{
-    pw_proc_kill_all();
-    pw_tmpdir_remove(dir);
-}
-
-TestSuite(config, .init = setup, .fini = teardown, .timeout = 60.0);
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert(f, "%s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* Runs planwatch with args; its stdout and stderr (heap, caller frees) and exit code. */
+/* Runs planwatch with args (args[0] its name); its exit code, its stdout and
+ * stderr in *out and *err (caller frees). */
 static int run(char *const args[], char **out, char **err)
 {
-    char path[128];
-    snprintf(path, sizeof(path), "%s/out", dir);
-    int rc = pw_proc_capture(PLANWATCH_BIN, args, path, 30000, out, err);
+    int rc = pw_fixture_run(&fx, args + 1, 30000, out, err);
     cr_assert(*out && *err);
     return rc;
 }
@@ -49,7 +26,7 @@ static int run(char *const args[], char **out, char **err)
 Test(config, check_config_prints_the_options_and_the_command_line_wins)
 {
     char conf[128], text[512];
-    snprintf(conf, sizeof(conf), "%s/agg.conf", dir);
+    snprintf(conf, sizeof(conf), "%s/agg.conf", fx.dir);
     snprintf(text, sizeof(text),
              "# the aggregator\n"
              "store = %s/store\n"
@@ -58,13 +35,14 @@ Test(config, check_config_prints_the_options_and_the_command_line_wins)
              "\n"
              "batch = 100\n"
              "metrics = %s/agg.prom\n",
-             dir, dir, dir, dir);
-    write_file(conf, text);
+             fx.dir, fx.dir, fx.dir, fx.dir);
+    cr_assert_eq(pw_fixture_write(conf, text), 0, "%s", conf);
     char *args[] = {"planwatch", "aggregator", "--config", conf, "--check-config", NULL};
     char *out, *err;
     cr_assert_eq(run(args, &out, &err), 0, "%s", err);
     char want[256];
-    snprintf(want, sizeof(want), "bind = ipc://%s/a.sock\nbind = ipc://%s/b.sock\n", dir, dir);
+    snprintf(want, sizeof(want), "bind = ipc://%s/a.sock\nbind = ipc://%s/b.sock\n", fx.dir,
+             fx.dir);
     cr_assert(strstr(out, want), "repeated keys: %s", out);
     cr_assert(strstr(out, "configuration OK"), "%s", out);
     free(out);
@@ -104,12 +82,12 @@ Test(config, errors_name_the_file_and_line)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char conf[128], text[512];
-        snprintf(conf, sizeof(conf), "%s/bad.conf", dir);
-        snprintf(text, sizeof(text), "# line 1\nstore = %s/store\n%s\n", dir, cases[i].line);
+        snprintf(conf, sizeof(conf), "%s/bad.conf", fx.dir);
+        snprintf(text, sizeof(text), "# line 1\nstore = %s/store\n%s\n", fx.dir, cases[i].line);
         if (strcmp(cases[i].cmd, "collector") == 0)
-            snprintf(text, sizeof(text), "district = jiangan\ndata = %s/x.csv\n%s\n", dir,
+            snprintf(text, sizeof(text), "district = jiangan\ndata = %s/x.csv\n%s\n", fx.dir,
                      cases[i].line);
-        write_file(conf, text);
+        cr_assert_eq(pw_fixture_write(conf, text), 0, "%s", conf);
         char cmd[32];
         snprintf(cmd, sizeof(cmd), "%s", cases[i].cmd);
         char *args[] = {"planwatch", cmd, "--config", conf, NULL};
@@ -131,19 +109,20 @@ Test(config, errors_name_the_file_and_line)
 Test(config, check_config_fails_on_a_bad_catalog_or_path)
 {
     char conf[128], text[512], cat[128];
-    snprintf(cat, sizeof(cat), "%s/catalog.conf", dir);
-    write_file(cat, "this is no catalog\n");
-    snprintf(conf, sizeof(conf), "%s/pub.conf", dir);
-    snprintf(text, sizeof(text), "store = %s/store\ncatalog = %s\n", dir, cat);
-    write_file(conf, text);
+    snprintf(cat, sizeof(cat), "%s/catalog.conf", fx.dir);
+    cr_assert_eq(pw_fixture_write(cat, "this is no catalog\n"), 0, "%s", cat);
+    snprintf(conf, sizeof(conf), "%s/pub.conf", fx.dir);
+    snprintf(text, sizeof(text), "store = %s/store\ncatalog = %s\n", fx.dir, cat);
+    cr_assert_eq(pw_fixture_write(conf, text), 0, "%s", conf);
     char *args[] = {"planwatch", "publisher", "--config", conf, "--check-config", NULL};
     char *out, *err;
     cr_assert_eq(run(args, &out, &err), 1);
     cr_assert(strstr(err, cat), "%s", err);
     free(out);
     free(err);
-    char *args2[] = {"planwatch", "aggregator", "--store", dir, "--metrics",
-                     "/nonexistent/dir/agg.prom", "--check-config", NULL};
+    char *args2[] = {"planwatch",      "aggregator", "--store",
+                     fx.dir,           "--metrics",  "/nonexistent/dir/agg.prom",
+                     "--check-config", NULL};
     cr_assert_eq(run(args2, &out, &err), 1);
     cr_assert(strstr(err, "--metrics /nonexistent/dir/agg.prom"), "%s", err);
     free(out);
@@ -158,21 +137,21 @@ Test(config, check_config_fails_on_a_bad_catalog_or_path)
 Test(config, daemons_run_from_config_files_and_log_for_the_journal)
 {
     char aconf[128], cconf[128], text[768], log[128];
-    snprintf(aconf, sizeof(aconf), "%s/aggregator.conf", dir);
-    snprintf(cconf, sizeof(cconf), "%s/collector.conf", dir);
+    snprintf(aconf, sizeof(aconf), "%s/aggregator.conf", fx.dir);
+    snprintf(cconf, sizeof(cconf), "%s/collector.conf", fx.dir);
     snprintf(text, sizeof(text), "store = %s/store\nbind = ipc://%s/agg.sock\nlog-level = debug\n",
-             dir, dir);
-    write_file(aconf, text);
+             fx.dir, fx.dir);
+    cr_assert_eq(pw_fixture_write(aconf, text), 0, "%s", aconf);
     snprintf(text, sizeof(text),
              "district = jiangan\ndata = %s/data/wuhan/districts/jiangan.csv\n"
              "connect = ipc://%s/agg.sock\nspool = %s/spool\nperiod = 2015\nperiod = 2016\n"
              "quiet = false\n",
-             PW_SOURCE_DIR, dir, dir);
-    write_file(cconf, text);
+             PW_SOURCE_DIR, fx.dir, fx.dir);
+    cr_assert_eq(pw_fixture_write(cconf, text), 0, "%s", cconf);
 
     /* stderr is "the journal" when JOURNAL_STREAM names its device and inode. */
-    snprintf(log, sizeof(log), "%s/agg.log", dir);
-    write_file(log, "");
+    snprintf(log, sizeof(log), "%s/agg.log", fx.dir);
+    cr_assert_eq(pw_fixture_write(log, ""), 0, "%s", log);
     struct stat st;
     cr_assert_eq(stat(log, &st), 0);
     char stream[64];
@@ -204,7 +183,7 @@ Test(config, daemons_run_from_config_files_and_log_for_the_journal)
 
     /* Without the journal, plain lines. */
     char plain[128];
-    snprintf(plain, sizeof(plain), "%s/plain.log", dir);
+    snprintf(plain, sizeof(plain), "%s/plain.log", fx.dir);
     cr_assert_eq(pw_proc_spawn(&agg, PLANWATCH_BIN, aargs, plain), 0);
     cr_assert_eq(pw_proc_wait_log(&agg, "INFO: ready", 20000), 0);
     cr_assert_eq(pw_proc_stop(&agg, 10000), 0);

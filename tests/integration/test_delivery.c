@@ -22,20 +22,19 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "proc.h"
+#include "fixture.h"
 #include "pw/error.h"
 #include "pw/msg.h"
 #include "pw/period.h"
 #include "pw/util.h"
 #include "store.h"
-#include "tmpdir.h"
 
 #define NDIST     13
 #define NELEM     25
 #define NPERIODS  114 /* 72 months, 24 quarters, 12 halves, 6 years of 2015-2020 */
 #define NVERSIONS 3
 
-static char dir[64];
+static pw_fixture_t fx;
 static pw_period_t periods[NPERIODS];
 
 static void make_periods(void)
@@ -70,35 +69,22 @@ static void make_periods(void)
 
 static void setup(void)
 {
-    cr_assert_eq(pw_tmpdir_make(dir), 0);
+    cr_assert_eq(pw_fixture_open(&fx), 0);
     make_periods();
 }
 
 static void teardown(void)
 {
-    pw_proc_kill_all();
-    if (!getenv("PW_TEST_KEEP")) /* keep the logs and stores to look at */
-        pw_tmpdir_remove(dir);
+    pw_fixture_close(&fx);
 }
 
 TestSuite(delivery, .init = setup, .fini = teardown, .timeout = 600.0);
 
 static void write_catalog(const char *path)
 {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs("[plan]\nname = fault test\nbase_year = 2015\ntarget_year = 2020\n", f);
-    for (int d = 0; d < NDIST; d++)
-        fprintf(f, "[district d%02d]\nname_zh = 区%d\nname_en = D%d\nlevel = district\n", d, d,
-                d);
-    for (int e = 0; e < NELEM; e++) {
-        fprintf(f, "[element e%02d]\nname_zh = 项%d\nname_en = E%d\nunit = u\nkind = amount\n"
-                   "level = district\n", e, e, e);
-        fprintf(f, "[indicator i%02d]\nname_zh = 指%d\nname_en = I%d\ncategory = c\nunit = u\n"
-                   "attribute = expected\nbase = 1000\ntarget = 2000\ntarget_kind = exact\n"
-                   "method = linear\nvalue = sum e%02d\n", e, e, e, e);
-    }
-    fclose(f);
+    pw_fixture_plan_t plan = pw_fixture_plan("fault test", NDIST, NELEM);
+    plan.district_width = plan.width = 2;
+    cr_assert_eq(pw_fixture_write_plan(path, &plan), 0);
 }
 
 /* Rate in % that version 1 gives element e at period k: 20, 70 or 150. */
@@ -139,11 +125,9 @@ static void write_data(const char *path, int d, int version)
 }
 
 struct cluster {
-    char base[128];
-    char catalog[160], store[160], intake[64];
+    pw_fixture_t fx; /* its own dir, store, intake and aggregator */
+    char catalog[160];
     char data[NDIST][160], spool[NDIST][160];
-    pw_proc_t agg;
-    int restarts;
     char map_size[16], map_max[16]; /* "" = the aggregator's default */
     char spool_max[16];             /* "" = the collector's default */
 };
@@ -151,14 +135,12 @@ struct cluster {
 static void cluster_init(struct cluster *c, const char *name)
 {
     memset(c, 0, sizeof(*c));
-    snprintf(c->base, sizeof(c->base), "%s/%s", dir, name);
-    cr_assert_eq(pw_mkdir_p(c->base), 0);
-    snprintf(c->catalog, sizeof(c->catalog), "%s/catalog.conf", c->base);
-    snprintf(c->store, sizeof(c->store), "%s/store", c->base);
-    snprintf(c->intake, sizeof(c->intake), "tcp://127.0.0.1:%d", pw_free_port());
+    cr_assert_eq(pw_fixture_open_in(&c->fx, &fx, name), 0);
+    cr_assert_eq(pw_fixture_use_tcp(&c->fx), 0);
+    pw_fixture_path(&c->fx, c->catalog, sizeof(c->catalog), "catalog.conf");
     write_catalog(c->catalog);
-    char base[sizeof(c->base)];
-    memcpy(base, c->base, sizeof(base));
+    char base[sizeof(c->fx.dir)];
+    memcpy(base, c->fx.dir, sizeof(base));
     for (int d = 0; d < NDIST; d++) {
         snprintf(c->data[d], sizeof(c->data[d]), "%.100s/d%02d.csv", base, d % 100);
         snprintf(c->spool[d], sizeof(c->spool[d]), "%.100s/spool-d%02d", base, d % 100);
@@ -167,11 +149,8 @@ static void cluster_init(struct cluster *c, const char *name)
 
 static void agg_start(struct cluster *c)
 {
-    char log[200];
-    snprintf(log, sizeof(log), "%s/aggregator-%d.log", c->base, c->restarts++);
-    char *args[16] = {"planwatch", "aggregator", "--insecure", "--store", c->store, "--bind", c->intake,
-                      "--catalog", c->catalog};
-    int n = 9;
+    char *args[16] = {"--insecure", "--catalog", c->catalog};
+    int n = 3;
     if (c->map_size[0]) {
         args[n++] = "--map-size";
         args[n++] = c->map_size;
@@ -181,20 +160,19 @@ static void agg_start(struct cluster *c)
         args[n++] = c->map_max;
     }
     args[n] = NULL;
-    cr_assert_eq(pw_proc_spawn(&c->agg, PLANWATCH_BIN, args, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&c->agg, "INFO: ready", 20000), 0, "aggregator not ready: %s",
-                 log);
+    cr_assert_eq(pw_fixture_start_aggregator(&c->fx, args), 0, "aggregator not ready: %s",
+                 c->fx.agg_log);
 }
 
 static void collector_start(struct cluster *c, int d, pw_proc_t *p, bool follow, int timeout_s)
 {
     char log[200], id[16], timeout[16];
     snprintf(timeout, sizeof(timeout), "%d", timeout_s);
-    snprintf(log, sizeof(log), "%s/collector-d%02d-%ld.log", c->base, d, (long)pw_mono_ms());
+    snprintf(log, sizeof(log), "%s/collector-d%02d-%ld.log", c->fx.dir, d, (long)pw_mono_ms());
     snprintf(id, sizeof(id), "d%02d", d);
-    char *args[24] = {"planwatch", "collector", "--insecure", "--district", id, "--data", c->data[d],
-                      "--connect", c->intake, "--spool", c->spool[d], "--timeout", timeout,
-                      "--log-level", "info"};
+    char *args[24] = {"planwatch", "collector", "--insecure", "--district",  id,
+                      "--data",    c->data[d],  "--connect",  c->fx.intake,  "--spool",
+                      c->spool[d], "--timeout", timeout,      "--log-level", "info"};
     int n = 15;
     if (c->spool_max[0]) {
         args[n++] = "--spool-max";
@@ -279,7 +257,7 @@ static void take_census(struct cluster *c, int version, struct census *cs)
     memset(cs, 0, sizeof(*cs));
     pw_store_t *st = NULL;
     pw_store_opts_t o = {.readonly = true};
-    cr_assert_eq(pw_store_open(&st, c->store, &o), 0);
+    cr_assert_eq(pw_store_open(&st, c->fx.store, &o), 0);
     pw_txn_t *t;
     cr_assert_eq(pw_store_begin(st, false, &t), 0);
     struct log_check lc = {.cs = cs, .version = version};
@@ -337,7 +315,7 @@ static void run_versions(struct cluster *c, int kills)
             }
             /* Kills spread over the versions, at random moments of each. */
             if (done_kills < kills * v / NVERSIONS && pw_mono_ms() >= next_kill) {
-                pw_proc_kill(&c->agg);
+                pw_proc_kill(&c->fx.agg);
                 done_kills++;
                 agg_start(c);
                 next_kill = pw_mono_ms() + 50 + rand() % 250;
@@ -355,7 +333,7 @@ Test(delivery, sigkill_storm_loses_nothing_and_applies_nothing_twice)
     cluster_init(&calm, "calm");
     agg_start(&calm);
     run_versions(&calm, 0);
-    cr_assert_eq(pw_proc_stop(&calm.agg, 20000), 0);
+    cr_assert_eq(pw_proc_stop(&calm.fx.agg, 20000), 0);
     struct census ref;
     take_census(&calm, NVERSIONS, &ref);
     size_t keys = (size_t)NDIST * NELEM * NPERIODS;
@@ -368,7 +346,7 @@ Test(delivery, sigkill_storm_loses_nothing_and_applies_nothing_twice)
     cluster_init(&storm, "storm");
     agg_start(&storm);
     run_versions(&storm, 12);
-    cr_assert_eq(pw_proc_stop(&storm.agg, 20000), 0);
+    cr_assert_eq(pw_proc_stop(&storm.fx.agg, 20000), 0);
     struct census got;
     take_census(&storm, NVERSIONS, &got);
     cr_assert_eq(got.current, keys, "every key has a current value");
@@ -377,8 +355,8 @@ Test(delivery, sigkill_storm_loses_nothing_and_applies_nothing_twice)
     cr_assert_eq(got.log_dups, 0, "sequences are contiguous: nothing lost or repeated");
     if (strcmp(got.alerts, ref.alerts) != 0) {
         char a[128], b[128];
-        snprintf(a, sizeof(a), "%s/alerts-calm.txt", dir);
-        snprintf(b, sizeof(b), "%s/alerts-storm.txt", dir);
+        snprintf(a, sizeof(a), "%s/alerts-calm.txt", fx.dir);
+        snprintf(b, sizeof(b), "%s/alerts-storm.txt", fx.dir);
         FILE *fa = fopen(a, "w"), *fb = fopen(b, "w");
         fputs(ref.alerts, fa);
         fputs(got.alerts, fb);
@@ -416,7 +394,7 @@ Test(delivery, ten_second_outage_catches_up_in_order)
     cr_assert(wait_converged(&c, 1, 120000), "version 1 never arrived");
 
     /* The central machine goes down; the offices keep producing. */
-    cr_assert_eq(pw_proc_stop(&c.agg, 20000), 0);
+    cr_assert_eq(pw_proc_stop(&c.fx.agg, 20000), 0);
     int64_t down = pw_mono_ms();
     for (int d = 0; d < NDIST; d++)
         write_data(c.data[d], d, 2);
@@ -431,7 +409,7 @@ Test(delivery, ten_second_outage_catches_up_in_order)
     cr_assert(wait_converged(&c, 3, 120000), "the backlog never arrived");
     for (int d = 0; d < NDIST; d++)
         cr_assert_eq(pw_proc_stop(&kids[d], 10000), 0, "collector d%02d exit", d);
-    cr_assert_eq(pw_proc_stop(&c.agg, 20000), 0);
+    cr_assert_eq(pw_proc_stop(&c.fx.agg, 20000), 0);
     struct census cs;
     take_census(&c, 3, &cs);
     size_t keys = (size_t)NDIST * NELEM * NPERIODS;
@@ -465,12 +443,12 @@ Test(delivery, full_map_grows_or_refuses_and_never_acknowledges_what_it_did_not_
     }
     cr_assert_gt(gave_up, 0, "the map cap stopped some collector");
     char log[200];
-    snprintf(log, sizeof(log), "%s/aggregator-0.log", c.base);
+    snprintf(log, sizeof(log), "%s/aggregator-0.log", c.fx.dir);
     char *text = pw_read_file(log);
     cr_assert(strstr(text, "store map grown to 2 MiB"), "%s", text);
     cr_assert(strstr(text, "store full at 2 MiB"), "%s", text);
     free(text);
-    cr_assert_eq(pw_proc_stop(&c.agg, 20000), 0);
+    cr_assert_eq(pw_proc_stop(&c.fx.agg, 20000), 0);
 
     /* What is stored is consistent, and every acknowledged update is in it:
      * the spools still hold exactly what was not stored. */
@@ -486,7 +464,7 @@ Test(delivery, full_map_grows_or_refuses_and_never_acknowledges_what_it_did_not_
         collector_start(&c, d, &kids[d], false, 60);
     for (int d = 0; d < NDIST; d++)
         cr_assert_eq(pw_proc_wait(&kids[d], 120000), 0, "d%02d delivers the rest", d);
-    cr_assert_eq(pw_proc_stop(&c.agg, 20000), 0);
+    cr_assert_eq(pw_proc_stop(&c.fx.agg, 20000), 0);
     take_census(&c, 1, &cs);
     size_t keys = (size_t)NDIST * NELEM * NPERIODS;
     cr_assert_eq(cs.current_ok, keys);
@@ -518,12 +496,12 @@ Test(delivery, full_spool_waits_in_the_file_and_drops_nothing)
     cr_assert(wait_converged(&c, 3, 120000), "the latest values never arrived");
     for (int d = 0; d < NDIST; d++)
         cr_assert_eq(pw_proc_stop(&kids[d], 10000), 0, "collector d%02d exit", d);
-    cr_assert_eq(pw_proc_stop(&c.agg, 20000), 0);
+    cr_assert_eq(pw_proc_stop(&c.fx.agg, 20000), 0);
     struct census cs;
     take_census(&c, 3, &cs);
     cr_assert_eq(cs.log_dups, 0);
     char pattern[200];
-    snprintf(pattern, sizeof(pattern), "%s/collector-d00-*.log", c.base);
+    snprintf(pattern, sizeof(pattern), "%s/collector-d00-*.log", c.fx.dir);
     glob_t g;
     cr_assert_eq(glob(pattern, 0, NULL, &g), 0);
     char *log = pw_read_file(g.gl_pathv[0]);
@@ -551,7 +529,7 @@ Test(delivery, a_collector_sends_one_update_per_frame_to_an_older_aggregator)
     void *zctx = zmq_ctx_new(), *router = zmq_socket(zctx, ZMQ_ROUTER);
     int zero = 0;
     zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof(zero));
-    cr_assert_eq(zmq_bind(router, c.intake), 0);
+    cr_assert_eq(zmq_bind(router, c.fx.intake), 0);
     pw_proc_t col;
     collector_start(&c, 0, &col, false, 30);
     uint64_t last = 0;

@@ -22,12 +22,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "fixture.h"
 #include "pw/error.h"
 #include "pw/period.h"
 #include "pw/util.h"
 #include "store.h"
-#include "tmpdir.h"
 
 #define NDIST    3
 #define NELEM    40
@@ -35,13 +34,13 @@
 #define PER_DIST (NELEM * NMONTHS)
 #define WINDOW   4096 /* the collector's default --window */
 
-static char dir[64];
+static pw_fixture_t fx;
 static char mounts[4][160];
 static size_t nmounts;
 
 static void setup(void)
 {
-    cr_assert_eq(pw_tmpdir_make(dir), 0);
+    cr_assert_eq(pw_fixture_open(&fx), 0);
     nmounts = 0;
     /* Our mounts stay ours, and die with this process and its children. */
     if (geteuid() == 0 && unshare(CLONE_NEWNS) == 0)
@@ -54,8 +53,7 @@ static void teardown(void)
     for (size_t i = nmounts; i > 0; i--)
         umount2(mounts[i - 1], MNT_DETACH);
     nmounts = 0;
-    if (!getenv("PW_TEST_KEEP"))
-        pw_tmpdir_remove(dir);
+    pw_fixture_close(&fx);
 }
 
 TestSuite(disk, .init = setup, .fini = teardown, .timeout = 300.0);
@@ -105,20 +103,13 @@ static void fs_empty(const char *fs)
     cr_assert_eq(unlink(path), 0);
 }
 
+/* One sum indicator, over the first element. */
 static void write_catalog(const char *path)
 {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs("[plan]\nname = disk test\nbase_year = 2015\ntarget_year = 2020\n", f);
-    for (int d = 0; d < NDIST; d++)
-        fprintf(f, "[district d%d]\nname_zh = 区%d\nname_en = D%d\nlevel = district\n", d, d, d);
-    for (int e = 0; e < NELEM; e++)
-        fprintf(f, "[element e%02d]\nname_zh = 项%d\nname_en = E%d\nunit = u\nkind = amount\n"
-                   "level = district\n", e, e, e);
-    fputs("[indicator i00]\nname_zh = 指\nname_en = I\ncategory = c\nunit = u\n"
-          "attribute = expected\nbase = 1000\ntarget = 2000\ntarget_kind = exact\n"
-          "method = linear\nvalue = sum e00\n", f);
-    fclose(f);
+    pw_fixture_plan_t plan = pw_fixture_plan("disk test", NDIST, NELEM);
+    plan.nindicators = 1;
+    plan.width = 2;
+    cr_assert_eq(pw_fixture_write_plan(path, &plan), 0);
 }
 
 /* District d's data file in version v (each version changes every value),
@@ -139,24 +130,19 @@ static void write_data(const char *path, int d, int v)
 }
 
 struct site {
-    char base[128];
-    char catalog[160], store[160], intake[160], data[NDIST][160], spool[NDIST][160];
+    pw_fixture_t fx; /* its own dir, store, intake and aggregator */
+    char catalog[160], data[NDIST][160], spool[NDIST][160];
     char id[NDIST][16];
-    pw_proc_t agg;
-    int starts;
 };
 
 static void site_init(struct site *s, const char *name)
 {
     memset(s, 0, sizeof(*s));
-    snprintf(s->base, sizeof(s->base), "%s/%s", dir, name);
-    cr_assert_eq(pw_mkdir_p(s->base), 0);
-    snprintf(s->catalog, sizeof(s->catalog), "%s/catalog.conf", s->base);
-    snprintf(s->store, sizeof(s->store), "%s/store", s->base);
-    snprintf(s->intake, sizeof(s->intake), "ipc://%s/intake.sock", s->base);
+    cr_assert_eq(pw_fixture_open_in(&s->fx, &fx, name), 0);
+    pw_fixture_path(&s->fx, s->catalog, sizeof(s->catalog), "catalog.conf");
     write_catalog(s->catalog);
-    char base[sizeof(s->base)]; /* a copy: gcc -O1 takes s->base for an overlap */
-    memcpy(base, s->base, sizeof(base));
+    char base[sizeof(s->fx.dir)]; /* a copy: gcc -O1 takes s->fx.dir for an overlap */
+    memcpy(base, s->fx.dir, sizeof(base));
     for (int d = 0; d < NDIST; d++) {
         snprintf(s->data[d], sizeof(s->data[d]), "%.120s/d%d.csv", base, d);
         snprintf(s->spool[d], sizeof(s->spool[d]), "%.120s/spool-d%d", base, d);
@@ -168,36 +154,38 @@ static void site_init(struct site *s, const char *name)
 static void agg_spawn(struct site *s, pw_proc_t *p, char *store, char *intake, char *log,
                       size_t len)
 {
-    snprintf(log, len, "%s/aggregator-%d.log", s->base, s->starts++);
-    char *args[] = {"planwatch", "aggregator", "--store", store, "--bind", intake,
-                    "--catalog", s->catalog, NULL};
-    cr_assert_eq(pw_proc_spawn(p, PLANWATCH_BIN, args, log), 0);
+    char *args[] = {"aggregator", "--store",   store,      "--bind",
+                    intake,       "--catalog", s->catalog, NULL};
+    cr_assert_eq(pw_fixture_spawn(&s->fx, p, args), 0);
+    snprintf(log, len, "%s", p->log);
 }
 
 /* A site with a tmpfs of size mounted at fs, its base's "fs". */
 static void site_on_tmpfs(struct site *s, const char *name, const char *size, char fs[128])
 {
     site_init(s, name);
-    snprintf(fs, 128, "%.100s/fs", s->base);
+    snprintf(fs, 128, "%.100s/fs", s->fx.dir);
     fs_mount(fs, size);
 }
 
 static void agg_start(struct site *s)
 {
-    char log[200];
-    agg_spawn(s, &s->agg, s->store, s->intake, log, sizeof(log));
-    cr_assert_eq(pw_proc_wait_log(&s->agg, "INFO: ready", 20000), 0, "aggregator not ready: %s",
-                 log);
+    char *args[] = {"--catalog", s->catalog, NULL};
+    cr_assert_eq(pw_fixture_start_aggregator(&s->fx, args), 0, "aggregator not ready: %s",
+                 s->fx.agg_log);
 }
 
 static void collector_start(struct site *s, int d, pw_proc_t *p, bool follow)
 {
-    char log[200];
-    snprintf(log, sizeof(log), "%s/collector-d%d-%lld.log", s->base, d, (long long)pw_mono_ms());
-    char *args[] = {"planwatch", "collector", "--district", s->id[d], "--data", s->data[d],
-                    "--connect", s->intake, "--spool", s->spool[d], "--timeout", "120",
-                    "--log-level", "info", follow ? "--follow" : NULL, NULL};
-    cr_assert_eq(pw_proc_spawn(p, PLANWATCH_BIN, args, log), 0);
+    char *args[] = {"collector",  "--district",
+                    s->id[d],     "--data",
+                    s->data[d],   "--connect",
+                    s->fx.intake, "--spool",
+                    s->spool[d],  "--timeout",
+                    "120",        "--log-level",
+                    "info",       follow ? "--follow" : NULL,
+                    NULL};
+    cr_assert_eq(pw_fixture_spawn(&s->fx, p, args), 0);
 }
 
 /* Runs one-shot collectors for districts 0 to n-1; each must deliver everything. */
@@ -341,57 +329,57 @@ Test(disk, a_second_writer_is_refused_with_the_holders_pid_and_readers_go_on)
     snprintf(s.id[0], sizeof(s.id[0]), "jiangan");
     agg_start(&s);
     deliver(&s, 1);
-    uint64_t head = log_head(s.store);
+    uint64_t head = log_head(s.fx.store);
     cr_assert_gt(head, 0);
 
     /* A second aggregator on the same store, on an intake of its own. */
     char sock[200];
     struct stat before, after;
-    snprintf(sock, sizeof(sock), "%s/notify.sock", s.store);
+    snprintf(sock, sizeof(sock), "%s/notify.sock", s.fx.store);
     cr_assert_eq(stat(sock, &before), 0);
     pw_proc_t second;
-    char log[200], intake[200], want[300];
-    snprintf(intake, sizeof(intake), "ipc://%s/second.sock", s.base);
-    agg_spawn(&s, &second, s.store, intake, log, sizeof(log));
+    char log[256], intake[200], want[300];
+    snprintf(intake, sizeof(intake), "ipc://%s/second.sock", s.fx.dir);
+    agg_spawn(&s, &second, s.fx.store, intake, log, sizeof(log));
     int st = pw_proc_wait(&second, 20000);
     cr_assert_eq(st, 1, "the second aggregator exits 1 (got %d): see %s", st, log);
-    snprintf(want, sizeof(want), "store %s in use by pid %d", s.store, (int)s.agg.pid);
+    snprintf(want, sizeof(want), "store %s in use by pid %d", s.fx.store, (int)s.fx.agg.pid);
     cr_assert(log_has(log, want), "'%s' in %s", want, log);
     cr_assert(stat(sock, &after) == 0 && after.st_ino == before.st_ino,
               "the notify socket stays the first aggregator's");
 
     /* Readers are not writers: they go on beside it. */
     char out[200], copy[200], mp[200];
-    snprintf(out, sizeof(out), "%s/tool.out", s.base);
-    snprintf(copy, sizeof(copy), "%s/copy", s.base);
-    snprintf(mp, sizeof(mp), "%s/export.mp", s.base);
-    char *replay[] = {"planwatch", "replay", "--store", s.store, "--quiet", NULL};
+    snprintf(out, sizeof(out), "%s/tool.out", s.fx.dir);
+    snprintf(copy, sizeof(copy), "%s/copy", s.fx.dir);
+    snprintf(mp, sizeof(mp), "%s/export.mp", s.fx.dir);
+    char *replay[] = {"planwatch", "replay", "--store", s.fx.store, "--quiet", NULL};
     cr_assert_eq(pw_proc_run(PLANWATCH_BIN, replay, out, 30000), 0, "replay: see %s", out);
-    char *into[] = {"planwatch", "replay", "--store", s.store, "--into", copy, "--quiet", NULL};
+    char *into[] = {"planwatch", "replay", "--store", s.fx.store, "--into", copy, "--quiet", NULL};
     cr_assert_eq(pw_proc_run(PLANWATCH_BIN, into, out, 30000), 0, "replay --into: see %s", out);
-    char *exp[] = {"planwatch", "export", "--store", s.store, "--out", mp, NULL};
+    char *exp[] = {"planwatch", "export", "--store", s.fx.store, "--out", mp, NULL};
     cr_assert_eq(pw_proc_run(PLANWATCH_BIN, exp, out, 30000), 0, "export: see %s", out);
 
     /* Every other writer is refused the same way. */
-    char *back[] = {"planwatch", "replay", "--store", copy, "--into", s.store, "--quiet", NULL};
+    char *back[] = {"planwatch", "replay", "--store", copy, "--into", s.fx.store, "--quiet", NULL};
     refused(back, out, want);
     pw_proc_t other;
     char empty[200], intake2[200];
-    snprintf(empty, sizeof(empty), "%s/empty", s.base);
-    snprintf(intake2, sizeof(intake2), "ipc://%s/other.sock", s.base);
+    snprintf(empty, sizeof(empty), "%s/empty", s.fx.dir);
+    snprintf(intake2, sizeof(intake2), "ipc://%s/other.sock", s.fx.dir);
     agg_spawn(&s, &other, empty, intake2, log, sizeof(log));
     cr_assert_eq(pw_proc_wait_log(&other, "INFO: ready", 20000), 0, "%s", log);
     char *imp[] = {"planwatch", "import", "--in", mp, "--store", empty, NULL};
     snprintf(want, sizeof(want), "store %s in use by pid %d", empty, (int)other.pid);
     refused(imp, out, want);
     cr_assert_eq(pw_proc_stop(&other, 20000), 0, "an import refused removes nothing: %s", log);
-    cr_assert_eq(pw_proc_poll(&s.agg), PW_PROC_RUNNING);
-    cr_assert_eq(log_head(s.store), head, "the store is untouched");
+    cr_assert_eq(pw_proc_poll(&s.fx.agg), PW_PROC_RUNNING);
+    cr_assert_eq(log_head(s.fx.store), head, "the store is untouched");
 
     /* A killed writer's lock dies with it: a restart is never blocked. */
-    pw_proc_kill(&s.agg);
+    pw_proc_kill(&s.fx.agg);
     agg_start(&s);
-    cr_assert_eq(pw_proc_stop(&s.agg, 20000), 0);
+    cr_assert_eq(pw_proc_stop(&s.fx.agg, 20000), 0);
 }
 
 Test(disk, a_full_disk_is_refused_with_estorefull_and_taken_again_when_room_returns)
@@ -399,12 +387,12 @@ Test(disk, a_full_disk_is_refused_with_estorefull_and_taken_again_when_room_retu
     struct site s;
     char fs[128];
     site_on_tmpfs(&s, "full", "16m", fs);
-    snprintf(s.store, sizeof(s.store), "%.128s/store", fs);
+    snprintf(s.fx.store, sizeof(s.fx.store), "%.128s/store", fs);
     for (int d = 0; d < NDIST; d++)
         write_data(s.data[d], d, 1);
     agg_start(&s);
-    char agglog[sizeof(s.agg.log)];
-    memcpy(agglog, s.agg.log, sizeof(agglog));
+    char agglog[sizeof(s.fx.agg.log)];
+    memcpy(agglog, s.fx.agg.log, sizeof(agglog));
     deliver(&s, NDIST);
 
     /* The disk fills up; then every district sends a new version. */
@@ -415,13 +403,13 @@ Test(disk, a_full_disk_is_refused_with_estorefull_and_taken_again_when_room_retu
         collector_start(&s, d, &kids[d], false);
     }
     char want[300];
-    snprintf(want, sizeof(want), "no space left on %s's file system", s.store);
-    cr_assert_eq(pw_proc_wait_log(&s.agg, want, 60000), 0, "the aggregator says '%s': %s", want,
+    snprintf(want, sizeof(want), "no space left on %s's file system", s.fx.store);
+    cr_assert_eq(pw_proc_wait_log(&s.fx.agg, want, 60000), 0, "the aggregator says '%s': %s", want,
                  agglog);
     cr_assert_eq(pw_proc_wait_log(&kids[0], want, 30000), 0,
                  "the collector hears why its updates wait: %s", kids[0].log);
     sleep(2);
-    cr_assert_eq(pw_proc_poll(&s.agg), PW_PROC_RUNNING, "the aggregator stays up: %s", agglog);
+    cr_assert_eq(pw_proc_poll(&s.fx.agg), PW_PROC_RUNNING, "the aggregator stays up: %s", agglog);
     for (int d = 0; d < NDIST; d++)
         cr_assert_eq(pw_proc_poll(&kids[d]), PW_PROC_RUNNING, "collector d%d keeps trying", d);
 
@@ -430,8 +418,8 @@ Test(disk, a_full_disk_is_refused_with_estorefull_and_taken_again_when_room_retu
     for (int d = 0; d < NDIST; d++)
         cr_assert_eq(pw_proc_wait(&kids[d], 120000), 0, "collector d%d: see %s", d, kids[d].log);
     cr_assert(log_has(agglog, "room again on"), "%s", agglog);
-    cr_assert_eq(pw_proc_stop(&s.agg, 20000), 0);
-    check_run(s.store, agglog, 2 * NDIST * PER_DIST, 2 * NDIST * PER_DIST);
+    cr_assert_eq(pw_proc_stop(&s.fx.agg, 20000), 0);
+    check_run(s.fx.store, agglog, 2 * NDIST * PER_DIST, 2 * NDIST * PER_DIST);
 }
 
 Test(disk, an_aggregator_restarted_on_a_full_disk_refuses_until_room_returns)
@@ -439,31 +427,31 @@ Test(disk, an_aggregator_restarted_on_a_full_disk_refuses_until_room_returns)
     struct site s;
     char fs[128];
     site_on_tmpfs(&s, "restart", "8m", fs);
-    snprintf(s.store, sizeof(s.store), "%.128s/store", fs);
+    snprintf(s.fx.store, sizeof(s.fx.store), "%.128s/store", fs);
     write_data(s.data[0], 0, 1);
     agg_start(&s);
     deliver(&s, 1);
-    cr_assert_eq(pw_proc_stop(&s.agg, 20000), 0);
+    cr_assert_eq(pw_proc_stop(&s.fx.agg, 20000), 0);
 
     fs_fill(fs, 0);
     agg_start(&s);
-    char agglog[sizeof(s.agg.log)];
-    memcpy(agglog, s.agg.log, sizeof(agglog));
+    char agglog[sizeof(s.fx.agg.log)];
+    memcpy(agglog, s.fx.agg.log, sizeof(agglog));
     write_data(s.data[0], 0, 2);
     pw_proc_t kid;
     collector_start(&s, 0, &kid, false);
     char want[300];
-    snprintf(want, sizeof(want), "no space left on %s's file system", s.store);
+    snprintf(want, sizeof(want), "no space left on %s's file system", s.fx.store);
     cr_assert_eq(pw_proc_wait_log(&kid, want, 60000), 0, "ESTOREFULL, naming the disk: %s",
                  kid.log);
     sleep(6); /* past a retry of a real commit */
-    cr_assert_eq(pw_proc_poll(&s.agg), PW_PROC_RUNNING, "no exit, no restart loop: %s", agglog);
+    cr_assert_eq(pw_proc_poll(&s.fx.agg), PW_PROC_RUNNING, "no exit, no restart loop: %s", agglog);
     cr_assert_eq(pw_proc_poll(&kid), PW_PROC_RUNNING);
 
     fs_empty(fs);
     cr_assert_eq(pw_proc_wait(&kid, 120000), 0, "collector: see %s", kid.log);
-    cr_assert_eq(pw_proc_stop(&s.agg, 20000), 0);
-    check_run(s.store, agglog, 2 * PER_DIST, PER_DIST);
+    cr_assert_eq(pw_proc_stop(&s.fx.agg, 20000), 0);
+    check_run(s.fx.store, agglog, 2 * PER_DIST, PER_DIST);
 }
 
 Test(disk, a_collector_whose_spool_disk_fills_waits_and_loses_nothing)
@@ -491,11 +479,11 @@ Test(disk, a_collector_whose_spool_disk_fills_waits_and_loses_nothing)
     cr_assert_eq(pw_proc_wait_log(&kid, "room again on spool", 20000), 0, "%s", kid.log);
     agg_start(&s);
     int64_t deadline = pw_mono_ms() + 60000;
-    while (log_head(s.store) < 2 * PER_DIST && pw_mono_ms() < deadline)
+    while (log_head(s.fx.store) < 2 * PER_DIST && pw_mono_ms() < deadline)
         usleep(200000);
     cr_assert_eq(pw_proc_stop(&kid, 20000), 0);
-    cr_assert_eq(pw_proc_stop(&s.agg, 20000), 0);
-    check_run(s.store, s.agg.log, 2 * PER_DIST, 2 * PER_DIST);
+    cr_assert_eq(pw_proc_stop(&s.fx.agg, 20000), 0);
+    check_run(s.fx.store, s.fx.agg.log, 2 * PER_DIST, 2 * PER_DIST);
 }
 
 /* Runs an aggregator (stopped once ready) or a one-shot collector (which)
@@ -503,13 +491,12 @@ Test(disk, a_collector_whose_spool_disk_fills_waits_and_loses_nothing)
 static int start_on(struct site *s, const char *which, char *path, char *log, size_t len)
 {
     pw_proc_t p;
-    snprintf(log, len, "%s/%s-%d.log", s->base, which, s->starts++);
-    char *agg[] = {"planwatch", "aggregator", "--store", path, "--bind", s->intake,
-                   "--catalog", s->catalog, NULL};
-    char *col[] = {"planwatch", "collector", "--district", s->id[0], "--data", s->data[0],
-                   "--connect", s->intake, "--spool", path, "--timeout", "2", NULL};
-    cr_assert_eq(pw_proc_spawn(&p, PLANWATCH_BIN, strcmp(which, "aggregator") == 0 ? agg : col,
-                               log), 0);
+    char *agg[] = {"aggregator", "--store",   path,       "--bind",
+                   s->fx.intake, "--catalog", s->catalog, NULL};
+    char *col[] = {"collector",  "--district", s->id[0], "--data",    s->data[0], "--connect",
+                   s->fx.intake, "--spool",    path,     "--timeout", "2",        NULL};
+    cr_assert_eq(pw_fixture_spawn(&s->fx, &p, strcmp(which, "aggregator") == 0 ? agg : col), 0);
+    snprintf(log, len, "%s", p.log);
     if (strcmp(which, "aggregator") == 0 && pw_proc_wait_log(&p, "INFO: ready", 10000) == 0)
         return pw_proc_stop(&p, 20000);
     return pw_proc_wait(&p, 20000);
@@ -529,7 +516,7 @@ Test(disk, a_store_or_spool_on_a_full_file_system_is_refused_without_a_crash)
     for (size_t k = 0; k < 2; k++) {
         fs_fill(fs, spare[k]);
         for (size_t w = 0; w < 2; w++) {
-            char path[200], log[200], want[300];
+            char path[200], log[256], want[300];
             snprintf(path, sizeof(path), "%s/%s%zu", fs, noun[w], k);
             int rc = start_on(&s, which[w], path, log, sizeof(log));
             cr_assert_eq(rc, 1, "%s with no room exits 1 (not %d, -1 is a signal): %s",
@@ -540,7 +527,7 @@ Test(disk, a_store_or_spool_on_a_full_file_system_is_refused_without_a_crash)
         }
         /* With room, what a full disk cut short is created as if new. */
         fs_empty(fs);
-        char path[200], log[200];
+        char path[200], log[256];
         snprintf(path, sizeof(path), "%s/store%zu", fs, k);
         cr_assert_eq(start_on(&s, "aggregator", path, log, sizeof(log)), 0, "%s", log);
     }

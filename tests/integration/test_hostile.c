@@ -16,40 +16,34 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "proc.h"
+#include "fixture.h"
 #include "pw/auth.h"
 #include "pw/error.h"
 #include "pw/msg.h"
 #include "pw/util.h"
-#include "tmpdir.h"
 #include "wire.h"
 
-static char dir[64], keys[128], store[128], intake[64];
-static pw_proc_t agg;
+static pw_fixture_t fx;
 static void *zctx, *sock;
 
 static void setup(void)
 {
-    cr_assert_eq(pw_tmpdir_make(dir), 0);
-    snprintf(keys, sizeof(keys), "%s/keys", dir);
-    snprintf(store, sizeof(store), "%s/store", dir);
-    snprintf(intake, sizeof(intake), "tcp://127.0.0.1:%d", pw_free_port());
-    char log[160];
-    snprintf(log, sizeof(log), "%s/keygen.log", dir);
-    char *kargs[] = {"planwatch", "keygen", "--out", keys, NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, kargs, log, 30000), 0);
-    snprintf(log, sizeof(log), "%s/aggregator.log", dir);
-    char *args[] = {"planwatch", "aggregator", "--store", store, "--bind", intake,
-                    "--keys",    keys,         NULL};
-    cr_assert_eq(pw_proc_spawn(&agg, PLANWATCH_BIN, args, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&agg, "INFO: ready", 20000), 0);
+    cr_assert_eq(pw_fixture_open(&fx), 0);
+    cr_assert_eq(pw_fixture_use_tcp(&fx), 0);
+    char *kargs[] = {"keygen", "--out", fx.keys, NULL}, *out, *err;
+    cr_assert_eq(pw_fixture_run(&fx, kargs, 30000, &out, &err), 0);
+    free(out);
+    free(err);
+    char *args[] = {"--keys", fx.keys, NULL};
+    cr_assert_eq(pw_fixture_start_aggregator(&fx, args), 0);
     zctx = zmq_ctx_new();
     sock = zmq_socket(zctx, ZMQ_DEALER);
     int zero = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
-    cr_assert_eq(
-        pw_curve_client_setup(sock, intake, keys, "districts", "jiangan", "aggregator", false), 0);
-    cr_assert_eq(zmq_connect(sock, intake), 0);
+    cr_assert_eq(pw_curve_client_setup(sock, fx.intake, fx.keys, "districts", "jiangan",
+                                       "aggregator", false),
+                 0);
+    cr_assert_eq(zmq_connect(sock, fx.intake), 0);
 }
 
 static void teardown(void)
@@ -59,8 +53,7 @@ static void teardown(void)
     if (zctx)
         zmq_ctx_term(zctx);
     sock = zctx = NULL;
-    pw_proc_kill_all();
-    pw_tmpdir_remove(dir);
+    pw_fixture_close(&fx);
 }
 
 TestSuite(hostile, .init = setup, .fini = teardown, .timeout = 300.0);
@@ -512,8 +505,8 @@ Test(hostile, every_malformed_message_gets_its_reason_and_the_next_valid_update_
                      pw_err_name(m.reason));
     }
     /* The store holds the canaries, in order, and nothing else. */
-    cr_assert_eq(pw_proc_stop(&agg, 10000), 0);
-    char *text = pw_export_csv(PLANWATCH_BIN, store, dir);
+    cr_assert_eq(pw_proc_stop(&fx.agg, 10000), 0);
+    char *text = pw_export_csv(PLANWATCH_BIN, fx.store, fx.dir);
     cr_assert(text);
     size_t lines = 0;
     const char *p = strchr(text, '\n'); /* the header */
@@ -529,8 +522,8 @@ Test(hostile, every_malformed_message_gets_its_reason_and_the_next_valid_update_
     }
     cr_assert_eq(lines, ncases, "%zu records for %zu valid updates", lines, ncases);
     free(text);
-    char alog[160];
-    snprintf(alog, sizeof(alog), "%s/aggregator.log", dir);
+    char alog[256];
+    snprintf(alog, sizeof(alog), "%s", fx.agg_log);
     text = pw_read_file(alog);
     cr_assert(text && strstr(text, "jiangan: malformed message"), "no district in the log");
     free(text);
@@ -576,14 +569,14 @@ Test(hostile, a_value_past_its_bound_is_refused_with_the_bound_and_why)
                                   "not held exactly"),
                   "%s: %s", bounds[i].name, nk.text);
     }
-    cr_assert_eq(pw_proc_stop(&agg, 10000), 0);
-    char *text = pw_export_csv(PLANWATCH_BIN, store, dir);
+    cr_assert_eq(pw_proc_stop(&fx.agg, 10000), 0);
+    char *text = pw_export_csv(PLANWATCH_BIN, fx.store, fx.dir);
     cr_assert(text);
     cr_assert_eq(pw_count(text, ",care_beds,2016,"), 1, "only the last is stored: %s", text);
     cr_assert(strstr(text, ",care_beds,2016,9007199254740991,"), "%s", text);
     free(text);
-    char alog[160];
-    snprintf(alog, sizeof(alog), "%s/aggregator.log", dir);
+    char alog[256];
+    snprintf(alog, sizeof(alog), "%s", fx.agg_log);
     text = pw_read_file(alog);
     cr_assert(text && strstr(text, "rejected: value 100000000000000000000 is above"), "%s", text);
     free(text);
@@ -666,8 +659,8 @@ Test(hostile, a_frame_of_updates_is_applied_in_order_and_ends_at_its_first_malfo
     cr_assert_eq(m.seq, 68);
 
     /* Stored: 1, 3, 4 and 5 to 68, in that order. */
-    cr_assert_eq(pw_proc_stop(&agg, 10000), 0);
-    char *text = pw_export_csv(PLANWATCH_BIN, store, dir);
+    cr_assert_eq(pw_proc_stop(&fx.agg, 10000), 0);
+    char *text = pw_export_csv(PLANWATCH_BIN, fx.store, fx.dir);
     cr_assert(text);
     static const int want[] = {1, 3, 4};
     const char *p = strchr(text, '\n');

@@ -15,23 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proc.h"
-#include "tmpdir.h"
+#include "fixture.h"
 
-static char dir[64];
-
-static void setup(void)
-{
-    cr_assert_eq(pw_tmpdir_make(dir), 0);
-}
-
-static void teardown(void)
-{
-    pw_proc_kill_all();
-    pw_tmpdir_remove(dir);
-}
-
-TestSuite(metrics, .init = setup, .fini = teardown, .timeout = 120.0);
+PW_FIXTURE_SUITE(metrics, 120.0);
 
 /* One parsed sample: its name, its labels as "k=v" lines (unescaped, in file order), value. */
 struct sample {
@@ -286,37 +272,27 @@ static char *read_metrics(const char *path)
 Test(metrics, aggregator_counts_accepted_and_rejected_by_reason)
 {
     /* A district file with 5 good lines and 2 lines the aggregator refuses. */
-    char data[128], intake[128], store[128], prom[128], spool[128], log[128];
-    snprintf(data, sizeof(data), "%s/jiangan.csv", dir);
-    FILE *f = fopen(data, "w");
-    cr_assert(f);
-    fputs("period,element,value\n"
-          "2015,assistance_applicants,2499\n"
-          "2016,assistance_applicants,2500\n"
-          "2017,assistance_applicants,2501\n"
-          "2015,no_such_element,1\n"
-          "2015,verified_applicants,100\n"
-          "2016,verified_applicants,101\n"
-          "2016,another_unknown,2\n",
-          f);
-    fclose(f);
-    snprintf(intake, sizeof(intake), "ipc://%s/agg.sock", dir);
-    snprintf(store, sizeof(store), "%s/store", dir);
-    snprintf(prom, sizeof(prom), "%s/aggregator.prom", dir);
-    snprintf(spool, sizeof(spool), "%s/spool", dir);
-    snprintf(log, sizeof(log), "%s/agg.log", dir);
-    char *aargs[] = {"planwatch", "aggregator", "--store", store, "--bind", intake,
-                     "--metrics", prom, NULL};
-    pw_proc_t agg;
-    cr_assert_eq(pw_proc_spawn(&agg, PLANWATCH_BIN, aargs, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&agg, "INFO: ready", 20000), 0);
-    char *cargs[] = {"planwatch", "collector", "--district", "jiangan", "--data", data,
-                     "--connect", intake, "--spool", spool, "--quiet", NULL};
-    char clog[128];
-    snprintf(clog, sizeof(clog), "%s/collector.log", dir);
+    char data[128], prom[128], spool[128];
+    pw_fixture_path(&fx, data, sizeof(data), "jiangan.csv");
+    cr_assert_eq(pw_fixture_write(data, "period,element,value\n"
+                                        "2015,assistance_applicants,2499\n"
+                                        "2016,assistance_applicants,2500\n"
+                                        "2017,assistance_applicants,2501\n"
+                                        "2015,no_such_element,1\n"
+                                        "2015,verified_applicants,100\n"
+                                        "2016,verified_applicants,101\n"
+                                        "2016,another_unknown,2\n"),
+                 0);
+    pw_fixture_path(&fx, prom, sizeof(prom), "aggregator.prom");
+    pw_fixture_path(&fx, spool, sizeof(spool), "spool");
+    char *aargs[] = {"--metrics", prom, NULL};
+    cr_assert_eq(pw_fixture_start_aggregator(&fx, aargs), 0);
+    char *quiet[] = {"--quiet", NULL}, *out, *err;
     /* Exit 1: something was rejected. */
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, cargs, clog, 30000), 1);
-    cr_assert_eq(pw_proc_stop(&agg, 10000), 0, "the aggregator did not stop cleanly");
+    cr_assert_eq(pw_fixture_collect(&fx, "jiangan", data, spool, quiet, &out, &err), 1);
+    free(out);
+    free(err);
+    cr_assert_eq(pw_proc_stop(&fx.agg, 10000), 0, "the aggregator did not stop cleanly");
 
     char *text = read_metrics(prom);
     struct expo *e = calloc(1, sizeof(*e));
@@ -347,52 +323,42 @@ Test(metrics, aggregator_counts_accepted_and_rejected_by_reason)
     free(text);
 
     /* planwatch status says the same for a person. */
-    char out[128];
-    snprintf(out, sizeof(out), "%s/status.out", dir);
-    char *sargs[] = {"planwatch", "status", "--metrics", prom, NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, sargs, out, 10000), 0);
-    char *shown = pw_read_file(out);
+    char *sargs[] = {"status", "--metrics", prom, NULL}, *shown;
+    cr_assert_eq(pw_fixture_run(&fx, sargs, 10000, &shown, &err), 0);
+    free(err);
     cr_assert(shown);
     cr_assert(strstr(shown, "5 accepted, 0 duplicates"), "%s", shown);
     cr_assert(strstr(shown, "rejected   EELEMENT 2\n"), "%s", shown);
     cr_assert(strstr(shown, "jiangan      up"), "%s", shown);
     free(shown);
-    char *missing[] = {"planwatch", "status", "--metrics", "/nonexistent/x.prom", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, missing, out, 10000), 1);
+    char *missing[] = {"status", "--metrics", "/nonexistent/x.prom", NULL};
+    cr_assert_eq(pw_fixture_run(&fx, missing, 10000, &out, &err), 1);
+    free(out);
+    free(err);
 }
 
 Test(metrics, publisher_counts_requests_and_events_by_topic)
 {
-    char intake[128], store[128], prom[128], pprom[128], pub_ep[128], log[128], plog[128];
-    snprintf(intake, sizeof(intake), "ipc://%s/agg.sock", dir);
-    snprintf(store, sizeof(store), "%s/store", dir);
-    snprintf(prom, sizeof(prom), "%s/aggregator.prom", dir);
-    snprintf(pprom, sizeof(pprom), "%s/publisher.prom", dir);
-    snprintf(pub_ep, sizeof(pub_ep), "ipc://%s/pub.sock", dir);
-    snprintf(log, sizeof(log), "%s/agg.log", dir);
-    snprintf(plog, sizeof(plog), "%s/pub.log", dir);
-    char *aargs[] = {"planwatch", "aggregator", "--store", store, "--bind", intake,
-                     "--metrics", prom, NULL};
-    char *pargs[] = {"planwatch", "publisher", "--store", store, "--bind", pub_ep,
-                     "--metrics", pprom, NULL};
-    pw_proc_t agg, pub;
-    cr_assert_eq(pw_proc_spawn(&agg, PLANWATCH_BIN, aargs, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&agg, "INFO: ready", 20000), 0);
-    cr_assert_eq(pw_proc_spawn(&pub, PLANWATCH_BIN, pargs, plog), 0);
-    cr_assert_eq(pw_proc_wait_log(&pub, "INFO: ready", 20000), 0);
-    char data[256], spool[128], clog[128];
+    char prom[128], pprom[128];
+    pw_fixture_path(&fx, prom, sizeof(prom), "aggregator.prom");
+    pw_fixture_path(&fx, pprom, sizeof(pprom), "publisher.prom");
+    char *aargs[] = {"--metrics", prom, NULL};
+    char *pargs[] = {"--metrics", pprom, NULL};
+    cr_assert_eq(pw_fixture_start_aggregator(&fx, aargs), 0);
+    cr_assert_eq(pw_fixture_start_publisher(&fx, pargs), 0);
+    char data[256], spool[128], *out, *err;
     snprintf(data, sizeof(data), "%s/data/wuhan/districts/jiangan.csv", PW_SOURCE_DIR);
-    snprintf(spool, sizeof(spool), "%s/spool", dir);
-    snprintf(clog, sizeof(clog), "%s/collector.log", dir);
-    char *cargs[] = {"planwatch", "collector", "--district", "jiangan", "--data", data,
-                     "--connect", intake, "--spool", spool, "--quiet", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, cargs, clog, 30000), 0);
-    char mlog[128];
-    snprintf(mlog, sizeof(mlog), "%s/monitor.out", dir);
-    char *margs[] = {"planwatch", "monitor", "--connect", pub_ep, "--once", "--json", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, margs, mlog, 30000), 0);
-    cr_assert_eq(pw_proc_stop(&pub, 10000), 0, "the publisher did not stop cleanly");
-    cr_assert_eq(pw_proc_stop(&agg, 10000), 0, "the aggregator did not stop cleanly");
+    pw_fixture_path(&fx, spool, sizeof(spool), "spool");
+    char *quiet[] = {"--quiet", NULL};
+    cr_assert_eq(pw_fixture_collect(&fx, "jiangan", data, spool, quiet, &out, &err), 0);
+    free(out);
+    free(err);
+    char *margs[] = {"monitor", "--connect", fx.stream, "--once", "--json", NULL};
+    cr_assert_eq(pw_fixture_run(&fx, margs, 30000, &out, &err), 0);
+    free(out);
+    free(err);
+    cr_assert_eq(pw_proc_stop(&fx.pub, 10000), 0, "the publisher did not stop cleanly");
+    cr_assert_eq(pw_proc_stop(&fx.agg, 10000), 0, "the aggregator did not stop cleanly");
 
     char *text = read_metrics(pprom), *atext = read_metrics(prom);
     struct expo *e = calloc(1, sizeof(*e)), *a = calloc(1, sizeof(*a));

@@ -11,49 +11,31 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "fixture.h"
 #include "pw/util.h"
-#include "tmpdir.h"
 
-#define DATA PW_SOURCE_DIR "/data/wuhan"
+#define NREPORTERS PW_FIXTURE_NREPORTERS
 
-static const char *reporters[] = {"jiangan", "jianghan", "qiaokou", "hanyang", "wuchang",
-                                  "qingshan", "hongshan", "dongxihu", "hannan", "caidian",
-                                  "jiangxia", "huangpi", "xinzhou", "wuhan"};
-#define NREPORTERS 14
-
-static char dir[64];
-static pw_proc_t agg, pub;
-static char store[128], intake[64], stream[64], snap[64];
+static pw_fixture_t fx;
 
 static void start_servers(void)
 {
-    snprintf(store, sizeof(store), "%s/store", dir);
-    snprintf(intake, sizeof(intake), "tcp://127.0.0.1:%d", pw_free_port());
-    snprintf(stream, sizeof(stream), "tcp://127.0.0.1:%d", pw_free_port());
-    snprintf(snap, sizeof(snap), "tcp://127.0.0.1:%d", pw_free_port());
-    char log[128];
-    snprintf(log, sizeof(log), "%s/aggregator.log", dir);
-    char *aargs[] = {"planwatch", "aggregator", "--insecure", "--store", store, "--bind", intake, NULL};
-    cr_assert_eq(pw_proc_spawn(&agg, PLANWATCH_BIN, aargs, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&agg, "INFO: ready", 10000), 0);
-    snprintf(log, sizeof(log), "%s/publisher.log", dir);
-    char *pargs[] = {"planwatch", "publisher", "--insecure", "--store", store, "--bind", stream,
-                     "--snapshot-bind", snap, NULL};
-    cr_assert_eq(pw_proc_spawn(&pub, PLANWATCH_BIN, pargs, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&pub, "INFO: ready", 10000), 0);
+    cr_assert_eq(pw_fixture_use_tcp(&fx), 0);
+    char *aargs[] = {"--insecure", NULL};
+    cr_assert_eq(pw_fixture_start_aggregator(&fx, aargs), 0);
+    char *pargs[] = {"--insecure", "--snapshot-bind", fx.snap, NULL};
+    cr_assert_eq(pw_fixture_start_publisher(&fx, pargs), 0);
 }
 
 static void setup(void)
 {
-    cr_assert_eq(pw_tmpdir_make(dir), 0);
+    cr_assert_eq(pw_fixture_open(&fx), 0);
     start_servers();
 }
 
 static void teardown(void)
 {
-    pw_proc_kill_all();
-    pw_tmpdir_remove(dir);
+    pw_fixture_close(&fx);
 }
 
 TestSuite(monitor, .init = setup, .fini = teardown, .timeout = 180.0);
@@ -61,16 +43,15 @@ TestSuite(monitor, .init = setup, .fini = teardown, .timeout = 180.0);
 /* Sends reporter i's data for one period (NULL: all), and waits. */
 static void feed(int i, const char *period)
 {
-    char file[256], spool[128], log[160], id[32], per[16];
-    snprintf(id, sizeof(id), "%s", reporters[i]);
-    snprintf(file, sizeof(file), "%s/districts/%s.csv", DATA, reporters[i]);
-    snprintf(spool, sizeof(spool), "%s/spool-%s", dir, reporters[i]);
-    snprintf(log, sizeof(log), "%s/collector-%s.log", dir, reporters[i]);
+    char file[256], spool[128], id[32], per[16], *out, *err;
+    snprintf(id, sizeof(id), "%s", pw_fixture_reporters[i]);
+    pw_fixture_reporter_file(file, sizeof(file), i);
+    snprintf(spool, sizeof(spool), "%s/spool-%s", fx.dir, pw_fixture_reporters[i]);
     snprintf(per, sizeof(per), "%s", period ? period : "");
-    char *args[] = {"planwatch", "collector", "--insecure", "--district", id,    "--data",
-                    file,        "--connect", intake,       "--spool", spool,
-                    period ? "--period" : NULL, per, NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, log, 60000), 0, "collector %s", id);
+    char *args[] = {"--insecure", period ? "--period" : NULL, per, NULL};
+    cr_assert_eq(pw_fixture_collect(&fx, id, file, spool, args, &out, &err), 0, "collector %s", id);
+    free(out);
+    free(err);
 }
 
 static void feed_all_but(const char *skip_id, const char *skip_period)
@@ -78,7 +59,7 @@ static void feed_all_but(const char *skip_id, const char *skip_period)
     const char *periods[] = {"2015", "2016", "2017", "2018H1"};
     for (int k = 0; k < 4; k++)
         for (int i = 0; i < NREPORTERS; i++)
-            if (!(skip_id && strcmp(reporters[i], skip_id) == 0 &&
+            if (!(skip_id && strcmp(pw_fixture_reporters[i], skip_id) == 0 &&
                   strcmp(periods[k], skip_period) == 0))
                 feed(i, periods[k]);
 }
@@ -86,16 +67,16 @@ static void feed_all_but(const char *skip_id, const char *skip_period)
 /* Runs planwatch monitor with extra arguments; returns its stdout (caller frees). */
 static char *monitor(char *const extra[], int want_rc)
 {
-    char out[128];
-    snprintf(out, sizeof(out), "%s/monitor.out", dir);
-    char *args[32] = {"planwatch", "monitor", "--insecure", "--connect", stream, "--snapshot", snap};
-    int n = 7;
+    char *args[32] = {"monitor", "--insecure", "--connect", fx.stream, "--snapshot", fx.snap};
+    int n = 6;
     for (int i = 0; extra[i]; i++)
         args[n++] = extra[i];
     args[n] = NULL;
-    int rc = pw_proc_run(PLANWATCH_BIN, args, out, 30000);
+    char *out, *err;
+    int rc = pw_fixture_run(&fx, args, 30000, &out, &err);
+    free(err);
     cr_assert_eq(rc, want_rc, "monitor exit %d", rc);
-    return pw_read_file(out);
+    return out;
 }
 
 Test(monitor, status_names_who_has_not_reported_what)
@@ -183,18 +164,18 @@ Test(monitor, district_figures_alert_log_filters_and_detail)
 Test(monitor, exec_hook_gets_every_alert_and_a_slow_one_blocks_nothing)
 {
     char hooked[128], slow[128], out[128], log[128], cmd[512], slowcmd[512];
-    snprintf(hooked, sizeof(hooked), "%s/hooked.jsonl", dir);
-    snprintf(slow, sizeof(slow), "%s/slow.jsonl", dir);
-    snprintf(out, sizeof(out), "%s/live.out", dir);
-    snprintf(log, sizeof(log), "%s/live.log", dir);
+    snprintf(hooked, sizeof(hooked), "%s/hooked.jsonl", fx.dir);
+    snprintf(slow, sizeof(slow), "%s/slow.jsonl", fx.dir);
+    snprintf(out, sizeof(out), "%s/live.out", fx.dir);
+    snprintf(log, sizeof(log), "%s/live.log", fx.dir);
     snprintf(cmd, sizeof(cmd), "cat >> %s", hooked);
     /* A gateway that takes 90 s per message must not delay anything. */
     snprintf(slowcmd, sizeof(slowcmd), "sleep 90; cat >> %s", slow);
     pw_proc_t fast, stuck;
-    char *a1[] = {"planwatch", "monitor", "--insecure", "--connect", stream, "--snapshot", snap, "--json",
-                  "--exec", cmd, NULL};
-    char *a2[] = {"planwatch", "monitor", "--insecure", "--connect", stream, "--snapshot", snap, "--json",
-                  "--exec", slowcmd, NULL};
+    char *a1[] = {"planwatch", "monitor", "--insecure", "--connect", fx.stream, "--snapshot",
+                  fx.snap,     "--json",  "--exec",     cmd,         NULL};
+    char *a2[] = {"planwatch", "monitor", "--insecure", "--connect", fx.stream, "--snapshot",
+                  fx.snap,     "--json",  "--exec",     slowcmd,     NULL};
     cr_assert_eq(pw_proc_spawn(&fast, PLANWATCH_BIN, a1, out), 0);
     cr_assert_eq(pw_proc_spawn(&stuck, PLANWATCH_BIN, a2, log), 0);
     usleep(500000);

@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proc.h"
-#include "tmpdir.h"
+#include "fixture.h"
 
 #define DATA PW_SOURCE_DIR "/data/wuhan"
 
@@ -47,25 +46,9 @@ static const struct {
 };
 #define NEXPECTED (sizeof(expected) / sizeof(expected[0]))
 
-static const char *reporters[] = {"jiangan", "jianghan", "qiaokou", "hanyang", "wuchang",
-                                  "qingshan", "hongshan", "dongxihu", "hannan", "caidian",
-                                  "jiangxia", "huangpi", "xinzhou", "wuhan"};
-#define NREPORTERS 14
+#define NREPORTERS PW_FIXTURE_NREPORTERS
 
-static char dir[64];
-
-static void setup(void)
-{
-    cr_assert_eq(pw_tmpdir_make(dir), 0);
-}
-
-static void teardown(void)
-{
-    pw_proc_kill_all();
-    pw_tmpdir_remove(dir);
-}
-
-TestSuite(pipeline, .init = setup, .fini = teardown, .timeout = 240.0);
+PW_FIXTURE_SUITE(pipeline, 240.0);
 
 /* Checks the 2018H1 rows of a JSON-lines file against the expected table. */
 static void check_table(const char *path)
@@ -136,8 +119,8 @@ static void alert_timeline(const char *path, char *out, size_t len)
 Test(pipeline, demo_reproduces_the_midterm_table_and_alert_history)
 {
     char out[128];
-    snprintf(out, sizeof(out), "%s/demo.json", dir);
-    char *args[] = {"planwatch", "demo", "--json", "--report-dir", dir, NULL};
+    snprintf(out, sizeof(out), "%s/demo.json", fx.dir);
+    char *args[] = {"planwatch", "demo", "--json", "--report-dir", fx.dir, NULL};
     int rc = pw_proc_run(PLANWATCH_BIN, args, out, 120000);
     cr_assert_eq(rc, 0, "demo exit %d", rc);
     check_table(out);
@@ -150,64 +133,51 @@ Test(pipeline, demo_reproduces_the_midterm_table_and_alert_history)
                      "resolve:elderly_care_beds:2018H1");
 }
 
-struct servers {
-    pw_proc_t agg, pub;
-    char store[128], intake[64], stream[64], snap[64];
-};
+static char *insecure[] = {"--insecure", NULL};
 
-static void start_aggregator(struct servers *s)
+static void start_aggregator(void)
 {
-    char log[128];
-    snprintf(log, sizeof(log), "%s/aggregator.log", dir);
-    char *args[] = {"planwatch", "aggregator", "--insecure", "--store", s->store, "--bind", s->intake, NULL};
-    cr_assert_eq(pw_proc_spawn(&s->agg, PLANWATCH_BIN, args, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&s->agg, "INFO: ready", 10000), 0, "aggregator not ready");
+    cr_assert_eq(pw_fixture_start_aggregator(&fx, insecure), 0, "aggregator not ready");
 }
 
-static void start_servers(struct servers *s)
+static void start_servers(void)
 {
-    snprintf(s->store, sizeof(s->store), "%s/store", dir);
-    snprintf(s->intake, sizeof(s->intake), "tcp://127.0.0.1:%d", pw_free_port());
-    snprintf(s->stream, sizeof(s->stream), "tcp://127.0.0.1:%d", pw_free_port());
-    snprintf(s->snap, sizeof(s->snap), "tcp://127.0.0.1:%d", pw_free_port());
-    start_aggregator(s);
-    char log[128];
-    snprintf(log, sizeof(log), "%s/publisher.log", dir);
-    char *args[] = {"planwatch", "publisher", "--insecure", "--store", s->store, "--bind", s->stream,
-                    "--snapshot-bind", s->snap, NULL};
-    cr_assert_eq(pw_proc_spawn(&s->pub, PLANWATCH_BIN, args, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&s->pub, "INFO: ready", 10000), 0, "publisher not ready");
+    cr_assert_eq(pw_fixture_use_tcp(&fx), 0);
+    start_aggregator();
+    char *args[] = {"--insecure", "--snapshot-bind", fx.snap, NULL};
+    cr_assert_eq(pw_fixture_start_publisher(&fx, args), 0, "publisher not ready");
 }
 
-static void stop_servers(struct servers *s)
+static void stop_servers(void)
 {
-    cr_assert_eq(pw_proc_stop(&s->pub, 10000), 0, "publisher exit status");
-    cr_assert_eq(pw_proc_stop(&s->agg, 10000), 0, "aggregator exit status");
+    cr_assert_eq(pw_proc_stop(&fx.pub, 10000), 0, "publisher exit status");
+    cr_assert_eq(pw_proc_stop(&fx.agg, 10000), 0, "aggregator exit status");
 }
 
 /* All 14 collectors at once, every period interleaved: real concurrency.
  * Each run uses its own spools (generation gen): a new collector instance. */
-static void run_collectors(struct servers *s, int gen)
+static void run_collectors(int gen)
 {
     pw_proc_t kids[NREPORTERS];
     for (int i = 0; i < NREPORTERS; i++) {
         char file[256], log[128], id[32], spool[128];
-        snprintf(id, sizeof(id), "%s", reporters[i]);
-        snprintf(file, sizeof(file), "%s/districts/%s.csv", DATA, reporters[i]);
-        snprintf(log, sizeof(log), "%s/collector-%s.log", dir, reporters[i]);
-        snprintf(spool, sizeof(spool), "%s/spool%d-%s", dir, gen, reporters[i]);
-        char *args[] = {"planwatch", "collector", "--insecure", "--district", id, "--data", file,
-                        "--connect", s->intake, "--spool", spool, NULL};
+        snprintf(id, sizeof(id), "%s", pw_fixture_reporters[i]);
+        pw_fixture_reporter_file(file, sizeof(file), i);
+        snprintf(log, sizeof(log), "%s/collector-%s.log", fx.dir, pw_fixture_reporters[i]);
+        snprintf(spool, sizeof(spool), "%s/spool%d-%s", fx.dir, gen, pw_fixture_reporters[i]);
+        char *args[] = {"planwatch", "collector", "--insecure", "--district", id,    "--data",
+                        file,        "--connect", fx.intake,    "--spool",    spool, NULL};
         cr_assert_eq(pw_proc_spawn(&kids[i], PLANWATCH_BIN, args, log), 0);
     }
     for (int i = 0; i < NREPORTERS; i++)
-        cr_assert_eq(pw_proc_wait(&kids[i], 60000), 0, "collector %s failed", reporters[i]);
+        cr_assert_eq(pw_proc_wait(&kids[i], 60000), 0, "collector %s failed",
+                     pw_fixture_reporters[i]);
 }
 
-static void monitor_once(struct servers *s, const char *out)
+static void monitor_once(const char *out)
 {
-    char *args[] = {"planwatch", "monitor", "--insecure", "--connect", s->stream, "--snapshot", s->snap,
-                    "--once", "--json", "--period", "2018H1", NULL};
+    char *args[] = {"planwatch", "monitor", "--insecure", "--connect", fx.stream, "--snapshot",
+                    fx.snap,     "--once",  "--json",     "--period",  "2018H1",  NULL};
     cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, out, 30000), 0, "monitor failed");
 }
 
@@ -226,110 +196,82 @@ static char *table_without_stamps(const char *path)
 
 Test(pipeline, fourteen_concurrent_collectors_then_restart_resumes_exactly)
 {
-    struct servers s;
-    start_servers(&s);
-    run_collectors(&s, 1);
+    start_servers();
+    run_collectors(1);
     char before[128], after[128];
-    snprintf(before, sizeof(before), "%s/before.json", dir);
-    snprintf(after, sizeof(after), "%s/after.json", dir);
-    monitor_once(&s, before);
+    snprintf(before, sizeof(before), "%s/before.json", fx.dir);
+    snprintf(after, sizeof(after), "%s/after.json", fx.dir);
+    monitor_once(before);
     check_table(before);
 
     /* Restart the aggregator: state comes back from LMDB exactly. */
-    cr_assert_eq(pw_proc_stop(&s.agg, 10000), 0);
-    start_aggregator(&s);
+    cr_assert_eq(pw_proc_stop(&fx.agg, 10000), 0);
+    start_aggregator();
     /* Sending everything again (new collector instances with new epochs)
      * stores the same values: no rate or alert changes. */
-    run_collectors(&s, 2);
-    monitor_once(&s, after);
+    run_collectors(2);
+    monitor_once(after);
     char *a = table_without_stamps(before), *b = table_without_stamps(after);
     cr_assert_str_eq(a, b);
     free(a);
     free(b);
-    stop_servers(&s);
+    stop_servers();
 }
 
 Test(pipeline, rejected_update_is_reported_and_the_rest_is_stored)
 {
-    struct servers s;
-    start_servers(&s);
+    start_servers();
     char bad[128];
-    snprintf(bad, sizeof(bad), "%s/bad.csv", dir);
-    FILE *f = fopen(bad, "w");
-    cr_assert_not_null(f);
+    pw_fixture_path(&fx, bad, sizeof(bad), "bad.csv");
     /* Well-formed lines, but a city element sent by a district, and an
      * element the catalog does not know. */
-    fputs("period,element,value\n2016,care_beds,100\n2016,urban_dibao_standard,600\n"
-          "2016,no_such_element,1\n2016,elderly,1000\n",
-          f);
-    fclose(f);
-    char out[128];
-    snprintf(out, sizeof(out), "%s/collector.out", dir);
+    cr_assert_eq(pw_fixture_write(bad, "period,element,value\n2016,care_beds,100\n"
+                                       "2016,urban_dibao_standard,600\n"
+                                       "2016,no_such_element,1\n2016,elderly,1000\n"),
+                 0);
     char spool[128];
-    snprintf(spool, sizeof(spool), "%s/spool-bad", dir);
-    char *args[] = {"planwatch", "collector", "--insecure", "--district", "jiangan", "--data", bad,
-                    "--connect", s.intake, "--spool", spool, NULL};
-    int rc = pw_proc_run(PLANWATCH_BIN, args, out, 30000);
+    pw_fixture_path(&fx, spool, sizeof(spool), "spool-bad");
+    char *summary, *err;
+    int rc = pw_fixture_collect(&fx, "jiangan", bad, spool, insecure, &summary, &err);
     cr_assert_eq(rc, 1, "a rejected update makes the collector exit 1");
-    char errpath[160];
-    snprintf(errpath, sizeof(errpath), "%s.err", out);
-    char *err = pw_read_file(errpath);
     cr_assert_not_null(err);
     cr_assert(strstr(err, "bad.csv:3: urban_dibao_standard 2016") && strstr(err, "EREPORTER"),
               "%s", err);
     cr_assert(strstr(err, "bad.csv:4: no_such_element 2016") && strstr(err, "EELEMENT"),
               "%s", err);
     free(err);
-    char *summary = pw_read_file(out);
     cr_assert(strstr(summary, "4 updates sent, 2 stored, 2 rejected"), "%s", summary);
     free(summary);
-    stop_servers(&s);
+    stop_servers();
 }
 
 /* One collector run for jiangan: its exit code, stdout and stderr (caller frees). */
-static int collect_as_jiangan(struct servers *s, char *file, char *spool, char *extra,
-                              char **out, char **err)
+static int collect_as_jiangan(char *file, char *spool, char *extra, char **out, char **err)
 {
-    static int run;
-    char path[160];
-    snprintf(path, sizeof(path), "%s/collector-run%d.out", dir, ++run);
-    char *args[16] = {"planwatch", "collector", "--insecure", "--district", "jiangan", "--data",
-                      file, "--connect", s->intake, "--spool", spool,
-                      "--period", "2018H1", NULL};
-    if (extra) {
-        args[13] = extra;
-        args[14] = NULL;
-    }
-    return pw_proc_capture(PLANWATCH_BIN, args, path, 30000, out, err);
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
+    char *args[] = {"--insecure", "--period", "2018H1", extra, NULL};
+    return pw_fixture_collect(&fx, "jiangan", file, spool, args, out, err);
 }
 
 Test(pipeline, a_rerun_reports_a_rejected_line_again_until_it_is_fixed)
 {
-    struct servers s;
-    start_servers(&s);
+    start_servers();
     char bad[128], spool[128];
-    snprintf(bad, sizeof(bad), "%s/bad.csv", dir);
-    snprintf(spool, sizeof(spool), "%s/spool-rerun", dir);
+    snprintf(bad, sizeof(bad), "%s/bad.csv", fx.dir);
+    snprintf(spool, sizeof(spool), "%s/spool-rerun", fx.dir);
     /* care_beds is a count: 100.5 is rejected with EVALUE (no --catalog to
      * catch it before sending). */
-    write_text(bad, "period,element,value\n2018H1,elderly,1000\n2018H1,care_beds,100.5\n");
+    cr_assert_eq(pw_fixture_write(
+                     bad, "period,element,value\n2018H1,elderly,1000\n2018H1,care_beds,100.5\n"),
+                 0);
     char *out, *err;
-    cr_assert_eq(collect_as_jiangan(&s, bad, spool, NULL, &out, &err), 1);
+    cr_assert_eq(collect_as_jiangan(bad, spool, NULL, &out, &err), 1);
     cr_assert(strstr(err, "bad.csv:3: care_beds 2018H1 = 100.5 rejected by the aggregator: EVALUE"),
               "%s", err);
     free(out);
     free(err);
 
     /* The typo is still there: the rerun sends nothing, but says so and fails. */
-    cr_assert_eq(collect_as_jiangan(&s, bad, spool, NULL, &out, &err), 1,
+    cr_assert_eq(collect_as_jiangan(bad, spool, NULL, &out, &err), 1,
                  "a rerun with the rejected line unchanged must fail as the first run did");
     cr_assert(strstr(err, "bad.csv:3: care_beds 2018H1 = 100.5 was rejected by the aggregator: "
                           "EVALUE") && strstr(err, "fix the line"),
@@ -340,20 +282,22 @@ Test(pipeline, a_rerun_reports_a_rejected_line_again_until_it_is_fixed)
     free(err);
 
     /* Fixed: sent and stored like any changed line. */
-    write_text(bad, "period,element,value\n2018H1,elderly,1000\n2018H1,care_beds,100\n");
-    cr_assert_eq(collect_as_jiangan(&s, bad, spool, NULL, &out, &err), 0, "%s", err);
+    cr_assert_eq(
+        pw_fixture_write(bad, "period,element,value\n2018H1,elderly,1000\n2018H1,care_beds,100\n"),
+        0);
+    cr_assert_eq(collect_as_jiangan(bad, spool, NULL, &out, &err), 0, "%s", err);
     cr_assert(strstr(out, "1 updates sent, 1 stored, 0 rejected\n"), "%s", out);
     cr_assert_null(strstr(err, "rejected"), "%s", err);
     free(out);
     free(err);
-    stop_servers(&s);
+    stop_servers();
 }
 
 /* The latest value the store holds for each of jiangan's 2018H1 elements
  * equals the value of file's line for it: count of those checked. */
-static int store_matches(struct servers *s, const char *file)
+static int store_matches(const char *file)
 {
-    char *csv = pw_export_csv(PLANWATCH_BIN, s->store, dir);
+    char *csv = pw_export_csv(PLANWATCH_BIN, fx.store, fx.dir);
     char *data = pw_read_file(file);
     cr_assert(csv && data);
     int checked = 0;
@@ -387,90 +331,84 @@ static int store_matches(struct servers *s, const char *file)
 
 Test(pipeline, resend_repairs_what_a_wrong_file_sent_for_the_district)
 {
-    struct servers s;
-    start_servers(&s);
+    start_servers();
     char right[256], wrong[256], spool[128], other[128];
     snprintf(right, sizeof(right), "%s/districts/jiangan.csv", DATA);
     snprintf(wrong, sizeof(wrong), "%s/districts/hongshan.csv", DATA);
-    snprintf(spool, sizeof(spool), "%s/spool-jiangan", dir);
-    snprintf(other, sizeof(other), "%s/spool-elsewhere", dir);
+    snprintf(spool, sizeof(spool), "%s/spool-jiangan", fx.dir);
+    snprintf(other, sizeof(other), "%s/spool-elsewhere", fx.dir);
     char *out, *err;
-    cr_assert_eq(collect_as_jiangan(&s, right, spool, NULL, &out, &err), 0, "%s", err);
+    cr_assert_eq(collect_as_jiangan(right, spool, NULL, &out, &err), 0, "%s", err);
     free(out);
     free(err);
     /* Hongshan's file sent as jiangan's, from another spool (another
      * machine, or the service's spool against one's own). */
-    cr_assert_eq(collect_as_jiangan(&s, wrong, other, NULL, &out, &err), 0, "%s", err);
+    cr_assert_eq(collect_as_jiangan(wrong, other, NULL, &out, &err), 0, "%s", err);
     free(out);
     free(err);
 
     /* This spool sent the right file: by its record, nothing changed. */
-    cr_assert_eq(collect_as_jiangan(&s, right, spool, NULL, &out, &err), 0, "%s", err);
+    cr_assert_eq(collect_as_jiangan(right, spool, NULL, &out, &err), 0, "%s", err);
     cr_assert(strstr(out, "0 updates sent"), "%s", out);
     free(out);
     free(err);
 
     /* --resend sends all 31 again: the aggregator's values are the file's. */
-    cr_assert_eq(collect_as_jiangan(&s, right, spool, "--resend", &out, &err), 0, "%s", err);
+    cr_assert_eq(collect_as_jiangan(right, spool, "--resend", &out, &err), 0, "%s", err);
     cr_assert(strstr(out, "31 updates sent, 31 stored, 0 rejected"), "%s", out);
     free(out);
     free(err);
-    cr_assert_eq(store_matches(&s, right), 31);
-    stop_servers(&s);
+    cr_assert_eq(store_matches(right), 31);
+    stop_servers();
 }
 
 Test(pipeline, a_file_titled_for_another_district_is_warned_about)
 {
-    struct servers s;
-    start_servers(&s);
+    start_servers();
     char right[256], wrong[256], spool[128];
     snprintf(right, sizeof(right), "%s/districts/jiangan.csv", DATA);
     snprintf(wrong, sizeof(wrong), "%s/districts/hongshan.csv", DATA);
-    snprintf(spool, sizeof(spool), "%s/spool-title", dir);
+    snprintf(spool, sizeof(spool), "%s/spool-title", fx.dir);
     char *out, *err;
-    cr_assert_eq(collect_as_jiangan(&s, wrong, spool, "--catalog=" DATA "/catalog.conf", &out,
-                                    &err),
-                 0, "%s", err);
+    cr_assert_eq(collect_as_jiangan(wrong, spool, "--catalog=" DATA "/catalog.conf", &out, &err), 0,
+                 "%s", err);
     /* Line 1: "# 洪山区 Hongshan district (central): ..." */
     cr_assert(strstr(err, "hongshan.csv:1: the file's title names hongshan") &&
                   strstr(err, "not jiangan"),
               "%s", err);
     free(out);
     free(err);
-    cr_assert_eq(collect_as_jiangan(&s, right, spool, "--catalog=" DATA "/catalog.conf", &out,
-                                    &err),
-                 0, "%s", err);
+    cr_assert_eq(collect_as_jiangan(right, spool, "--catalog=" DATA "/catalog.conf", &out, &err), 0,
+                 "%s", err);
     cr_assert_null(strstr(err, "title"), "%s", err);
     free(out);
     free(err);
-    stop_servers(&s);
+    stop_servers();
 }
 
 Test(pipeline, resend_repairs_an_aggregator_whose_store_was_replaced)
 {
-    struct servers s;
-    snprintf(s.store, sizeof(s.store), "%s/store", dir);
-    snprintf(s.intake, sizeof(s.intake), "tcp://127.0.0.1:%d", pw_free_port());
-    start_aggregator(&s);
+    cr_assert_eq(pw_fixture_use_tcp(&fx), 0);
+    start_aggregator();
     char right[256], spool[128], cmd[256];
     snprintf(right, sizeof(right), "%s/districts/jiangan.csv", DATA);
-    snprintf(spool, sizeof(spool), "%s/spool-jiangan", dir);
+    snprintf(spool, sizeof(spool), "%s/spool-jiangan", fx.dir);
     char *out, *err;
-    cr_assert_eq(collect_as_jiangan(&s, right, spool, NULL, &out, &err), 0, "%s", err);
+    cr_assert_eq(collect_as_jiangan(right, spool, NULL, &out, &err), 0, "%s", err);
     free(out);
     free(err);
     /* The store is lost (restored from an old backup, say): empty. */
-    cr_assert_eq(pw_proc_stop(&s.agg, 10000), 0);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", s.store);
+    cr_assert_eq(pw_proc_stop(&fx.agg, 10000), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", fx.store);
     cr_assert_eq(system(cmd), 0);
-    start_aggregator(&s);
+    start_aggregator();
     /* The aggregator once acknowledged everything: --resend learns it has
      * nothing, starts over as a new instance and sends the whole file. */
-    cr_assert_eq(collect_as_jiangan(&s, right, spool, "--resend", &out, &err), 0, "%s", err);
+    cr_assert_eq(collect_as_jiangan(right, spool, "--resend", &out, &err), 0, "%s", err);
     cr_assert(strstr(err, "its store was replaced or restored"), "%s", err);
     cr_assert(strstr(out, "31 updates sent, 31 stored, 0 rejected"), "%s", out);
     free(out);
     free(err);
-    cr_assert_eq(store_matches(&s, right), 31);
-    cr_assert_eq(pw_proc_stop(&s.agg, 10000), 0);
+    cr_assert_eq(store_matches(right), 31);
+    cr_assert_eq(pw_proc_stop(&fx.agg, 10000), 0);
 }

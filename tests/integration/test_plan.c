@@ -13,32 +13,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proc.h"
+#include "fixture.h"
 #include "pw/catalog.h"
 #include "store.h"
-#include "tmpdir.h"
 
 #define NDIST 6
 
-static char dir[64], store[96], intake[128], cat_a[96], cat_b[96];
-static pw_proc_t agg;
+static pw_fixture_t fx;
+static char cat_a[96], cat_b[96];
 
+/* The small plan, with target for both indicators. */
 static void write_catalog(const char *path, int target)
 {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs("[plan]\nname = small plan 小规划\nbase_year = 2020\ntarget_year = 2025\n", f);
-    for (int d = 1; d <= NDIST; d++)
-        fprintf(f, "[district q%d]\nname_zh = 区%d\nname_en = Q%d\nlevel = district\n", d, d, d);
-    for (int e = 1; e <= 2; e++)
-        fprintf(f,
-                "[element x%d]\nname_zh = 项%d\nname_en = X%d\nunit = u\nkind = amount\n"
-                "level = district\n"
-                "[indicator k%d]\nname_zh = 指%d\nname_en = K%d\ncategory = c\nunit = u\n"
-                "attribute = expected\nbase = 1000\ntarget = %d\ntarget_kind = exact\n"
-                "method = linear\nvalue = sum x%d\n",
-                e, e, e, e, e, e, target, e);
-    fclose(f);
+    pw_fixture_plan_t plan = pw_fixture_plan("small plan 小规划", NDIST, 2);
+    plan.base_year = 2020;
+    plan.target_year = 2025;
+    plan.first = 1;
+    plan.district = "q";
+    plan.element = "x";
+    plan.indicator = "k";
+    plan.target = plan.target_rest = target;
+    cr_assert_eq(pw_fixture_write_plan(path, &plan), 0);
 }
 
 /* District d's file: 2021 and 2022, and 2023 when later. */
@@ -55,19 +50,16 @@ static void write_data(const char *path, int d, bool later)
 
 static void setup(void)
 {
-    cr_assert_eq(pw_tmpdir_make(dir), 0);
-    snprintf(store, sizeof(store), "%s/store", dir);
-    snprintf(intake, sizeof(intake), "ipc://%s/intake.sock", dir);
-    snprintf(cat_a, sizeof(cat_a), "%s/a.conf", dir);
-    snprintf(cat_b, sizeof(cat_b), "%s/b.conf", dir);
+    cr_assert_eq(pw_fixture_open(&fx), 0);
+    pw_fixture_path(&fx, cat_a, sizeof(cat_a), "a.conf");
+    pw_fixture_path(&fx, cat_b, sizeof(cat_b), "b.conf");
     write_catalog(cat_a, 2000);
     write_catalog(cat_b, 1500); /* the mid-term revision */
 }
 
 static void teardown(void)
 {
-    pw_proc_kill_all();
-    pw_tmpdir_remove(dir);
+    pw_fixture_close(&fx);
 }
 
 TestSuite(plan, .init = setup, .fini = teardown, .timeout = 240.0);
@@ -75,34 +67,27 @@ TestSuite(plan, .init = setup, .fini = teardown, .timeout = 240.0);
 /* Starts the aggregator, with --catalog cat unless cat is NULL. */
 static void start_aggregator(char *cat)
 {
-    static int n;
-    char log[128];
-    snprintf(log, sizeof(log), "%s/aggregator-%d.log", dir, n++);
-    char *args[] = {"planwatch", "aggregator", "--store", store, "--bind", intake,
-                    cat ? "--catalog" : NULL, cat, NULL};
-    cr_assert_eq(pw_proc_spawn(&agg, PLANWATCH_BIN, args, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&agg, "ready", 20000), 0, "%s", pw_read_file(log));
+    char *args[] = {"--catalog", cat, NULL};
+    cr_assert_eq(pw_fixture_start_aggregator(&fx, cat ? args : NULL), 0, "%s",
+                 pw_read_file(fx.agg_log));
 }
 
 static void stop_aggregator(void)
 {
-    cr_assert_eq(pw_proc_stop(&agg, 10000), 0);
+    cr_assert_eq(pw_proc_stop(&fx.agg, 10000), 0);
 }
 
 /* Every district sends its file (with 2023 when later); each must store all. */
 static void send_all(bool later)
 {
     for (int d = 1; d <= NDIST; d++) {
-        char data[128], spool[128], id[16], out[128];
-        snprintf(data, sizeof(data), "%s/q%d.csv", dir, d);
-        snprintf(spool, sizeof(spool), "%s/spool-q%d", dir, d);
+        char data[128], spool[128], id[16];
+        snprintf(data, sizeof(data), "%s/q%d.csv", fx.dir, d);
+        snprintf(spool, sizeof(spool), "%s/spool-q%d", fx.dir, d);
         snprintf(id, sizeof(id), "q%d", d);
-        snprintf(out, sizeof(out), "%s/collector-q%d.out", dir, d);
         write_data(data, d, later);
-        char *args[] = {"planwatch", "collector", "--district", id, "--data", data, "--connect",
-                        intake, "--spool", spool, NULL};
         char *o, *e;
-        int rc = pw_proc_capture(PLANWATCH_BIN, args, out, 60000, &o, &e);
+        int rc = pw_fixture_collect(&fx, id, data, spool, NULL, &o, &e);
         cr_assert_eq(rc, 0, "collector %s: %s%s", id, o, e);
         cr_assert(strstr(o, "0 rejected") || strstr(e, "0 rejected"), "%s%s", o, e);
         free(o);
@@ -113,15 +98,24 @@ static void send_all(bool later)
 /* Runs planwatch with args (after "planwatch"); the exit code, output in *out and *err. */
 static int run(char *const args[], char **out, char **err)
 {
-    static int n;
-    char path[128];
-    snprintf(path, sizeof(path), "%s/run-%d.out", dir, n++);
-    char *argv[32] = {"planwatch"};
-    int k = 1;
-    for (int i = 0; args[i]; i++)
-        argv[k++] = args[i];
-    argv[k] = NULL;
-    return pw_proc_capture(PLANWATCH_BIN, argv, path, 60000, out, err);
+    return pw_fixture_run(&fx, args, 60000, out, err);
+}
+
+/* Rebuilds the store by replay into dir/rebuilt (its path into into), which
+ * verify must find identical to it. */
+static void rebuild_identical(char *into, size_t len)
+{
+    char *out, *err;
+    snprintf(into, len, "%s/rebuilt", fx.dir);
+    cr_assert_eq(
+        run((char *[]){"replay", "--store", fx.store, "--into", into, "--quiet", NULL}, &out, &err),
+        0, "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(run((char *[]){"verify", fx.store, into, NULL}, &out, &err), 0, "%s%s", out, err);
+    cr_assert_str_eq(out, "identical\n");
+    free(out);
+    free(err);
 }
 
 /* The store written under plan A, the aggregator stopped. */
@@ -143,25 +137,16 @@ Test(plan, every_reader_reads_the_store_with_its_own_plan)
     stop_aggregator();
 
     char *out, *err;
-    cr_assert_eq(run((char *[]){"replay", "--store", store, NULL}, &out, &err), 0, "%s", err);
+    cr_assert_eq(run((char *[]){"replay", "--store", fx.store, NULL}, &out, &err), 0, "%s", err);
     cr_assert(strstr(err, "replayed 36 records (0 skipped)"), "%s", err);
     cr_assert(strstr(out, "ALERT OPEN    k2 指2 at 2021"), "%s", out);
     free(out);
     free(err);
 
     char into[128];
-    snprintf(into, sizeof(into), "%s/rebuilt", dir);
-    cr_assert_eq(run((char *[]){"replay", "--store", store, "--into", into, "--quiet", NULL},
-                     &out, &err),
-                 0, "%s", err);
-    free(out);
-    free(err);
-    cr_assert_eq(run((char *[]){"verify", store, into, NULL}, &out, &err), 0, "%s%s", out, err);
-    cr_assert_str_eq(out, "identical\n");
-    free(out);
-    free(err);
+    rebuild_identical(into, sizeof(into));
 
-    cr_assert_eq(run((char *[]){"report", "--store", store, NULL}, &out, &err), 0, "%s", err);
+    cr_assert_eq(run((char *[]){"report", "--store", fx.store, NULL}, &out, &err), 0, "%s", err);
     cr_assert(strstr(out, "Evaluation report at 2023"), "%s", out);
     cr_assert(strstr(out, "k1"), "%s", out);
     free(out);
@@ -180,9 +165,10 @@ Test(plan, a_catalog_that_is_not_the_stores_plan_is_an_error)
     write_store();
     char *out, *err;
     char *cmds[][8] = {
-        {"replay", "--store", store, "--catalog", cat_b, NULL},
-        {"report", "--store", store, "--catalog", cat_b, NULL},
-        {"replay", "--store", store, "--catalog", PW_SOURCE_DIR "/data/wuhan/catalog.conf", NULL},
+        {"replay", "--store", fx.store, "--catalog", cat_b, NULL},
+        {"report", "--store", fx.store, "--catalog", cat_b, NULL},
+        {"replay", "--store", fx.store, "--catalog", PW_SOURCE_DIR "/data/wuhan/catalog.conf",
+         NULL},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         cr_assert_eq(run(cmds[i], &out, &err), 1, "%s %s: %s", cmds[i][0], cmds[i][4], err);
@@ -192,19 +178,20 @@ Test(plan, a_catalog_that_is_not_the_stores_plan_is_an_error)
         free(err);
     }
     /* The store's own plan, named, is fine. */
-    cr_assert_eq(run((char *[]){"report", "--store", store, "--catalog", cat_a, NULL}, &out, &err),
-                 0, "%s", err);
+    cr_assert_eq(
+        run((char *[]){"report", "--store", fx.store, "--catalog", cat_a, NULL}, &out, &err), 0,
+        "%s", err);
     free(out);
     free(err);
     /* A what-if is asked for by name, and says how the timeline differs. */
-    cr_assert_eq(run((char *[]){"replay", "--store", store, "--what-if-catalog", cat_b, NULL},
+    cr_assert_eq(run((char *[]){"replay", "--store", fx.store, "--what-if-catalog", cat_b, NULL},
                      &out, &err),
                  0, "%s", err);
     cr_assert(strstr(out, "only in the stored timeline"), "%s", out);
     free(out);
     free(err);
     /* Under a what-if plan that knows none of its districts, nothing is left: an error. */
-    cr_assert_eq(run((char *[]){"replay", "--store", store, "--what-if-catalog",
+    cr_assert_eq(run((char *[]){"replay", "--store", fx.store, "--what-if-catalog",
                                 PW_SOURCE_DIR "/data/wuhan/catalog.conf", NULL},
                      &out, &err),
                  1, "%s", err);
@@ -219,8 +206,8 @@ Test(plan, a_revised_plan_applies_from_the_record_after_it)
 {
     write_store();
     start_aggregator(cat_b);
-    char log[sizeof(agg.log)];
-    memcpy(log, agg.log, sizeof(log));
+    char log[sizeof(fx.agg.log)];
+    memcpy(log, fx.agg.log, sizeof(log));
     send_all(true);
     stop_aggregator();
     char *alog = pw_read_file(log);
@@ -230,40 +217,32 @@ Test(plan, a_revised_plan_applies_from_the_record_after_it)
 
     /* The report reads the latest plan: target 1500. */
     char *out, *err;
-    cr_assert_eq(run((char *[]){"report", "--store", store, NULL}, &out, &err), 0, "%s", err);
+    cr_assert_eq(run((char *[]){"report", "--store", fx.store, NULL}, &out, &err), 0, "%s", err);
     cr_assert(strstr(out, "1500"), "%s", out);
     cr_assert(!strstr(out, "2000"), "%s", out);
     free(out);
     free(err);
     /* As of record 24, the plan of then: target 2000. */
-    cr_assert_eq(run((char *[]){"replay", "--store", store, "--as-of", "24", NULL}, &out, &err), 0,
-                 "%s", err);
+    cr_assert_eq(run((char *[]){"replay", "--store", fx.store, "--as-of", "24", NULL}, &out, &err),
+                 0, "%s", err);
     cr_assert(strstr(out, "2000"), "%s", out);
     free(out);
     free(err);
     /* The rebuild recomputes the rates where the aggregator did, and records both
      * versions: identical, plan versions included. */
     char into[128];
-    snprintf(into, sizeof(into), "%s/rebuilt", dir);
-    cr_assert_eq(run((char *[]){"replay", "--store", store, "--into", into, "--quiet", NULL},
-                     &out, &err),
-                 0, "%s", err);
-    free(out);
-    free(err);
-    cr_assert_eq(run((char *[]){"verify", store, into, NULL}, &out, &err), 0, "%s%s", out, err);
-    cr_assert_str_eq(out, "identical\n");
-    free(out);
-    free(err);
+    rebuild_identical(into, sizeof(into));
     /* A what-if compares timelines; it rebuilds no store. */
-    cr_assert_eq(run((char *[]){"replay", "--store", store, "--into", into, "--quiet",
+    cr_assert_eq(run((char *[]){"replay", "--store", fx.store, "--into", into, "--quiet",
                                 "--what-if-catalog", cat_b, NULL},
                      &out, &err),
                  2, "a what-if rebuilds nothing: %s", err);
     free(out);
     free(err);
     /* Under the old plan named as the store's, every command refuses. */
-    cr_assert_eq(run((char *[]){"report", "--store", store, "--catalog", cat_a, NULL}, &out, &err),
-                 1, "%s", err);
+    cr_assert_eq(
+        run((char *[]){"report", "--store", fx.store, "--catalog", cat_a, NULL}, &out, &err), 1,
+        "%s", err);
     free(out);
     free(err);
 }
@@ -271,49 +250,43 @@ Test(plan, a_revised_plan_applies_from_the_record_after_it)
 Test(plan, publisher_and_its_clients_serve_the_stores_plan)
 {
     write_store();
-    char stream[128], snap[128], log[128];
-    snprintf(stream, sizeof(stream), "ipc://%s/pub.sock", dir);
-    snprintf(snap, sizeof(snap), "ipc://%s/pub.sock.snap", dir);
-    snprintf(log, sizeof(log), "%s/publisher.log", dir);
-    pw_proc_t pub;
-    char *pargs[] = {"planwatch", "publisher", "--store", store, "--bind", stream, NULL};
-    cr_assert_eq(pw_proc_spawn(&pub, PLANWATCH_BIN, pargs, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&pub, "ready", 20000), 0, "%s", pw_read_file(log));
+    cr_assert_eq(pw_fixture_start_publisher(&fx, NULL), 0, "%s", pw_read_file(fx.pub_log));
 
     char *out, *err, *local, *lerr;
-    cr_assert_eq(run((char *[]){"report", "--store", store, NULL}, &local, &lerr), 0, "%s", lerr);
-    cr_assert_eq(run((char *[]){"report", "--connect", stream, NULL}, &out, &err), 0, "%s", err);
+    cr_assert_eq(run((char *[]){"report", "--store", fx.store, NULL}, &local, &lerr), 0, "%s",
+                 lerr);
+    cr_assert_eq(run((char *[]){"report", "--connect", fx.stream, NULL}, &out, &err), 0, "%s", err);
     cr_assert_str_eq(out, local, "from the publisher:\n%s\nfrom the store:\n%s", out, local);
     free(out);
     free(err);
     free(local);
     free(lerr);
 
-    cr_assert_eq(run((char *[]){"monitor", "--connect", stream, "--once", NULL}, &out, &err), 0,
+    cr_assert_eq(run((char *[]){"monitor", "--connect", fx.stream, "--once", NULL}, &out, &err), 0,
                  "%s", err);
     cr_assert(strstr(out, "指2"), "%s", out);
     cr_assert(strstr(out, "6/6"), "%s", out);
     free(out);
     free(err);
     cr_assert_eq(
-        run((char *[]){"monitor", "--connect", stream, "--status", "--once", NULL}, &out, &err),
+        run((char *[]){"monitor", "--connect", fx.stream, "--status", "--once", NULL}, &out, &err),
         0, "%s", err);
     cr_assert(strstr(out, "q6"), "%s", out);
     free(out);
     free(err);
     /* A catalog that is not the plan the publisher serves is an error. */
-    cr_assert_eq(run((char *[]){"monitor", "--connect", stream, "--once", "--catalog", cat_b,
-                                NULL},
-                     &out, &err),
-                 1, "%s", err);
+    cr_assert_eq(
+        run((char *[]){"monitor", "--connect", fx.stream, "--once", "--catalog", cat_b, NULL}, &out,
+            &err),
+        1, "%s", err);
     cr_assert(strstr(err, "is not the plan"), "%s", err);
     free(out);
     free(err);
     /* A running monitor follows a revision of the plan. */
     pw_proc_t mon;
     char mlog[128];
-    snprintf(mlog, sizeof(mlog), "%s/monitor.log", dir);
-    char *margs[] = {"planwatch", "monitor", "--connect", stream, "--json", NULL};
+    snprintf(mlog, sizeof(mlog), "%s/monitor.log", fx.dir);
+    char *margs[] = {"planwatch", "monitor", "--connect", fx.stream, "--json", NULL};
     cr_assert_eq(pw_proc_spawn(&mon, PLANWATCH_BIN, margs, mlog), 0);
     /* Its table printed: it has read the plan of before. */
     cr_assert_eq(pw_proc_wait_log(&mon, "\"indicator\":\"k2\"", 15000), 0, "%s",
@@ -323,7 +296,7 @@ Test(plan, publisher_and_its_clients_serve_the_stores_plan)
                  "%s", pw_read_file(mlog));
     stop_aggregator();
     cr_assert_eq(pw_proc_stop(&mon, 10000), 0);
-    cr_assert_eq(pw_proc_stop(&pub, 10000), 0);
+    cr_assert_eq(pw_proc_stop(&fx.pub, 10000), 0);
 }
 
 /* A store as written before stores recorded their plan: the catalog's digest only. */
@@ -334,7 +307,7 @@ static void write_old_store(const char *catalog)
     cr_assert_eq(pw_catalog_load(catalog, &cat, err, sizeof(err)), 0, "%s", err);
     pw_store_t *s = NULL;
     pw_store_opts_t so = {.readonly = false};
-    cr_assert_eq(pw_store_open(&s, store, &so), 0);
+    cr_assert_eq(pw_store_open(&s, fx.store, &so), 0);
     pw_txn_t *txn = NULL;
     cr_assert_eq(pw_store_begin(s, true, &txn), 0);
     cr_assert_eq(pw_store_put_digest(txn, cat->digest), 0);
@@ -348,35 +321,37 @@ Test(plan, an_older_store_is_read_with_the_catalog_its_digest_names)
     write_old_store(cat_a);
     char *out, *err;
     /* The default (Wuhan) catalog is not the one it was written with: said, exit 1. */
-    cr_assert_eq(run((char *[]){"replay", "--store", store, NULL}, &out, &err), 1, "%s", err);
+    cr_assert_eq(run((char *[]){"replay", "--store", fx.store, NULL}, &out, &err), 1, "%s", err);
     cr_assert(strstr(err, "was written with another catalog"), "%s", err);
     cr_assert(strstr(err, "does not record its plan"), "%s", err);
     free(out);
     free(err);
-    cr_assert_eq(run((char *[]){"report", "--store", store, "--catalog", cat_b, NULL}, &out, &err),
-                 1, "%s", err);
+    cr_assert_eq(
+        run((char *[]){"report", "--store", fx.store, "--catalog", cat_b, NULL}, &out, &err), 1,
+        "%s", err);
     cr_assert(strstr(err, "was written with another catalog"), "%s", err);
     free(out);
     free(err);
-    cr_assert_eq(run((char *[]){"replay", "--store", store, "--catalog", cat_a, NULL}, &out, &err),
-                 0, "%s", err);
+    cr_assert_eq(
+        run((char *[]){"replay", "--store", fx.store, "--catalog", cat_a, NULL}, &out, &err), 0,
+        "%s", err);
     free(out);
     free(err);
     /* Its aggregator, with the catalog it was written with, records it from record 1. */
     start_aggregator(cat_a);
     send_all(false);
     stop_aggregator();
-    cr_assert_eq(run((char *[]){"replay", "--store", store, NULL}, &out, &err), 0, "%s", err);
+    cr_assert_eq(run((char *[]){"replay", "--store", fx.store, NULL}, &out, &err), 0, "%s", err);
     cr_assert(strstr(err, "replayed 24 records (0 skipped)"), "%s", err);
     free(out);
     free(err);
     /* Started without --catalog on an older store of another plan, it refuses
      * rather than rate it under the built-in one. */
-    snprintf(store, sizeof(store), "%s/old2", dir);
+    snprintf(fx.store, sizeof(fx.store), "%s/old2", fx.dir);
     write_old_store(cat_b);
-    cr_assert_eq(run((char *[]){"aggregator", "--store", store, "--bind", intake, NULL}, &out,
-                     &err),
-                 1, "%s", err);
+    cr_assert_eq(
+        run((char *[]){"aggregator", "--store", fx.store, "--bind", fx.intake, NULL}, &out, &err),
+        1, "%s", err);
     cr_assert(strstr(err, "was written with another catalog"), "%s", err);
     free(out);
     free(err);

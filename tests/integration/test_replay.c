@@ -9,27 +9,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proc.h"
+#include "fixture.h"
 #include "pw/util.h"
 #include "store.h"
-#include "tmpdir.h"
 
-static char dir[64], store[96];
+static pw_fixture_t fx;
+static char store[96]; /* the demo's */
 
 static void setup(void)
 {
-    cr_assert_eq(pw_tmpdir_make(dir), 0);
-    snprintf(store, sizeof(store), "%s/s", dir);
-    char out[128];
-    snprintf(out, sizeof(out), "%s/demo.out", dir);
-    char *args[] = {"planwatch", "demo", "--store", store, NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, out, 120000), 0, "demo --store");
+    cr_assert_eq(pw_fixture_open(&fx), 0);
+    pw_fixture_path(&fx, store, sizeof(store), "s");
+    /* The aggregator's store: a target to replay into. */
+    pw_fixture_path(&fx, fx.store, sizeof(fx.store), "t");
+    char *args[] = {"demo", "--store", store, NULL}, *out, *err;
+    cr_assert_eq(pw_fixture_run(&fx, args, 120000, &out, &err), 0, "demo --store");
+    free(out);
+    free(err);
 }
 
 static void teardown(void)
 {
-    pw_proc_kill_all();
-    pw_tmpdir_remove(dir);
+    pw_fixture_close(&fx);
 }
 
 TestSuite(replay, .init = setup, .fini = teardown, .timeout = 240.0);
@@ -37,15 +38,12 @@ TestSuite(replay, .init = setup, .fini = teardown, .timeout = 240.0);
 /* Runs planwatch replay --store STORE extra...; stdout and stderr into *out, *err. */
 static int replay(char *const extra[], char **out, char **err)
 {
-    static int n;
-    char path[128];
-    snprintf(path, sizeof(path), "%s/replay-%d.out", dir, n++);
-    char *args[40] = {"planwatch", "replay", "--store", store};
-    int k = 4;
+    char *args[40] = {"replay", "--store", store};
+    int k = 3;
     for (int i = 0; extra[i]; i++)
         args[k++] = extra[i];
     args[k] = NULL;
-    return pw_proc_capture(PLANWATCH_BIN, args, path, 120000, out, err);
+    return pw_fixture_run(&fx, args, 120000, out, err);
 }
 
 /* The number of records a replay says it applied (from its summary line). */
@@ -185,7 +183,7 @@ Test(replay, speeds_follow_the_stored_pace)
 Test(replay, rebuild_is_identical_and_deterministic)
 {
     char into[128];
-    snprintf(into, sizeof(into), "%s/r", dir);
+    snprintf(into, sizeof(into), "%s/r", fx.dir);
     char *out, *err, *a, *b, *e2;
     cr_assert_eq(replay((char *[]){"--into", into, "--quiet", NULL}, &out, &err), 0, "%s", err);
     free(out);
@@ -198,11 +196,9 @@ Test(replay, rebuild_is_identical_and_deterministic)
     cr_assert_str_eq(a, b, "replay is deterministic");
     cr_assert_gt(pw_count(a, "\n"), 300, "a stream of events");
     /* The rebuilt store replays to exactly the same events. */
-    char *args[] = {"planwatch", "replay", "--store", into, "--json", "--quiet", NULL};
-    char path[128];
-    snprintf(path, sizeof(path), "%s/rebuilt.out", dir);
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, path, 60000), 0);
-    e2 = pw_read_file(path);
+    char *args[] = {"replay", "--store", into, "--json", "--quiet", NULL};
+    cr_assert_eq(pw_fixture_run(&fx, args, 60000, &e2, &err), 0);
+    free(err);
     cr_assert_str_eq(a, e2, "the rebuilt store holds the same history");
     free(a);
     free(b);
@@ -278,7 +274,7 @@ Test(replay, what_if_lists_how_the_timeline_differs)
     free(err);
     /* A catalog with a lower target for the headline indicator: no alert for it. */
     char cat[128], cmd[512];
-    snprintf(cat, sizeof(cat), "%s/whatif.conf", dir);
+    snprintf(cat, sizeof(cat), "%s/whatif.conf", fx.dir);
     snprintf(cmd, sizeof(cmd),
              "sed '/^\\[indicator beds_per_1000_elderly\\]/,/^value/s/^target *= *50/target = 40/'"
              " %s/data/wuhan/catalog.conf > %s",
@@ -294,14 +290,9 @@ Test(replay, what_if_lists_how_the_timeline_differs)
 
 Test(replay, into_a_running_aggregator_like_collectors)
 {
-    char target[128], intake[64], log[160];
-    snprintf(target, sizeof(target), "%s/t", dir);
-    snprintf(intake, sizeof(intake), "tcp://127.0.0.1:%d", pw_free_port());
-    snprintf(log, sizeof(log), "%s/aggregator.log", dir);
-    char *aargs[] = {"planwatch", "aggregator", "--insecure", "--store", target, "--bind", intake, NULL};
-    pw_proc_t agg;
-    cr_assert_eq(pw_proc_spawn(&agg, PLANWATCH_BIN, aargs, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&agg, "INFO: ready", 10000), 0);
+    cr_assert_eq(pw_fixture_use_tcp(&fx), 0);
+    char *aargs[] = {"--insecure", NULL}, *intake = fx.intake, *target = fx.store;
+    cr_assert_eq(pw_fixture_start_aggregator(&fx, aargs), 0);
     char *out, *err;
     cr_assert_eq(
         replay((char *[]){"--connect", intake, "--insecure", "--speed", "x50", NULL}, &out, &err),
@@ -315,13 +306,11 @@ Test(replay, into_a_running_aggregator_like_collectors)
                  err);
     free(out);
     free(err);
-    cr_assert_eq(pw_proc_stop(&agg, 10000), 0);
+    cr_assert_eq(pw_proc_stop(&fx.agg, 10000), 0);
     /* The target went through the same alert history as the source. */
-    char *args[] = {"planwatch", "replay", "--store", target, "--quiet", NULL};
-    char path[128], *a, *b;
-    snprintf(path, sizeof(path), "%s/target.out", dir);
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, path, 60000), 0);
-    a = pw_read_file(path);
+    char *args[] = {"replay", "--store", target, "--quiet", NULL}, *a, *b;
+    cr_assert_eq(pw_fixture_run(&fx, args, 60000, &a, &err), 0);
+    free(err);
     cr_assert_eq(replay((char *[]){"--quiet", NULL}, &b, &err), 0);
     free(err);
     const char *order[] = {"OPEN    elderly_care_beds", "OPEN    beds_per_1000_elderly",

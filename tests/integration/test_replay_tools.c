@@ -16,22 +16,22 @@
 
 #include <criterion/criterion.h>
 
-#include "proc.h"
-#include "tmpdir.h"
+#include "fixture.h"
 
-static char dir[64];
+static pw_fixture_t fx;
 static char store[96]; /* the demo's store: short, the demo takes 80 bytes at most */
 
 static void setup(void)
 {
-    cr_assert_eq(pw_tmpdir_make(dir), 0);
-    snprintf(store, sizeof(store), "%s/a", dir);
+    cr_assert_eq(pw_fixture_open(&fx), 0);
+    pw_fixture_path(&fx, store, sizeof(store), "a");
+    /* The aggregator's store is the small plan's. */
+    pw_fixture_path(&fx, fx.store, sizeof(fx.store), "small");
 }
 
 static void teardown(void)
 {
-    pw_proc_kill_all();
-    pw_tmpdir_remove(dir);
+    pw_fixture_close(&fx);
 }
 
 TestSuite(replay_tools, .init = setup, .fini = teardown, .timeout = 400.0);
@@ -39,9 +39,7 @@ TestSuite(replay_tools, .init = setup, .fini = teardown, .timeout = 400.0);
 /* Runs planwatch with args; its stdout and stderr come back in *out and *err (caller frees). */
 static int run(char *const args[], char **out, char **err)
 {
-    char path[128];
-    snprintf(path, sizeof(path), "%s/out", dir);
-    int rc = pw_proc_capture(PLANWATCH_BIN, args, path, 120000, out, err);
+    int rc = pw_fixture_run(&fx, args + 1, 120000, out, err);
     cr_assert(*out && *err);
     /* An expected exit 1 must not hide a sanitizer's. */
     cr_assert(!strstr(*err, "Sanitizer") && !strstr(*err, "runtime error:"), "%s", *err);
@@ -50,17 +48,13 @@ static int run(char *const args[], char **out, char **err)
 
 static void demo(char *into)
 {
-    char log[128];
-    snprintf(log, sizeof(log), "%s/demo.log", dir);
-    char *args[] = {"planwatch", "demo", "--store", into, NULL};
-    int rc = pw_proc_run(PLANWATCH_BIN, args, log, 180000);
-    if (rc != 0) {
-        char *text = pw_read_file(log), errlog[160];
-        snprintf(errlog, sizeof(errlog), "%s.err", log);
-        char *etext = pw_read_file(errlog);
+    char *args[] = {"demo", "--store", into, NULL}, *text, *etext;
+    int rc = pw_fixture_run(&fx, args, 180000, &text, &etext);
+    if (rc != 0)
         cr_assert_fail("demo --store %s: exit %d\n%s\n%s", into, rc, text ? text : "",
                        etext ? etext : "");
-    }
+    free(text);
+    free(etext);
 }
 
 /* planwatch verify a b: its exit status, with its output in *out (caller frees). */
@@ -141,19 +135,19 @@ Test(replay_tools, help_and_usage_errors)
         free(err);
     }
     char *out, *err;
-    char *one[] = {"planwatch", "verify", dir, NULL};
+    char *one[] = {"planwatch", "verify", fx.dir, NULL};
     cr_assert_eq(run(one, &out, &err), 2);
     free(out);
     free(err);
-    char *fmt[] = {"planwatch", "export", "--store", dir, "--out", "x", "--format", "xml", NULL};
+    char *fmt[] = {"planwatch", "export", "--store", fx.dir, "--out", "x", "--format", "xml", NULL};
     cr_assert_eq(run(fmt, &out, &err), 2);
     cr_assert(strstr(err, "msgpack or csv"), "%s", err);
     free(out);
     free(err);
     /* A store that is not there: trouble, told apart from a difference. */
     char missing[128];
-    snprintf(missing, sizeof(missing), "%s/missing", dir);
-    cr_assert_eq(verify(dir, missing, false, &out), 2);
+    snprintf(missing, sizeof(missing), "%s/missing", fx.dir);
+    cr_assert_eq(verify(fx.dir, missing, false, &out), 2);
     free(out);
 }
 
@@ -168,8 +162,8 @@ Test(replay_tools, store_is_identical_to_itself_and_to_its_imports)
     char *files[] = {"export.mp", "export.csv"};
     for (size_t i = 0; i < 2; i++) {
         char file[128], into[128];
-        snprintf(file, sizeof(file), "%s/%s", dir, files[i]);
-        snprintf(into, sizeof(into), "%s/imported%zu", dir, i);
+        snprintf(file, sizeof(file), "%s/%s", fx.dir, files[i]);
+        snprintf(into, sizeof(into), "%s/imported%zu", fx.dir, i);
         export_to(file, NULL); /* the format from the suffix */
         char tmp[160];
         snprintf(tmp, sizeof(tmp), "%s.tmp", file);
@@ -188,7 +182,7 @@ Test(replay_tools, store_is_identical_to_itself_and_to_its_imports)
     }
     /* The CSV is what it says: the header, then one line per record. */
     char file[128];
-    snprintf(file, sizeof(file), "%s/export.csv", dir);
+    snprintf(file, sizeof(file), "%s/export.csv", fx.dir);
     char *csv = pw_read_file(file);
     const char *head = "seq,district,epoch,record_seq,element,period,value,observed_ms,"
                        "received_ms,kind\n1,";
@@ -200,18 +194,18 @@ Test(replay_tools, store_is_identical_to_itself_and_to_its_imports)
     free(csv);
     /* An import into a store with data is refused, and leaves it as it was. */
     char *err, copy[128];
-    snprintf(file, sizeof(file), "%s/export.mp", dir);
+    snprintf(file, sizeof(file), "%s/export.mp", fx.dir);
     cr_assert_eq(import_from(file, store, &err), 1);
     cr_assert(strstr(err, "already holds a store with 1501 records"), "%s", err);
     free(err);
-    snprintf(copy, sizeof(copy), "%s/imported0", dir);
+    snprintf(copy, sizeof(copy), "%s/imported0", fx.dir);
     cr_assert_eq(import_from(file, copy, &err), 1);
     cr_assert(strstr(err, "already holds a store"), "%s", err);
     free(err);
     cr_assert_eq(verify(store, copy, false, &out), 0, "%s", out);
     free(out);
     /* An explicit format wins over the suffix. */
-    snprintf(file, sizeof(file), "%s/export-csv.mp", dir);
+    snprintf(file, sizeof(file), "%s/export-csv.mp", fx.dir);
     export_to(file, "csv");
     csv = pw_read_file(file);
     cr_assert(strncmp(csv, "seq,", 4) == 0);
@@ -221,7 +215,7 @@ Test(replay_tools, store_is_identical_to_itself_and_to_its_imports)
 Test(replay_tools, two_demo_runs_differ)
 {
     char other[96];
-    snprintf(other, sizeof(other), "%s/b", dir);
+    snprintf(other, sizeof(other), "%s/b", fx.dir);
     demo(store);
     demo(other);
     char *out;
@@ -248,9 +242,9 @@ Test(replay_tools, tampered_value_shows_in_values_rates_alerts_and_log)
 {
     demo(store);
     char file[128], tampered[128], into[128];
-    snprintf(file, sizeof(file), "%s/export.csv", dir);
-    snprintf(tampered, sizeof(tampered), "%s/tampered.csv", dir);
-    snprintf(into, sizeof(into), "%s/t", dir);
+    snprintf(file, sizeof(file), "%s/export.csv", fx.dir);
+    snprintf(tampered, sizeof(tampered), "%s/tampered.csv", fx.dir);
+    snprintf(into, sizeof(into), "%s/t", fx.dir);
     export_to(file, NULL);
     /* hongshan's care beds for 2018H1, 5 000 more: beds per 1 000 elderly is no longer severe. */
     char *csv = pw_read_file(file);
@@ -291,11 +285,11 @@ Test(replay_tools, bad_exports_are_refused_and_leave_no_store)
 {
     demo(store);
     char mp[128], csvf[128], bad[128], into[128], empty_dir[128], path[160];
-    snprintf(mp, sizeof(mp), "%s/export.mp", dir);
-    snprintf(csvf, sizeof(csvf), "%s/export.csv", dir);
-    snprintf(bad, sizeof(bad), "%s/bad", dir);
-    snprintf(into, sizeof(into), "%s/new", dir);
-    snprintf(empty_dir, sizeof(empty_dir), "%s/empty", dir);
+    snprintf(mp, sizeof(mp), "%s/export.mp", fx.dir);
+    snprintf(csvf, sizeof(csvf), "%s/export.csv", fx.dir);
+    snprintf(bad, sizeof(bad), "%s/bad", fx.dir);
+    snprintf(into, sizeof(into), "%s/new", fx.dir);
+    snprintf(empty_dir, sizeof(empty_dir), "%s/empty", fx.dir);
     cr_assert_eq(mkdir(empty_dir, 0700), 0);
     export_to(mp, NULL);
     export_to(csvf, NULL);
@@ -363,8 +357,8 @@ Test(replay_tools, a_record_past_the_value_bound_that_was_stored_is_still_import
      * typo could be stored. Its export must still import, as it was: what
      * was accepted is never lost. */
     char file[128], into[128];
-    snprintf(file, sizeof(file), "%s/old.csv", dir);
-    snprintf(into, sizeof(into), "%s/imported", dir);
+    snprintf(file, sizeof(file), "%s/old.csv", fx.dir);
+    snprintf(into, sizeof(into), "%s/imported", fx.dir);
     static const char text[] =
         "seq,district,epoch,record_seq,element,period,value,observed_ms,received_ms,kind\n"
         "1,jiangan,7,1,care_beds,2016,100000000000000000000,1500000000000,1500000000001,new\n";
@@ -372,7 +366,7 @@ Test(replay_tools, a_record_past_the_value_bound_that_was_stored_is_still_import
     char *err;
     cr_assert_eq(import_from(file, into, &err), 0, "%s", err);
     free(err);
-    char *csv = pw_export_csv(PLANWATCH_BIN, into, dir);
+    char *csv = pw_export_csv(PLANWATCH_BIN, into, fx.dir);
     cr_assert(csv && strstr(csv, ",care_beds,2016,1e+20,"), "%s", csv);
     free(csv);
 }
@@ -384,43 +378,23 @@ Test(replay_tools, a_record_past_the_value_bound_that_was_stored_is_still_import
  */
 static void write_plan(const char *path, int target)
 {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs("[plan]\nname = small plan\nbase_year = 2020\ntarget_year = 2025\n", f);
-    for (int d = 0; d < 6; d++)
-        fprintf(f, "[district d%d]\nname_zh = 区%d\nname_en = D%d\nlevel = district\n", d, d, d);
-    for (int e = 0; e < 2; e++) {
-        fprintf(f,
-                "[element e%d]\nname_zh = 项%d\nname_en = E%d\nunit = u\nkind = amount\n"
-                "level = district\n",
-                e, e, e);
-        fprintf(f,
-                "[indicator i%d]\nname_zh = 指%d\nname_en = I%d\ncategory = c\nunit = u\n"
-                "attribute = expected\nbase = 1000\ntarget = %d\ntarget_kind = exact\n"
-                "method = linear\nvalue = sum e%d\n",
-                e, e, e, e == 0 ? target : 2000, e);
-    }
-    fclose(f);
+    pw_fixture_plan_t plan = pw_fixture_plan("small plan", 6, 2);
+    plan.base_year = 2020;
+    plan.target_year = 2025;
+    plan.target = target;
+    cr_assert_eq(pw_fixture_write_plan(path, &plan), 0);
 }
 
 /* Runs the aggregator on the small store with catalog, and one collector per district given. */
 static void send_data(char *catalog, const int *districts, size_t n, int version)
 {
-    char sock[128], log[128], small[128];
-    snprintf(sock, sizeof(sock), "ipc://%s/agg.sock", dir);
-    snprintf(log, sizeof(log), "%s/aggregator-%d.log", dir, version);
-    snprintf(small, sizeof(small), "%s/small", dir);
-    char *args[] = {"planwatch", "aggregator", "--store", small, "--bind",
-                    sock,        "--catalog",  catalog,   NULL};
-    pw_proc_t agg;
-    cr_assert_eq(pw_proc_spawn(&agg, PLANWATCH_BIN, args, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&agg, "INFO: ready", 20000), 0, "aggregator not ready: %s", log);
+    char *args[] = {"--catalog", catalog, NULL};
+    cr_assert_eq(pw_fixture_start_aggregator(&fx, args), 0, "aggregator not ready: %s", fx.agg_log);
     for (size_t i = 0; i < n; i++) {
-        char data[128], spool[128], clog[128], id[8];
+        char data[128], spool[128], id[8];
         snprintf(id, sizeof(id), "d%d", districts[i]);
-        snprintf(data, sizeof(data), "%s/%s.csv", dir, id);
-        snprintf(spool, sizeof(spool), "%s/spool-%s", dir, id);
-        snprintf(clog, sizeof(clog), "%s/collector-%s-%d.log", dir, id, version);
+        snprintf(data, sizeof(data), "%s/%s.csv", fx.dir, id);
+        snprintf(spool, sizeof(spool), "%s/spool-%s", fx.dir, id);
         FILE *f = fopen(data, "w");
         cr_assert_not_null(f);
         fputs("period,element,value\n", f);
@@ -429,12 +403,13 @@ static void send_data(char *catalog, const int *districts, size_t n, int version
                 fprintf(f, "%d,e%d,%d\n", y, e,
                         150 + 40 * (y - 2020) + 7 * e + districts[i] + 5 * version);
         fclose(f);
-        char *cargs[] = {"planwatch", "collector", "--district", id,        "--data",
-                         data,        "--connect", sock,         "--spool", spool,
-                         "--timeout", "60",        NULL};
-        cr_assert_eq(pw_proc_run(PLANWATCH_BIN, cargs, clog, 90000), 0, "collector: %s", clog);
+        char *timeout[] = {"--timeout", "60", NULL}, *out, *err;
+        cr_assert_eq(pw_fixture_collect(&fx, id, data, spool, timeout, &out, &err), 0,
+                     "collector: %s", err);
+        free(out);
+        free(err);
     }
-    cr_assert_eq(pw_proc_stop(&agg, 20000), 0, "aggregator: %s", log);
+    cr_assert_eq(pw_proc_stop(&fx.agg, 20000), 0, "aggregator: %s", fx.agg_log);
 }
 
 /* The first n bytes of needle in data[0..len), or NULL. */
@@ -459,7 +434,7 @@ static int import_with(char *file, char *into, char *catalog, char **out, char *
 static void import_fails(char *file, char *catalog, const char *want)
 {
     char into[128], *out, *err;
-    snprintf(into, sizeof(into), "%s/refused", dir);
+    snprintf(into, sizeof(into), "%s/refused", fx.dir);
     cr_assert_eq(import_with(file, into, catalog, &out, &err), 1, "%s: %s", want, err);
     cr_assert(strstr(err, "planwatch import: "), "%s", err);
     cr_assert(strstr(err, want), "want \"%s\": %s", want, err);
@@ -471,11 +446,11 @@ static void import_fails(char *file, char *catalog, const char *want)
 Test(replay_tools, plan_revision_goes_through_export_and_import)
 {
     char a[128], b[128], small[128], first[128], file[128], into[128];
-    snprintf(a, sizeof(a), "%s/plan-a.conf", dir);
-    snprintf(b, sizeof(b), "%s/plan-b.conf", dir);
-    snprintf(small, sizeof(small), "%s/small", dir);
-    snprintf(first, sizeof(first), "%s/first.mp", dir);
-    snprintf(file, sizeof(file), "%s/small.mp", dir);
+    snprintf(a, sizeof(a), "%s/plan-a.conf", fx.dir);
+    snprintf(b, sizeof(b), "%s/plan-b.conf", fx.dir);
+    snprintf(small, sizeof(small), "%s/small", fx.dir);
+    snprintf(first, sizeof(first), "%s/first.mp", fx.dir);
+    snprintf(file, sizeof(file), "%s/small.mp", fx.dir);
     write_plan(a, 2000);
     write_plan(b, 3000);
     const int before[] = {0, 1}, after[] = {0, 2};
@@ -498,7 +473,7 @@ Test(replay_tools, plan_revision_goes_through_export_and_import)
     free(err);
 
     /* Imported with its own plan versions, without --catalog: the same store. */
-    snprintf(into, sizeof(into), "%s/moved", dir);
+    snprintf(into, sizeof(into), "%s/moved", fx.dir);
     cr_assert_eq(import_with(file, into, NULL, &out, &err), 0, "import: %s", err);
     cr_assert(strstr(out, "imported 24 records from "), "%s", out);
     cr_assert(strstr(out, "(msgpack, 2 plan versions)"), "%s", out);
@@ -514,7 +489,7 @@ Test(replay_tools, plan_revision_goes_through_export_and_import)
     free(err);
 
     /* --catalog is the export's latest plan, or the import is refused. */
-    snprintf(into, sizeof(into), "%s/moved-b", dir);
+    snprintf(into, sizeof(into), "%s/moved-b", fx.dir);
     cr_assert_eq(import_with(file, into, b, &out, &err), 0, "import --catalog B: %s", err);
     free(out);
     free(err);
@@ -541,17 +516,17 @@ Test(replay_tools, plan_revision_goes_through_export_and_import)
     size_t rest = len - (size_t)(rec - data);
     memcpy(v1 + hlen, rec, rest);
     char v1file[128];
-    snprintf(v1file, sizeof(v1file), "%s/v1.mp", dir);
+    snprintf(v1file, sizeof(v1file), "%s/v1.mp", fx.dir);
     write_file(v1file, v1, hlen + rest);
     import_fails(v1file, NULL, "exported from a store written with catalog");
-    snprintf(into, sizeof(into), "%s/from-v1", dir);
+    snprintf(into, sizeof(into), "%s/from-v1", fx.dir);
     cr_assert_eq(import_with(v1file, into, a, &out, &err), 0, "import v1: %s", err);
     cr_assert(strstr(out, "imported 12 records from "), "%s", out);
     cr_assert(strstr(out, "(msgpack, 0 plan versions)"), "%s", out);
     free(out);
     free(err);
     char from_first[128];
-    snprintf(from_first, sizeof(from_first), "%s/from-first", dir);
+    snprintf(from_first, sizeof(from_first), "%s/from-first", fx.dir);
     cr_assert_eq(import_with(first, from_first, NULL, &out, &err), 0, "import: %s", err);
     free(out);
     free(err);
@@ -563,7 +538,7 @@ Test(replay_tools, plan_revision_goes_through_export_and_import)
 
     /* A plan map cut short, or not a plan, is refused with where it is. */
     char bad[128], want[96];
-    snprintf(bad, sizeof(bad), "%s/bad.mp", dir);
+    snprintf(bad, sizeof(bad), "%s/bad.mp", fx.dir);
     snprintf(want, sizeof(want), ": byte %zu: plan version 1: truncated", plan_at);
     write_file(bad, data, plan_at + 100);
     import_fails(bad, NULL, want);

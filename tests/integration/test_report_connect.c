@@ -15,57 +15,43 @@
 #include <criterion/criterion.h>
 
 #include "client.h"
-#include "proc.h"
+#include "fixture.h"
 #include "pw/bureau.h"
 #include "pw/error.h"
 #include "model.h"
 #include "loader.h"
 #include "pw/util.h"
 #include "store.h"
-#include "tmpdir.h"
 
 #define NDIST    13
 #define NELEM    130
 #define NPERIODS 114 /* 72 months, 24 quarters, 12 halves, 6 years */
 #define NUPDATES 15000
 
-static char dir[64], store[128], catalog[128], ep[160];
-static pw_proc_t pub;
+static pw_fixture_t fx;
+static char catalog[128];
 
 static void setup(void)
 {
-    cr_assert_eq(pw_tmpdir_make(dir), 0);
-    snprintf(store, sizeof(store), "%s/store", dir);
-    snprintf(catalog, sizeof(catalog), "%s/catalog.conf", dir);
-    snprintf(ep, sizeof(ep), "ipc://%s/pub.sock", dir);
+    cr_assert_eq(pw_fixture_open(&fx), 0);
+    pw_fixture_path(&fx, catalog, sizeof(catalog), "catalog.conf");
 }
 
 static void teardown(void)
 {
-    pw_proc_kill_all();
-    pw_tmpdir_remove(dir);
+    pw_fixture_close(&fx);
 }
 
 TestSuite(report_connect, .init = setup, .fini = teardown, .timeout = 120.0);
 
 static void write_catalog(void)
 {
-    FILE *f = fopen(catalog, "w");
-    cr_assert_not_null(f);
-    fputs("[plan]\nname = large store\nbase_year = 2015\ntarget_year = 2020\n", f);
-    for (int d = 0; d < NDIST; d++)
-        fprintf(f, "[district d%02d]\nname_zh = 区%d\nname_en = D%d\nlevel = district\n", d, d,
-                d);
     /* Ratios, so that the report has a table of each district's own figures. */
-    for (int e = 0; e < NELEM; e++)
-        fprintf(f,
-                "[element e%03d]\nname_zh = 项%d\nname_en = E%d\nunit = u\nkind = amount\n"
-                "level = district\n"
-                "[indicator i%03d]\nname_zh = 指%d\nname_en = I%d\ncategory = c\nunit = u\n"
-                "attribute = expected\nbase = 1000\ntarget = 2000\ntarget_kind = exact\n"
-                "method = linear\nvalue = ratio e%03d / e%03d * 1000\n",
-                e, e, e, e, e, e, e, (e + 1) % NELEM);
-    fclose(f);
+    pw_fixture_plan_t plan = pw_fixture_plan("large store", NDIST, NELEM);
+    plan.district_width = 2;
+    plan.width = 3;
+    plan.ratio = 1;
+    cr_assert_eq(pw_fixture_write_plan(catalog, &plan), 0);
 }
 
 static int persist(void *ctx, pw_event_t *ev)
@@ -106,7 +92,7 @@ static void write_store(void)
     cr_assert_eq(n, NPERIODS);
     pw_store_t *st = NULL;
     pw_txn_t *txn = NULL;
-    cr_assert_eq(pw_store_open(&st, store, NULL), 0);
+    cr_assert_eq(pw_store_open(&st, fx.store, NULL), 0);
     cr_assert_eq(pw_store_begin(st, true, &txn), 0);
     int64_t t = 1500000000000LL;
     for (int d = 0; d < NDIST; d++)
@@ -143,40 +129,34 @@ static void write_store(void)
 /* The store, and a publisher serving it. */
 static void start_publisher(void)
 {
-    char log[128];
-    snprintf(log, sizeof(log), "%s/publisher.log", dir);
     write_catalog();
     write_store();
-    char *args[] = {"planwatch", "publisher", "--store", store, "--bind",      ep,
-                    "--catalog", catalog,     "--log-level", "info", NULL};
-    cr_assert_eq(pw_proc_spawn(&pub, PLANWATCH_BIN, args, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&pub, "ready", 20000), 0, "publisher not ready: %s", log);
+    char *args[] = {"--catalog", catalog, "--log-level", "info", NULL};
+    cr_assert_eq(pw_fixture_start_publisher(&fx, args), 0, "publisher not ready: %s", fx.pub_log);
 }
 
 Test(report_connect, large_store_within_its_timeout_and_equal_to_the_store)
 {
     start_publisher();
-    char a[128], b[128];
-    snprintf(a, sizeof(a), "%s/connect.txt", dir);
-    snprintf(b, sizeof(b), "%s/store.txt", dir);
-    char *rs[] = {"planwatch", "report", "--store", store, "--catalog", catalog, NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, rs, b, 60000), 0);
+    char *ta, *tb, *err;
+    char *rs[] = {"report", "--store", fx.store, "--catalog", catalog, NULL};
+    cr_assert_eq(pw_fixture_run(&fx, rs, 60000, &tb, &err), 0);
+    free(err);
     /* The killing timeout is the report's own plus a little: a report that
      * overruns its --timeout fails here, as one that hangs does. */
     int64_t t0 = pw_mono_ms();
-    char *rc[] = {"planwatch", "report", "--connect", ep,   "--catalog", catalog,
-                  "--timeout", "10",      NULL};
-    int code = pw_proc_run(PLANWATCH_BIN, rc, a, 12000);
+    char *rc[] = {"report", "--connect", fx.stream, "--catalog", catalog, "--timeout", "10", NULL};
+    int code = pw_fixture_run(&fx, rc, 12000, &ta, &err);
+    free(err);
     int64_t took = pw_mono_ms() - t0;
     cr_assert_eq(code, 0, "report --connect exited %d after %lld ms", code, (long long)took);
     cr_assert_lt(took, 10000, "report --connect took %lld ms", (long long)took);
-    char *ta = pw_read_file(a), *tb = pw_read_file(b);
     cr_assert(ta && tb);
     cr_assert(strstr(tb, "Evaluation report at 2020-12"), "%.300s", tb);
     cr_assert_str_eq(ta, tb);
     free(ta);
     free(tb);
-    cr_assert_eq(pw_proc_stop(&pub, 10000), 0, "publisher did not stop cleanly");
+    cr_assert_eq(pw_proc_stop(&fx.pub, 10000), 0, "publisher did not stop cleanly");
 }
 
 /* Asks for every page of the city's (d = "") or a district's figures. */
@@ -211,7 +191,7 @@ Test(report_connect, one_answer_is_one_bounded_page)
 {
     start_publisher();
     pw_client_t *c = NULL;
-    cr_assert_eq(pw_client_new(ep, NULL, NULL, &c), 0);
+    cr_assert_eq(pw_client_new(fx.stream, NULL, NULL, &c), 0);
     size_t rows, total = (size_t)NELEM * NPERIODS;
     size_t pages = count_pages(c, "", &rows);
     cr_assert_eq(rows, total, "city: %zu rows, want %zu", rows, total);
@@ -232,18 +212,17 @@ Test(report_connect, one_answer_is_one_bounded_page)
     cr_assert(!rep.has_next);
     pw_reply_clear(&rep);
     pw_client_destroy(&c);
-    cr_assert_eq(pw_proc_stop(&pub, 10000), 0, "publisher did not stop cleanly");
+    cr_assert_eq(pw_proc_stop(&fx.pub, 10000), 0, "publisher did not stop cleanly");
 }
 
 Test(report_connect, no_answer_gives_up_at_the_timeout)
 {
-    char silent[160], out[128];
-    snprintf(silent, sizeof(silent), "ipc://%s/nobody.sock", dir);
-    snprintf(out, sizeof(out), "%s/report.out", dir);
-    char *args[] = {"planwatch", "report", "--connect", silent, "--timeout", "1", NULL};
+    char silent[160];
+    snprintf(silent, sizeof(silent), "ipc://%s/nobody.sock", fx.dir);
+    char *args[] = {"report", "--connect", silent, "--timeout", "1", NULL};
     char *text = NULL, *err = NULL;
     int64_t t0 = pw_mono_ms();
-    int code = pw_proc_capture(PLANWATCH_BIN, args, out, 5000, &text, &err);
+    int code = pw_fixture_run(&fx, args, 5000, &text, &err);
     int64_t took = pw_mono_ms() - t0;
     cr_assert_eq(code, 1, "exit %d", code);
     cr_assert_lt(took, 3000, "took %lld ms", (long long)took);

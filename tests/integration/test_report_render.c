@@ -12,24 +12,10 @@
 
 #include <criterion/criterion.h>
 
-#include "proc.h"
+#include "fixture.h"
 #include "pw/catalog.h"
-#include "tmpdir.h"
 
-static char dir[64];
-
-static void setup(void)
-{
-    cr_assert_eq(pw_tmpdir_make(dir), 0);
-}
-
-static void teardown(void)
-{
-    pw_proc_kill_all();
-    pw_tmpdir_remove(dir);
-}
-
-TestSuite(report_render, .init = setup, .fini = teardown, .timeout = 400.0);
+PW_FIXTURE_SUITE(report_render, 400.0);
 
 /* The chromium binary: $PW_CHROMIUM, else chromium or chromium-browser on PATH. */
 static bool find_chromium(char *buf, size_t len)
@@ -66,15 +52,12 @@ static pw_catalog_t *load_catalog(void)
 /* Runs the demo into dir/store, with its report in dir. */
 static void run_demo(void)
 {
-    char store[128], out[128];
-    snprintf(store, sizeof(store), "%s/store", dir);
-    snprintf(out, sizeof(out), "%s/demo.out", dir);
-    char *args[] = {"planwatch", "demo", "--store", store, "--report-dir", dir, NULL};
-    int rc = pw_proc_run(PLANWATCH_BIN, args, out, 240000);
-    char *text = pw_read_file(out);
+    char *args[] = {"demo", "--store", fx.store, "--report-dir", fx.dir, NULL}, *text, *err;
+    int rc = pw_fixture_run(&fx, args, 240000, &text, &err);
     cr_assert_eq(rc, 0, "demo failed: %s", text ? text : "");
     cr_assert(strstr(text, "/report.html"), "the demo prints the report's path: %s", text);
     free(text);
+    free(err);
 }
 
 Test(report_render, demo_report_renders_in_headless_chromium)
@@ -88,11 +71,11 @@ Test(report_render, demo_report_renders_in_headless_chromium)
     pw_catalog_t *cat = load_catalog();
 
     char page[128], url[160], dom[128], shot[128], profile[128];
-    snprintf(page, sizeof(page), "%s/report.html", dir);
+    snprintf(page, sizeof(page), "%s/report.html", fx.dir);
     snprintf(url, sizeof(url), "file://%s", page);
-    snprintf(dom, sizeof(dom), "%s/dom.html", dir);
-    snprintf(shot, sizeof(shot), "--screenshot=%s/shot.png", dir);
-    snprintf(profile, sizeof(profile), "--user-data-dir=%s/profile", dir);
+    snprintf(dom, sizeof(dom), "%s/dom.html", fx.dir);
+    snprintf(shot, sizeof(shot), "--screenshot=%s/shot.png", fx.dir);
+    snprintf(profile, sizeof(profile), "--user-data-dir=%s/profile", fx.dir);
     char *dump[] = {"chromium",
                     "--headless",
                     "--no-sandbox",
@@ -148,11 +131,11 @@ Test(report_render, demo_report_renders_in_headless_chromium)
                     url,
                     NULL};
     char slog[128];
-    snprintf(slog, sizeof(slog), "%s/shot.log", dir);
+    snprintf(slog, sizeof(slog), "%s/shot.log", fx.dir);
     rc = pw_proc_run(chromium, snap, slog, 120000);
     cr_assert_eq(rc, 0, "chromium --screenshot failed");
     char png[128];
-    snprintf(png, sizeof(png), "%s/shot.png", dir);
+    snprintf(png, sizeof(png), "%s/shot.png", fx.dir);
     FILE *f = fopen(png, "rb");
     cr_assert(f, "no screenshot");
     unsigned char sig[8] = {0};
@@ -165,7 +148,7 @@ Test(report_render, demo_report_renders_in_headless_chromium)
 
     /* The CSV: BOM, a header and one line per indicator series. */
     char csvpath[128];
-    snprintf(csvpath, sizeof(csvpath), "%s/report.csv", dir);
+    snprintf(csvpath, sizeof(csvpath), "%s/report.csv", fx.dir);
     char *csv = pw_read_file(csvpath);
     cr_assert(csv);
     cr_assert(strncmp(csv, "\xEF\xBB\xBFrow,", 7) == 0, "no byte-order mark: %.20s", csv);
@@ -183,48 +166,41 @@ Test(report_render, demo_report_renders_in_headless_chromium)
     pw_catalog_destroy(&cat);
 }
 
-/* A publisher over dir/store, and where the reports asked of it go. */
-struct pub_run {
-    pw_proc_t proc;
-    char ep[160];  /* its stream endpoint */
-    char a[128];   /* a report file (the publisher's) */
-    char b[128];   /* another (the store's) */
-    char out[128]; /* the reports' output */
-};
-
-/* Starts a publisher with catalog (NULL: the default one). */
-static void start_publisher(struct pub_run *r, char *catalog)
+/* Starts a publisher over dir/store with catalog (NULL: the default one). */
+static void start_publisher(char *catalog)
 {
-    char store[128], log[128];
-    snprintf(store, sizeof(store), "%s/store", dir);
-    snprintf(log, sizeof(log), "%s/pub.log", dir);
-    snprintf(r->ep, sizeof(r->ep), "ipc://%s/pub.sock", dir);
-    snprintf(r->a, sizeof(r->a), "%s/a.csv", dir);
-    snprintf(r->b, sizeof(r->b), "%s/b.csv", dir);
-    snprintf(r->out, sizeof(r->out), "%s/report.out", dir);
-    char *pargs[] = {"planwatch", "publisher", "--store", store, "--bind",
-                     r->ep,       "--catalog", catalog,   NULL};
-    if (!catalog)
-        pargs[6] = NULL;
-    cr_assert_eq(pw_proc_spawn(&r->proc, PLANWATCH_BIN, pargs, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&r->proc, "ready", 20000), 0, "publisher not ready");
+    char *pargs[] = {"--catalog", catalog, NULL};
+    cr_assert_eq(pw_fixture_start_publisher(&fx, catalog ? pargs : NULL), 0, "publisher not ready");
+}
+
+/* Runs `planwatch report` with args; its exit code, its stdout in *out unless NULL. */
+static int report(char *const args[], char **out)
+{
+    char *o, *e;
+    int rc = pw_fixture_run(&fx, args, 60000, &o, &e);
+    free(e);
+    if (out)
+        *out = o;
+    else
+        free(o);
+    return rc;
 }
 
 Test(report_render, from_a_running_publisher_equals_from_the_store)
 {
     run_demo();
-    char store[128];
-    snprintf(store, sizeof(store), "%s/store", dir);
-    struct pub_run pub;
-    start_publisher(&pub, NULL);
-    char *r1[] = {"planwatch", "report", "--connect", pub.ep, "--csv", pub.a, NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r1, pub.out, 60000), 0);
-    char *r2[] = {"planwatch", "report", "--store", store, "--csv", pub.b, NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r2, pub.out, 60000), 0);
-    char *r3[] = {"planwatch", "report", "--connect", pub.ep, "--period", "2017", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r3, pub.out, 60000), 0);
-    cr_assert_eq(pw_proc_stop(&pub.proc, 10000), 0, "publisher did not stop cleanly");
-    char *ca = pw_read_file(pub.a), *cb = pw_read_file(pub.b), *text = pw_read_file(pub.out);
+    char a[128], b[128], *text;
+    pw_fixture_path(&fx, a, sizeof(a), "a.csv");
+    pw_fixture_path(&fx, b, sizeof(b), "b.csv");
+    start_publisher(NULL);
+    char *r1[] = {"report", "--connect", fx.stream, "--csv", a, NULL};
+    cr_assert_eq(report(r1, NULL), 0);
+    char *r2[] = {"report", "--store", fx.store, "--csv", b, NULL};
+    cr_assert_eq(report(r2, NULL), 0);
+    char *r3[] = {"report", "--connect", fx.stream, "--period", "2017", NULL};
+    cr_assert_eq(report(r3, &text), 0);
+    cr_assert_eq(pw_proc_stop(&fx.pub, 10000), 0, "publisher did not stop cleanly");
+    char *ca = pw_read_file(a), *cb = pw_read_file(b);
     cr_assert(ca && cb);
     cr_assert_str_eq(ca, cb);
     cr_assert(strstr(text, "Evaluation report at 2017"), "%s", text);
@@ -238,11 +214,8 @@ Test(report_render, from_a_running_publisher_equals_from_the_store)
 static void put(const char *name, const char *text)
 {
     char path[160];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    cr_assert(f, "%s", path);
-    fputs(text, f);
-    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(pw_fixture_write(pw_fixture_path(&fx, path, sizeof(path), name), text), 0, "%s",
+                 path);
 }
 
 /*
@@ -254,9 +227,9 @@ static void put(const char *name, const char *text)
 static void run_plan2025(void)
 {
     char sub[128];
-    snprintf(sub, sizeof(sub), "%s/plan", dir);
+    snprintf(sub, sizeof(sub), "%s/plan", fx.dir);
     cr_assert_eq(mkdir(sub, 0700), 0);
-    snprintf(sub, sizeof(sub), "%s/plan/districts", dir);
+    snprintf(sub, sizeof(sub), "%s/plan/districts", fx.dir);
     cr_assert_eq(mkdir(sub, 0700), 0);
     put("plan/catalog.conf",
         "[plan]\nname = 第二规划 (second plan)\nbase_year = 2020\ntarget_year = 2025\n"
@@ -279,32 +252,25 @@ static void run_plan2025(void)
                                 "2022,pop,50\n");
     put("plan/districts/b.csv", "period,element,value\n2020,old,16\n2020,pop,50\n2020,beds,50\n"
                                 "2021,old,24\n2021,pop,50\n2021,beds,60\n");
-    char store[128], data[128], out[128];
-    snprintf(store, sizeof(store), "%s/store", dir);
-    snprintf(data, sizeof(data), "%s/plan", dir);
-    snprintf(out, sizeof(out), "%s/demo.out", dir);
-    char *args[] = {"planwatch", "demo",         "--store", store, "--data",
-                    data,        "--report-dir", dir,       NULL};
-    int rc = pw_proc_run(PLANWATCH_BIN, args, out, 120000);
-    char *text = pw_read_file(out);
+    char data[128], *text, *err;
+    pw_fixture_path(&fx, data, sizeof(data), "plan");
+    char *args[] = {"demo", "--store", fx.store, "--data", data, "--report-dir", fx.dir, NULL};
+    int rc = pw_fixture_run(&fx, args, 120000, &text, &err);
     cr_assert_eq(rc, 0, "demo failed: %s", text ? text : "");
     free(text);
+    free(err);
 }
 
 /* `planwatch report` of the 2025 plan at period (NULL: the latest), as text. */
 static char *report_text(const char *period)
 {
-    char store[128], catalog[128], out[128], p[32];
-    snprintf(store, sizeof(store), "%s/store", dir);
-    snprintf(catalog, sizeof(catalog), "%s/plan/catalog.conf", dir);
-    snprintf(out, sizeof(out), "%s/report.out", dir);
+    char catalog[128], p[32], *text;
+    pw_fixture_path(&fx, catalog, sizeof(catalog), "plan/catalog.conf");
     snprintf(p, sizeof(p), "%s", period ? period : "");
-    char *args[] = {"planwatch", "report",   "--store", store, "--catalog",
-                    catalog,     "--period", p,         NULL};
+    char *args[] = {"report", "--store", fx.store, "--catalog", catalog, "--period", p, NULL};
     if (!period)
-        args[6] = NULL; /* the latest period */
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, out, 60000), 0);
-    char *text = pw_read_file(out);
+        args[5] = NULL; /* the latest period */
+    cr_assert_eq(report(args, &text), 0);
     cr_assert(text);
     return text;
 }
@@ -314,12 +280,12 @@ Test(report_render, another_plan_shows_its_target_year_completeness_and_notes)
     run_plan2025();
     /* The demo's own report, at the latest period: 2022, half reported. */
     char path[160];
-    snprintf(path, sizeof(path), "%s/report.csv", dir);
+    snprintf(path, sizeof(path), "%s/report.csv", fx.dir);
     char *csv = pw_read_file(path);
     cr_assert(csv && strstr(csv, ",forecast_2025,"), "%s", csv);
     cr_assert(strstr(csv, ",1/2,true,,\r\n"), "%s", csv);
     free(csv);
-    snprintf(path, sizeof(path), "%s/report.html", dir);
+    snprintf(path, sizeof(path), "%s/report.html", fx.dir);
     char *html = pw_read_file(path);
     cr_assert(html && strstr(html, "<div class='banner provisional' data-provisional='2'>"), "%s",
               html);
@@ -347,19 +313,17 @@ Test(report_render, another_plan_shows_its_target_year_completeness_and_notes)
 Test(report_render, a_provisional_period_reads_the_same_from_a_publisher)
 {
     run_plan2025();
-    char store[128], catalog[128];
-    snprintf(store, sizeof(store), "%s/store", dir);
-    snprintf(catalog, sizeof(catalog), "%s/plan/catalog.conf", dir);
-    struct pub_run pub;
-    start_publisher(&pub, catalog);
-    char *r1[] = {"planwatch", "report", "--connect", pub.ep, "--catalog",
-                  catalog,     "--csv",  pub.a,       NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r1, pub.out, 60000), 0);
-    cr_assert_eq(pw_proc_stop(&pub.proc, 10000), 0, "publisher did not stop cleanly");
-    char *r2[] = {"planwatch", "report", "--store", store, "--catalog",
-                  catalog,     "--csv",  pub.b,     NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, r2, pub.out, 60000), 0);
-    char *ca = pw_read_file(pub.a), *cb = pw_read_file(pub.b);
+    char catalog[128], a[128], b[128];
+    pw_fixture_path(&fx, catalog, sizeof(catalog), "plan/catalog.conf");
+    pw_fixture_path(&fx, a, sizeof(a), "a.csv");
+    pw_fixture_path(&fx, b, sizeof(b), "b.csv");
+    start_publisher(catalog);
+    char *r1[] = {"report", "--connect", fx.stream, "--catalog", catalog, "--csv", a, NULL};
+    cr_assert_eq(report(r1, NULL), 0);
+    cr_assert_eq(pw_proc_stop(&fx.pub, 10000), 0, "publisher did not stop cleanly");
+    char *r2[] = {"report", "--store", fx.store, "--catalog", catalog, "--csv", b, NULL};
+    cr_assert_eq(report(r2, NULL), 0);
+    char *ca = pw_read_file(a), *cb = pw_read_file(b);
     cr_assert(ca && cb);
     cr_assert_str_eq(ca, cb);
     cr_assert(strstr(ca, ",1/2,true,"), "%s", ca);
@@ -370,19 +334,16 @@ Test(report_render, a_provisional_period_reads_the_same_from_a_publisher)
 
 Test(report_render, usage_errors_and_help)
 {
-    char out[128];
-    snprintf(out, sizeof(out), "%s/out", dir);
-    char *help[] = {"planwatch", "report", "--help", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, help, out, 10000), 0);
-    char *text = pw_read_file(out);
+    char *help[] = {"report", "--help", NULL}, *text;
+    cr_assert_eq(report(help, &text), 0);
     cr_assert(strstr(text, "usage: planwatch report"), "%s", text);
     free(text);
-    char *none[] = {"planwatch", "report", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, none, out, 10000), 2);
-    char *both[] = {"planwatch", "report", "--store", dir, "--connect", "tcp://127.0.0.1:1", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, both, out, 10000), 2);
-    char *bad[] = {"planwatch", "report", "--store", dir, "--period", "2018H3", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, bad, out, 10000), 2);
-    char *empty[] = {"planwatch", "report", "--store", "/nonexistent/pw-store", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, empty, out, 10000), 1);
+    char *none[] = {"report", NULL};
+    cr_assert_eq(report(none, NULL), 2);
+    char *both[] = {"report", "--store", fx.dir, "--connect", "tcp://127.0.0.1:1", NULL};
+    cr_assert_eq(report(both, NULL), 2);
+    char *bad[] = {"report", "--store", fx.dir, "--period", "2018H3", NULL};
+    cr_assert_eq(report(bad, NULL), 2);
+    char *empty[] = {"report", "--store", "/nonexistent/pw-store", NULL};
+    cr_assert_eq(report(empty, NULL), 1);
 }

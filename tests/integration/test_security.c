@@ -15,18 +15,16 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "proc.h"
+#include "fixture.h"
 #include "pw/auth.h"
 #include "pw/error.h"
 #include "pw/msg.h"
 #include "pw/util.h"
-#include "tmpdir.h"
 #include "wire.h"
 
 #define DATA PW_SOURCE_DIR "/data/wuhan"
 
-static char dir[64], keys[128], store[128], intake[64], stream[64], snap[64];
-static pw_proc_t agg, pub;
+static pw_fixture_t fx;
 static void *zctx;
 static void *socks[64]; /* closed at teardown, or zmq_ctx_term would wait for them */
 static size_t nsocks;
@@ -41,41 +39,29 @@ static void close_sock(void *s)
 
 static void keygen(char *out)
 {
-    char log[160];
-    snprintf(log, sizeof(log), "%s/keygen.log", dir);
-    char *args[] = {"planwatch", "keygen", "--out", out, NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, log, 30000), 0, "keygen failed: %s", log);
+    char *args[] = {"keygen", "--out", out, NULL}, *o, *e;
+    cr_assert_eq(pw_fixture_run(&fx, args, 30000, &o, &e), 0, "keygen failed: %s", e);
+    free(o);
+    free(e);
 }
 
 static void start_aggregator(void)
 {
-    char log[160];
-    snprintf(log, sizeof(log), "%s/aggregator.log", dir);
-    char *args[] = {"planwatch", "aggregator", "--store", store, "--bind", intake,
-                    "--keys",    keys,         NULL};
-    cr_assert_eq(pw_proc_spawn(&agg, PLANWATCH_BIN, args, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&agg, "INFO: ready", 20000), 0, "aggregator not ready");
+    char *args[] = {"--keys", fx.keys, NULL};
+    cr_assert_eq(pw_fixture_start_aggregator(&fx, args), 0, "aggregator not ready");
 }
 
 static void start_publisher(void)
 {
-    char log[160];
-    snprintf(log, sizeof(log), "%s/publisher.log", dir);
-    char *args[] = {"planwatch", "publisher", "--store", store, "--bind", stream,
-                    "--snapshot-bind", snap, "--keys", keys, NULL};
-    cr_assert_eq(pw_proc_spawn(&pub, PLANWATCH_BIN, args, log), 0);
-    cr_assert_eq(pw_proc_wait_log(&pub, "INFO: ready", 20000), 0, "publisher not ready");
+    char *args[] = {"--snapshot-bind", fx.snap, "--keys", fx.keys, NULL};
+    cr_assert_eq(pw_fixture_start_publisher(&fx, args), 0, "publisher not ready");
 }
 
 static void setup(void)
 {
-    cr_assert_eq(pw_tmpdir_make(dir), 0);
-    snprintf(keys, sizeof(keys), "%s/keys", dir);
-    snprintf(store, sizeof(store), "%s/store", dir);
-    snprintf(intake, sizeof(intake), "tcp://127.0.0.1:%d", pw_free_port());
-    snprintf(stream, sizeof(stream), "tcp://127.0.0.1:%d", pw_free_port());
-    snprintf(snap, sizeof(snap), "tcp://127.0.0.1:%d", pw_free_port());
-    keygen(keys);
+    cr_assert_eq(pw_fixture_open(&fx), 0);
+    cr_assert_eq(pw_fixture_use_tcp(&fx), 0);
+    keygen(fx.keys);
     start_aggregator();
     zctx = zmq_ctx_new();
 }
@@ -89,8 +75,7 @@ static void teardown(void)
     if (zctx)
         zmq_ctx_term(zctx);
     zctx = NULL;
-    pw_proc_kill_all();
-    pw_tmpdir_remove(dir);
+    pw_fixture_close(&fx);
 }
 
 TestSuite(security, .init = setup, .fini = teardown, .timeout = 240.0);
@@ -112,6 +97,16 @@ static void *curve_socket(int type, const char *kdir, const char *sub, const cha
 }
 
 static void feed_jiangan(char *kdir, int expect);
+
+/* Runs jiangan's collector on its data with spool dir/spool_name and extra
+ * options; its exit code, stdout and stderr (caller frees). */
+static int collect_jiangan(const char *spool_name, char *const extra[], char **out, char **err)
+{
+    char spool[160];
+    snprintf(spool, sizeof(spool), "%s/%s", fx.dir, spool_name);
+    return pw_fixture_collect(&fx, "jiangan", DATA "/districts/jiangan.csv", spool, extra, out,
+                              err);
+}
 
 static void send_msg(void *s, const pw_msg_t *m)
 {
@@ -152,7 +147,7 @@ static pw_msg_t update_of(const char *district, uint64_t epoch, uint64_t seq, do
  * beside the running aggregator). */
 static int stored_for(const char *district)
 {
-    char *text = pw_export_csv(PLANWATCH_BIN, store, dir);
+    char *text = pw_export_csv(PLANWATCH_BIN, fx.store, fx.dir);
     cr_assert(text);
     char needle[64];
     snprintf(needle, sizeof(needle), ",%s,", district);
@@ -178,7 +173,7 @@ static bool wait_count(const char *path, const char *needle, int count, int time
 
 Test(security, a_district_key_cannot_send_another_districts_data_1000_of_1000)
 {
-    void *s = curve_socket(ZMQ_DEALER, keys, "districts", "jiangan", "aggregator", intake);
+    void *s = curve_socket(ZMQ_DEALER, fx.keys, "districts", "jiangan", "aggregator", fx.intake);
     uint64_t epoch = pw_random_u64();
     pw_msg_t m = hello_of("hongshan", epoch), r;
     send_msg(s, &m);
@@ -209,8 +204,8 @@ Test(security, a_district_key_cannot_send_another_districts_data_1000_of_1000)
     close_sock(s);
     cr_assert_eq(stored_for("hongshan"), 0);
     cr_assert_eq(stored_for("jiangan"), 1);
-    char log[160];
-    snprintf(log, sizeof(log), "%s/aggregator.log", dir);
+    char log[256];
+    snprintf(log, sizeof(log), "%s", fx.agg_log);
     cr_assert(wait_count(log, "jiangan's key sent a message for hongshan: refused (1001 so far)",
                          1, 5000));
 }
@@ -218,22 +213,19 @@ Test(security, a_district_key_cannot_send_another_districts_data_1000_of_1000)
 Test(security, a_collector_with_another_districts_key_stops_and_keeps_its_spool)
 {
     /* hongshan's office holding jiangan's secret under its own name. */
-    char other[128], cmd[1024], spool[160], log[160];
-    snprintf(other, sizeof(other), "%s/wrong", dir);
+    char other[128], cmd[1024], spool[160];
+    snprintf(other, sizeof(other), "%s/wrong", fx.dir);
     snprintf(cmd, sizeof(cmd),
              "mkdir -p %s/districts && cp %s/aggregator.pub %s/ && "
              "cp %s/districts/jiangan.secret %s/districts/hongshan.secret",
-             other, keys, other, keys, other);
+             other, fx.keys, other, fx.keys, other);
     cr_assert_eq(system(cmd), 0);
-    snprintf(spool, sizeof(spool), "%s/spool-hongshan", dir);
-    snprintf(log, sizeof(log), "%s/collector.log", dir);
-    char *args[] = {"planwatch", "collector", "--district", "hongshan", "--data",
-                    DATA "/districts/hongshan.csv", "--connect", intake, "--spool", spool,
-                    "--keys", other, "--timeout", "10", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, log, 30000), 1);
-    char err[200];
-    snprintf(err, sizeof(err), "%s.err", log);
-    char *text = pw_read_file(err);
+    snprintf(spool, sizeof(spool), "%s/spool-hongshan", fx.dir);
+    char *args[] = {"--keys", other, "--timeout", "10", NULL}, *out, *text;
+    cr_assert_eq(pw_fixture_collect(&fx, "hongshan", DATA "/districts/hongshan.csv", spool, args,
+                                    &out, &text),
+                 1);
+    free(out);
     cr_assert(text && strstr(text, "EFORBIDDEN") && strstr(text, "kept in the spool"), "%s",
               text);
     free(text);
@@ -243,13 +235,13 @@ Test(security, a_collector_with_another_districts_key_stops_and_keeps_its_spool)
 Test(security, an_unknown_key_gets_no_update_through)
 {
     char stranger[128];
-    snprintf(stranger, sizeof(stranger), "%s/stranger", dir);
+    snprintf(stranger, sizeof(stranger), "%s/stranger", fx.dir);
     keygen(stranger); /* a whole other installation's keys */
     /* With our aggregator.pub, so that only the client key is wrong. */
     char cmd[512];
-    snprintf(cmd, sizeof(cmd), "cp %s/aggregator.pub %s/aggregator.pub", keys, stranger);
+    snprintf(cmd, sizeof(cmd), "cp %s/aggregator.pub %s/aggregator.pub", fx.keys, stranger);
     cr_assert_eq(system(cmd), 0);
-    void *s = curve_socket(ZMQ_DEALER, stranger, "districts", "jiangan", "aggregator", intake);
+    void *s = curve_socket(ZMQ_DEALER, stranger, "districts", "jiangan", "aggregator", fx.intake);
     uint64_t epoch = pw_random_u64();
     pw_msg_t m = hello_of("jiangan", epoch), r;
     send_msg(s, &m);
@@ -260,22 +252,19 @@ Test(security, an_unknown_key_gets_no_update_through)
     cr_assert_not(recv_msg(s, 3000, &r), "an unknown key got an answer");
     close_sock(s);
     /* The real collector with that key gives up, keeping its updates. */
-    char spool[160], log[160];
-    snprintf(spool, sizeof(spool), "%s/spool-jiangan", dir);
-    snprintf(log, sizeof(log), "%s/collector.log", dir);
-    char *args[] = {"planwatch", "collector", "--district", "jiangan", "--data",
-                    DATA "/districts/jiangan.csv", "--connect", intake, "--spool", spool,
-                    "--keys", stranger, "--timeout", "2", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, log, 30000), 1);
+    char *args[] = {"--keys", stranger, "--timeout", "2", NULL}, *out, *err;
+    cr_assert_eq(collect_jiangan("spool-jiangan", args, &out, &err), 1);
+    free(out);
+    free(err);
     cr_assert_eq(stored_for("jiangan"), 0);
     /* Nor does a client without CURVE at all. */
-    void *plain = curve_socket(ZMQ_DEALER, NULL, NULL, NULL, NULL, intake);
+    void *plain = curve_socket(ZMQ_DEALER, NULL, NULL, NULL, NULL, fx.intake);
     send_msg(plain, &m);
     cr_assert_not(recv_msg(plain, 2000, &r), "a plain client got an answer");
     close_sock(plain);
-    cr_assert_eq(pw_proc_stop(&agg, 10000), 0);
-    char alog[160];
-    snprintf(alog, sizeof(alog), "%s/aggregator.log", dir);
+    cr_assert_eq(pw_proc_stop(&fx.agg, 10000), 0);
+    char alog[256];
+    snprintf(alog, sizeof(alog), "%s", fx.agg_log);
     char *text = pw_read_file(alog);
     cr_assert(text && strstr(text, "0 updates stored"), "%s", text);
     cr_assert_null(strstr(text, " 0 handshakes refused"), "%s", text);
@@ -286,28 +275,25 @@ Test(security, a_collector_never_talks_to_an_impostor_server_and_loses_nothing)
 {
     /* The office's keys, but an aggregator.pub that is not the real one's. */
     char fake[128], cmd[1024];
-    snprintf(fake, sizeof(fake), "%s/fake", dir);
+    snprintf(fake, sizeof(fake), "%s/fake", fx.dir);
     keygen(fake);
     snprintf(cmd, sizeof(cmd), "cp %s/districts/jiangan.secret %s/districts/jiangan.secret",
-             keys, fake);
+             fx.keys, fake);
     cr_assert_eq(system(cmd), 0);
     feed_jiangan(fake, 1);
     cr_assert_eq(stored_for("jiangan"), 0);
     /* Corrected, the same spool delivers everything. */
-    feed_jiangan(keys, 0);
+    feed_jiangan(fx.keys, 0);
     cr_assert_eq(stored_for("jiangan"), 114);
 }
 
 /* Feeds jiangan's data with its real key, so the publisher has events. */
 static void feed_jiangan(char *kdir, int expect)
 {
-    char spool[160], log[160];
-    snprintf(spool, sizeof(spool), "%s/spool-jiangan", dir);
-    snprintf(log, sizeof(log), "%s/collector.log", dir);
-    char *args[] = {"planwatch", "collector", "--district", "jiangan", "--data",
-                    DATA "/districts/jiangan.csv", "--connect", intake, "--spool", spool,
-                    "--keys", kdir, "--timeout", "10", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, log, 30000), expect, "see %s", log);
+    char *args[] = {"--keys", kdir, "--timeout", "10", NULL}, *out, *err;
+    cr_assert_eq(collect_jiangan("spool-jiangan", args, &out, &err), expect, "see %s", err);
+    free(out);
+    free(err);
 }
 
 /* Messages a SUB socket gets within ms. */
@@ -328,7 +314,7 @@ static int count_received(void *sub, int ms)
 
 static void *subscriber(const char *kdir, const char *desk)
 {
-    void *s = curve_socket(ZMQ_SUB, kdir, "desks", desk, "publisher", stream);
+    void *s = curve_socket(ZMQ_SUB, kdir, "desks", desk, "publisher", fx.stream);
     zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
     return s;
 }
@@ -336,9 +322,9 @@ static void *subscriber(const char *kdir, const char *desk)
 Test(security, a_subscriber_without_a_desk_key_receives_nothing)
 {
     start_publisher();
-    feed_jiangan(keys, 0);
+    feed_jiangan(fx.keys, 0);
     /* With the bureau's desk key: heartbeats at least, every second. */
-    void *good = subscriber(keys, "bureau");
+    void *good = subscriber(fx.keys, "bureau");
     cr_assert_gt(count_received(good, 2500), 0);
     close_sock(good);
     /* Without CURVE, or with a key the publisher does not know: nothing. */
@@ -346,23 +332,24 @@ Test(security, a_subscriber_without_a_desk_key_receives_nothing)
     cr_assert_eq(count_received(plain, 2500), 0);
     close_sock(plain);
     char stranger[128], cmd[512];
-    snprintf(stranger, sizeof(stranger), "%s/stranger", dir);
+    snprintf(stranger, sizeof(stranger), "%s/stranger", fx.dir);
     keygen(stranger);
-    snprintf(cmd, sizeof(cmd), "cp %s/publisher.pub %s/publisher.pub", keys, stranger);
+    snprintf(cmd, sizeof(cmd), "cp %s/publisher.pub %s/publisher.pub", fx.keys, stranger);
     cr_assert_eq(system(cmd), 0);
     void *bad = subscriber(stranger, "bureau");
     cr_assert_eq(count_received(bad, 2500), 0);
     close_sock(bad);
     /* The monitor: with the desk key it gets its table; without, nothing. */
-    char out[160];
-    snprintf(out, sizeof(out), "%s/monitor.out", dir);
-    char *ok[] = {"planwatch", "monitor", "--connect", stream, "--snapshot", snap, "--once",
-                  "--json", "--keys", keys, "--timeout", "10", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, ok, out, 30000), 0);
-    char *no[] = {"planwatch", "monitor", "--connect", stream, "--snapshot", snap, "--once",
-                  "--json", "--keys", stranger, "--timeout", "2", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, no, out, 30000), 1);
-    char *text = pw_read_file(out);
+    char *ok[] = {"monitor", "--connect", fx.stream, "--snapshot", fx.snap, "--once",
+                  "--json",  "--keys",    fx.keys,   "--timeout",  "10",    NULL},
+         *text, *err;
+    cr_assert_eq(pw_fixture_run(&fx, ok, 30000, &text, &err), 0);
+    free(text);
+    free(err);
+    char *no[] = {"monitor", "--connect", fx.stream, "--snapshot", fx.snap, "--once",
+                  "--json",  "--keys",    stranger,  "--timeout",  "2",     NULL};
+    cr_assert_eq(pw_fixture_run(&fx, no, 30000, &text, &err), 1);
+    free(err);
     cr_assert(text && !strstr(text, "\"indicator\""), "%s", text);
     free(text);
 }
@@ -371,9 +358,9 @@ Test(security, a_subscriber_without_a_desk_key_receives_nothing)
 static void assert_no_secrets(void)
 {
     char path[256];
-    snprintf(path, sizeof(path), "%s/aggregator.log", dir);
+    snprintf(path, sizeof(path), "%s", fx.agg_log);
     char *logtext = pw_read_file(path);
-    snprintf(path, sizeof(path), "%s/data.mdb", store);
+    snprintf(path, sizeof(path), "%s/data.mdb", fx.store);
     FILE *f = fopen(path, "rb");
     cr_assert(logtext && f);
     static char db[64 << 20];
@@ -383,7 +370,7 @@ static void assert_no_secrets(void)
     for (size_t i = 0; i < 4; i++) {
         pw_key_t k;
         char err[512];
-        snprintf(path, sizeof(path), "%s/districts", keys);
+        snprintf(path, sizeof(path), "%s/districts", fx.keys);
         cr_assert_eq(pw_key_load_secret(path, ids[i], &k, err, sizeof(err)), 0, "%s", err);
         cr_assert_null(strstr(logtext, k.secret_z85), "a secret key in the log");
         cr_assert_null(memmem(db, dblen, k.secret_z85, strlen(k.secret_z85)),
@@ -394,14 +381,14 @@ static void assert_no_secrets(void)
 
 Test(security, secrets_are_neither_logged_nor_stored)
 {
-    feed_jiangan(keys, 0);
-    cr_assert_eq(pw_proc_stop(&agg, 10000), 0);
+    feed_jiangan(fx.keys, 0);
+    cr_assert_eq(pw_proc_stop(&fx.agg, 10000), 0);
     assert_no_secrets();
 }
 
 Test(security, a_revoked_district_key_stops_working_after_a_reload)
 {
-    void *s = curve_socket(ZMQ_DEALER, keys, "districts", "jiangan", "aggregator", intake);
+    void *s = curve_socket(ZMQ_DEALER, fx.keys, "districts", "jiangan", "aggregator", fx.intake);
     uint64_t epoch = pw_random_u64();
     pw_msg_t m = hello_of("jiangan", epoch), r;
     send_msg(s, &m);
@@ -411,11 +398,11 @@ Test(security, a_revoked_district_key_stops_working_after_a_reload)
     send_msg(s, &m);
     cr_assert(recv_msg(s, 10000, &r));
     cr_assert_eq(r.type, PW_MSG_ACK);
-    char path[256], log[160];
-    snprintf(path, sizeof(path), "%s/districts/jiangan.pub", keys);
+    char path[256], log[256];
+    snprintf(path, sizeof(path), "%s/districts/jiangan.pub", fx.keys);
     cr_assert_eq(unlink(path), 0);
-    snprintf(log, sizeof(log), "%s/aggregator.log", dir);
-    kill(agg.pid, SIGHUP);
+    snprintf(log, sizeof(log), "%s", fx.agg_log);
+    kill(fx.agg.pid, SIGHUP);
     cr_assert(wait_count(log, "district keys accepted", 2, 10000), "no reload in %s", log);
     /* The connection made before the revocation: refused from now on. */
     m = update_of("jiangan", epoch, 2, 2);
@@ -425,40 +412,40 @@ Test(security, a_revoked_district_key_stops_working_after_a_reload)
     cr_assert_eq(r.reason, PW_EAUTH, "%s", pw_err_name(r.reason));
     close_sock(s);
     /* A new connection with it: refused at the handshake. */
-    s = curve_socket(ZMQ_DEALER, keys, "districts", "jiangan", "aggregator", intake);
+    s = curve_socket(ZMQ_DEALER, fx.keys, "districts", "jiangan", "aggregator", fx.intake);
     m = hello_of("jiangan", pw_random_u64());
     send_msg(s, &m);
     cr_assert_not(recv_msg(s, 2500, &r));
     close_sock(s);
     cr_assert_eq(stored_for("jiangan"), 1);
     /* Rotation: a new pair, a reload, and the office's new secret works. */
-    char klog[160];
-    snprintf(klog, sizeof(klog), "%s/keygen.log", dir);
-    char *rot[] = {"planwatch", "keygen", "--out", keys, "--district", "jiangan", "--force",
-                   NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, rot, klog, 30000), 0);
-    kill(agg.pid, SIGHUP);
+    char *rot[] = {"keygen", "--out", fx.keys, "--district", "jiangan", "--force", NULL}, *o, *e;
+    cr_assert_eq(pw_fixture_run(&fx, rot, 30000, &o, &e), 0);
+    free(o);
+    free(e);
+    kill(fx.agg.pid, SIGHUP);
     cr_assert(wait_count(log, "district keys accepted", 3, 10000));
-    feed_jiangan(keys, 0);
+    feed_jiangan(fx.keys, 0);
     cr_assert_gt(stored_for("jiangan"), 100);
 }
 
 Test(security, a_revoked_desk_key_stops_receiving_after_a_reload)
 {
     start_publisher();
-    char log[160], path[256];
-    snprintf(log, sizeof(log), "%s/keygen.log", dir);
-    char *add[] = {"planwatch", "keygen", "--out", keys, "--desk", "planning", NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, add, log, 30000), 0);
-    snprintf(log, sizeof(log), "%s/publisher.log", dir);
-    kill(pub.pid, SIGHUP);
+    char log[256], path[256];
+    char *add[] = {"keygen", "--out", fx.keys, "--desk", "planning", NULL}, *o, *e;
+    cr_assert_eq(pw_fixture_run(&fx, add, 30000, &o, &e), 0);
+    free(o);
+    free(e);
+    snprintf(log, sizeof(log), "%s", fx.pub_log);
+    kill(fx.pub.pid, SIGHUP);
     cr_assert(wait_count(log, "desk keys accepted", 2, 10000));
-    void *planning = subscriber(keys, "planning");
-    void *bureau = subscriber(keys, "bureau");
+    void *planning = subscriber(fx.keys, "planning");
+    void *bureau = subscriber(fx.keys, "bureau");
     cr_assert_gt(count_received(planning, 2500), 0, "an added desk key works after a reload");
-    snprintf(path, sizeof(path), "%s/desks/planning.pub", keys);
+    snprintf(path, sizeof(path), "%s/desks/planning.pub", fx.keys);
     cr_assert_eq(unlink(path), 0);
-    kill(pub.pid, SIGHUP);
+    kill(fx.pub.pid, SIGHUP);
     cr_assert(wait_count(log, "subscribers re-authenticated", 1, 10000), "see %s", log);
     count_received(planning, 500); /* what was queued before the reload */
     cr_assert_eq(count_received(planning, 3000), 0, "a revoked desk still receives");
@@ -470,23 +457,19 @@ Test(security, a_revoked_desk_key_stops_receiving_after_a_reload)
 
 Test(security, tcp_without_keys_is_refused_and_insecure_warns)
 {
-    char log[160];
-    snprintf(log, sizeof(log), "%s/plain.log", dir);
     char ep[64], st[160];
     snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", pw_free_port());
-    snprintf(st, sizeof(st), "%s/store2", dir);
-    char *args[] = {"planwatch", "aggregator", "--store", st, "--bind", ep, NULL};
-    cr_assert_eq(pw_proc_run(PLANWATCH_BIN, args, log, 30000), 1);
-    char err[200];
-    snprintf(err, sizeof(err), "%s.err", log);
-    char *text = pw_read_file(err);
+    snprintf(st, sizeof(st), "%s/store2", fx.dir);
+    char *args[] = {"aggregator", "--store", st, "--bind", ep, NULL}, *out, *text;
+    cr_assert_eq(pw_fixture_run(&fx, args, 30000, &out, &text), 1);
+    free(out);
     cr_assert(text && strstr(text, "--keys DIR") && strstr(text, "--insecure"), "%s", text);
     free(text);
     pw_proc_t p;
-    char *ins[] = {"planwatch", "aggregator", "--store", st, "--bind", ep, "--insecure", NULL};
-    cr_assert_eq(pw_proc_spawn(&p, PLANWATCH_BIN, ins, log), 0);
+    char *ins[] = {"aggregator", "--store", st, "--bind", ep, "--insecure", NULL};
+    cr_assert_eq(pw_fixture_spawn(&fx, &p, ins), 0);
     cr_assert_eq(pw_proc_wait_log(&p, "INFO: ready", 20000), 0);
-    text = pw_read_file(log);
+    text = pw_read_file(p.log);
     cr_assert(text && strstr(text, "WARN: --insecure"), "%s", text);
     free(text);
     pw_proc_stop(&p, 10000);
@@ -495,7 +478,7 @@ Test(security, tcp_without_keys_is_refused_and_insecure_warns)
 Test(security, key_files_are_checked)
 {
     char path[256];
-    snprintf(path, sizeof(path), "%s/districts/jiangan.secret", keys);
+    snprintf(path, sizeof(path), "%s/districts/jiangan.secret", fx.keys);
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0600);
@@ -506,11 +489,11 @@ Test(security, key_files_are_checked)
     cr_assert_eq(strlen(k.secret_z85), 40);
     /* Readable by others: refused. */
     cr_assert_eq(chmod(path, 0644), 0);
-    cr_assert_eq(pw_key_load_secret(keys, "districts/jiangan", &k, err, sizeof(err)), PW_EKEY);
+    cr_assert_eq(pw_key_load_secret(fx.keys, "districts/jiangan", &k, err, sizeof(err)), PW_EKEY);
     cr_assert(strstr(err, "readable by others"), "%s", err);
     /* A secret that does not match its public part. */
     char bad[256];
-    snprintf(bad, sizeof(bad), "%s/bad.secret", dir);
+    snprintf(bad, sizeof(bad), "%s/bad.secret", fx.dir);
     FILE *f = fopen(bad, "w");
     cr_assert(f);
     fprintf(f, "name = x\npublic-key = %s\nsecret-key = %s\n",
@@ -526,9 +509,9 @@ Test(security, key_files_are_checked)
     cr_assert(strstr(err, "bad.secret:3:"), "%s", err);
     /* A keyring refuses a .pub holding a secret, and two files with one key. */
     char ring[160], cmd[1024];
-    snprintf(ring, sizeof(ring), "%s/ring", dir);
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s/districts/hanyang.secret %s/hanyang.pub",
-             ring, keys, ring);
+    snprintf(ring, sizeof(ring), "%s/ring", fx.dir);
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s/districts/hanyang.secret %s/hanyang.pub", ring,
+             fx.keys, ring);
     cr_assert_eq(system(cmd), 0);
     pw_keyring_t *r = NULL;
     cr_assert_eq(pw_keyring_load(ring, &r, err, sizeof(err)), PW_EKEY);
@@ -536,19 +519,19 @@ Test(security, key_files_are_checked)
     snprintf(cmd, sizeof(cmd),
              "rm %s/hanyang.pub && cp %s/districts/hanyang.pub %s/a.pub && "
              "sed 's/name = hanyang/name = other/' %s/districts/hanyang.pub > %s/b.pub",
-             ring, keys, ring, keys, ring);
+             ring, fx.keys, ring, fx.keys, ring);
     cr_assert_eq(system(cmd), 0);
     cr_assert_eq(pw_keyring_load(ring, &r, err, sizeof(err)), PW_EKEY);
     cr_assert(strstr(err, "same public key"), "%s", err);
     /* A reload that meets a bad file keeps the keys in force. */
-    snprintf(cmd, sizeof(cmd), "echo 'garbage' > %s/districts/zzz.pub", keys);
+    snprintf(cmd, sizeof(cmd), "echo 'garbage' > %s/districts/zzz.pub", fx.keys);
     cr_assert_eq(system(cmd), 0);
-    kill(agg.pid, SIGHUP);
-    char log[160];
-    snprintf(log, sizeof(log), "%s/aggregator.log", dir);
+    kill(fx.agg.pid, SIGHUP);
+    char log[256];
+    snprintf(log, sizeof(log), "%s", fx.agg_log);
     cr_assert(wait_count(log, "previous district keys stay in force", 1, 10000));
     cr_assert_eq(chmod(path, 0600), 0);
-    feed_jiangan(keys, 0);
+    feed_jiangan(fx.keys, 0);
 }
 
 /*
@@ -563,7 +546,7 @@ static void office_keys(char *out, size_t len, const char *name, const char *dis
                         const char *server_from)
 {
     char cmd[1024];
-    snprintf(out, len, "%s/%s", dir, name);
+    snprintf(out, len, "%s/%s", fx.dir, name);
     snprintf(cmd, sizeof(cmd),
              "mkdir -p %s/districts && chmod -R 700 %s && cp %s/districts/jiangan.secret "
              "%s/districts/ && cp %s/aggregator.pub %s/",
@@ -576,23 +559,21 @@ static void office_keys(char *out, size_t len, const char *name, const char *dis
 static void mixed_keys(char *out, size_t len, const char *name, bool foreign_district)
 {
     char other[128];
-    snprintf(other, sizeof(other), "%s/other-%s", dir, name);
+    snprintf(other, sizeof(other), "%s/other-%s", fx.dir, name);
     keygen(other);
-    office_keys(out, len, name, foreign_district ? other : keys, foreign_district ? keys : other);
+    office_keys(out, len, name, foreign_district ? other : fx.keys,
+                foreign_district ? fx.keys : other);
 }
 
 /* Runs jiangan's collector for 3 s with extra options; its stderr (caller frees). */
 static char *refused_collector(char *opt, char *arg)
 {
-    char spool[160], out[160];
+    char spool[32];
     static int run;
-    snprintf(spool, sizeof(spool), "%s/spool-refused%d", dir, ++run);
-    snprintf(out, sizeof(out), "%s/refused%d.out", dir, run);
-    char *args[] = {"planwatch", "collector", "--district", "jiangan", "--data",
-                    DATA "/districts/jiangan.csv", "--connect", intake, "--spool", spool,
-                    "--timeout", "3", opt, arg, NULL};
+    snprintf(spool, sizeof(spool), "spool-refused%d", ++run);
+    char *args[] = {"--timeout", "3", opt, arg, NULL};
     char *o = NULL, *e = NULL;
-    int rc = pw_proc_capture(PLANWATCH_BIN, args, out, 30000, &o, &e);
+    int rc = collect_jiangan(spool, args, &o, &e);
     cr_assert_eq(rc, 1, "a collector that never got through must fail: %s", e);
     cr_assert(e && strstr(e, "no answer from the aggregator") &&
                   strstr(e, "the handshake failed") && strstr(e, "check --keys / --insecure"),
@@ -623,7 +604,7 @@ Test(security, a_collector_with_an_unknown_district_key_is_told_and_logged)
     char *err = refused_collector("--keys", mixed);
     cr_assert(strstr(err, "the server refused our key"), "%s", err);
     free(err);
-    cr_assert_geq(refusal_lines(&agg, "unknown client key"), 1);
+    cr_assert_geq(refusal_lines(&fx.agg, "unknown client key"), 1);
 }
 
 Test(security, a_collector_with_a_wrong_server_key_is_told_and_logged_rate_limited)
@@ -639,7 +620,7 @@ Test(security, a_collector_with_a_wrong_server_key_is_told_and_logged_rate_limit
     free(err);
     /* Retried every 100 ms or so, logged once (a second line only for
      * attempts whose address could not be read in time). */
-    size_t lines = refusal_lines(&agg, "cannot decrypt its hello (wrong server key?");
+    size_t lines = refusal_lines(&fx.agg, "cannot decrypt its hello (wrong server key?");
     cr_assert(lines >= 1 && lines <= 2, "%zu lines for %u refusals", lines, times);
 }
 
@@ -652,7 +633,7 @@ Test(security, an_insecure_collector_against_curve_is_told_and_logged)
     char *text = NULL;
     for (int i = 0; i < 50; i++) {
         free(text);
-        text = pw_read_file(agg.log);
+        text = pw_read_file(fx.agg.log);
         if (text && strstr(text, "refused a handshake from 127.0.0.1: client without CURVE "
                                  "(--insecure?)"))
             break;
@@ -668,20 +649,18 @@ Test(security, a_monitor_with_a_wrong_desk_key_is_told_and_logged)
 {
     start_publisher();
     char other[128], cmd[512];
-    snprintf(other, sizeof(other), "%s/other", dir);
+    snprintf(other, sizeof(other), "%s/other", fx.dir);
     keygen(other);
     /* The real publisher.pub, a desk key the publisher does not know. */
-    snprintf(cmd, sizeof(cmd), "cp %s/publisher.pub %s/publisher.pub", keys, other);
+    snprintf(cmd, sizeof(cmd), "cp %s/publisher.pub %s/publisher.pub", fx.keys, other);
     cr_assert_eq(system(cmd), 0);
-    char out[160];
-    snprintf(out, sizeof(out), "%s/monitor.out", dir);
-    char *args[] = {"planwatch", "monitor", "--connect", stream, "--snapshot", snap,
-                    "--keys", other, "--once", "--timeout", "3", NULL};
+    char *args[] = {"monitor", "--connect", fx.stream,   "--snapshot", fx.snap, "--keys",
+                    other,     "--once",    "--timeout", "3",          NULL};
     char *o = NULL, *e = NULL;
-    cr_assert_neq(pw_proc_capture(PLANWATCH_BIN, args, out, 30000, &o, &e), 0);
+    cr_assert_neq(pw_fixture_run(&fx, args, 30000, &o, &e), 0);
     cr_assert(e && strstr(e, "the server refused our key") && strstr(e, "check --keys"), "%s",
               e);
     free(o);
     free(e);
-    cr_assert_geq(refusal_lines(&pub, "unknown client key"), 1);
+    cr_assert_geq(refusal_lines(&fx.pub, "unknown client key"), 1);
 }
