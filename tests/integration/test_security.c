@@ -582,17 +582,27 @@ static char *refused_collector(char *opt, char *arg)
     return e;
 }
 
-/* The server's refusal lines for why, waiting up to 5 s for the first; at
- * least one must name the client's address. */
+/*
+ * The server's refusal lines for why, waiting up to 5 s for the first. Each
+ * names the client's address, 127.0.0.1, unless the connection was closed
+ * before the server could ask for it: "an unknown address" (ZeroMQ's monitor
+ * names only the descriptor; a loaded machine loses that race now and then).
+ */
 static size_t refusal_lines(pw_proc_t *server, const char *why)
 {
-    char needle[256];
-    snprintf(needle, sizeof(needle), "refused a handshake from 127.0.0.1: %s", why);
-    cr_assert_eq(pw_proc_wait_log(server, needle, 5000), 0, "no '%s' in %s", needle, server->log);
+    cr_assert_eq(pw_proc_wait_log(server, why, 5000), 0, "no '%s' in %s", why, server->log);
     char *text = pw_read_file(server->log);
     size_t n = 0;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
-        n += strstr(line, "refused a handshake from") && strstr(line, why);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        const char *from = strstr(line, "refused a handshake from ");
+        if (!from || !strstr(line, why))
+            continue;
+        from += strlen("refused a handshake from ");
+        cr_assert(strncmp(from, "127.0.0.1: ", 11) == 0 ||
+                      strncmp(from, "an unknown address: ", 20) == 0,
+                  "a refusal from another address than the client's: %s", line);
+        n++;
+    }
     free(text);
     return n;
 }
@@ -629,20 +639,9 @@ Test(security, an_insecure_collector_against_curve_is_told_and_logged)
     char *err = refused_collector("--insecure", NULL);
     cr_assert(strstr(err, "mechanism mismatch"), "%s", err);
     free(err);
-    /* The server sees the mismatch, or the client hanging up on it first. */
-    char *text = NULL;
-    for (int i = 0; i < 50; i++) {
-        free(text);
-        text = pw_read_file(fx.agg.log);
-        if (text && strstr(text, "refused a handshake from 127.0.0.1: client without CURVE "
-                                 "(--insecure?)"))
-            break;
-        usleep(100000);
-    }
-    cr_assert(text && strstr(text, "refused a handshake from 127.0.0.1") &&
-                  strstr(text, "--insecure?"),
-              "%s", text);
-    free(text);
+    /* The server sees the mismatch, or the client hanging up on it first:
+     * either way it says a client without CURVE is the likely cause. */
+    cr_assert_geq(refusal_lines(&fx.agg, "without CURVE (--insecure?)"), 1);
 }
 
 Test(security, a_monitor_with_a_wrong_desk_key_is_told_and_logged)
