@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 #include "aggregator.h"
 #include "cli.h"
 #include "config.h"
+#include "daemon.h"
 #include "pw/error.h"
 #include "pw/log.h"
 
@@ -67,9 +67,25 @@ static const char usage_text[] =
     "                       and exit: 0 when all is well, 1 otherwise\n"
     "  -h, --help           this text\n";
 
-/* --check-config: everything the aggregator would open, without opening it. */
-static int check(const pw_aggregator_opts_t *opts, const char *catalog_path)
+/* The command's options and, once started, what it runs. */
+struct agg_cmd {
+    pw_aggregator_opts_t opts;
+    const char *catalog_path;
+    pw_aggregator_t *obj;
+};
+
+/* The plan: the store's, or --catalog as its revision. */
+static int load(void *p, pw_catalog_t **out)
 {
+    const struct agg_cmd *o = p;
+    return pw_cli_store_catalog("aggregator", o->opts.store_dir, o->catalog_path, true, out);
+}
+
+/* --check-config: everything the aggregator would open, without opening it. */
+static int check(void *p)
+{
+    const struct agg_cmd *o = p;
+    const pw_aggregator_opts_t *opts = &o->opts;
     bool ok = pw_config_check_dir("aggregator", "--store", opts->store_dir);
     for (size_t i = 0; i < opts->nbinds; i++)
         ok &= pw_config_check_endpoint("aggregator", "--bind", opts->binds[i]);
@@ -80,7 +96,7 @@ static int check(const pw_aggregator_opts_t *opts, const char *catalog_path)
     if (opts->metrics_path)
         ok &= pw_config_check_file_dir("aggregator", "--metrics", opts->metrics_path);
     pw_catalog_t *cat = NULL;
-    ok &= pw_cli_store_catalog("aggregator", opts->store_dir, catalog_path, true, &cat) == 0;
+    ok &= load(p, &cat) == 0;
     if (!ok) {
         pw_catalog_destroy(&cat);
         return 1;
@@ -89,7 +105,7 @@ static int check(const pw_aggregator_opts_t *opts, const char *catalog_path)
     for (size_t i = 0; i < opts->nbinds; i++)
         printf("bind = %s\n", opts->binds[i]);
     printf("catalog = %s (\"%s\": %zu indicators, %zu districts)\n",
-           catalog_path ? catalog_path : "(the store's plan; the default for a new store)",
+           o->catalog_path ? o->catalog_path : "(the store's plan; the default for a new store)",
            cat->name, cat->nindicators, cat->ndistricts);
     printf("keys = %s\n", opts->keys_dir ? opts->keys_dir : opts->insecure ? "(insecure)" : "(none)");
     if (opts->notify)
@@ -101,6 +117,78 @@ static int check(const pw_aggregator_opts_t *opts, const char *catalog_path)
     return 0;
 }
 
+/* --map-size, --map-max and --batch: a positive number. */
+static int take_number(pw_aggregator_opts_t *opts, int c, const char *arg)
+{
+    char *end;
+    unsigned long v = strtoul(arg, &end, 10);
+    if (*end || v == 0) {
+        fprintf(stderr, "planwatch aggregator: %s--%s wants a positive number, not '%s'\n",
+                pw_config_where(), c == 'm' ? "map-size" : c == 'X' ? "map-max" : "batch", arg);
+        return 2;
+    }
+    if (c == 'm')
+        opts->map_size = (size_t)v << 20;
+    else if (c == 'X')
+        opts->map_max = (size_t)v << 20;
+    else
+        opts->batch_max = v;
+    return 0;
+}
+
+static int take_option(void *p, int c, const char *arg)
+{
+    struct agg_cmd *o = p;
+    switch (c) {
+    case 's':
+        o->opts.store_dir = arg;
+        return 0;
+    case 'b':
+        if (o->opts.nbinds == PW_AGG_BINDS_MAX) {
+            fprintf(stderr, "planwatch aggregator: %sat most %d --bind\n", pw_config_where(),
+                    PW_AGG_BINDS_MAX);
+            return 2;
+        }
+        o->opts.binds[o->opts.nbinds++] = arg;
+        return 0;
+    case 'c':
+        o->catalog_path = arg;
+        return 0;
+    case 'k':
+        o->opts.keys_dir = arg;
+        return 0;
+    case 'I':
+        o->opts.insecure = true;
+        return 0;
+    case 'n':
+        o->opts.notify = arg;
+        return 0;
+    case 'M':
+        o->opts.metrics_path = arg;
+        return 0;
+    case 'm':
+    case 'X':
+    case 'B':
+        return take_number(&o->opts, c, arg);
+    default:
+        return PW_CLI_USAGE;
+    }
+}
+
+static int finish(void *p, int nargs, char **args)
+{
+    struct agg_cmd *o = p;
+    (void)args;
+    if (!o->opts.store_dir || nargs != 0)
+        return PW_CLI_USAGE;
+    if (o->opts.nbinds == 0)
+        o->opts.binds[o->opts.nbinds++] = "tcp://127.0.0.1:5555";
+    return 0;
+}
+
+PW_CLI_DAEMON_LIFE(struct agg_cmd, pw_aggregator_new, pw_aggregator_run,
+                   pw_aggregator_destroy)
+
 int pw_cmd_aggregator(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -109,104 +197,20 @@ int pw_cmd_aggregator(int argc, char **argv)
         {"map-size", required_argument, 0, 'm'}, {"batch", required_argument, 0, 'B'},
         {"map-max", required_argument, 0, 'X'},   {"keys", required_argument, 0, 'k'},
         {"insecure", no_argument, 0, 'I'},
-        {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
-        {"metrics", required_argument, 0, 'M'}, {"check-config", no_argument, 0, 'K'},
+        {"log-level", required_argument, 0, PW_CLI_LOG_LEVEL},
+        {"help", no_argument, 0, PW_CLI_HELP},
+        {"metrics", required_argument, 0, 'M'},
+        {"check-config", no_argument, 0, PW_CLI_CHECK_CONFIG},
         {0, 0, 0, 0}};
-    int crc = pw_config_expand("aggregator", longopts, &argc, &argv);
-    if (crc != 0)
-        return crc;
-    pw_aggregator_opts_t opts = {0};
-    const char *catalog_path = NULL;
-    pw_log_level_t level = PW_LOG_INFO;
-    bool check_only = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            opts.store_dir = optarg;
-            break;
-        case 'b':
-            if (opts.nbinds == PW_AGG_BINDS_MAX) {
-                fprintf(stderr, "planwatch aggregator: %sat most %d --bind\n", pw_config_where(),
-                        PW_AGG_BINDS_MAX);
-                return 2;
-            }
-            opts.binds[opts.nbinds++] = optarg;
-            break;
-        case 'c':
-            catalog_path = optarg;
-            break;
-        case 'k':
-            opts.keys_dir = optarg;
-            break;
-        case 'I':
-            opts.insecure = true;
-            break;
-        case 'n':
-            opts.notify = optarg;
-            break;
-        case 'M':
-            opts.metrics_path = optarg;
-            break;
-        case 'K':
-            check_only = true;
-            break;
-        case 'm':
-        case 'X':
-        case 'B': {
-            char *end;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (*end || v == 0) {
-                fprintf(stderr, "planwatch aggregator: %s--%s wants a positive number, not '%s'\n",
-                        pw_config_where(), c == 'm' ? "map-size" : c == 'X' ? "map-max" : "batch",
-                        optarg);
-                return 2;
-            }
-            if (c == 'm')
-                opts.map_size = (size_t)v << 20;
-            else if (c == 'X')
-                opts.map_max = (size_t)v << 20;
-            else
-                opts.batch_max = v;
-            break;
-        }
-        case 'l':
-            if (pw_log_level_parse(optarg, &level) != 0) {
-                fprintf(stderr, "planwatch aggregator: %sunknown log level '%s'\n",
-                        pw_config_where(), optarg);
-                return 2;
-            }
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
-        }
-    }
-    if (!opts.store_dir || optind != argc) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    if (opts.nbinds == 0)
-        opts.binds[opts.nbinds++] = "tcp://127.0.0.1:5555";
-    if (check_only)
-        return check(&opts, catalog_path);
-    pw_log_init("aggregator", level);
-    pw_cli_signals();
-    pw_catalog_t *cat = NULL;
-    if (pw_cli_store_catalog("aggregator", opts.store_dir, catalog_path, true, &cat) != 0)
-        return 1;
-    opts.catalog = cat;
-    opts.reload = &pw_cli_reload;
-    pw_aggregator_t *agg = NULL;
-    int rc = pw_aggregator_new(&opts, &agg);
-    if (rc == 0)
-        rc = pw_aggregator_run(agg, &pw_cli_stop);
-    else
-        PW_ERROR("cannot start: %s", pw_strerror(rc));
-    pw_aggregator_destroy(&agg);
-    pw_catalog_destroy(&cat);
-    return rc == 0 ? 0 : 1;
+    static const pw_cli_daemon_t daemon = {
+        .cmd = {"aggregator", usage_text, longopts, take_option, finish},
+        .level = PW_LOG_INFO,
+        .check = check,
+        .catalog = load,
+        .start = start,
+        .run = run,
+        .stop = stop,
+    };
+    struct agg_cmd o = {.opts = {.reload = &pw_cli_reload}};
+    return pw_cli_daemon_main(&daemon, argc, argv, &o);
 }
