@@ -2,7 +2,6 @@
 #define _DEFAULT_SOURCE /* usleep */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "command.h"
 #include "pw/error.h"
 #include "pw/log.h"
 #include "pw/util.h"
@@ -20,6 +20,7 @@
 #include "sender.h"
 #include "store.h"
 #include "view.h"
+#include "whatif.h"
 
 static const char usage_text[] =
     "usage: planwatch replay --store DIR [options]\n"
@@ -66,18 +67,6 @@ static const char usage_text[] =
     "  --quiet              no progress bar or summary\n"
     "  -h, --help           this text\n";
 
-struct transition {
-    pw_alert_action_t action;
-    char indicator[PW_ID_MAX], series[PW_ID_MAX];
-    pw_period_t period;
-    int64_t centi, time_ms;
-};
-
-struct timeline {
-    struct transition *t;
-    size_t n, cap;
-};
-
 struct kept {
     pw_event_t *ev;
     size_t n, cap;
@@ -95,30 +84,10 @@ struct run {
     pw_rebuild_t *rb;
     pw_sender_t *sender; /* --connect: into a running aggregator */
     pw_view_t *view;     /* as-of */
-    struct timeline got;
+    pw_whatif_timeline_t got;
     uint64_t total, done, events;
     int64_t started, last_draw;
 };
-
-static int push(struct timeline *tl, const pw_event_t *ev)
-{
-    if (tl->n == tl->cap) {
-        size_t cap = tl->cap ? tl->cap * 2 : 64;
-        struct transition *nt = realloc(tl->t, cap * sizeof(*nt));
-        if (!nt)
-            return -1;
-        tl->t = nt;
-        tl->cap = cap;
-    }
-    struct transition *x = &tl->t[tl->n++];
-    x->action = ev->action;
-    memcpy(x->indicator, ev->indicator, sizeof(x->indicator));
-    memcpy(x->series, ev->series, sizeof(x->series));
-    x->period = ev->period;
-    x->centi = ev->centi;
-    x->time_ms = ev->time_ms;
-    return 0;
-}
 
 static int keep(struct kept *k, const pw_event_t *ev)
 {
@@ -143,8 +112,8 @@ static int on_event(void *ctx, pw_event_t *ev)
     if (r->view && r->nplans > 1 && keep(&r->seen, ev) != 0)
         return -ENOMEM;
     bool transition = ev->type == PW_EV_ALERT && ev->action != PW_ALERT_UPDATE;
-    if (r->collect && transition && push(&r->got, ev) != 0)
-        return -1;
+    if (r->collect && transition && pw_whatif_push(&r->got, ev) != 0)
+        return -ENOMEM;
     if (r->json)
         pw_view_print_event_json(r->cat, ev, stdout);
     else if (r->timeline_out && transition) {
@@ -302,83 +271,307 @@ static int parse_point(const char *text, bool allow_period, uint64_t *seq, int64
     return 0;
 }
 
-static int add_stored(void *ctx, const pw_event_t *ev)
-{
-    return push(ctx, ev);
-}
+/* The command's options. */
+struct replay_cmd {
+    const char *store_dir, *into, *catalog_path, *connect, *keys_dir, *whatif_path;
+    bool insecure, json, quiet, as_of, have_period, threshold_set;
+    double speed, threshold;
+    pw_period_t period;
+    pw_replay_filter_t filter;
+};
 
-static bool same_transition(const struct transition *a, const struct transition *b)
+/* --from, --to and --as-of: a log sequence number, a time or a period. */
+static int take_point(struct replay_cmd *o, int c, const char *arg)
 {
-    return a->action == b->action && strcmp(a->indicator, b->indicator) == 0 &&
-           strcmp(a->series, b->series) == 0 && pw_period_eq(a->period, b->period);
-}
-
-static void print_transition(char mark, const char *what, const struct transition *t,
-                             const struct transition *other, bool json)
-{
-    const char *tag = mark == '=' ? "same" : mark == '+' ? "added" : "removed";
-    char ptext[PW_PERIOD_STRMAX];
-    pw_period_format(t->period, ptext);
-    const char *action = t->action == PW_ALERT_OPEN ? "open" : "resolve";
-    if (json) {
-        printf("{\"whatif\":\"%s\",\"alert\":\"%s\",\"indicator\":\"%s\",\"series\":", tag,
-               action, t->indicator);
-        if (t->series[0])
-            printf("\"%s\"", t->series);
-        else
-            fputs("null", stdout);
-        printf(",\"period\":\"%s\",\"rate\":%.2f", ptext, (double)t->centi / 100.0);
-        if (other)
-            printf(",\"stored_rate\":%.2f", (double)other->centi / 100.0);
-        puts("}");
-        return;
+    uint64_t seq = 0;
+    int64_t ms = 0;
+    pw_period_t p = {0, 0};
+    int kind = 0;
+    if (parse_point(arg, true, &seq, &ms, &p, &kind) != 0) {
+        fprintf(stderr, "planwatch replay: bad --%s '%s' (a log sequence number, "
+                        "2018-07-01, 2018-07-01T08:00:00Z, or a period like 2018H1)\n",
+                c == 'f' ? "from" : c == 't' ? "to" : "as-of", arg);
+        return 2;
     }
-    printf("  %c %-7s %s%s%s %s rate %.2f", mark, action, t->indicator, t->series[0] ? "/" : "",
-           t->series, ptext, (double)t->centi / 100.0);
-    if (other && other->centi != t->centi)
-        printf(" (stored %.2f)", (double)other->centi / 100.0);
-    printf("   %s\n", what);
-}
-
-/* Matches the two timelines series by series, in order, and prints the difference. */
-static int whatif_diff(const struct timeline *stored, const struct timeline *got, bool json,
-                       const pw_catalog_t *cat)
-{
-    bool *used = calloc(stored->n + 1, sizeof(bool));
-    if (!used)
-        return -1;
-    size_t same = 0, added = 0, removed = 0;
-    if (!json)
-        printf("What-if: the alert timeline under alert_below %g, against the stored one\n",
-               cat->alert_below);
-    for (size_t i = 0; i < got->n; i++) {
-        const struct transition *match = NULL;
-        for (size_t j = 0; j < stored->n && !match; j++)
-            if (!used[j] && same_transition(&got->t[i], &stored->t[j])) {
-                used[j] = true;
-                match = &stored->t[j];
-            }
-        if (match) {
-            same++;
-            print_transition('=', "both", &got->t[i], match, json);
-        } else {
-            added++;
-            print_transition('+', "only under the what-if", &got->t[i], NULL, json);
+    if (c == 'a') {
+        o->as_of = true;
+        if (kind == 3 && !o->have_period) { /* as the bureau saw it with that period in */
+            o->period = p;
+            o->have_period = true;
         }
     }
-    for (size_t j = 0; j < stored->n; j++)
-        if (!used[j]) {
-            removed++;
-            print_transition('-', "only in the stored timeline", &stored->t[j], NULL, json);
-        }
-    if (json)
-        printf("{\"whatif_summary\":{\"same\":%zu,\"added\":%zu,\"removed\":%zu}}\n", same, added,
-               removed);
-    else
-        printf("%zu alert changes the same, %zu only under the what-if, %zu only stored\n", same,
-               added, removed);
-    free(used);
+    pw_replay_filter_t *f = &o->filter;
+    if (c == 'f') {
+        f->from_seq = kind == 1 ? seq : 0;
+        f->from_ms = kind == 2 ? ms : 0;
+        f->has_from_period = kind == 3;
+        f->from_period = p;
+    } else {
+        f->to_seq = kind == 1 ? seq : 0;
+        f->to_ms = kind == 2 ? ms : 0;
+        f->has_to_period = kind == 3;
+        f->to_period = p;
+    }
     return 0;
+}
+
+/* --speed: original, max or xN. */
+static int take_speed(struct replay_cmd *o, const char *arg)
+{
+    if (strcmp(arg, "max") == 0)
+        o->speed = 0;
+    else if (strcmp(arg, "original") == 0)
+        o->speed = 1;
+    else if (arg[0] == 'x' && (o->speed = atof(arg + 1)) > 0)
+        ;
+    else {
+        fprintf(stderr, "planwatch replay: --speed is original, max or xN (x10)\n");
+        return 2;
+    }
+    return 0;
+}
+
+static int take_threshold(struct replay_cmd *o, const char *arg)
+{
+    char *end;
+    o->threshold = strtod(arg, &end);
+    if (*end || !isfinite(o->threshold) || o->threshold < 0) {
+        fprintf(stderr, "planwatch replay: --threshold wants a rate, e.g. 50\n");
+        return 2;
+    }
+    o->threshold_set = true;
+    return 0;
+}
+
+static int take_option(void *p, int c, const char *arg)
+{
+    struct replay_cmd *o = p;
+    switch (c) {
+    case 's':
+        o->store_dir = arg;
+        return 0;
+    case 'i':
+        o->into = arg;
+        return 0;
+    case 'C':
+        o->connect = arg;
+        return 0;
+    case 'k':
+        o->keys_dir = arg;
+        return 0;
+    case 'K':
+        o->insecure = true;
+        return 0;
+    case 'f':
+    case 't':
+    case 'a':
+        return take_point(o, c, arg);
+    case 'd':
+        o->filter.district = arg;
+        return 0;
+    case 'I':
+        o->filter.indicator = arg;
+        return 0;
+    case 'S':
+        return take_speed(o, arg);
+    case 'j':
+        o->json = true;
+        return 0;
+    case 'p':
+        if (pw_period_parse(arg, strlen(arg), &o->period) != 0) {
+            fprintf(stderr, "planwatch replay: bad --period '%s'\n", arg);
+            return 2;
+        }
+        o->have_period = true;
+        return 0;
+    case 'c':
+        o->catalog_path = arg;
+        return 0;
+    case 'W':
+        o->whatif_path = arg;
+        return 0;
+    case 'T':
+        return take_threshold(o, arg);
+    case 'q':
+        o->quiet = true;
+        return 0;
+    default:
+        return PW_CLI_USAGE;
+    }
+}
+
+/* The options that go together; 2 when some do not. */
+static int finish(void *p, int nargs, char **args)
+{
+    const struct replay_cmd *o = p;
+    (void)args;
+    if (!o->store_dir || nargs != 0)
+        return PW_CLI_USAGE;
+    bool whatif = o->whatif_path || o->threshold_set;
+    if (o->whatif_path && o->catalog_path) {
+        fprintf(stderr, "planwatch replay: --catalog names the plan the store was written with; "
+                        "--what-if-catalog replays under another one: not both\n");
+        return 2;
+    }
+    if (o->connect && (o->into || o->as_of || whatif || o->json)) {
+        fprintf(stderr, "planwatch replay: --connect sends records to an aggregator; it takes "
+                        "no --into, --as-of, --json or what-if\n");
+        return 2;
+    }
+    if (whatif && (o->into || o->as_of)) {
+        fprintf(stderr, "planwatch replay: a what-if replay compares timelines; it takes no "
+                        "--into or --as-of\n");
+        return 2;
+    }
+    /* Opening one LMDB environment twice in a process breaks its locks. */
+    char a[4096], b[4096];
+    if (o->into && realpath(o->store_dir, a) && realpath(o->into, b) && strcmp(a, b) == 0) {
+        fprintf(stderr, "planwatch replay: --into must be another directory than --store\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* The store to read, and where its records go: a new store, an aggregator or memory. */
+static int prepare(struct run *r, const struct replay_cmd *o, pw_store_t **store_out)
+{
+    const pw_catalog_t *cat = r->cat;
+    pw_store_opts_t so = {.readonly = true};
+    int rc = pw_store_open(store_out, o->store_dir, &so);
+    if (rc != 0) {
+        fprintf(stderr, "planwatch replay: cannot open store %s: %s\n", o->store_dir,
+                pw_strerror(rc));
+        return rc;
+    }
+    if (o->as_of && (rc = pw_view_new(cat, &r->view)) != 0)
+        return rc;
+    if (o->connect)
+        pw_log_init("replay", PW_LOG_WARN);
+    if (o->connect &&
+        (rc = pw_sender_new(o->connect, o->keys_dir, o->insecure, 30000, &r->sender)) != 0) {
+        fprintf(stderr, "planwatch replay: cannot connect to %s: %s\n", o->connect,
+                pw_strerror(rc));
+        return rc;
+    }
+    r->timeline_out = r->timeline_out && !o->connect;
+    if ((rc = pw_rebuild_new(cat, o->into, on_event, r, &r->rb)) != 0) {
+        char busy[4200] = "";
+        if (rc == -EBUSY && o->into)
+            pw_store_busy_text(o->into, busy, sizeof(busy));
+        fprintf(stderr, "planwatch replay: cannot rebuild into %s: %s\n", o->into ? o->into : "-",
+                busy[0]              ? busy
+                : rc == PW_EINCOMPAT ? "it already holds a store with data"
+                                     : pw_strerror(rc));
+        return rc;
+    }
+    if (r->plans[0].time_ms >= 0 && (rc = pw_rebuild_plan(r->rb, cat, r->plans[0].time_ms)) != 0)
+        return rc;
+    r->next_plan = 1;
+    return 0;
+}
+
+/* Reads the store's log through the rebuild (or to the aggregator). */
+static int play(struct run *r, const struct replay_cmd *o, pw_store_t *store)
+{
+    pw_replay_count(store, &r->total);
+    if (o->filter.to_seq && o->filter.to_seq < r->total)
+        r->total = o->filter.to_seq;
+    r->started = pw_mono_ms();
+    int rc = pw_replay_read_raw(store, &o->filter, r->cat, on_record, r);
+    if (rc == PW_ENOTFOUND)
+        fprintf(stderr, "planwatch replay: unknown indicator '%s'\n", o->filter.indicator);
+    if (rc == 0)
+        rc = r->sender ? pw_sender_finish(r->sender) : pw_rebuild_finish(r->rb);
+    draw_progress(r, true);
+    if (r->sender && !r->quiet) {
+        uint64_t ok, rejected;
+        pw_sender_counts(r->sender, &ok, &rejected);
+        fprintf(stderr, "sent %llu updates to %s: %llu stored, %llu rejected%s\n",
+                (unsigned long long)r->done, o->connect, (unsigned long long)ok,
+                (unsigned long long)rejected, rc == 0 ? "" : " (incomplete)");
+    }
+    char why[192] = "";
+    if (rc == PW_ETIMEOUT && r->sender)
+        fprintf(stderr, "planwatch replay: no answer from the aggregator at %s%s%s\n", o->connect,
+                pw_sender_hint(r->sender, why, sizeof(why)) ? ": " : "", why);
+    return rc;
+}
+
+/* What a finished replay prints: the as-of table or the what-if difference, then a summary. */
+static int conclude(struct run *r, const struct replay_cmd *o, pw_store_t *store, bool whatif_json)
+{
+    bool whatif = r->collect;
+    int rc = 0;
+    if (o->as_of) {
+        pw_period_t p = o->period;
+        if (o->have_period || pw_view_latest_period(r->view, &p))
+            pw_view_print_table(r->view, stdout, p, r->color);
+        else
+            printf("nothing stored at that point\n");
+    }
+    if (whatif) {
+        pw_whatif_timeline_t stored = {0};
+        if ((rc = pw_whatif_stored(&stored, store)) == 0)
+            rc = pw_whatif_diff(&stored, &r->got, whatif_json, r->plans[0].cat);
+        pw_whatif_clear(&stored);
+    }
+    if (rc == 0 && !r->sender)
+        rc = check_skipped(r, whatif);
+    if (rc == 0 && !r->quiet && !r->json) {
+        uint64_t applied, skipped;
+        pw_rebuild_counts(r->rb, &applied, &skipped);
+        double secs = (double)(pw_mono_ms() - r->started) / 1000.0;
+        if (r->sender)
+            applied = r->done;
+        fprintf(stderr, "replayed %llu records (%llu skipped) into %s: %llu events, %.2f s, "
+                        "%.0f records/s\n",
+                (unsigned long long)applied, (unsigned long long)skipped,
+                o->into ? o->into : o->connect ? o->connect : "memory",
+                (unsigned long long)r->events, secs, secs > 0 ? (double)applied / secs : 0.0);
+    }
+    return rc;
+}
+
+/* The replay once its options are read: the exit status. */
+static int replay(const struct replay_cmd *o)
+{
+    struct run r;
+    memset(&r, 0, sizeof(r));
+    r.json = o->json;
+    r.quiet = o->quiet;
+    r.speed = o->speed;
+    bool whatif = o->whatif_path || o->threshold_set;
+    pw_cli_signals();
+    if (load_plans(&r, o->store_dir, o->catalog_path, o->whatif_path) != 0)
+        return 1;
+    for (size_t i = 0; o->threshold_set && i < r.nplans; i++)
+        r.plans[i].cat->alert_below = o->threshold;
+    r.cat = r.plans[0].cat;
+    r.color = isatty(STDOUT_FILENO) && !r.json;
+    r.progress = !r.quiet && isatty(STDERR_FILENO);
+    r.collect = whatif;
+    r.timeline_out = !r.json && !o->as_of && !whatif;
+    bool whatif_json = whatif && r.json;
+    if (whatif || o->as_of)
+        r.json = false; /* these print their own result, not the event stream */
+    pw_store_t *store = NULL;
+    int rc = prepare(&r, o, &store);
+    if (rc == 0) {
+        rc = play(&r, o, store);
+        if (rc == 0)
+            rc = conclude(&r, o, store, whatif_json);
+        if (rc != 0 && rc != PW_ENOTFOUND && rc != PW_EINCOMPAT)
+            fprintf(stderr, "planwatch replay: %s\n", pw_strerror(rc));
+    }
+    fflush(stdout);
+    pw_whatif_clear(&r.got);
+    pw_rebuild_destroy(&r.rb);
+    pw_sender_destroy(&r.sender);
+    pw_view_destroy(&r.view);
+    pw_store_destroy(&store);
+    free(r.seen.ev);
+    pw_cli_plans_free(&r.plans, r.nplans);
+    return rc == 0 ? 0 : 1;
 }
 
 int pw_cmd_replay(int argc, char **argv)
@@ -391,258 +584,14 @@ int pw_cmd_replay(int argc, char **argv)
         {"as-of", required_argument, 0, 'a'},    {"period", required_argument, 0, 'p'},
         {"catalog", required_argument, 0, 'c'},  {"threshold", required_argument, 0, 'T'},
         {"what-if-catalog", required_argument, 0, 'W'},
-        {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
+        {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, PW_CLI_HELP},
         {"connect", required_argument, 0, 'C'},  {"keys", required_argument, 0, 'k'},
         {"insecure", no_argument, 0, 'K'},       {0, 0, 0, 0}};
-    const char *store_dir = NULL, *into = NULL, *catalog_path = NULL, *connect = NULL;
-    const char *keys_dir = NULL, *whatif_path = NULL;
-    bool insecure = false;
-    pw_replay_filter_t filter;
-    memset(&filter, 0, sizeof(filter));
-    struct run r;
-    memset(&r, 0, sizeof(r));
-    bool as_of = false, have_period = false, threshold_set = false;
-    double threshold = 0;
-    pw_period_t period = {0, 0};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        uint64_t seq = 0;
-        int64_t ms = 0;
-        pw_period_t p = {0, 0};
-        int kind = 0;
-        switch (c) {
-        case 's':
-            store_dir = optarg;
-            break;
-        case 'i':
-            into = optarg;
-            break;
-        case 'C':
-            connect = optarg;
-            break;
-        case 'k':
-            keys_dir = optarg;
-            break;
-        case 'K':
-            insecure = true;
-            break;
-        case 'f':
-        case 't':
-        case 'a':
-            if (parse_point(optarg, true, &seq, &ms, &p, &kind) != 0) {
-                fprintf(stderr, "planwatch replay: bad --%s '%s' (a log sequence number, "
-                                "2018-07-01, 2018-07-01T08:00:00Z, or a period like 2018H1)\n",
-                        c == 'f' ? "from" : c == 't' ? "to" : "as-of", optarg);
-                return 2;
-            }
-            if (c == 'a') {
-                as_of = true;
-                if (kind == 3 && !have_period) { /* as the bureau saw it with that period in */
-                    period = p;
-                    have_period = true;
-                }
-            }
-            if (c == 'f') {
-                filter.from_seq = kind == 1 ? seq : 0;
-                filter.from_ms = kind == 2 ? ms : 0;
-                filter.has_from_period = kind == 3;
-                filter.from_period = p;
-            } else {
-                filter.to_seq = kind == 1 ? seq : 0;
-                filter.to_ms = kind == 2 ? ms : 0;
-                filter.has_to_period = kind == 3;
-                filter.to_period = p;
-            }
-            break;
-        case 'd':
-            filter.district = optarg;
-            break;
-        case 'I':
-            filter.indicator = optarg;
-            break;
-        case 'S':
-            if (strcmp(optarg, "max") == 0)
-                r.speed = 0;
-            else if (strcmp(optarg, "original") == 0)
-                r.speed = 1;
-            else if (optarg[0] == 'x' && (r.speed = atof(optarg + 1)) > 0)
-                ;
-            else {
-                fprintf(stderr, "planwatch replay: --speed is original, max or xN (x10)\n");
-                return 2;
-            }
-            break;
-        case 'j':
-            r.json = true;
-            break;
-        case 'p':
-            if (pw_period_parse(optarg, strlen(optarg), &period) != 0) {
-                fprintf(stderr, "planwatch replay: bad --period '%s'\n", optarg);
-                return 2;
-            }
-            have_period = true;
-            break;
-        case 'c':
-            catalog_path = optarg;
-            break;
-        case 'W':
-            whatif_path = optarg;
-            break;
-        case 'T': {
-            char *end;
-            threshold = strtod(optarg, &end);
-            if (*end || !isfinite(threshold) || threshold < 0) {
-                fprintf(stderr, "planwatch replay: --threshold wants a rate, e.g. 50\n");
-                return 2;
-            }
-            threshold_set = true;
-            break;
-        }
-        case 'q':
-            r.quiet = true;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
-        }
-    }
-    if (!store_dir || optind != argc) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    bool whatif = whatif_path || threshold_set;
-    if (whatif_path && catalog_path) {
-        fprintf(stderr, "planwatch replay: --catalog names the plan the store was written with; "
-                        "--what-if-catalog replays under another one: not both\n");
-        return 2;
-    }
-    if (connect && (into || as_of || whatif || r.json)) {
-        fprintf(stderr, "planwatch replay: --connect sends records to an aggregator; it takes "
-                        "no --into, --as-of, --json or what-if\n");
-        return 2;
-    }
-    if (whatif && (into || as_of)) {
-        fprintf(stderr, "planwatch replay: a what-if replay compares timelines; it takes no "
-                        "--into or --as-of\n");
-        return 2;
-    }
-    if (into) {
-        /* Opening one LMDB environment twice in a process breaks its locks. */
-        char a[4096], b[4096];
-        if (realpath(store_dir, a) && realpath(into, b) && strcmp(a, b) == 0) {
-            fprintf(stderr, "planwatch replay: --into must be another directory than --store\n");
-            return 2;
-        }
-    }
-    pw_cli_signals();
-    if (load_plans(&r, store_dir, catalog_path, whatif_path) != 0)
-        return 1;
-    for (size_t i = 0; threshold_set && i < r.nplans; i++)
-        r.plans[i].cat->alert_below = threshold;
-    const pw_catalog_t *cat = r.cat = r.plans[0].cat;
-    r.color = isatty(STDOUT_FILENO) && !r.json;
-    r.progress = !r.quiet && isatty(STDERR_FILENO);
-    r.collect = whatif;
-    r.timeline_out = !r.json && !as_of && !whatif;
-    bool whatif_json = whatif && r.json;
-    if (whatif || as_of)
-        r.json = false; /* these print their own result, not the event stream */
-    pw_store_t *store = NULL;
-    pw_store_opts_t so = {.readonly = true};
-    struct timeline stored = {0};
-    int rc = pw_store_open(&store, store_dir, &so);
-    if (rc != 0) {
-        fprintf(stderr, "planwatch replay: cannot open store %s: %s\n", store_dir,
-                pw_strerror(rc));
-        goto out;
-    }
-    if (as_of && (rc = pw_view_new(cat, &r.view)) != 0)
-        goto out;
-    if (connect)
-        pw_log_init("replay", PW_LOG_WARN);
-    if (connect && (rc = pw_sender_new(connect, keys_dir, insecure, 30000, &r.sender)) != 0) {
-        fprintf(stderr, "planwatch replay: cannot connect to %s: %s\n", connect, pw_strerror(rc));
-        goto out;
-    }
-    r.timeline_out = r.timeline_out && !connect;
-    if ((rc = pw_rebuild_new(cat, into, on_event, &r, &r.rb)) != 0) {
-        char busy[4200] = "";
-        if (rc == -EBUSY && into)
-            pw_store_busy_text(into, busy, sizeof(busy));
-        fprintf(stderr, "planwatch replay: cannot rebuild into %s: %s\n", into ? into : "-",
-                busy[0]              ? busy
-                : rc == PW_EINCOMPAT ? "it already holds a store with data"
-                                     : pw_strerror(rc));
-        goto out;
-    }
-    if (r.plans[0].time_ms >= 0 && (rc = pw_rebuild_plan(r.rb, cat, r.plans[0].time_ms)) != 0)
-        goto out;
-    r.next_plan = 1;
-    pw_replay_count(store, &r.total);
-    if (filter.to_seq && filter.to_seq < r.total)
-        r.total = filter.to_seq;
-    r.started = pw_mono_ms();
-    rc = pw_replay_read_raw(store, &filter, cat, on_record, &r);
-    if (rc == PW_ENOTFOUND)
-        fprintf(stderr, "planwatch replay: unknown indicator '%s'\n", filter.indicator);
-    if (rc == 0)
-        rc = r.sender ? pw_sender_finish(r.sender) : pw_rebuild_finish(r.rb);
-    draw_progress(&r, true);
-    if (r.sender && !r.quiet) {
-        uint64_t ok, rejected;
-        pw_sender_counts(r.sender, &ok, &rejected);
-        fprintf(stderr, "sent %llu updates to %s: %llu stored, %llu rejected%s\n",
-                (unsigned long long)r.done, connect, (unsigned long long)ok,
-                (unsigned long long)rejected, rc == 0 ? "" : " (incomplete)");
-    }
-    char why[192] = "";
-    if (rc == PW_ETIMEOUT && r.sender)
-        fprintf(stderr, "planwatch replay: no answer from the aggregator at %s%s%s\n", connect,
-                pw_sender_hint(r.sender, why, sizeof(why)) ? ": " : "", why);
-    if (rc == 0 && as_of) {
-        pw_period_t p = period;
-        if (have_period || pw_view_latest_period(r.view, &p))
-            pw_view_print_table(r.view, stdout, p, r.color);
-        else
-            printf("nothing stored at that point\n");
-    }
-    if (rc == 0 && whatif) {
-        pw_txn_t *txn;
-        if ((rc = pw_store_begin(store, false, &txn)) == 0) {
-            rc = pw_store_alert_foreach(txn, add_stored, &stored);
-            pw_store_abort(&txn);
-        }
-        if (rc == 0)
-            rc = whatif_diff(&stored, &r.got, whatif_json, cat);
-    }
-    if (rc == 0 && !r.sender)
-        rc = check_skipped(&r, whatif);
-    if (rc == 0 && !r.quiet && !r.json) {
-        uint64_t applied, skipped;
-        pw_rebuild_counts(r.rb, &applied, &skipped);
-        double secs = (double)(pw_mono_ms() - r.started) / 1000.0;
-        if (r.sender)
-            applied = r.done;
-        fprintf(stderr, "replayed %llu records (%llu skipped) into %s: %llu events, %.2f s, "
-                        "%.0f records/s\n",
-                (unsigned long long)applied, (unsigned long long)skipped,
-                into ? into : connect ? connect : "memory",
-                (unsigned long long)r.events, secs, secs > 0 ? (double)applied / secs : 0.0);
-    }
-    if (rc != 0 && rc != PW_ENOTFOUND && rc != PW_EINCOMPAT)
-        fprintf(stderr, "planwatch replay: %s\n", pw_strerror(rc));
-out:
-    fflush(stdout);
-    free(stored.t);
-    free(r.got.t);
-    pw_rebuild_destroy(&r.rb);
-    pw_sender_destroy(&r.sender);
-    pw_view_destroy(&r.view);
-    pw_store_destroy(&store);
-    free(r.seen.ev);
-    pw_cli_plans_free(&r.plans, r.nplans);
-    return rc == 0 ? 0 : 1;
+    static const pw_cli_command_t command = {"replay", usage_text, longopts, take_option, finish};
+    struct replay_cmd o;
+    memset(&o, 0, sizeof(o));
+    int status;
+    if (!pw_cli_parse(&command, argc, argv, &o, &status))
+        return status;
+    return replay(&o);
 }
