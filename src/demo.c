@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "command.h"
 #include "commands.h"
 #include "client.h"
 #include "pw/auth.h"
@@ -402,43 +402,43 @@ static int run(struct demo *d, const char *datadir, char *catalog)
     return 0;
 }
 
+/* The command's options. */
+struct demo_cmd {
+    struct demo *d;
+    const char *store, *datadir, *report_dir;
+};
+
+static int take_option(void *p, int c, const char *arg)
+{
+    struct demo_cmd *o = p;
+    if (c == 'j')
+        o->d->json = true;
+    else if (c == 's')
+        o->store = arg;
+    else if (c == 'd')
+        o->datadir = arg;
+    else if (c == 'r')
+        o->report_dir = arg;
+    else
+        return PW_CLI_USAGE;
+    return 0;
+}
+
 int pw_cmd_demo(int argc, char **argv)
 {
     static const struct option longopts[] = {{"json", no_argument, 0, 'j'},
                                              {"store", required_argument, 0, 's'},
                                              {"data", required_argument, 0, 'd'},
                                              {"report-dir", required_argument, 0, 'r'},
-                                             {"help", no_argument, 0, 'h'},
+                                             {"help", no_argument, 0, PW_CLI_HELP},
                                              {0, 0, 0, 0}};
+    static const pw_cli_command_t command = {"demo", usage_text, longopts, take_option, NULL};
     static struct demo d;
-    const char *store = NULL, *datadir = NULL, *report_dir = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            d.json = true;
-            break;
-        case 's':
-            store = optarg;
-            break;
-        case 'd':
-            datadir = optarg;
-            break;
-        case 'r':
-            report_dir = optarg;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
+    struct demo_cmd o = {.d = &d};
+    int status;
+    if (!pw_cli_parse(&command, argc, argv, &o, &status))
+        return status;
+    const char *store = o.store, *datadir = o.datadir, *report_dir = o.report_dir;
     char defdata[4096], catalog[4096];
     if (!datadir) {
         snprintf(defdata, sizeof(defdata), "%s/wuhan", pw_cli_datadir());
