@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,9 +141,6 @@ static int take_option(void *p, int c, const char *arg)
 {
     struct agg_cmd *o = p;
     switch (c) {
-    case 's':
-        o->opts.store_dir = arg;
-        return 0;
     case 'b':
         if (o->opts.nbinds == PW_AGG_BINDS_MAX) {
             fprintf(stderr, "planwatch aggregator: %sat most %d --bind\n", pw_config_where(),
@@ -150,21 +148,6 @@ static int take_option(void *p, int c, const char *arg)
             return 2;
         }
         o->opts.binds[o->opts.nbinds++] = arg;
-        return 0;
-    case 'c':
-        o->catalog_path = arg;
-        return 0;
-    case 'k':
-        o->opts.keys_dir = arg;
-        return 0;
-    case 'I':
-        o->opts.insecure = true;
-        return 0;
-    case 'n':
-        o->opts.notify = arg;
-        return 0;
-    case 'M':
-        o->opts.metrics_path = arg;
         return 0;
     case 'm':
     case 'X':
@@ -202,8 +185,16 @@ int pw_cmd_aggregator(int argc, char **argv)
         {"metrics", required_argument, 0, 'M'},
         {"check-config", no_argument, 0, PW_CLI_CHECK_CONFIG},
         {0, 0, 0, 0}};
+    static const pw_cli_field_t fields[] = {
+        {'s', offsetof(struct agg_cmd, opts.store_dir)},
+        {'c', offsetof(struct agg_cmd, catalog_path)},
+        {'k', offsetof(struct agg_cmd, opts.keys_dir)},
+        {'I', offsetof(struct agg_cmd, opts.insecure)},
+        {'n', offsetof(struct agg_cmd, opts.notify)},
+        {'M', offsetof(struct agg_cmd, opts.metrics_path)},
+        {0, 0}};
     static const pw_cli_daemon_t daemon = {
-        .cmd = {"aggregator", usage_text, longopts, take_option, finish},
+        .cmd = {"aggregator", usage_text, longopts, take_option, finish, fields},
         .level = PW_LOG_INFO,
         .check = check,
         .catalog = load,

@@ -3,6 +3,30 @@
 
 #include <stdio.h>
 
+/* Whether the option with code c takes a value. */
+static bool takes_value(const struct option *longopts, int c)
+{
+    for (const struct option *o = longopts; o->name; o++)
+        if (o->val == c)
+            return o->has_arg != no_argument;
+    return false;
+}
+
+int pw_cli_take(const pw_cli_command_t *cmd, void *opts, int c, const char *arg)
+{
+    for (const pw_cli_field_t *f = cmd->fields; f && f->code; f++) {
+        if (f->code != c)
+            continue;
+        void *member = (char *)opts + f->offset;
+        if (takes_value(cmd->longopts, c))
+            *(const char **)member = arg;
+        else
+            *(bool *)member = true;
+        return 0;
+    }
+    return cmd->option ? cmd->option(opts, c, arg) : PW_CLI_USAGE;
+}
+
 /* A callback's answer as the command's exit status; -1: go on. */
 static int status_of(const pw_cli_command_t *cmd, int rc)
 {
@@ -27,7 +51,7 @@ bool pw_cli_parse(const pw_cli_command_t *cmd, int argc, char **argv, void *opts
             fputs(cmd->usage, stderr);
             status = 2;
         } else {
-            status = status_of(cmd, cmd->option(opts, c, optarg));
+            status = status_of(cmd, pw_cli_take(cmd, opts, c, optarg));
         }
     }
     if (status < 0 && cmd->finish)

@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /*
  * The option loop every subcommand shares: getopt_long over the command's
@@ -31,14 +32,31 @@ typedef int (*pw_cli_option_fn)(void *opts, int c, const char *arg);
  */
 typedef int (*pw_cli_finish_fn)(void *opts, int nargs, char **args);
 
+/**
+ * An option that only stores what it says in the command's options struct:
+ * its value in a const char * member, or true in a bool member for an
+ * option without a value.
+ */
+typedef struct pw_cli_field {
+    int code;      /**< its code in the longopts table; 0 ends a table */
+    size_t offset; /**< offsetof(the options struct, the member) */
+} pw_cli_field_t;
+
 /** A subcommand's command line. */
 typedef struct pw_cli_command {
     const char *name;              /**< "aggregator": messages say "planwatch aggregator: " */
     const char *usage;             /**< the --help text */
     const struct option *longopts; /**< getopt_long's table, with help as PW_CLI_HELP */
-    pw_cli_option_fn option;       /**< every option but help */
+    pw_cli_option_fn option;       /**< every option but help and the fields; NULL: none */
     pw_cli_finish_fn finish;       /**< NULL: no operands, nothing required */
+    const pw_cli_field_t *fields;  /**< the options that only store; NULL: none */
 } pw_cli_command_t;
+
+/**
+ * Takes one option of cmd's (not help): stores a field, or hands it to the
+ * option callback. Returns as pw_cli_option_fn.
+ */
+int pw_cli_take(const pw_cli_command_t *cmd, void *opts, int c, const char *arg);
 
 /**
  * Reads argv's options (argv[0] is the command's name) into opts through

@@ -24,7 +24,7 @@ static int take_option(void *ctx, int c, const char *arg)
         return 0;
     }
     if (c != PW_CLI_LOG_LEVEL)
-        return r->daemon->cmd.option(r->opts, c, arg);
+        return pw_cli_take(&r->daemon->cmd, r->opts, c, arg);
     if (pw_log_level_parse(arg, &r->level) != 0) {
         fprintf(stderr, "planwatch %s: %sunknown log level '%s'\n", r->daemon->cmd.name,
                 pw_config_where(), arg);
@@ -67,6 +67,7 @@ int pw_cli_daemon_main(const pw_cli_daemon_t *self, int argc, char **argv, void 
     pw_cli_command_t cmd = self->cmd;
     cmd.option = take_option;
     cmd.finish = finish;
+    cmd.fields = NULL; /* they are the command's, taken by take_option */
     if (!pw_cli_parse(&cmd, argc, argv, &r, &status))
         return status;
     if (r.check_only)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,42 +205,12 @@ static int take_option(void *p, int c, const char *arg)
 {
     struct coll_cmd *o = p;
     switch (c) {
-    case 'd':
-        o->opts.district = arg;
-        return 0;
-    case 'f':
-        o->opts.data = arg;
-        return 0;
-    case 'c':
-        o->opts.connect = arg;
-        return 0;
-    case 's':
-        o->opts.spool_dir = arg;
-        return 0;
-    case 'F':
-        o->opts.follow = true;
-        return 0;
-    case 'R':
-        o->opts.resend = true;
-        return 0;
-    case 'k':
-        o->opts.keys_dir = arg;
-        return 0;
-    case 'I':
-        o->opts.insecure = true;
-        return 0;
     case 'p':
         return take_period(&o->opts, arg);
-    case 'C':
-        o->catalog_path = arg;
-        return 0;
     case 'w':
     case 't':
     case 'M':
         return take_number(&o->opts, c, arg);
-    case 'q':
-        o->quiet = true;
-        return 0;
     default:
         return PW_CLI_USAGE;
     }
@@ -317,8 +288,20 @@ int pw_cmd_collector(int argc, char **argv)
         {"help", no_argument, 0, PW_CLI_HELP},
         {"check-config", no_argument, 0, PW_CLI_CHECK_CONFIG},
         {"resend", no_argument, 0, 'R'},          {0, 0, 0, 0}};
+    static const pw_cli_field_t fields[] = {
+        {'d', offsetof(struct coll_cmd, opts.district)},
+        {'f', offsetof(struct coll_cmd, opts.data)},
+        {'c', offsetof(struct coll_cmd, opts.connect)},
+        {'s', offsetof(struct coll_cmd, opts.spool_dir)},
+        {'F', offsetof(struct coll_cmd, opts.follow)},
+        {'R', offsetof(struct coll_cmd, opts.resend)},
+        {'k', offsetof(struct coll_cmd, opts.keys_dir)},
+        {'I', offsetof(struct coll_cmd, opts.insecure)},
+        {'C', offsetof(struct coll_cmd, catalog_path)},
+        {'q', offsetof(struct coll_cmd, quiet)},
+        {0, 0}};
     static const pw_cli_daemon_t daemon = {
-        .cmd = {"collector", usage_text, longopts, take_option, finish},
+        .cmd = {"collector", usage_text, longopts, take_option, finish, fields},
         .level = PW_LOG_WARN,
         .check = check,
         .catalog = load,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,36 +303,12 @@ static int take_option(void *p, int c, const char *arg)
 {
     struct mon_cmd *o = p;
     switch (c) {
-    case 'c':
-        o->connect = arg;
-        return 0;
-    case 's':
-        o->snap = arg;
-        return 0;
-    case 'k':
-        o->auth.keys_dir = arg;
-        return 0;
-    case 'D':
-        o->auth.desk = arg;
-        return 0;
-    case 'I':
-        o->auth.insecure = true;
-        return 0;
-    case 'C':
-        o->catalog_path = arg;
-        return 0;
     case 'p':
         if (pw_period_parse(arg, strlen(arg), &o->period) != 0) {
             fprintf(stderr, "planwatch monitor: bad --period '%s'\n", arg);
             return 2;
         }
         o->have_period = true;
-        return 0;
-    case 'o':
-        o->once = true;
-        return 0;
-    case 'j':
-        o->json = true;
         return 0;
     case 't':
         o->timeout_ms = atoi(arg) * 1000;
@@ -340,29 +317,11 @@ static int take_option(void *p, int c, const char *arg)
             return 2;
         }
         return 0;
-    case 'g':
-        o->filter.category = arg;
-        return 0;
-    case 'i':
-        o->filter.indicator = arg;
-        return 0;
     case 'b':
         if ((o->filter.band = pw_band_parse(arg)) == PW_BAND_NONE) {
             fprintf(stderr, "planwatch monitor: --band is severe, lagging or on_track\n");
             return 2;
         }
-        return 0;
-    case 'd':
-        o->district = arg;
-        return 0;
-    case 'S':
-        o->status = true;
-        return 0;
-    case 'w':
-        o->since_text = arg;
-        return 0;
-    case 'x':
-        o->exec_cmd = arg;
         return 0;
     default:
         return PW_CLI_USAGE;
@@ -517,8 +476,24 @@ int pw_cmd_monitor(int argc, char **argv)
         {"keys", required_argument, 0, 'k'},     {"desk", required_argument, 0, 'D'},
         {"insecure", no_argument, 0, 'I'},       {"help", no_argument, 0, PW_CLI_HELP},
         {0, 0, 0, 0}};
+    static const pw_cli_field_t fields[] = {
+        {'c', offsetof(struct mon_cmd, connect)},
+        {'s', offsetof(struct mon_cmd, snap)},
+        {'k', offsetof(struct mon_cmd, auth.keys_dir)},
+        {'D', offsetof(struct mon_cmd, auth.desk)},
+        {'I', offsetof(struct mon_cmd, auth.insecure)},
+        {'C', offsetof(struct mon_cmd, catalog_path)},
+        {'o', offsetof(struct mon_cmd, once)},
+        {'j', offsetof(struct mon_cmd, json)},
+        {'g', offsetof(struct mon_cmd, filter.category)},
+        {'i', offsetof(struct mon_cmd, filter.indicator)},
+        {'d', offsetof(struct mon_cmd, district)},
+        {'S', offsetof(struct mon_cmd, status)},
+        {'w', offsetof(struct mon_cmd, since_text)},
+        {'x', offsetof(struct mon_cmd, exec_cmd)},
+        {0, 0}};
     static const pw_cli_command_t command = {"monitor", usage_text, longopts, take_option,
-                                             finish};
+                                             finish, fields};
     struct mon_cmd o = {.connect = "tcp://127.0.0.1:5560",
                         .filter = {NULL, NULL, PW_BAND_NONE},
                         .timeout_ms = 10000};

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -102,39 +103,6 @@ static int check(void *p)
     return 0;
 }
 
-static int take_option(void *p, int c, const char *arg)
-{
-    struct pub_cmd *o = p;
-    switch (c) {
-    case 's':
-        o->opts.store_dir = arg;
-        return 0;
-    case 'b':
-        o->opts.bind = arg;
-        return 0;
-    case 'S':
-        o->opts.snapshot_bind = arg;
-        return 0;
-    case 'n':
-        o->opts.notify = arg;
-        return 0;
-    case 'c':
-        o->catalog_path = arg;
-        return 0;
-    case 'k':
-        o->opts.keys_dir = arg;
-        return 0;
-    case 'I':
-        o->opts.insecure = true;
-        return 0;
-    case 'M':
-        o->opts.metrics_path = arg;
-        return 0;
-    default:
-        return PW_CLI_USAGE;
-    }
-}
-
 static int finish(void *p, int nargs, char **args)
 {
     const struct pub_cmd *o = p;
@@ -155,8 +123,18 @@ int pw_cmd_publisher(int argc, char **argv)
         {"catalog", required_argument, 0, 'c'},       {"keys", required_argument, 0, 'k'},
         {"insecure", no_argument, 0, 'I'},            {"metrics", required_argument, 0, 'M'},
         {"check-config", no_argument, 0, PW_CLI_CHECK_CONFIG}, {0, 0, 0, 0}};
+    static const pw_cli_field_t fields[] = {
+        {'s', offsetof(struct pub_cmd, opts.store_dir)},
+        {'b', offsetof(struct pub_cmd, opts.bind)},
+        {'S', offsetof(struct pub_cmd, opts.snapshot_bind)},
+        {'n', offsetof(struct pub_cmd, opts.notify)},
+        {'c', offsetof(struct pub_cmd, catalog_path)},
+        {'k', offsetof(struct pub_cmd, opts.keys_dir)},
+        {'I', offsetof(struct pub_cmd, opts.insecure)},
+        {'M', offsetof(struct pub_cmd, opts.metrics_path)},
+        {0, 0}};
     static const pw_cli_daemon_t daemon = {
-        .cmd = {"publisher", usage_text, longopts, take_option, finish},
+        .cmd = {"publisher", usage_text, longopts, NULL, finish, fields},
         .level = PW_LOG_INFO,
         .check = check,
         .catalog = load,

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,36 +348,12 @@ static int take_option(void *p, int c, const char *arg)
 {
     struct replay_cmd *o = p;
     switch (c) {
-    case 's':
-        o->store_dir = arg;
-        return 0;
-    case 'i':
-        o->into = arg;
-        return 0;
-    case 'C':
-        o->connect = arg;
-        return 0;
-    case 'k':
-        o->keys_dir = arg;
-        return 0;
-    case 'K':
-        o->insecure = true;
-        return 0;
     case 'f':
     case 't':
     case 'a':
         return take_point(o, c, arg);
-    case 'd':
-        o->filter.district = arg;
-        return 0;
-    case 'I':
-        o->filter.indicator = arg;
-        return 0;
     case 'S':
         return take_speed(o, arg);
-    case 'j':
-        o->json = true;
-        return 0;
     case 'p':
         if (pw_period_parse(arg, strlen(arg), &o->period) != 0) {
             fprintf(stderr, "planwatch replay: bad --period '%s'\n", arg);
@@ -384,17 +361,8 @@ static int take_option(void *p, int c, const char *arg)
         }
         o->have_period = true;
         return 0;
-    case 'c':
-        o->catalog_path = arg;
-        return 0;
-    case 'W':
-        o->whatif_path = arg;
-        return 0;
     case 'T':
         return take_threshold(o, arg);
-    case 'q':
-        o->quiet = true;
-        return 0;
     default:
         return PW_CLI_USAGE;
     }
@@ -587,7 +555,21 @@ int pw_cmd_replay(int argc, char **argv)
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, PW_CLI_HELP},
         {"connect", required_argument, 0, 'C'},  {"keys", required_argument, 0, 'k'},
         {"insecure", no_argument, 0, 'K'},       {0, 0, 0, 0}};
-    static const pw_cli_command_t command = {"replay", usage_text, longopts, take_option, finish};
+    static const pw_cli_field_t fields[] = {
+        {'s', offsetof(struct replay_cmd, store_dir)},
+        {'i', offsetof(struct replay_cmd, into)},
+        {'C', offsetof(struct replay_cmd, connect)},
+        {'k', offsetof(struct replay_cmd, keys_dir)},
+        {'K', offsetof(struct replay_cmd, insecure)},
+        {'d', offsetof(struct replay_cmd, filter.district)},
+        {'I', offsetof(struct replay_cmd, filter.indicator)},
+        {'j', offsetof(struct replay_cmd, json)},
+        {'c', offsetof(struct replay_cmd, catalog_path)},
+        {'W', offsetof(struct replay_cmd, whatif_path)},
+        {'q', offsetof(struct replay_cmd, quiet)},
+        {0, 0}};
+    static const pw_cli_command_t command = {"replay", usage_text, longopts,
+                                             take_option, finish, fields};
     struct replay_cmd o;
     memset(&o, 0, sizeof(o));
     int status;

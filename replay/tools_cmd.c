@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,11 +157,9 @@ static bool same_store(const char *a, const char *b)
 static int verify_option(void *p, int c, const char *arg)
 {
     struct verify_out *o = p;
-    if (c == 'j') {
-        o->json = true;
-    } else if (c != 'l') {
+    if (c != 'l')
         return PW_CLI_USAGE;
-    } else if (parse_count(arg, &o->limit) != 0) {
+    if (parse_count(arg, &o->limit) != 0) {
         fprintf(stderr, "planwatch verify: --limit wants a number, not '%s'\n", arg);
         return 2;
     }
@@ -185,8 +184,11 @@ int pw_cmd_verify(int argc, char **argv)
                                              {"limit", required_argument, 0, 'l'},
                                              {"help", no_argument, 0, PW_CLI_HELP},
                                              {0, 0, 0, 0}};
-    static const pw_cli_command_t command = {"verify", verify_usage, longopts, verify_option,
-                                             verify_finish};
+    static const pw_cli_field_t fields[] = {
+        {'j', offsetof(struct verify_out, json)},
+        {0, 0}};
+    static const pw_cli_command_t command = {"verify", verify_usage, longopts,
+                                             verify_option, verify_finish, fields};
     struct verify_out o = {.limit = 100};
     int status;
     if (!pw_cli_parse(&command, argc, argv, &o, &status))
@@ -250,18 +252,6 @@ static int export_option(void *p, int c, const char *arg)
     struct export_cmd *o = p;
     uint64_t v;
     switch (c) {
-    case 's':
-        o->store_dir = arg;
-        return 0;
-    case 'o':
-        o->out = arg;
-        return 0;
-    case 'f':
-        o->format = arg;
-        return 0;
-    case 'd':
-        o->filter.district = arg;
-        return 0;
     case 'F':
     case 'T':
         if (parse_count(arg, &v) != 0 || v == 0) {
@@ -295,8 +285,14 @@ int pw_cmd_export(int argc, char **argv)
         {"format", required_argument, 0, 'f'}, {"district", required_argument, 0, 'd'},
         {"from", required_argument, 0, 'F'},   {"to", required_argument, 0, 'T'},
         {"help", no_argument, 0, PW_CLI_HELP}, {0, 0, 0, 0}};
-    static const pw_cli_command_t command = {"export", export_usage, longopts, export_option,
-                                             export_finish};
+    static const pw_cli_field_t fields[] = {
+        {'s', offsetof(struct export_cmd, store_dir)},
+        {'o', offsetof(struct export_cmd, out)},
+        {'f', offsetof(struct export_cmd, format)},
+        {'d', offsetof(struct export_cmd, filter.district)},
+        {0, 0}};
+    static const pw_cli_command_t command = {"export", export_usage, longopts,
+                                             export_option, export_finish, fields};
     struct export_cmd o;
     memset(&o, 0, sizeof(o));
     int status;
@@ -344,20 +340,6 @@ struct import_cmd {
     const char *in, *store_dir, *catalog_path;
 };
 
-static int import_option(void *p, int c, const char *arg)
-{
-    struct import_cmd *o = p;
-    if (c == 'i')
-        o->in = arg;
-    else if (c == 's')
-        o->store_dir = arg;
-    else if (c == 'c')
-        o->catalog_path = arg;
-    else
-        return PW_CLI_USAGE;
-    return 0;
-}
-
 static int import_finish(void *p, int nargs, char **args)
 {
     const struct import_cmd *o = p;
@@ -376,8 +358,13 @@ int pw_cmd_import(int argc, char **argv)
                                              {"catalog", required_argument, 0, 'c'},
                                              {"help", no_argument, 0, PW_CLI_HELP},
                                              {0, 0, 0, 0}};
-    static const pw_cli_command_t command = {"import", import_usage, longopts, import_option,
-                                             import_finish};
+    static const pw_cli_field_t fields[] = {
+        {'i', offsetof(struct import_cmd, in)},
+        {'s', offsetof(struct import_cmd, store_dir)},
+        {'c', offsetof(struct import_cmd, catalog_path)},
+        {0, 0}};
+    static const pw_cli_command_t command = {"import", import_usage, longopts, NULL,
+                                             import_finish, fields};
     struct import_cmd o = {0};
     int status;
     if (!pw_cli_parse(&command, argc, argv, &o, &status))

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,24 +114,6 @@ static int take_option(void *p, int c, const char *arg)
 {
     struct report_cmd *o = p;
     switch (c) {
-    case 's':
-        o->store = arg;
-        return 0;
-    case 'C':
-        o->connect = arg;
-        return 0;
-    case 'S':
-        o->snapshot = arg;
-        return 0;
-    case 'k':
-        o->auth.keys_dir = arg;
-        return 0;
-    case 'D':
-        o->auth.desk = arg;
-        return 0;
-    case 'I':
-        o->auth.insecure = true;
-        return 0;
     case 'p':
         if (pw_period_parse(arg, strlen(arg), &o->period) != 0) {
             fprintf(stderr, "planwatch report: bad --period '%s' (2017, 2018H1, 2018Q3, 2018-07)\n",
@@ -138,15 +121,6 @@ static int take_option(void *p, int c, const char *arg)
             return 2;
         }
         o->have_period = true;
-        return 0;
-    case 'H':
-        o->html = arg;
-        return 0;
-    case 'v':
-        o->csv = arg;
-        return 0;
-    case 'c':
-        o->catalog_path = arg;
         return 0;
     case 't': {
         char *end;
@@ -228,7 +202,19 @@ int pw_cmd_report(int argc, char **argv)
         {"keys", required_argument, 0, 'k'},     {"desk", required_argument, 0, 'D'},
         {"insecure", no_argument, 0, 'I'},       {"help", no_argument, 0, PW_CLI_HELP},
         {0, 0, 0, 0}};
-    static const pw_cli_command_t command = {"report", usage_text, longopts, take_option, finish};
+    static const pw_cli_field_t fields[] = {
+        {'s', offsetof(struct report_cmd, store)},
+        {'C', offsetof(struct report_cmd, connect)},
+        {'S', offsetof(struct report_cmd, snapshot)},
+        {'k', offsetof(struct report_cmd, auth.keys_dir)},
+        {'D', offsetof(struct report_cmd, auth.desk)},
+        {'I', offsetof(struct report_cmd, auth.insecure)},
+        {'H', offsetof(struct report_cmd, html)},
+        {'v', offsetof(struct report_cmd, csv)},
+        {'c', offsetof(struct report_cmd, catalog_path)},
+        {0, 0}};
+    static const pw_cli_command_t command = {"report", usage_text, longopts,
+                                             take_option, finish, fields};
     struct report_cmd o = {.timeout_ms = 10000};
     o.auth = (pw_client_auth_t){.why = o.why, .why_len = sizeof(o.why)};
     int status;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,25 +405,9 @@ static int run(struct demo *d, const char *datadir, char *catalog)
 
 /* The command's options. */
 struct demo_cmd {
-    struct demo *d;
+    bool json;
     const char *store, *datadir, *report_dir;
 };
-
-static int take_option(void *p, int c, const char *arg)
-{
-    struct demo_cmd *o = p;
-    if (c == 'j')
-        o->d->json = true;
-    else if (c == 's')
-        o->store = arg;
-    else if (c == 'd')
-        o->datadir = arg;
-    else if (c == 'r')
-        o->report_dir = arg;
-    else
-        return PW_CLI_USAGE;
-    return 0;
-}
 
 int pw_cmd_demo(int argc, char **argv)
 {
@@ -432,13 +417,20 @@ int pw_cmd_demo(int argc, char **argv)
                                              {"report-dir", required_argument, 0, 'r'},
                                              {"help", no_argument, 0, PW_CLI_HELP},
                                              {0, 0, 0, 0}};
-    static const pw_cli_command_t command = {"demo", usage_text, longopts, take_option, NULL};
+    static const pw_cli_field_t fields[] = {
+        {'j', offsetof(struct demo_cmd, json)},
+        {'s', offsetof(struct demo_cmd, store)},
+        {'d', offsetof(struct demo_cmd, datadir)},
+        {'r', offsetof(struct demo_cmd, report_dir)},
+        {0, 0}};
+    static const pw_cli_command_t command = {"demo", usage_text, longopts, NULL, NULL, fields};
     static struct demo d;
-    struct demo_cmd o = {.d = &d};
+    struct demo_cmd o = {0};
     int status;
     if (!pw_cli_parse(&command, argc, argv, &o, &status))
         return status;
     const char *store = o.store, *datadir = o.datadir, *report_dir = o.report_dir;
+    d.json = o.json;
     char defdata[4096], catalog[4096];
     if (!datadir) {
         snprintf(defdata, sizeof(defdata), "%s/wuhan", pw_cli_datadir());

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,12 +65,6 @@ static int take_option(void *p, int c, const char *arg)
 {
     struct keygen_cmd *o = p;
     switch (c) {
-    case 'o':
-        o->out = arg;
-        return 0;
-    case 'c':
-        o->catalog_path = arg;
-        return 0;
     case 'd':
     case 'k':
         if ((c == 'd' ? o->nd : o->nk) == NAMES_MAX) {
@@ -80,9 +75,6 @@ static int take_option(void *p, int c, const char *arg)
             o->districts[o->nd++] = arg;
         else
             o->desks[o->nk++] = arg;
-        return 0;
-    case 'f':
-        o->force = true;
         return 0;
     default:
         return PW_CLI_USAGE;
@@ -103,7 +95,13 @@ int pw_cmd_keygen(int argc, char **argv)
         {"district", required_argument, 0, 'd'}, {"desk", required_argument, 0, 'k'},
         {"force", no_argument, 0, 'f'},          {"help", no_argument, 0, PW_CLI_HELP},
         {0, 0, 0, 0}};
-    static const pw_cli_command_t command = {"keygen", usage_text, longopts, take_option, finish};
+    static const pw_cli_field_t fields[] = {
+        {'o', offsetof(struct keygen_cmd, out)},
+        {'c', offsetof(struct keygen_cmd, catalog_path)},
+        {'f', offsetof(struct keygen_cmd, force)},
+        {0, 0}};
+    static const pw_cli_command_t command = {"keygen", usage_text, longopts,
+                                             take_option, finish, fields};
     struct keygen_cmd o = {0};
     int status;
     if (!pw_cli_parse(&command, argc, argv, &o, &status))

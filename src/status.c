@@ -254,7 +254,8 @@ int pw_cmd_status(int argc, char **argv)
     static const struct option longopts[] = {{"metrics", required_argument, 0, 'm'},
                                              {"help", no_argument, 0, PW_CLI_HELP},
                                              {0, 0, 0, 0}};
-    static const pw_cli_command_t command = {"status", usage_text, longopts, take_option, NULL};
+    static const pw_cli_command_t command = {"status", usage_text, longopts, take_option, NULL,
+                                             NULL};
     struct status_cmd o = {0};
     int status;
     if (!pw_cli_parse(&command, argc, argv, &o, &status))
