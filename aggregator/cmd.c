@@ -12,6 +12,16 @@
 #include "pw/error.h"
 #include "pw/log.h"
 
+/* The command's options and, once started, what it runs. */
+struct agg_cmd {
+    pw_aggregator_opts_t opts;
+    const char *catalog_path;
+    pw_aggregator_t *obj;
+};
+
+PW_CLI_STORE_DAEMON(struct agg_cmd, "aggregator", true, pw_aggregator_new, pw_aggregator_run,
+                    pw_aggregator_destroy)
+
 static const char usage_text[] =
     "usage: planwatch aggregator --store DIR [options]\n"
     "\n"
@@ -68,20 +78,6 @@ static const char usage_text[] =
     "                       and exit: 0 when all is well, 1 otherwise\n"
     "  -h, --help           this text\n";
 
-/* The command's options and, once started, what it runs. */
-struct agg_cmd {
-    pw_aggregator_opts_t opts;
-    const char *catalog_path;
-    pw_aggregator_t *obj;
-};
-
-/* The plan: the store's, or --catalog as its revision. */
-static int load(void *p, pw_catalog_t **out)
-{
-    const struct agg_cmd *o = p;
-    return pw_cli_store_catalog("aggregator", o->opts.store_dir, o->catalog_path, true, out);
-}
-
 /* --check-config: everything the aggregator would open, without opening it. */
 static int check(void *p)
 {
@@ -92,30 +88,22 @@ static int check(void *p)
         ok &= pw_config_check_endpoint("aggregator", "--bind", opts->binds[i]);
     ok &= pw_config_check_keys("aggregator", opts->keys_dir, "aggregator", "districts",
                                opts->binds, opts->nbinds, opts->insecure);
-    if (opts->notify)
-        ok &= pw_config_check_endpoint("aggregator", "--notify", opts->notify);
-    if (opts->metrics_path)
-        ok &= pw_config_check_file_dir("aggregator", "--metrics", opts->metrics_path);
+    ok &= pw_config_check_outputs("aggregator", opts->notify, opts->metrics_path);
     pw_catalog_t *cat = NULL;
     ok &= load(p, &cat) == 0;
-    if (!ok) {
-        pw_catalog_destroy(&cat);
-        return 1;
+    if (ok) {
+        printf("store = %s\n", opts->store_dir);
+        for (size_t i = 0; i < opts->nbinds; i++)
+            printf("bind = %s\n", opts->binds[i]);
+        pw_config_print_plan(o->catalog_path, cat, opts->keys_dir, opts->insecure);
+        if (opts->notify)
+            printf("notify = %s\n", opts->notify);
+        if (opts->metrics_path)
+            printf("metrics = %s\n", opts->metrics_path);
+        printf("planwatch aggregator: configuration OK\n");
     }
-    printf("store = %s\n", opts->store_dir);
-    for (size_t i = 0; i < opts->nbinds; i++)
-        printf("bind = %s\n", opts->binds[i]);
-    printf("catalog = %s (\"%s\": %zu indicators, %zu districts)\n",
-           o->catalog_path ? o->catalog_path : "(the store's plan; the default for a new store)",
-           cat->name, cat->nindicators, cat->ndistricts);
-    printf("keys = %s\n", opts->keys_dir ? opts->keys_dir : opts->insecure ? "(insecure)" : "(none)");
-    if (opts->notify)
-        printf("notify = %s\n", opts->notify);
-    if (opts->metrics_path)
-        printf("metrics = %s\n", opts->metrics_path);
-    printf("planwatch aggregator: configuration OK\n");
     pw_catalog_destroy(&cat);
-    return 0;
+    return ok ? 0 : 1;
 }
 
 /* --map-size, --map-max and --batch: a positive number. */
@@ -168,9 +156,6 @@ static int finish(void *p, int nargs, char **args)
         o->opts.binds[o->opts.nbinds++] = "tcp://127.0.0.1:5555";
     return 0;
 }
-
-PW_CLI_DAEMON_LIFE(struct agg_cmd, pw_aggregator_new, pw_aggregator_run,
-                   pw_aggregator_destroy)
 
 int pw_cmd_aggregator(int argc, char **argv)
 {

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include "cli.h"
 #include "command.h"
 #include "pw/catalog.h"
 #include "pw/log.h"
@@ -47,13 +48,20 @@ typedef struct pw_cli_daemon {
 int pw_cli_daemon_main(const pw_cli_daemon_t *self, int argc, char **argv, void *opts);
 
 /**
- * Defines the start, run and stop callbacks of a daemon command whose
- * options struct T keeps the module's options in .opts (with a .catalog)
- * and its object in .obj, made by NEW(&opts, &obj), run by RUN(obj, stop)
- * and freed by DESTROY(&obj): the same three lines for every such daemon,
- * written once.
+ * Defines the catalog, start, run and stop callbacks (load, start, run,
+ * stop) of the daemon of a store, whose options struct T keeps the
+ * module's options in .opts (with .store_dir and .catalog), --catalog in
+ * .catalog_path and its object in .obj, made by NEW(&opts, &obj), run by
+ * RUN(obj, stop) and freed by DESTROY(&obj). The plan is the store's, with
+ * --catalog as a revision of it when REVISE. Written once for the
+ * aggregator and the publisher.
  */
-#define PW_CLI_DAEMON_LIFE(T, NEW, RUN, DESTROY)                                                   \
+#define PW_CLI_STORE_DAEMON(T, NAME, REVISE, NEW, RUN, DESTROY)                                    \
+    static int load(void *p, pw_catalog_t **out)                                                   \
+    {                                                                                              \
+        const T *o = p;                                                                            \
+        return pw_cli_store_catalog(NAME, o->opts.store_dir, o->catalog_path, REVISE, out);        \
+    }                                                                                              \
     static int start(void *p, const pw_catalog_t *cat)                                             \
     {                                                                                              \
         T *o = p;                                                                                  \

@@ -165,7 +165,7 @@ static int check(void *p)
         printf("district = %s\ndata = %s (%zu observations)\nconnect = %s\nspool = %s\n"
                "keys = %s\nplanwatch collector: configuration OK\n",
                opts->district, opts->data, n, opts->connect, opts->spool_dir,
-               opts->keys_dir ? opts->keys_dir : opts->insecure ? "(insecure)" : "(none)");
+               pw_config_keys_text(opts->keys_dir, opts->insecure));
     pw_catalog_destroy(&cat);
     return ok ? 0 : 1;
 }

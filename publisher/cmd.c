@@ -12,6 +12,16 @@
 #include "pw/error.h"
 #include "pw/log.h"
 
+/* The command's options and, once started, what it runs. */
+struct pub_cmd {
+    pw_publisher_opts_t opts;
+    const char *catalog_path;
+    pw_publisher_t *obj;
+};
+
+PW_CLI_STORE_DAEMON(struct pub_cmd, "publisher", false, pw_publisher_new, pw_publisher_run,
+                    pw_publisher_destroy)
+
 static const char usage_text[] =
     "usage: planwatch publisher --store DIR [options]\n"
     "\n"
@@ -48,20 +58,6 @@ static const char usage_text[] =
     "                           them, and exit: 0 when all is well, 1 otherwise\n"
     "  -h, --help               this text\n";
 
-/* The command's options and, once started, what it runs. */
-struct pub_cmd {
-    pw_publisher_opts_t opts;
-    const char *catalog_path;
-    pw_publisher_t *obj;
-};
-
-/* The plan: the store's. */
-static int load(void *p, pw_catalog_t **out)
-{
-    const struct pub_cmd *o = p;
-    return pw_cli_store_catalog("publisher", o->opts.store_dir, o->catalog_path, false, out);
-}
-
 /* --check-config: everything the publisher would open, without opening it. */
 static int check(void *p)
 {
@@ -81,26 +77,18 @@ static int check(void *p)
     if (ok)
         ok &= pw_config_check_keys("publisher", opts->keys_dir, "publisher", "desks", eps, 2,
                                    opts->insecure);
-    if (opts->notify)
-        ok &= pw_config_check_endpoint("publisher", "--notify", opts->notify);
-    if (opts->metrics_path)
-        ok &= pw_config_check_file_dir("publisher", "--metrics", opts->metrics_path);
+    ok &= pw_config_check_outputs("publisher", opts->notify, opts->metrics_path);
     pw_catalog_t *cat = NULL;
     ok &= load(p, &cat) == 0;
-    if (!ok) {
-        pw_catalog_destroy(&cat);
-        return 1;
+    if (ok) {
+        printf("store = %s\nbind = %s\nsnapshot-bind = %s\n", opts->store_dir, opts->bind, snap);
+        pw_config_print_plan(o->catalog_path, cat, opts->keys_dir, opts->insecure);
+        if (opts->metrics_path)
+            printf("metrics = %s\n", opts->metrics_path);
+        printf("planwatch publisher: configuration OK\n");
     }
-    printf("store = %s\nbind = %s\nsnapshot-bind = %s\n", opts->store_dir, opts->bind, snap);
-    printf("catalog = %s (\"%s\": %zu indicators, %zu districts)\n",
-           o->catalog_path ? o->catalog_path : "(the store's plan; the default for a new store)",
-           cat->name, cat->nindicators, cat->ndistricts);
-    printf("keys = %s\n", opts->keys_dir ? opts->keys_dir : opts->insecure ? "(insecure)" : "(none)");
-    if (opts->metrics_path)
-        printf("metrics = %s\n", opts->metrics_path);
-    printf("planwatch publisher: configuration OK\n");
     pw_catalog_destroy(&cat);
-    return 0;
+    return ok ? 0 : 1;
 }
 
 static int finish(void *p, int nargs, char **args)
@@ -109,9 +97,6 @@ static int finish(void *p, int nargs, char **args)
     (void)args;
     return !o->opts.store_dir || nargs != 0 ? PW_CLI_USAGE : 0;
 }
-
-PW_CLI_DAEMON_LIFE(struct pub_cmd, pw_publisher_new, pw_publisher_run,
-                   pw_publisher_destroy)
 
 int pw_cmd_publisher(int argc, char **argv)
 {
