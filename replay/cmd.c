@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#define _DEFAULT_SOURCE /* usleep */
+#define _DEFAULT_SOURCE /* realpath */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -21,6 +21,7 @@
 #include "sender.h"
 #include "store.h"
 #include "view.h"
+#include "session.h"
 #include "whatif.h"
 
 static const char usage_text[] =
@@ -67,187 +68,6 @@ static const char usage_text[] =
     "                       alert timeline differs from the stored one)\n"
     "  --quiet              no progress bar or summary\n"
     "  -h, --help           this text\n";
-
-struct kept {
-    pw_event_t *ev;
-    size_t n, cap;
-};
-
-struct run {
-    const pw_catalog_t *cat; /* the plan of the record being replayed */
-    pw_cli_plan_t *plans;    /* the store's plan versions, or the what-if plan */
-    size_t nplans, next_plan;
-    struct kept seen; /* --as-of over a revised plan: the events, to rebuild the view */
-    bool json, quiet, color, progress, collect, timeline_out;
-    double speed; /* 0 = max, 1 = original, N = N times faster */
-    int64_t last_rt;
-    int64_t last_wall;
-    pw_rebuild_t *rb;
-    pw_sender_t *sender; /* --connect: into a running aggregator */
-    pw_view_t *view;     /* as-of */
-    pw_whatif_timeline_t got;
-    uint64_t total, done, events;
-    int64_t started, last_draw;
-};
-
-static int keep(struct kept *k, const pw_event_t *ev)
-{
-    if (k->n == k->cap) {
-        size_t cap = k->cap ? k->cap * 2 : 256;
-        pw_event_t *n = realloc(k->ev, cap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        k->ev = n;
-        k->cap = cap;
-    }
-    k->ev[k->n++] = *ev;
-    return 0;
-}
-
-static int on_event(void *ctx, pw_event_t *ev)
-{
-    struct run *r = ctx;
-    r->events++;
-    if (r->view)
-        pw_view_apply(r->view, ev);
-    if (r->view && r->nplans > 1 && keep(&r->seen, ev) != 0)
-        return -ENOMEM;
-    bool transition = ev->type == PW_EV_ALERT && ev->action != PW_ALERT_UPDATE;
-    if (r->collect && transition && pw_whatif_push(&r->got, ev) != 0)
-        return -ENOMEM;
-    if (r->json)
-        pw_view_print_event_json(r->cat, ev, stdout);
-    else if (r->timeline_out && transition) {
-        char when[32];
-        pw_format_time(ev->time_ms, when);
-        printf("%s", when);
-        pw_view_print_alert(r->cat, ev, stdout, r->color);
-    }
-    return 0;
-}
-
-static void draw_progress(struct run *r, bool last)
-{
-    int64_t now = pw_mono_ms();
-    if (!r->progress || (!last && now - r->last_draw < 200))
-        return;
-    r->last_draw = now;
-    double secs = (double)(now - r->started) / 1000.0;
-    double rate = secs > 0 ? (double)r->done / secs : 0;
-    double frac = r->total ? (double)r->done / (double)r->total : 1.0;
-    int filled = (int)(frac * 30);
-    char bar[31];
-    for (int i = 0; i < 30; i++)
-        bar[i] = i < filled ? '#' : ' ';
-    bar[30] = '\0';
-    double left = rate > 0 ? (double)(r->total - r->done) / rate : 0;
-    fprintf(stderr, "\r[%s] %3.0f%% %llu/%llu records, %.0f/s, %.0f s left ", bar, frac * 100,
-            (unsigned long long)r->done, (unsigned long long)r->total, rate, left);
-    if (last)
-        fputc('\n', stderr);
-}
-
-/* Paces the replay: sleeps between original batches by their time apart. */
-static void pace(struct run *r, int64_t rt)
-{
-    if (r->speed <= 0 || rt == r->last_rt)
-        return;
-    if (r->last_rt) {
-        double wait_ms = (double)(rt - r->last_rt) / r->speed;
-        int64_t due = r->last_wall + (int64_t)wait_ms;
-        int64_t now = pw_mono_ms();
-        while (now < due && !pw_cli_stop) {
-            fflush(stdout);
-            usleep((useconds_t)((due - now > 200 ? 200 : due - now) * 1000));
-            now = pw_mono_ms();
-        }
-    }
-    r->last_rt = rt;
-    r->last_wall = pw_mono_ms();
-}
-
-/*
- * The record about to be replayed was stored under the next version of the
- * plan: switch to it as the aggregator did. An --as-of view is made anew for
- * the new plan, from the events so far, as a restart reads the store.
- */
-static int next_plan(struct run *r)
-{
-    const pw_cli_plan_t *p = &r->plans[r->next_plan++];
-    if (r->view) {
-        pw_view_t *view = NULL;
-        int rc = pw_view_new(p->cat, &view);
-        for (size_t i = 0; rc == 0 && i < r->seen.n; i++)
-            rc = pw_view_apply(view, &r->seen.ev[i]);
-        if (rc != 0) {
-            pw_view_destroy(&view);
-            return rc;
-        }
-        pw_view_destroy(&r->view);
-        r->view = view;
-    }
-    r->cat = p->cat;
-    return pw_rebuild_plan(r->rb, p->cat, p->time_ms);
-}
-
-static int on_record(void *ctx, uint64_t logseq, const pw_msg_t *rec, const void *raw,
-                     size_t len)
-{
-    struct run *r = ctx;
-    if (pw_cli_stop)
-        return PW_ETIMEOUT;
-    int rc;
-    while (r->next_plan < r->nplans && r->plans[r->next_plan].from <= logseq && !r->sender)
-        if ((rc = next_plan(r)) != 0)
-            return rc;
-    pace(r, rec->received_ms);
-    r->done++;
-    draw_progress(r, false);
-    if (r->sender)
-        return pw_sender_add(r->sender, rec);
-    return pw_rebuild_add_raw(r->rb, rec, raw, len);
-}
-
-/*
- * The plans to replay under: the store's own versions, each from the record
- * it applies to, or the one --what-if-catalog names. Errors are printed.
- */
-static int load_plans(struct run *r, const char *store_dir, const char *catalog_path,
-                      const char *whatif_path)
-{
-    if (!whatif_path)
-        return pw_cli_store_plans("replay", store_dir, catalog_path, &r->plans, &r->nplans);
-    if ((r->plans = calloc(1, sizeof(*r->plans))) == NULL)
-        return -ENOMEM;
-    r->plans[0] = (pw_cli_plan_t){.from = 1, .time_ms = -1};
-    int rc = pw_cli_load_catalog(whatif_path, &r->plans[0].cat);
-    r->nplans = rc == 0 ? 1 : 0;
-    return rc;
-}
-
-/*
- * Records the plan in force does not know were skipped. Under the store's
- * own plan that never happens to a sound store, so it is an error; under a
- * what-if plan it is said, and an error only when nothing was left.
- */
-static int check_skipped(struct run *r, bool whatif)
-{
-    uint64_t applied, skipped;
-    pw_rebuild_counts(r->rb, &applied, &skipped);
-    if (skipped == 0)
-        return 0;
-    if (whatif && applied > 0) {
-        fprintf(stderr, "planwatch replay: %llu records name districts or elements the what-if "
-                        "plan does not have: left out\n", (unsigned long long)skipped);
-        return 0;
-    }
-    fprintf(stderr, "planwatch replay: %llu of %llu records name districts or elements %s does "
-                    "not have: %s\n",
-            (unsigned long long)skipped, (unsigned long long)(applied + skipped),
-            whatif ? "the what-if plan" : "the store's plan",
-            whatif ? "nothing left to replay" : "the store is not sound");
-    return PW_EINCOMPAT;
-}
 
 /* A log sequence number, a time, or a period: which one it is goes by its form. */
 static int parse_point(const char *text, bool allow_period, uint64_t *seq, int64_t *ms,
@@ -401,7 +221,7 @@ static int finish(void *p, int nargs, char **args)
 }
 
 /* The store to read, and where its records go: a new store, an aggregator or memory. */
-static int prepare(struct run *r, const struct replay_cmd *o, pw_store_t **store_out)
+static int prepare(pw_session_t *r, const struct replay_cmd *o, pw_store_t **store_out)
 {
     const pw_catalog_t *cat = r->cat;
     pw_store_opts_t so = {.readonly = true};
@@ -422,7 +242,7 @@ static int prepare(struct run *r, const struct replay_cmd *o, pw_store_t **store
         return rc;
     }
     r->timeline_out = r->timeline_out && !o->connect;
-    if ((rc = pw_rebuild_new(cat, o->into, on_event, r, &r->rb)) != 0) {
+    if ((rc = pw_rebuild_new(cat, o->into, pw_session_on_event, r, &r->rb)) != 0) {
         char busy[4200] = "";
         if (rc == -EBUSY && o->into)
             pw_store_busy_text(o->into, busy, sizeof(busy));
@@ -439,18 +259,18 @@ static int prepare(struct run *r, const struct replay_cmd *o, pw_store_t **store
 }
 
 /* Reads the store's log through the rebuild (or to the aggregator). */
-static int play(struct run *r, const struct replay_cmd *o, pw_store_t *store)
+static int play(pw_session_t *r, const struct replay_cmd *o, pw_store_t *store)
 {
     pw_replay_count(store, &r->total);
     if (o->filter.to_seq && o->filter.to_seq < r->total)
         r->total = o->filter.to_seq;
     r->started = pw_mono_ms();
-    int rc = pw_replay_read_raw(store, &o->filter, r->cat, on_record, r);
+    int rc = pw_replay_read_raw(store, &o->filter, r->cat, pw_session_on_record, r);
     if (rc == PW_ENOTFOUND)
         fprintf(stderr, "planwatch replay: unknown indicator '%s'\n", o->filter.indicator);
     if (rc == 0)
         rc = r->sender ? pw_sender_finish(r->sender) : pw_rebuild_finish(r->rb);
-    draw_progress(r, true);
+    pw_session_progress(r, true);
     if (r->sender && !r->quiet) {
         uint64_t ok, rejected;
         pw_sender_counts(r->sender, &ok, &rejected);
@@ -466,7 +286,7 @@ static int play(struct run *r, const struct replay_cmd *o, pw_store_t *store)
 }
 
 /* What a finished replay prints: the as-of table or the what-if difference, then a summary. */
-static int conclude(struct run *r, const struct replay_cmd *o, pw_store_t *store, bool whatif_json)
+static int conclude(pw_session_t *r, const struct replay_cmd *o, pw_store_t *store, bool whatif_json)
 {
     bool whatif = r->collect;
     int rc = 0;
@@ -484,7 +304,7 @@ static int conclude(struct run *r, const struct replay_cmd *o, pw_store_t *store
         pw_whatif_clear(&stored);
     }
     if (rc == 0 && !r->sender)
-        rc = check_skipped(r, whatif);
+        rc = pw_session_check_skipped(r, whatif);
     if (rc == 0 && !r->quiet && !r->json) {
         uint64_t applied, skipped;
         pw_rebuild_counts(r->rb, &applied, &skipped);
@@ -503,14 +323,14 @@ static int conclude(struct run *r, const struct replay_cmd *o, pw_store_t *store
 /* The replay once its options are read: the exit status. */
 static int replay(const struct replay_cmd *o)
 {
-    struct run r;
+    pw_session_t r;
     memset(&r, 0, sizeof(r));
     r.json = o->json;
     r.quiet = o->quiet;
     r.speed = o->speed;
     bool whatif = o->whatif_path || o->threshold_set;
     pw_cli_signals();
-    if (load_plans(&r, o->store_dir, o->catalog_path, o->whatif_path) != 0)
+    if (pw_session_load_plans(&r, o->store_dir, o->catalog_path, o->whatif_path) != 0)
         return 1;
     for (size_t i = 0; o->threshold_set && i < r.nplans; i++)
         r.plans[i].cat->alert_below = o->threshold;
@@ -532,13 +352,8 @@ static int replay(const struct replay_cmd *o)
             fprintf(stderr, "planwatch replay: %s\n", pw_strerror(rc));
     }
     fflush(stdout);
-    pw_whatif_clear(&r.got);
-    pw_rebuild_destroy(&r.rb);
-    pw_sender_destroy(&r.sender);
-    pw_view_destroy(&r.view);
+    pw_session_clear(&r);
     pw_store_destroy(&store);
-    free(r.seen.ev);
-    pw_cli_plans_free(&r.plans, r.nplans);
     return rc == 0 ? 0 : 1;
 }
 
