@@ -179,14 +179,8 @@ int pw_cmd_aggregator(int argc, char **argv)
         {'M', offsetof(struct agg_cmd, opts.metrics_path)},
         {0, 0}};
     static const pw_cli_daemon_t daemon = {
-        .cmd = {"aggregator", usage_text, longopts, take_option, finish, fields},
-        .level = PW_LOG_INFO,
-        .check = check,
-        .catalog = load,
-        .start = start,
-        .run = run,
-        .stop = stop,
-    };
+        {"aggregator", usage_text, longopts, take_option, finish, fields},
+        PW_LOG_INFO, check, load, start, run, stop};
     struct agg_cmd o = {.opts = {.reload = &pw_cli_reload}};
     return pw_cli_daemon_main(&daemon, argc, argv, &o);
 }

@@ -301,13 +301,8 @@ int pw_cmd_collector(int argc, char **argv)
         {'q', offsetof(struct coll_cmd, quiet)},
         {0, 0}};
     static const pw_cli_daemon_t daemon = {
-        .cmd = {"collector", usage_text, longopts, take_option, finish, fields},
-        .level = PW_LOG_WARN,
-        .check = check,
-        .catalog = load,
-        .start = start,
-        .run = run,
-    };
+        {"collector", usage_text, longopts, take_option, finish, fields},
+        PW_LOG_WARN, check, load, start, run, NULL};
     struct coll_cmd o = {.opts = {.connect = "tcp://127.0.0.1:5555"}};
     return pw_cli_daemon_main(&daemon, argc, argv, &o);
 }

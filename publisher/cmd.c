@@ -119,14 +119,8 @@ int pw_cmd_publisher(int argc, char **argv)
         {'M', offsetof(struct pub_cmd, opts.metrics_path)},
         {0, 0}};
     static const pw_cli_daemon_t daemon = {
-        .cmd = {"publisher", usage_text, longopts, NULL, finish, fields},
-        .level = PW_LOG_INFO,
-        .check = check,
-        .catalog = load,
-        .start = start,
-        .run = run,
-        .stop = stop,
-    };
+        {"publisher", usage_text, longopts, NULL, finish, fields},
+        PW_LOG_INFO, check, load, start, run, stop};
     struct pub_cmd o = {.opts = {.bind = "tcp://127.0.0.1:5560", .reload = &pw_cli_reload}};
     return pw_cli_daemon_main(&daemon, argc, argv, &o);
 }
