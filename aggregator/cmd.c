@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +8,19 @@
 #include "aggregator.h"
 #include "cli.h"
 #include "config.h"
+#include "daemon.h"
 #include "pw/error.h"
 #include "pw/log.h"
+
+/* The command's options and, once started, what it runs. */
+struct agg_cmd {
+    pw_aggregator_opts_t opts;
+    const char *catalog_path;
+    pw_aggregator_t *obj;
+};
+
+PW_CLI_STORE_DAEMON(struct agg_cmd, "aggregator", true, pw_aggregator_new, pw_aggregator_run,
+                    pw_aggregator_destroy)
 
 static const char usage_text[] =
     "usage: planwatch aggregator --store DIR [options]\n"
@@ -68,36 +79,81 @@ static const char usage_text[] =
     "  -h, --help           this text\n";
 
 /* --check-config: everything the aggregator would open, without opening it. */
-static int check(const pw_aggregator_opts_t *opts, const char *catalog_path)
+static int check(void *p)
 {
+    const struct agg_cmd *o = p;
+    const pw_aggregator_opts_t *opts = &o->opts;
     bool ok = pw_config_check_dir("aggregator", "--store", opts->store_dir);
     for (size_t i = 0; i < opts->nbinds; i++)
         ok &= pw_config_check_endpoint("aggregator", "--bind", opts->binds[i]);
     ok &= pw_config_check_keys("aggregator", opts->keys_dir, "aggregator", "districts",
                                opts->binds, opts->nbinds, opts->insecure);
-    if (opts->notify)
-        ok &= pw_config_check_endpoint("aggregator", "--notify", opts->notify);
-    if (opts->metrics_path)
-        ok &= pw_config_check_file_dir("aggregator", "--metrics", opts->metrics_path);
+    ok &= pw_config_check_outputs("aggregator", opts->notify, opts->metrics_path);
     pw_catalog_t *cat = NULL;
-    ok &= pw_cli_store_catalog("aggregator", opts->store_dir, catalog_path, true, &cat) == 0;
-    if (!ok) {
-        pw_catalog_destroy(&cat);
-        return 1;
+    ok &= load(p, &cat) == 0;
+    if (ok) {
+        printf("store = %s\n", opts->store_dir);
+        for (size_t i = 0; i < opts->nbinds; i++)
+            printf("bind = %s\n", opts->binds[i]);
+        pw_config_print_plan(o->catalog_path, cat, opts->keys_dir, opts->insecure);
+        if (opts->notify)
+            printf("notify = %s\n", opts->notify);
+        if (opts->metrics_path)
+            printf("metrics = %s\n", opts->metrics_path);
+        printf("planwatch aggregator: configuration OK\n");
     }
-    printf("store = %s\n", opts->store_dir);
-    for (size_t i = 0; i < opts->nbinds; i++)
-        printf("bind = %s\n", opts->binds[i]);
-    printf("catalog = %s (\"%s\": %zu indicators, %zu districts)\n",
-           catalog_path ? catalog_path : "(the store's plan; the default for a new store)",
-           cat->name, cat->nindicators, cat->ndistricts);
-    printf("keys = %s\n", opts->keys_dir ? opts->keys_dir : opts->insecure ? "(insecure)" : "(none)");
-    if (opts->notify)
-        printf("notify = %s\n", opts->notify);
-    if (opts->metrics_path)
-        printf("metrics = %s\n", opts->metrics_path);
-    printf("planwatch aggregator: configuration OK\n");
     pw_catalog_destroy(&cat);
+    return ok ? 0 : 1;
+}
+
+/* --map-size, --map-max and --batch: a positive number. */
+static int take_number(pw_aggregator_opts_t *opts, int c, const char *arg)
+{
+    char *end;
+    unsigned long v = strtoul(arg, &end, 10);
+    if (*end || v == 0) {
+        fprintf(stderr, "planwatch aggregator: %s--%s wants a positive number, not '%s'\n",
+                pw_config_where(), c == 'm' ? "map-size" : c == 'X' ? "map-max" : "batch", arg);
+        return 2;
+    }
+    if (c == 'm')
+        opts->map_size = (size_t)v << 20;
+    else if (c == 'X')
+        opts->map_max = (size_t)v << 20;
+    else
+        opts->batch_max = v;
+    return 0;
+}
+
+static int take_option(void *p, int c, const char *arg)
+{
+    struct agg_cmd *o = p;
+    switch (c) {
+    case 'b':
+        if (o->opts.nbinds == PW_AGG_BINDS_MAX) {
+            fprintf(stderr, "planwatch aggregator: %sat most %d --bind\n", pw_config_where(),
+                    PW_AGG_BINDS_MAX);
+            return 2;
+        }
+        o->opts.binds[o->opts.nbinds++] = arg;
+        return 0;
+    case 'm':
+    case 'X':
+    case 'B':
+        return take_number(&o->opts, c, arg);
+    default:
+        return PW_CLI_USAGE;
+    }
+}
+
+static int finish(void *p, int nargs, char **args)
+{
+    struct agg_cmd *o = p;
+    (void)args;
+    if (!o->opts.store_dir || nargs != 0)
+        return PW_CLI_USAGE;
+    if (o->opts.nbinds == 0)
+        o->opts.binds[o->opts.nbinds++] = "tcp://127.0.0.1:5555";
     return 0;
 }
 
@@ -109,104 +165,22 @@ int pw_cmd_aggregator(int argc, char **argv)
         {"map-size", required_argument, 0, 'm'}, {"batch", required_argument, 0, 'B'},
         {"map-max", required_argument, 0, 'X'},   {"keys", required_argument, 0, 'k'},
         {"insecure", no_argument, 0, 'I'},
-        {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
-        {"metrics", required_argument, 0, 'M'}, {"check-config", no_argument, 0, 'K'},
+        {"log-level", required_argument, 0, PW_CLI_LOG_LEVEL},
+        {"help", no_argument, 0, PW_CLI_HELP},
+        {"metrics", required_argument, 0, 'M'},
+        {"check-config", no_argument, 0, PW_CLI_CHECK_CONFIG},
         {0, 0, 0, 0}};
-    int crc = pw_config_expand("aggregator", longopts, &argc, &argv);
-    if (crc != 0)
-        return crc;
-    pw_aggregator_opts_t opts = {0};
-    const char *catalog_path = NULL;
-    pw_log_level_t level = PW_LOG_INFO;
-    bool check_only = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            opts.store_dir = optarg;
-            break;
-        case 'b':
-            if (opts.nbinds == PW_AGG_BINDS_MAX) {
-                fprintf(stderr, "planwatch aggregator: %sat most %d --bind\n", pw_config_where(),
-                        PW_AGG_BINDS_MAX);
-                return 2;
-            }
-            opts.binds[opts.nbinds++] = optarg;
-            break;
-        case 'c':
-            catalog_path = optarg;
-            break;
-        case 'k':
-            opts.keys_dir = optarg;
-            break;
-        case 'I':
-            opts.insecure = true;
-            break;
-        case 'n':
-            opts.notify = optarg;
-            break;
-        case 'M':
-            opts.metrics_path = optarg;
-            break;
-        case 'K':
-            check_only = true;
-            break;
-        case 'm':
-        case 'X':
-        case 'B': {
-            char *end;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (*end || v == 0) {
-                fprintf(stderr, "planwatch aggregator: %s--%s wants a positive number, not '%s'\n",
-                        pw_config_where(), c == 'm' ? "map-size" : c == 'X' ? "map-max" : "batch",
-                        optarg);
-                return 2;
-            }
-            if (c == 'm')
-                opts.map_size = (size_t)v << 20;
-            else if (c == 'X')
-                opts.map_max = (size_t)v << 20;
-            else
-                opts.batch_max = v;
-            break;
-        }
-        case 'l':
-            if (pw_log_level_parse(optarg, &level) != 0) {
-                fprintf(stderr, "planwatch aggregator: %sunknown log level '%s'\n",
-                        pw_config_where(), optarg);
-                return 2;
-            }
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
-        }
-    }
-    if (!opts.store_dir || optind != argc) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    if (opts.nbinds == 0)
-        opts.binds[opts.nbinds++] = "tcp://127.0.0.1:5555";
-    if (check_only)
-        return check(&opts, catalog_path);
-    pw_log_init("aggregator", level);
-    pw_cli_signals();
-    pw_catalog_t *cat = NULL;
-    if (pw_cli_store_catalog("aggregator", opts.store_dir, catalog_path, true, &cat) != 0)
-        return 1;
-    opts.catalog = cat;
-    opts.reload = &pw_cli_reload;
-    pw_aggregator_t *agg = NULL;
-    int rc = pw_aggregator_new(&opts, &agg);
-    if (rc == 0)
-        rc = pw_aggregator_run(agg, &pw_cli_stop);
-    else
-        PW_ERROR("cannot start: %s", pw_strerror(rc));
-    pw_aggregator_destroy(&agg);
-    pw_catalog_destroy(&cat);
-    return rc == 0 ? 0 : 1;
+    static const pw_cli_field_t fields[] = {
+        {'s', offsetof(struct agg_cmd, opts.store_dir)},
+        {'c', offsetof(struct agg_cmd, catalog_path)},
+        {'k', offsetof(struct agg_cmd, opts.keys_dir)},
+        {'I', offsetof(struct agg_cmd, opts.insecure)},
+        {'n', offsetof(struct agg_cmd, opts.notify)},
+        {'M', offsetof(struct agg_cmd, opts.metrics_path)},
+        {0, 0}};
+    static const pw_cli_daemon_t daemon = {
+        {"aggregator", usage_text, longopts, take_option, finish, fields},
+        PW_LOG_INFO, check, load, start, run, stop};
+    struct agg_cmd o = {.opts = {.reload = &pw_cli_reload}};
+    return pw_cli_daemon_main(&daemon, argc, argv, &o);
 }

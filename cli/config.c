@@ -347,3 +347,27 @@ bool pw_config_check_keys(const char *cmd, const char *keys_dir, const char *nam
                 err[0] ? err : pw_strerror(rc));
     return rc == 0;
 }
+
+bool pw_config_check_outputs(const char *cmd, const char *notify, const char *metrics)
+{
+    bool ok = true;
+    if (notify)
+        ok &= pw_config_check_endpoint(cmd, "--notify", notify);
+    if (metrics)
+        ok &= pw_config_check_file_dir(cmd, "--metrics", metrics);
+    return ok;
+}
+
+const char *pw_config_keys_text(const char *keys_dir, bool insecure)
+{
+    return keys_dir ? keys_dir : insecure ? "(insecure)" : "(none)";
+}
+
+void pw_config_print_plan(const char *path, const pw_catalog_t *cat, const char *keys_dir,
+                          bool insecure)
+{
+    printf("catalog = %s (\"%s\": %zu indicators, %zu districts)\n",
+           path ? path : "(the store's plan; the default for a new store)", cat->name,
+           cat->nindicators, cat->ndistricts);
+    printf("keys = %s\n", pw_config_keys_text(keys_dir, insecure));
+}

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "pw/catalog.h"
+
 /*
  * Configuration files for the daemons. `--config FILE` reads FILE's lines,
  *     # a comment
@@ -51,6 +53,20 @@ bool pw_config_check_endpoint(const char *cmd, const char *what, const char *end
  */
 bool pw_config_check_keys(const char *cmd, const char *keys_dir, const char *name,
                           const char *ring, const char *const *endpoints, size_t n,
+                          bool insecure);
+
+/** The optional --notify endpoint and --metrics file (NULL: not given) of a store's daemon. */
+bool pw_config_check_outputs(const char *cmd, const char *notify, const char *metrics);
+
+/** What --check-config prints for --keys: the directory, "(insecure)" or "(none)". */
+const char *pw_config_keys_text(const char *keys_dir, bool insecure);
+
+/**
+ * --check-config's lines for a store's plan and the keys: "catalog = PATH
+ * (\"name\": N indicators, M districts)" (PATH NULL: the store's plan), then
+ * "keys = ...".
+ */
+void pw_config_print_plan(const char *path, const pw_catalog_t *cat, const char *keys_dir,
                           bool insecure);
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,11 +8,11 @@
 #include "cli.h"
 #include "collector.h"
 #include "config.h"
+#include "daemon.h"
 #include "pw/auth.h"
 #include "pw/error.h"
 #include "pw/log.h"
 #include "pw/util.h"
-
 
 static const char usage_text[] =
     "usage: planwatch collector --district ID --data FILE [options]\n"
@@ -71,25 +71,29 @@ static const char usage_text[] =
     "                       print them, and exit: 0 when all is well, 1 otherwise\n"
     "  -h, --help           this text\n";
 
-struct reject_ctx {
-    const char *file;
+/* The command's options. */
+struct coll_cmd {
+    pw_collector_opts_t opts;
+    const char *catalog_path;
+    bool quiet;
+    char spool[4096];
 };
 
 static void on_reject(void *ctx, const pw_msg_t *m, int line, int reason, const char *text,
                       bool before)
 {
-    const struct reject_ctx *rc = ctx;
+    const struct coll_cmd *o = ctx;
     char ptext[PW_PERIOD_STRMAX];
     pw_period_format(m->period, ptext);
     if (before)
         fprintf(stderr,
                 "planwatch collector: %s:%d: %s %s = %g was rejected by the aggregator: %s (%s); "
                 "fix the line (not sent again while it holds this value)\n",
-                rc->file, line, m->element, ptext, m->value, pw_err_name(reason), text);
+                o->opts.data, line, m->element, ptext, m->value, pw_err_name(reason), text);
     else
         fprintf(stderr,
                 "planwatch collector: %s:%d: %s %s = %g rejected by the aggregator: %s (%s)\n",
-                rc->file, line, m->element, ptext, m->value, pw_err_name(reason), text);
+                o->opts.data, line, m->element, ptext, m->value, pw_err_name(reason), text);
 }
 
 /*
@@ -109,10 +113,19 @@ static void default_spool(const char *district, char *buf, size_t len)
         snprintf(buf, len, "%s/.local/state/planwatch/spool-%s", home ? home : "/tmp", district);
 }
 
+/* --catalog, when given: the file is checked against it. */
+static int load(void *p, pw_catalog_t **out)
+{
+    const struct coll_cmd *o = p;
+    return o->catalog_path ? pw_cli_load_catalog(o->catalog_path, out) : 0;
+}
+
 /* --check-config: the data file must parse (against the catalog when given),
  * the keys load, the spool's place be writable, the endpoint well formed. */
-static int check(const pw_collector_opts_t *opts, const char *catalog_path)
+static int check(void *p)
 {
+    const struct coll_cmd *o = p;
+    const pw_collector_opts_t *opts = &o->opts;
     bool ok = pw_config_check_endpoint("collector", "--connect", opts->connect) &&
               pw_config_check_dir("collector", "--spool", opts->spool_dir);
     if (ok && opts->keys_dir) {
@@ -133,7 +146,7 @@ static int check(const pw_collector_opts_t *opts, const char *catalog_path)
                                   opts->insecure);
     }
     pw_catalog_t *cat = NULL;
-    if (catalog_path && pw_cli_load_catalog(catalog_path, &cat) != 0)
+    if (load(p, &cat) != 0)
         ok = false;
     size_t n = 0;
     if (ok) {
@@ -152,9 +165,113 @@ static int check(const pw_collector_opts_t *opts, const char *catalog_path)
         printf("district = %s\ndata = %s (%zu observations)\nconnect = %s\nspool = %s\n"
                "keys = %s\nplanwatch collector: configuration OK\n",
                opts->district, opts->data, n, opts->connect, opts->spool_dir,
-               opts->keys_dir ? opts->keys_dir : opts->insecure ? "(insecure)" : "(none)");
+               pw_config_keys_text(opts->keys_dir, opts->insecure));
     pw_catalog_destroy(&cat);
     return ok ? 0 : 1;
+}
+
+/* --window, --timeout and --spool-max: a positive number up to a million. */
+static int take_number(pw_collector_opts_t *opts, int c, const char *arg)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (*end || v <= 0 || v > 1000000) {
+        fprintf(stderr, "planwatch collector: %s--%s wants a positive number\n",
+                pw_config_where(), c == 'w' ? "window" : c == 't' ? "timeout" : "spool-max");
+        return 2;
+    }
+    if (c == 'w')
+        opts->window = (size_t)v;
+    else if (c == 't')
+        opts->timeout_ms = (int)v * 1000;
+    else
+        opts->spool_max = (size_t)v << 20;
+    return 0;
+}
+
+static int take_period(pw_collector_opts_t *opts, const char *arg)
+{
+    if (opts->nperiods == PW_COLLECTOR_PERIODS_MAX ||
+        pw_period_parse(arg, strlen(arg), &opts->periods[opts->nperiods]) != 0) {
+        fprintf(stderr, "planwatch collector: %sbad --period '%s' (2016, 2018H1, "
+                        "2018Q3, 2018-07)\n", pw_config_where(), arg);
+        return 2;
+    }
+    opts->nperiods++;
+    return 0;
+}
+
+static int take_option(void *p, int c, const char *arg)
+{
+    struct coll_cmd *o = p;
+    switch (c) {
+    case 'p':
+        return take_period(&o->opts, arg);
+    case 'w':
+    case 't':
+    case 'M':
+        return take_number(&o->opts, c, arg);
+    default:
+        return PW_CLI_USAGE;
+    }
+}
+
+static int finish(void *p, int nargs, char **args)
+{
+    struct coll_cmd *o = p;
+    (void)args;
+    if (!o->opts.district || !o->opts.data || nargs != 0)
+        return PW_CLI_USAGE;
+    if (!o->opts.spool_dir) {
+        default_spool(o->opts.district, o->spool, sizeof(o->spool));
+        o->opts.spool_dir = o->spool;
+    }
+    return 0;
+}
+
+static int start(void *p, const pw_catalog_t *cat)
+{
+    struct coll_cmd *o = p;
+    o->opts.catalog = cat;
+    return 0;
+}
+
+/* What a run that did not finish left: said on stderr. */
+static void say_failure(const struct coll_cmd *o, int rc, const pw_collector_result_t *res)
+{
+    const pw_collector_opts_t *opts = &o->opts;
+    if (rc == PW_ETIMEOUT)
+        fprintf(stderr,
+                "planwatch collector: %s: no answer from the aggregator at %s%s%s: %llu updates "
+                "kept in the spool %s, sent on the next run\n",
+                opts->district, opts->connect, res->handshake[0] ? ": " : "", res->handshake,
+                (unsigned long long)res->pending, opts->spool_dir);
+    else if (rc == PW_ESTOREFULL)
+        fprintf(stderr,
+                "planwatch collector: %s: the aggregator's store or our spool is full: %llu "
+                "updates kept in the spool %s, sent on the next run\n",
+                opts->district, (unsigned long long)res->pending, opts->spool_dir);
+    else if (rc == PW_EDATA)
+        ; /* the parser's message is out already */
+    else if (rc != 0)
+        fprintf(stderr, "planwatch collector: %s: %s\n", opts->district, pw_strerror(rc));
+}
+
+static int run(void *p, volatile sig_atomic_t *stop_p)
+{
+    const struct coll_cmd *o = p;
+    pw_collector_result_t res;
+    int rc = pw_collector_run(&o->opts, on_reject, p, &res, stop_p);
+    say_failure(o, rc, &res);
+    if (rc == 0 && !o->quiet && res.still_rejected)
+        printf("%s: %zu updates sent, %zu stored, %zu rejected, %zu rejected before and "
+               "unchanged%s\n",
+               o->opts.district, res.answered, res.stored, res.rejected, res.still_rejected,
+               *stop_p ? " (stopped)" : "");
+    else if (rc == 0 && !o->quiet)
+        printf("%s: %zu updates sent, %zu stored, %zu rejected%s\n", o->opts.district,
+               res.answered, res.stored, res.rejected, *stop_p ? " (stopped)" : "");
+    return rc == 0 && res.rejected == 0 && res.still_rejected == 0 ? 0 : 1;
 }
 
 int pw_cmd_collector(int argc, char **argv)
@@ -165,138 +282,27 @@ int pw_cmd_collector(int argc, char **argv)
         {"catalog", required_argument, 0, 'C'},   {"window", required_argument, 0, 'w'},
         {"timeout", required_argument, 0, 't'},   {"quiet", no_argument, 0, 'q'},
         {"spool", required_argument, 0, 's'},     {"follow", no_argument, 0, 'F'},
-        {"spool-max", required_argument, 0, 'M'}, {"log-level", required_argument, 0, 'l'},
+        {"spool-max", required_argument, 0, 'M'},
+        {"log-level", required_argument, 0, PW_CLI_LOG_LEVEL},
         {"keys", required_argument, 0, 'k'},      {"insecure", no_argument, 0, 'I'},
-        {"help", no_argument, 0, 'h'},            {"check-config", no_argument, 0, 'K'},
+        {"help", no_argument, 0, PW_CLI_HELP},
+        {"check-config", no_argument, 0, PW_CLI_CHECK_CONFIG},
         {"resend", no_argument, 0, 'R'},          {0, 0, 0, 0}};
-    int crc = pw_config_expand("collector", longopts, &argc, &argv);
-    if (crc != 0)
-        return crc;
-    pw_collector_opts_t opts = {.connect = "tcp://127.0.0.1:5555"};
-    const char *catalog_path = NULL;
-    char spool[4096];
-    bool quiet = false, check_only = false;
-    pw_log_level_t level = PW_LOG_WARN;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            opts.district = optarg;
-            break;
-        case 'f':
-            opts.data = optarg;
-            break;
-        case 'c':
-            opts.connect = optarg;
-            break;
-        case 's':
-            opts.spool_dir = optarg;
-            break;
-        case 'F':
-            opts.follow = true;
-            break;
-        case 'R':
-            opts.resend = true;
-            break;
-        case 'k':
-            opts.keys_dir = optarg;
-            break;
-        case 'K':
-            check_only = true;
-            break;
-        case 'I':
-            opts.insecure = true;
-            break;
-        case 'p':
-            if (opts.nperiods == PW_COLLECTOR_PERIODS_MAX ||
-                pw_period_parse(optarg, strlen(optarg), &opts.periods[opts.nperiods]) != 0) {
-                fprintf(stderr, "planwatch collector: %sbad --period '%s' (2016, 2018H1, "
-                                "2018Q3, 2018-07)\n", pw_config_where(), optarg);
-                return 2;
-            }
-            opts.nperiods++;
-            break;
-        case 'C':
-            catalog_path = optarg;
-            break;
-        case 'w':
-        case 't':
-        case 'M': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v <= 0 || v > 1000000) {
-                fprintf(stderr, "planwatch collector: %s--%s wants a positive number\n",
-                        pw_config_where(), c == 'w' ? "window" : c == 't' ? "timeout" : "spool-max");
-                return 2;
-            }
-            if (c == 'w')
-                opts.window = (size_t)v;
-            else if (c == 't')
-                opts.timeout_ms = (int)v * 1000;
-            else
-                opts.spool_max = (size_t)v << 20;
-            break;
-        }
-        case 'q':
-            quiet = true;
-            break;
-        case 'l':
-            if (pw_log_level_parse(optarg, &level) != 0) {
-                fprintf(stderr, "planwatch collector: %sunknown log level '%s'\n",
-                        pw_config_where(), optarg);
-                return 2;
-            }
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
-        }
-    }
-    if (!opts.district || !opts.data || optind != argc) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    if (!opts.spool_dir) {
-        default_spool(opts.district, spool, sizeof(spool));
-        opts.spool_dir = spool;
-    }
-    if (check_only)
-        return check(&opts, catalog_path);
-    pw_log_init("collector", level);
-    pw_cli_signals();
-    pw_catalog_t *cat = NULL;
-    if (catalog_path && pw_cli_load_catalog(catalog_path, &cat) != 0)
-        return 1;
-    opts.catalog = cat;
-    pw_collector_result_t res;
-    struct reject_ctx rctx = {opts.data};
-    int rc = pw_collector_run(&opts, on_reject, &rctx, &res, &pw_cli_stop);
-    if (rc == PW_ETIMEOUT)
-        fprintf(stderr,
-                "planwatch collector: %s: no answer from the aggregator at %s%s%s: %llu updates "
-                "kept in the spool %s, sent on the next run\n",
-                opts.district, opts.connect, res.handshake[0] ? ": " : "", res.handshake,
-                (unsigned long long)res.pending, opts.spool_dir);
-    else if (rc == PW_ESTOREFULL)
-        fprintf(stderr,
-                "planwatch collector: %s: the aggregator's store or our spool is full: %llu "
-                "updates kept in the spool %s, sent on the next run\n",
-                opts.district, (unsigned long long)res.pending, opts.spool_dir);
-    else if (rc == PW_EDATA)
-        ; /* the parser's message is out already */
-    else if (rc != 0)
-        fprintf(stderr, "planwatch collector: %s: %s\n", opts.district, pw_strerror(rc));
-    if (rc == 0 && !quiet && res.still_rejected)
-        printf("%s: %zu updates sent, %zu stored, %zu rejected, %zu rejected before and "
-               "unchanged%s\n",
-               opts.district, res.answered, res.stored, res.rejected, res.still_rejected,
-               pw_cli_stop ? " (stopped)" : "");
-    else if (rc == 0 && !quiet)
-        printf("%s: %zu updates sent, %zu stored, %zu rejected%s\n", opts.district, res.answered,
-               res.stored, res.rejected, pw_cli_stop ? " (stopped)" : "");
-    pw_catalog_destroy(&cat);
-    return rc == 0 && res.rejected == 0 && res.still_rejected == 0 ? 0 : 1;
+    static const pw_cli_field_t fields[] = {
+        {'d', offsetof(struct coll_cmd, opts.district)},
+        {'f', offsetof(struct coll_cmd, opts.data)},
+        {'c', offsetof(struct coll_cmd, opts.connect)},
+        {'s', offsetof(struct coll_cmd, opts.spool_dir)},
+        {'F', offsetof(struct coll_cmd, opts.follow)},
+        {'R', offsetof(struct coll_cmd, opts.resend)},
+        {'k', offsetof(struct coll_cmd, opts.keys_dir)},
+        {'I', offsetof(struct coll_cmd, opts.insecure)},
+        {'C', offsetof(struct coll_cmd, catalog_path)},
+        {'q', offsetof(struct coll_cmd, quiet)},
+        {0, 0}};
+    static const pw_cli_daemon_t daemon = {
+        {"collector", usage_text, longopts, take_option, finish, fields},
+        PW_LOG_WARN, check, load, start, run, NULL};
+    struct coll_cmd o = {.opts = {.connect = "tcp://127.0.0.1:5555"}};
+    return pw_cli_daemon_main(&daemon, argc, argv, &o);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
-#include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "command.h"
 #include "monitor.h"
 #include "client.h"
 #include "hook.h"
@@ -286,6 +287,182 @@ static void print_table(struct mon *m)
     fflush(stdout);
 }
 
+/* The command's options. */
+struct mon_cmd {
+    const char *connect, *snap, *catalog_path, *district, *exec_cmd, *since_text;
+    char why[192];
+    pw_client_auth_t auth;
+    bool once, status, json, have_period;
+    pw_period_t period;
+    pw_view_filter_t filter;
+    int64_t since;
+    int timeout_ms;
+};
+
+static int take_option(void *p, int c, const char *arg)
+{
+    struct mon_cmd *o = p;
+    switch (c) {
+    case 'p':
+        if (pw_period_parse(arg, strlen(arg), &o->period) != 0) {
+            fprintf(stderr, "planwatch monitor: bad --period '%s'\n", arg);
+            return 2;
+        }
+        o->have_period = true;
+        return 0;
+    case 't':
+        o->timeout_ms = atoi(arg) * 1000;
+        if (o->timeout_ms <= 0) {
+            fprintf(stderr, "planwatch monitor: --timeout wants a positive number\n");
+            return 2;
+        }
+        return 0;
+    case 'b':
+        if ((o->filter.band = pw_band_parse(arg)) == PW_BAND_NONE) {
+            fprintf(stderr, "planwatch monitor: --band is severe, lagging or on_track\n");
+            return 2;
+        }
+        return 0;
+    default:
+        return PW_CLI_USAGE;
+    }
+}
+
+static int finish(void *p, int nargs, char **args)
+{
+    struct mon_cmd *o = p;
+    (void)args;
+    if (o->since_text && parse_since(o->since_text, &o->since) != 0) {
+        fprintf(stderr, "planwatch monitor: bad --since '%s' (2018-07-01, "
+                        "2018-07-01T08:00:00Z, 90m, 12h, 7d)\n",
+                o->since_text);
+        return 2;
+    }
+    return nargs != 0 ? PW_CLI_USAGE : 0;
+}
+
+/* --district and --indicator must be the plan's: 0, or 2 when one is not. */
+static int check_names(const struct mon_cmd *o, const pw_catalog_t *cat)
+{
+    if (o->district && pw_catalog_district(cat, o->district, strlen(o->district)) < 0) {
+        fprintf(stderr, "planwatch monitor: unknown district '%s'\n", o->district);
+        return 2;
+    }
+    if (o->filter.indicator &&
+        pw_catalog_indicator(cat, o->filter.indicator, strlen(o->filter.indicator)) < 0) {
+        fprintf(stderr, "planwatch monitor: unknown indicator '%s'\n", o->filter.indicator);
+        return 2;
+    }
+    return 0;
+}
+
+/* The view, the hook and the client, from a first snapshot; then the first screen. */
+static int open_view(struct mon *m, const struct mon_cmd *o)
+{
+    pw_reply_t snapshot = {0};
+    int rc = pw_view_new(m->cat, &m->view);
+    if (rc == 0) {
+        m->filter = o->filter;
+        pw_view_set_filter(m->view, &o->filter);
+        if (o->exec_cmd)
+            rc = pw_hook_new(o->exec_cmd, 8, &m->hook);
+    }
+    if (rc == 0 && (rc = pw_client_new(o->connect, o->snap, &o->auth, &m->client)) != 0)
+        fprintf(stderr, "planwatch monitor: cannot connect to %s: %s\n", o->connect,
+                pw_strerror(rc));
+    if (rc == 0 && (rc = pw_client_snapshot(m->client, o->timeout_ms, &snapshot)) != 0)
+        fprintf(stderr, "planwatch monitor: no snapshot from the publisher at %s: %s%s%s\n",
+                o->connect, pw_strerror(rc), o->why[0] ? ": " : "", o->why);
+    if (rc == 0)
+        rc = pw_view_load(m->view, &snapshot);
+    pw_reply_clear(&snapshot);
+    if (rc == 0 && o->since_text)
+        rc = print_since(m, o->since, o->timeout_ms);
+    if (rc == 0 && o->status)
+        rc = show_status(m, o->timeout_ms);
+    else if (rc == 0 && o->district)
+        rc = show_district(m, o->district, o->timeout_ms);
+    else if (rc == 0 && m->live_table)
+        redraw(m);
+    else if (rc == 0 && !o->since_text)
+        print_table(m);
+    return rc;
+}
+
+/* Follows the stream until stopped (or at once with --once). */
+static int follow(struct mon *m, const struct mon_cmd *o)
+{
+    int rc = 0;
+    int64_t next_refresh = pw_mono_ms() + 2000, next_plan = pw_mono_ms() + PLAN_CHECK_MS;
+    while (rc == 0 && !o->once && !pw_cli_stop) {
+        rc = pw_client_poll(m->client, 200, on_event, m);
+        if (rc == 0 && pw_mono_ms() >= next_plan) {
+            rc = follow_plan(m, o->timeout_ms);
+            next_plan = pw_mono_ms() + PLAN_CHECK_MS;
+        }
+        if (m->hook)
+            pw_hook_poll(m->hook);
+        /* Status and a district's figures are answers, not a stream: ask again. */
+        if (rc == 0 && (o->status || o->district) && pw_mono_ms() >= next_refresh) {
+            if (m->color)
+                fputs("\033[H\033[2J", stdout);
+            rc = o->status ? show_status(m, o->timeout_ms)
+                           : show_district(m, o->district, o->timeout_ms);
+            next_refresh = pw_mono_ms() + 2000;
+        }
+        if (rc == 0 && m->live_table && m->dirty)
+            redraw(m);
+    }
+    return rc;
+}
+
+/* Says what --exec's commands did, when some failed or were dropped. */
+static void hook_summary(struct mon *m)
+{
+    size_t started, failed, dropped;
+    pw_hook_poll(m->hook);
+    pw_hook_counts(m->hook, &started, &failed, &dropped);
+    if (failed || dropped)
+        fprintf(stderr, "planwatch monitor: --exec ran %zu times, %zu failed, %zu dropped\n",
+                started, failed, dropped);
+}
+
+/* The monitor once its options are read: the exit status. */
+static int monitor(const struct mon_cmd *o)
+{
+    pw_log_init("monitor", PW_LOG_WARN);
+    pw_cli_signals();
+    pw_catalog_t *cat = NULL;
+    if (pw_client_catalog("monitor", o->connect, o->snap, &o->auth, o->catalog_path,
+                          o->timeout_ms, &cat) != 0)
+        return 1;
+    int status = check_names(o, cat);
+    if (status != 0) {
+        pw_catalog_destroy(&cat);
+        return status;
+    }
+    struct mon m;
+    memset(&m, 0, sizeof(m));
+    m.cat = cat;
+    m.json = o->json;
+    m.have_period = o->have_period;
+    m.period = o->period;
+    m.color = !m.json && isatty(STDOUT_FILENO);
+    /* A terminal gets a table that redraws itself; a pipe gets lines. */
+    m.live_table = m.color && !o->once && !o->status && !o->district && !o->since_text;
+    int rc = open_view(&m, o);
+    if (rc == 0)
+        rc = follow(&m, o);
+    if (m.hook)
+        hook_summary(&m);
+    pw_hook_destroy(&m.hook);
+    pw_client_destroy(&m.client);
+    pw_view_destroy(&m.view);
+    pw_catalog_destroy(&m.revised);
+    pw_catalog_destroy(&cat);
+    return rc == 0 ? 0 : 1;
+}
+
 int pw_cmd_monitor(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -297,179 +474,32 @@ int pw_cmd_monitor(int argc, char **argv)
         {"district", required_argument, 0, 'd'}, {"status", no_argument, 0, 'S'},
         {"since", required_argument, 0, 'w'},    {"exec", required_argument, 0, 'x'},
         {"keys", required_argument, 0, 'k'},     {"desk", required_argument, 0, 'D'},
-        {"insecure", no_argument, 0, 'I'},       {"help", no_argument, 0, 'h'},
+        {"insecure", no_argument, 0, 'I'},       {"help", no_argument, 0, PW_CLI_HELP},
         {0, 0, 0, 0}};
-    const char *connect = "tcp://127.0.0.1:5560", *snap = NULL, *catalog_path = NULL;
-    char why[192] = "";
-    pw_client_auth_t auth = {.why = why, .why_len = sizeof(why)};
-    const char *district = NULL, *exec_cmd = NULL, *since_text = NULL;
-    bool once = false, status = false;
-    pw_view_filter_t filter = {NULL, NULL, PW_BAND_NONE};
-    struct mon m;
-    memset(&m, 0, sizeof(m));
-    int timeout_ms = 10000, c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            connect = optarg;
-            break;
-        case 's':
-            snap = optarg;
-            break;
-        case 'k':
-            auth.keys_dir = optarg;
-            break;
-        case 'D':
-            auth.desk = optarg;
-            break;
-        case 'I':
-            auth.insecure = true;
-            break;
-        case 'C':
-            catalog_path = optarg;
-            break;
-        case 'p':
-            if (pw_period_parse(optarg, strlen(optarg), &m.period) != 0) {
-                fprintf(stderr, "planwatch monitor: bad --period '%s'\n", optarg);
-                return 2;
-            }
-            m.have_period = true;
-            break;
-        case 'o':
-            once = true;
-            break;
-        case 'j':
-            m.json = true;
-            break;
-        case 't':
-            timeout_ms = atoi(optarg) * 1000;
-            if (timeout_ms <= 0) {
-                fprintf(stderr, "planwatch monitor: --timeout wants a positive number\n");
-                return 2;
-            }
-            break;
-        case 'g':
-            filter.category = optarg;
-            break;
-        case 'i':
-            filter.indicator = optarg;
-            break;
-        case 'b':
-            if ((filter.band = pw_band_parse(optarg)) == PW_BAND_NONE) {
-                fprintf(stderr, "planwatch monitor: --band is severe, lagging or on_track\n");
-                return 2;
-            }
-            break;
-        case 'd':
-            district = optarg;
-            break;
-        case 'S':
-            status = true;
-            break;
-        case 'w':
-            since_text = optarg;
-            break;
-        case 'x':
-            exec_cmd = optarg;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
-        }
-    }
-    int64_t since = 0;
-    if (since_text && parse_since(since_text, &since) != 0) {
-        fprintf(stderr, "planwatch monitor: bad --since '%s' (2018-07-01, "
-                        "2018-07-01T08:00:00Z, 90m, 12h, 7d)\n",
-                since_text);
-        return 2;
-    }
-    if (optind != argc) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    pw_log_init("monitor", PW_LOG_WARN);
-    pw_cli_signals();
-    pw_catalog_t *cat = NULL;
-    if (pw_client_catalog("monitor", connect, snap, &auth, catalog_path, timeout_ms,
-                                 &cat) != 0)
-        return 1;
-    m.cat = cat;
-    if (district && pw_catalog_district(cat, district, strlen(district)) < 0) {
-        fprintf(stderr, "planwatch monitor: unknown district '%s'\n", district);
-        pw_catalog_destroy(&cat);
-        return 2;
-    }
-    if (filter.indicator && pw_catalog_indicator(cat, filter.indicator,
-                                                 strlen(filter.indicator)) < 0) {
-        fprintf(stderr, "planwatch monitor: unknown indicator '%s'\n", filter.indicator);
-        pw_catalog_destroy(&cat);
-        return 2;
-    }
-    m.color = !m.json && isatty(STDOUT_FILENO);
-    /* A terminal gets a table that redraws itself; a pipe gets lines. */
-    m.live_table = m.color && !once && !status && !district && !since_text;
-    pw_reply_t snapshot = {0};
-    int rc = pw_view_new(cat, &m.view);
-    if (rc == 0) {
-        m.filter = filter;
-        pw_view_set_filter(m.view, &filter);
-        if (exec_cmd)
-            rc = pw_hook_new(exec_cmd, 8, &m.hook);
-    }
-    if (rc == 0 && (rc = pw_client_new(connect, snap, &auth, &m.client)) != 0)
-        fprintf(stderr, "planwatch monitor: cannot connect to %s: %s\n", connect,
-                pw_strerror(rc));
-    if (rc == 0 && (rc = pw_client_snapshot(m.client, timeout_ms, &snapshot)) != 0)
-        fprintf(stderr, "planwatch monitor: no snapshot from the publisher at %s: %s%s%s\n",
-                connect, pw_strerror(rc), why[0] ? ": " : "", why);
-    if (rc == 0)
-        rc = pw_view_load(m.view, &snapshot);
-    if (rc == 0 && since_text)
-        rc = print_since(&m, since, timeout_ms);
-    if (rc == 0 && status)
-        rc = show_status(&m, timeout_ms);
-    else if (rc == 0 && district)
-        rc = show_district(&m, district, timeout_ms);
-    else if (rc == 0 && m.live_table)
-        redraw(&m);
-    else if (rc == 0 && !since_text)
-        print_table(&m);
-    int64_t next_refresh = pw_mono_ms() + 2000, next_plan = pw_mono_ms() + PLAN_CHECK_MS;
-    while (rc == 0 && !once && !pw_cli_stop) {
-        rc = pw_client_poll(m.client, 200, on_event, &m);
-        if (rc == 0 && pw_mono_ms() >= next_plan) {
-            rc = follow_plan(&m, timeout_ms);
-            next_plan = pw_mono_ms() + PLAN_CHECK_MS;
-        }
-        if (m.hook)
-            pw_hook_poll(m.hook);
-        /* Status and a district's figures are answers, not a stream: ask again. */
-        if (rc == 0 && (status || district) && pw_mono_ms() >= next_refresh) {
-            if (m.color)
-                fputs("\033[H\033[2J", stdout);
-            rc = status ? show_status(&m, timeout_ms) : show_district(&m, district, timeout_ms);
-            next_refresh = pw_mono_ms() + 2000;
-        }
-        if (rc == 0 && m.live_table && m.dirty)
-            redraw(&m);
-    }
-    if (m.hook) {
-        size_t started, failed, dropped;
-        pw_hook_poll(m.hook);
-        pw_hook_counts(m.hook, &started, &failed, &dropped);
-        if (failed || dropped)
-            fprintf(stderr, "planwatch monitor: --exec ran %zu times, %zu failed, %zu dropped\n",
-                    started, failed, dropped);
-    }
-    pw_reply_clear(&snapshot);
-    pw_hook_destroy(&m.hook);
-    pw_client_destroy(&m.client);
-    pw_view_destroy(&m.view);
-    pw_catalog_destroy(&m.revised);
-    pw_catalog_destroy(&cat);
-    return rc == 0 ? 0 : 1;
+    static const pw_cli_field_t fields[] = {
+        {'c', offsetof(struct mon_cmd, connect)},
+        {'s', offsetof(struct mon_cmd, snap)},
+        {'k', offsetof(struct mon_cmd, auth.keys_dir)},
+        {'D', offsetof(struct mon_cmd, auth.desk)},
+        {'I', offsetof(struct mon_cmd, auth.insecure)},
+        {'C', offsetof(struct mon_cmd, catalog_path)},
+        {'o', offsetof(struct mon_cmd, once)},
+        {'j', offsetof(struct mon_cmd, json)},
+        {'g', offsetof(struct mon_cmd, filter.category)},
+        {'i', offsetof(struct mon_cmd, filter.indicator)},
+        {'d', offsetof(struct mon_cmd, district)},
+        {'S', offsetof(struct mon_cmd, status)},
+        {'w', offsetof(struct mon_cmd, since_text)},
+        {'x', offsetof(struct mon_cmd, exec_cmd)},
+        {0, 0}};
+    static const pw_cli_command_t command = {"monitor", usage_text, longopts, take_option,
+                                             finish, fields};
+    struct mon_cmd o = {.connect = "tcp://127.0.0.1:5560",
+                        .filter = {NULL, NULL, PW_BAND_NONE},
+                        .timeout_ms = 10000};
+    o.auth = (pw_client_auth_t){.why = o.why, .why_len = sizeof(o.why)};
+    int status;
+    if (!pw_cli_parse(&command, argc, argv, &o, &status))
+        return status;
+    return monitor(&o);
 }

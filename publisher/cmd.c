@@ -1,15 +1,26 @@
 /* SPDX-License-Identifier: MIT */
-#include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli.h"
 #include "config.h"
+#include "daemon.h"
 #include "publisher.h"
 #include "pw/endpoint.h"
 #include "pw/error.h"
 #include "pw/log.h"
+
+/* The command's options and, once started, what it runs. */
+struct pub_cmd {
+    pw_publisher_opts_t opts;
+    const char *catalog_path;
+    pw_publisher_t *obj;
+};
+
+PW_CLI_STORE_DAEMON(struct pub_cmd, "publisher", false, pw_publisher_new, pw_publisher_run,
+                    pw_publisher_destroy)
 
 static const char usage_text[] =
     "usage: planwatch publisher --store DIR [options]\n"
@@ -48,8 +59,10 @@ static const char usage_text[] =
     "  -h, --help               this text\n";
 
 /* --check-config: everything the publisher would open, without opening it. */
-static int check(const pw_publisher_opts_t *opts, const char *catalog_path)
+static int check(void *p)
 {
+    const struct pub_cmd *o = p;
+    const pw_publisher_opts_t *opts = &o->opts;
     char snap[512];
     bool ok = pw_config_check_endpoint("publisher", "--bind", opts->bind);
     if (opts->snapshot_bind) {
@@ -64,26 +77,25 @@ static int check(const pw_publisher_opts_t *opts, const char *catalog_path)
     if (ok)
         ok &= pw_config_check_keys("publisher", opts->keys_dir, "publisher", "desks", eps, 2,
                                    opts->insecure);
-    if (opts->notify)
-        ok &= pw_config_check_endpoint("publisher", "--notify", opts->notify);
-    if (opts->metrics_path)
-        ok &= pw_config_check_file_dir("publisher", "--metrics", opts->metrics_path);
+    ok &= pw_config_check_outputs("publisher", opts->notify, opts->metrics_path);
     pw_catalog_t *cat = NULL;
-    ok &= pw_cli_store_catalog("publisher", opts->store_dir, catalog_path, false, &cat) == 0;
-    if (!ok) {
-        pw_catalog_destroy(&cat);
-        return 1;
+    ok &= load(p, &cat) == 0;
+    if (ok) {
+        printf("store = %s\nbind = %s\nsnapshot-bind = %s\n", opts->store_dir, opts->bind, snap);
+        pw_config_print_plan(o->catalog_path, cat, opts->keys_dir, opts->insecure);
+        if (opts->metrics_path)
+            printf("metrics = %s\n", opts->metrics_path);
+        printf("planwatch publisher: configuration OK\n");
     }
-    printf("store = %s\nbind = %s\nsnapshot-bind = %s\n", opts->store_dir, opts->bind, snap);
-    printf("catalog = %s (\"%s\": %zu indicators, %zu districts)\n",
-           catalog_path ? catalog_path : "(the store's plan; the default for a new store)",
-           cat->name, cat->nindicators, cat->ndistricts);
-    printf("keys = %s\n", opts->keys_dir ? opts->keys_dir : opts->insecure ? "(insecure)" : "(none)");
-    if (opts->metrics_path)
-        printf("metrics = %s\n", opts->metrics_path);
-    printf("planwatch publisher: configuration OK\n");
     pw_catalog_destroy(&cat);
-    return 0;
+    return ok ? 0 : 1;
+}
+
+static int finish(void *p, int nargs, char **args)
+{
+    const struct pub_cmd *o = p;
+    (void)args;
+    return !o->opts.store_dir || nargs != 0 ? PW_CLI_USAGE : 0;
 }
 
 int pw_cmd_publisher(int argc, char **argv)
@@ -91,82 +103,24 @@ int pw_cmd_publisher(int argc, char **argv)
     static const struct option longopts[] = {
         {"store", required_argument, 0, 's'},         {"bind", required_argument, 0, 'b'},
         {"snapshot-bind", required_argument, 0, 'S'}, {"notify", required_argument, 0, 'n'},
-        {"log-level", required_argument, 0, 'l'},     {"help", no_argument, 0, 'h'},
+        {"log-level", required_argument, 0, PW_CLI_LOG_LEVEL},
+        {"help", no_argument, 0, PW_CLI_HELP},
         {"catalog", required_argument, 0, 'c'},       {"keys", required_argument, 0, 'k'},
         {"insecure", no_argument, 0, 'I'},            {"metrics", required_argument, 0, 'M'},
-        {"check-config", no_argument, 0, 'K'},        {0, 0, 0, 0}};
-    int crc = pw_config_expand("publisher", longopts, &argc, &argv);
-    if (crc != 0)
-        return crc;
-    pw_publisher_opts_t opts = {.bind = "tcp://127.0.0.1:5560"};
-    const char *catalog_path = NULL;
-    pw_log_level_t level = PW_LOG_INFO;
-    bool check_only = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            opts.store_dir = optarg;
-            break;
-        case 'b':
-            opts.bind = optarg;
-            break;
-        case 'S':
-            opts.snapshot_bind = optarg;
-            break;
-        case 'n':
-            opts.notify = optarg;
-            break;
-        case 'c':
-            catalog_path = optarg;
-            break;
-        case 'k':
-            opts.keys_dir = optarg;
-            break;
-        case 'I':
-            opts.insecure = true;
-            break;
-        case 'M':
-            opts.metrics_path = optarg;
-            break;
-        case 'K':
-            check_only = true;
-            break;
-        case 'l':
-            if (pw_log_level_parse(optarg, &level) != 0) {
-                fprintf(stderr, "planwatch publisher: %sunknown log level '%s'\n",
-                        pw_config_where(), optarg);
-                return 2;
-            }
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
-        }
-    }
-    if (!opts.store_dir || optind != argc) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    if (check_only)
-        return check(&opts, catalog_path);
-    pw_log_init("publisher", level);
-    pw_cli_signals();
-    pw_catalog_t *cat = NULL;
-    if (pw_cli_store_catalog("publisher", opts.store_dir, catalog_path, false, &cat) != 0)
-        return 1;
-    opts.catalog = cat;
-    opts.reload = &pw_cli_reload;
-    pw_publisher_t *pub = NULL;
-    int rc = pw_publisher_new(&opts, &pub);
-    if (rc == 0)
-        rc = pw_publisher_run(pub, &pw_cli_stop);
-    else
-        PW_ERROR("cannot start: %s", pw_strerror(rc));
-    pw_publisher_destroy(&pub);
-    pw_catalog_destroy(&cat);
-    return rc == 0 ? 0 : 1;
+        {"check-config", no_argument, 0, PW_CLI_CHECK_CONFIG}, {0, 0, 0, 0}};
+    static const pw_cli_field_t fields[] = {
+        {'s', offsetof(struct pub_cmd, opts.store_dir)},
+        {'b', offsetof(struct pub_cmd, opts.bind)},
+        {'S', offsetof(struct pub_cmd, opts.snapshot_bind)},
+        {'n', offsetof(struct pub_cmd, opts.notify)},
+        {'c', offsetof(struct pub_cmd, catalog_path)},
+        {'k', offsetof(struct pub_cmd, opts.keys_dir)},
+        {'I', offsetof(struct pub_cmd, opts.insecure)},
+        {'M', offsetof(struct pub_cmd, opts.metrics_path)},
+        {0, 0}};
+    static const pw_cli_daemon_t daemon = {
+        {"publisher", usage_text, longopts, NULL, finish, fields},
+        PW_LOG_INFO, check, load, start, run, stop};
+    struct pub_cmd o = {.opts = {.bind = "tcp://127.0.0.1:5560", .reload = &pw_cli_reload}};
+    return pw_cli_daemon_main(&daemon, argc, argv, &o);
 }

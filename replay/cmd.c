@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-#define _DEFAULT_SOURCE /* usleep */
+#define _DEFAULT_SOURCE /* realpath */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "command.h"
 #include "pw/error.h"
 #include "pw/log.h"
 #include "pw/util.h"
@@ -20,6 +21,8 @@
 #include "sender.h"
 #include "store.h"
 #include "view.h"
+#include "session.h"
+#include "whatif.h"
 
 static const char usage_text[] =
     "usage: planwatch replay --store DIR [options]\n"
@@ -66,219 +69,6 @@ static const char usage_text[] =
     "  --quiet              no progress bar or summary\n"
     "  -h, --help           this text\n";
 
-struct transition {
-    pw_alert_action_t action;
-    char indicator[PW_ID_MAX], series[PW_ID_MAX];
-    pw_period_t period;
-    int64_t centi, time_ms;
-};
-
-struct timeline {
-    struct transition *t;
-    size_t n, cap;
-};
-
-struct kept {
-    pw_event_t *ev;
-    size_t n, cap;
-};
-
-struct run {
-    const pw_catalog_t *cat; /* the plan of the record being replayed */
-    pw_cli_plan_t *plans;    /* the store's plan versions, or the what-if plan */
-    size_t nplans, next_plan;
-    struct kept seen; /* --as-of over a revised plan: the events, to rebuild the view */
-    bool json, quiet, color, progress, collect, timeline_out;
-    double speed; /* 0 = max, 1 = original, N = N times faster */
-    int64_t last_rt;
-    int64_t last_wall;
-    pw_rebuild_t *rb;
-    pw_sender_t *sender; /* --connect: into a running aggregator */
-    pw_view_t *view;     /* as-of */
-    struct timeline got;
-    uint64_t total, done, events;
-    int64_t started, last_draw;
-};
-
-static int push(struct timeline *tl, const pw_event_t *ev)
-{
-    if (tl->n == tl->cap) {
-        size_t cap = tl->cap ? tl->cap * 2 : 64;
-        struct transition *nt = realloc(tl->t, cap * sizeof(*nt));
-        if (!nt)
-            return -1;
-        tl->t = nt;
-        tl->cap = cap;
-    }
-    struct transition *x = &tl->t[tl->n++];
-    x->action = ev->action;
-    memcpy(x->indicator, ev->indicator, sizeof(x->indicator));
-    memcpy(x->series, ev->series, sizeof(x->series));
-    x->period = ev->period;
-    x->centi = ev->centi;
-    x->time_ms = ev->time_ms;
-    return 0;
-}
-
-static int keep(struct kept *k, const pw_event_t *ev)
-{
-    if (k->n == k->cap) {
-        size_t cap = k->cap ? k->cap * 2 : 256;
-        pw_event_t *n = realloc(k->ev, cap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        k->ev = n;
-        k->cap = cap;
-    }
-    k->ev[k->n++] = *ev;
-    return 0;
-}
-
-static int on_event(void *ctx, pw_event_t *ev)
-{
-    struct run *r = ctx;
-    r->events++;
-    if (r->view)
-        pw_view_apply(r->view, ev);
-    if (r->view && r->nplans > 1 && keep(&r->seen, ev) != 0)
-        return -ENOMEM;
-    bool transition = ev->type == PW_EV_ALERT && ev->action != PW_ALERT_UPDATE;
-    if (r->collect && transition && push(&r->got, ev) != 0)
-        return -1;
-    if (r->json)
-        pw_view_print_event_json(r->cat, ev, stdout);
-    else if (r->timeline_out && transition) {
-        char when[32];
-        pw_format_time(ev->time_ms, when);
-        printf("%s", when);
-        pw_view_print_alert(r->cat, ev, stdout, r->color);
-    }
-    return 0;
-}
-
-static void draw_progress(struct run *r, bool last)
-{
-    int64_t now = pw_mono_ms();
-    if (!r->progress || (!last && now - r->last_draw < 200))
-        return;
-    r->last_draw = now;
-    double secs = (double)(now - r->started) / 1000.0;
-    double rate = secs > 0 ? (double)r->done / secs : 0;
-    double frac = r->total ? (double)r->done / (double)r->total : 1.0;
-    int filled = (int)(frac * 30);
-    char bar[31];
-    for (int i = 0; i < 30; i++)
-        bar[i] = i < filled ? '#' : ' ';
-    bar[30] = '\0';
-    double left = rate > 0 ? (double)(r->total - r->done) / rate : 0;
-    fprintf(stderr, "\r[%s] %3.0f%% %llu/%llu records, %.0f/s, %.0f s left ", bar, frac * 100,
-            (unsigned long long)r->done, (unsigned long long)r->total, rate, left);
-    if (last)
-        fputc('\n', stderr);
-}
-
-/* Paces the replay: sleeps between original batches by their time apart. */
-static void pace(struct run *r, int64_t rt)
-{
-    if (r->speed <= 0 || rt == r->last_rt)
-        return;
-    if (r->last_rt) {
-        double wait_ms = (double)(rt - r->last_rt) / r->speed;
-        int64_t due = r->last_wall + (int64_t)wait_ms;
-        int64_t now = pw_mono_ms();
-        while (now < due && !pw_cli_stop) {
-            fflush(stdout);
-            usleep((useconds_t)((due - now > 200 ? 200 : due - now) * 1000));
-            now = pw_mono_ms();
-        }
-    }
-    r->last_rt = rt;
-    r->last_wall = pw_mono_ms();
-}
-
-/*
- * The record about to be replayed was stored under the next version of the
- * plan: switch to it as the aggregator did. An --as-of view is made anew for
- * the new plan, from the events so far, as a restart reads the store.
- */
-static int next_plan(struct run *r)
-{
-    const pw_cli_plan_t *p = &r->plans[r->next_plan++];
-    if (r->view) {
-        pw_view_t *view = NULL;
-        int rc = pw_view_new(p->cat, &view);
-        for (size_t i = 0; rc == 0 && i < r->seen.n; i++)
-            rc = pw_view_apply(view, &r->seen.ev[i]);
-        if (rc != 0) {
-            pw_view_destroy(&view);
-            return rc;
-        }
-        pw_view_destroy(&r->view);
-        r->view = view;
-    }
-    r->cat = p->cat;
-    return pw_rebuild_plan(r->rb, p->cat, p->time_ms);
-}
-
-static int on_record(void *ctx, uint64_t logseq, const pw_msg_t *rec, const void *raw,
-                     size_t len)
-{
-    struct run *r = ctx;
-    if (pw_cli_stop)
-        return PW_ETIMEOUT;
-    int rc;
-    while (r->next_plan < r->nplans && r->plans[r->next_plan].from <= logseq && !r->sender)
-        if ((rc = next_plan(r)) != 0)
-            return rc;
-    pace(r, rec->received_ms);
-    r->done++;
-    draw_progress(r, false);
-    if (r->sender)
-        return pw_sender_add(r->sender, rec);
-    return pw_rebuild_add_raw(r->rb, rec, raw, len);
-}
-
-/*
- * The plans to replay under: the store's own versions, each from the record
- * it applies to, or the one --what-if-catalog names. Errors are printed.
- */
-static int load_plans(struct run *r, const char *store_dir, const char *catalog_path,
-                      const char *whatif_path)
-{
-    if (!whatif_path)
-        return pw_cli_store_plans("replay", store_dir, catalog_path, &r->plans, &r->nplans);
-    if ((r->plans = calloc(1, sizeof(*r->plans))) == NULL)
-        return -ENOMEM;
-    r->plans[0] = (pw_cli_plan_t){.from = 1, .time_ms = -1};
-    int rc = pw_cli_load_catalog(whatif_path, &r->plans[0].cat);
-    r->nplans = rc == 0 ? 1 : 0;
-    return rc;
-}
-
-/*
- * Records the plan in force does not know were skipped. Under the store's
- * own plan that never happens to a sound store, so it is an error; under a
- * what-if plan it is said, and an error only when nothing was left.
- */
-static int check_skipped(struct run *r, bool whatif)
-{
-    uint64_t applied, skipped;
-    pw_rebuild_counts(r->rb, &applied, &skipped);
-    if (skipped == 0)
-        return 0;
-    if (whatif && applied > 0) {
-        fprintf(stderr, "planwatch replay: %llu records name districts or elements the what-if "
-                        "plan does not have: left out\n", (unsigned long long)skipped);
-        return 0;
-    }
-    fprintf(stderr, "planwatch replay: %llu of %llu records name districts or elements %s does "
-                    "not have: %s\n",
-            (unsigned long long)skipped, (unsigned long long)(applied + skipped),
-            whatif ? "the what-if plan" : "the store's plan",
-            whatif ? "nothing left to replay" : "the store is not sound");
-    return PW_EINCOMPAT;
-}
-
 /* A log sequence number, a time, or a period: which one it is goes by its form. */
 static int parse_point(const char *text, bool allow_period, uint64_t *seq, int64_t *ms,
                        pw_period_t *period, int *kind)
@@ -302,83 +92,269 @@ static int parse_point(const char *text, bool allow_period, uint64_t *seq, int64
     return 0;
 }
 
-static int add_stored(void *ctx, const pw_event_t *ev)
-{
-    return push(ctx, ev);
-}
+/* The command's options. */
+struct replay_cmd {
+    const char *store_dir, *into, *catalog_path, *connect, *keys_dir, *whatif_path;
+    bool insecure, json, quiet, as_of, have_period, threshold_set;
+    double speed, threshold;
+    pw_period_t period;
+    pw_replay_filter_t filter;
+};
 
-static bool same_transition(const struct transition *a, const struct transition *b)
+/* --from, --to and --as-of: a log sequence number, a time or a period. */
+static int take_point(struct replay_cmd *o, int c, const char *arg)
 {
-    return a->action == b->action && strcmp(a->indicator, b->indicator) == 0 &&
-           strcmp(a->series, b->series) == 0 && pw_period_eq(a->period, b->period);
-}
-
-static void print_transition(char mark, const char *what, const struct transition *t,
-                             const struct transition *other, bool json)
-{
-    const char *tag = mark == '=' ? "same" : mark == '+' ? "added" : "removed";
-    char ptext[PW_PERIOD_STRMAX];
-    pw_period_format(t->period, ptext);
-    const char *action = t->action == PW_ALERT_OPEN ? "open" : "resolve";
-    if (json) {
-        printf("{\"whatif\":\"%s\",\"alert\":\"%s\",\"indicator\":\"%s\",\"series\":", tag,
-               action, t->indicator);
-        if (t->series[0])
-            printf("\"%s\"", t->series);
-        else
-            fputs("null", stdout);
-        printf(",\"period\":\"%s\",\"rate\":%.2f", ptext, (double)t->centi / 100.0);
-        if (other)
-            printf(",\"stored_rate\":%.2f", (double)other->centi / 100.0);
-        puts("}");
-        return;
+    uint64_t seq = 0;
+    int64_t ms = 0;
+    pw_period_t p = {0, 0};
+    int kind = 0;
+    if (parse_point(arg, true, &seq, &ms, &p, &kind) != 0) {
+        fprintf(stderr, "planwatch replay: bad --%s '%s' (a log sequence number, "
+                        "2018-07-01, 2018-07-01T08:00:00Z, or a period like 2018H1)\n",
+                c == 'f' ? "from" : c == 't' ? "to" : "as-of", arg);
+        return 2;
     }
-    printf("  %c %-7s %s%s%s %s rate %.2f", mark, action, t->indicator, t->series[0] ? "/" : "",
-           t->series, ptext, (double)t->centi / 100.0);
-    if (other && other->centi != t->centi)
-        printf(" (stored %.2f)", (double)other->centi / 100.0);
-    printf("   %s\n", what);
-}
-
-/* Matches the two timelines series by series, in order, and prints the difference. */
-static int whatif_diff(const struct timeline *stored, const struct timeline *got, bool json,
-                       const pw_catalog_t *cat)
-{
-    bool *used = calloc(stored->n + 1, sizeof(bool));
-    if (!used)
-        return -1;
-    size_t same = 0, added = 0, removed = 0;
-    if (!json)
-        printf("What-if: the alert timeline under alert_below %g, against the stored one\n",
-               cat->alert_below);
-    for (size_t i = 0; i < got->n; i++) {
-        const struct transition *match = NULL;
-        for (size_t j = 0; j < stored->n && !match; j++)
-            if (!used[j] && same_transition(&got->t[i], &stored->t[j])) {
-                used[j] = true;
-                match = &stored->t[j];
-            }
-        if (match) {
-            same++;
-            print_transition('=', "both", &got->t[i], match, json);
-        } else {
-            added++;
-            print_transition('+', "only under the what-if", &got->t[i], NULL, json);
+    if (c == 'a') {
+        o->as_of = true;
+        if (kind == 3 && !o->have_period) { /* as the bureau saw it with that period in */
+            o->period = p;
+            o->have_period = true;
         }
     }
-    for (size_t j = 0; j < stored->n; j++)
-        if (!used[j]) {
-            removed++;
-            print_transition('-', "only in the stored timeline", &stored->t[j], NULL, json);
-        }
-    if (json)
-        printf("{\"whatif_summary\":{\"same\":%zu,\"added\":%zu,\"removed\":%zu}}\n", same, added,
-               removed);
-    else
-        printf("%zu alert changes the same, %zu only under the what-if, %zu only stored\n", same,
-               added, removed);
-    free(used);
+    pw_replay_filter_t *f = &o->filter;
+    if (c == 'f') {
+        f->from_seq = kind == 1 ? seq : 0;
+        f->from_ms = kind == 2 ? ms : 0;
+        f->has_from_period = kind == 3;
+        f->from_period = p;
+    } else {
+        f->to_seq = kind == 1 ? seq : 0;
+        f->to_ms = kind == 2 ? ms : 0;
+        f->has_to_period = kind == 3;
+        f->to_period = p;
+    }
     return 0;
+}
+
+/* --speed: original, max or xN. */
+static int take_speed(struct replay_cmd *o, const char *arg)
+{
+    if (strcmp(arg, "max") == 0)
+        o->speed = 0;
+    else if (strcmp(arg, "original") == 0)
+        o->speed = 1;
+    else if (arg[0] == 'x' && (o->speed = atof(arg + 1)) > 0)
+        ;
+    else {
+        fprintf(stderr, "planwatch replay: --speed is original, max or xN (x10)\n");
+        return 2;
+    }
+    return 0;
+}
+
+static int take_threshold(struct replay_cmd *o, const char *arg)
+{
+    char *end;
+    o->threshold = strtod(arg, &end);
+    if (*end || !isfinite(o->threshold) || o->threshold < 0) {
+        fprintf(stderr, "planwatch replay: --threshold wants a rate, e.g. 50\n");
+        return 2;
+    }
+    o->threshold_set = true;
+    return 0;
+}
+
+static int take_option(void *p, int c, const char *arg)
+{
+    struct replay_cmd *o = p;
+    switch (c) {
+    case 'f':
+    case 't':
+    case 'a':
+        return take_point(o, c, arg);
+    case 'S':
+        return take_speed(o, arg);
+    case 'p':
+        if (pw_period_parse(arg, strlen(arg), &o->period) != 0) {
+            fprintf(stderr, "planwatch replay: bad --period '%s'\n", arg);
+            return 2;
+        }
+        o->have_period = true;
+        return 0;
+    case 'T':
+        return take_threshold(o, arg);
+    default:
+        return PW_CLI_USAGE;
+    }
+}
+
+/* The options that go together; 2 when some do not. */
+static int finish(void *p, int nargs, char **args)
+{
+    const struct replay_cmd *o = p;
+    (void)args;
+    if (!o->store_dir || nargs != 0)
+        return PW_CLI_USAGE;
+    bool whatif = o->whatif_path || o->threshold_set;
+    if (o->whatif_path && o->catalog_path) {
+        fprintf(stderr, "planwatch replay: --catalog names the plan the store was written with; "
+                        "--what-if-catalog replays under another one: not both\n");
+        return 2;
+    }
+    if (o->connect && (o->into || o->as_of || whatif || o->json)) {
+        fprintf(stderr, "planwatch replay: --connect sends records to an aggregator; it takes "
+                        "no --into, --as-of, --json or what-if\n");
+        return 2;
+    }
+    if (whatif && (o->into || o->as_of)) {
+        fprintf(stderr, "planwatch replay: a what-if replay compares timelines; it takes no "
+                        "--into or --as-of\n");
+        return 2;
+    }
+    /* Opening one LMDB environment twice in a process breaks its locks. */
+    char a[4096], b[4096];
+    if (o->into && realpath(o->store_dir, a) && realpath(o->into, b) && strcmp(a, b) == 0) {
+        fprintf(stderr, "planwatch replay: --into must be another directory than --store\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* The store to read, and where its records go: a new store, an aggregator or memory. */
+static int prepare(pw_session_t *r, const struct replay_cmd *o, pw_store_t **store_out)
+{
+    const pw_catalog_t *cat = r->cat;
+    pw_store_opts_t so = {.readonly = true};
+    int rc = pw_store_open(store_out, o->store_dir, &so);
+    if (rc != 0) {
+        fprintf(stderr, "planwatch replay: cannot open store %s: %s\n", o->store_dir,
+                pw_strerror(rc));
+        return rc;
+    }
+    if (o->as_of && (rc = pw_view_new(cat, &r->view)) != 0)
+        return rc;
+    if (o->connect)
+        pw_log_init("replay", PW_LOG_WARN);
+    if (o->connect &&
+        (rc = pw_sender_new(o->connect, o->keys_dir, o->insecure, 30000, &r->sender)) != 0) {
+        fprintf(stderr, "planwatch replay: cannot connect to %s: %s\n", o->connect,
+                pw_strerror(rc));
+        return rc;
+    }
+    r->timeline_out = r->timeline_out && !o->connect;
+    if ((rc = pw_rebuild_new(cat, o->into, pw_session_on_event, r, &r->rb)) != 0) {
+        char busy[4200] = "";
+        if (rc == -EBUSY && o->into)
+            pw_store_busy_text(o->into, busy, sizeof(busy));
+        fprintf(stderr, "planwatch replay: cannot rebuild into %s: %s\n", o->into ? o->into : "-",
+                busy[0]              ? busy
+                : rc == PW_EINCOMPAT ? "it already holds a store with data"
+                                     : pw_strerror(rc));
+        return rc;
+    }
+    if (r->plans[0].time_ms >= 0 && (rc = pw_rebuild_plan(r->rb, cat, r->plans[0].time_ms)) != 0)
+        return rc;
+    r->next_plan = 1;
+    return 0;
+}
+
+/* Reads the store's log through the rebuild (or to the aggregator). */
+static int play(pw_session_t *r, const struct replay_cmd *o, pw_store_t *store)
+{
+    pw_replay_count(store, &r->total);
+    if (o->filter.to_seq && o->filter.to_seq < r->total)
+        r->total = o->filter.to_seq;
+    r->started = pw_mono_ms();
+    int rc = pw_replay_read_raw(store, &o->filter, r->cat, pw_session_on_record, r);
+    if (rc == PW_ENOTFOUND)
+        fprintf(stderr, "planwatch replay: unknown indicator '%s'\n", o->filter.indicator);
+    if (rc == 0)
+        rc = r->sender ? pw_sender_finish(r->sender) : pw_rebuild_finish(r->rb);
+    pw_session_progress(r, true);
+    if (r->sender && !r->quiet) {
+        uint64_t ok, rejected;
+        pw_sender_counts(r->sender, &ok, &rejected);
+        fprintf(stderr, "sent %llu updates to %s: %llu stored, %llu rejected%s\n",
+                (unsigned long long)r->done, o->connect, (unsigned long long)ok,
+                (unsigned long long)rejected, rc == 0 ? "" : " (incomplete)");
+    }
+    char why[192] = "";
+    if (rc == PW_ETIMEOUT && r->sender)
+        fprintf(stderr, "planwatch replay: no answer from the aggregator at %s%s%s\n", o->connect,
+                pw_sender_hint(r->sender, why, sizeof(why)) ? ": " : "", why);
+    return rc;
+}
+
+/* What a finished replay prints: the as-of table or the what-if difference, then a summary. */
+static int conclude(pw_session_t *r, const struct replay_cmd *o, pw_store_t *store, bool whatif_json)
+{
+    bool whatif = r->collect;
+    int rc = 0;
+    if (o->as_of) {
+        pw_period_t p = o->period;
+        if (o->have_period || pw_view_latest_period(r->view, &p))
+            pw_view_print_table(r->view, stdout, p, r->color);
+        else
+            printf("nothing stored at that point\n");
+    }
+    if (whatif) {
+        pw_whatif_timeline_t stored = {0};
+        if ((rc = pw_whatif_stored(&stored, store)) == 0)
+            rc = pw_whatif_diff(&stored, &r->got, whatif_json, r->plans[0].cat);
+        pw_whatif_clear(&stored);
+    }
+    if (rc == 0 && !r->sender)
+        rc = pw_session_check_skipped(r, whatif);
+    if (rc == 0 && !r->quiet && !r->json) {
+        uint64_t applied, skipped;
+        pw_rebuild_counts(r->rb, &applied, &skipped);
+        double secs = (double)(pw_mono_ms() - r->started) / 1000.0;
+        if (r->sender)
+            applied = r->done;
+        fprintf(stderr, "replayed %llu records (%llu skipped) into %s: %llu events, %.2f s, "
+                        "%.0f records/s\n",
+                (unsigned long long)applied, (unsigned long long)skipped,
+                o->into ? o->into : o->connect ? o->connect : "memory",
+                (unsigned long long)r->events, secs, secs > 0 ? (double)applied / secs : 0.0);
+    }
+    return rc;
+}
+
+/* The replay once its options are read: the exit status. */
+static int replay(const struct replay_cmd *o)
+{
+    pw_session_t r;
+    memset(&r, 0, sizeof(r));
+    r.json = o->json;
+    r.quiet = o->quiet;
+    r.speed = o->speed;
+    bool whatif = o->whatif_path || o->threshold_set;
+    pw_cli_signals();
+    if (pw_session_load_plans(&r, o->store_dir, o->catalog_path, o->whatif_path) != 0)
+        return 1;
+    for (size_t i = 0; o->threshold_set && i < r.nplans; i++)
+        r.plans[i].cat->alert_below = o->threshold;
+    r.cat = r.plans[0].cat;
+    r.color = isatty(STDOUT_FILENO) && !r.json;
+    r.progress = !r.quiet && isatty(STDERR_FILENO);
+    r.collect = whatif;
+    r.timeline_out = !r.json && !o->as_of && !whatif;
+    bool whatif_json = whatif && r.json;
+    if (whatif || o->as_of)
+        r.json = false; /* these print their own result, not the event stream */
+    pw_store_t *store = NULL;
+    int rc = prepare(&r, o, &store);
+    if (rc == 0) {
+        rc = play(&r, o, store);
+        if (rc == 0)
+            rc = conclude(&r, o, store, whatif_json);
+        if (rc != 0 && rc != PW_ENOTFOUND && rc != PW_EINCOMPAT)
+            fprintf(stderr, "planwatch replay: %s\n", pw_strerror(rc));
+    }
+    fflush(stdout);
+    pw_session_clear(&r);
+    pw_store_destroy(&store);
+    return rc == 0 ? 0 : 1;
 }
 
 int pw_cmd_replay(int argc, char **argv)
@@ -391,258 +367,28 @@ int pw_cmd_replay(int argc, char **argv)
         {"as-of", required_argument, 0, 'a'},    {"period", required_argument, 0, 'p'},
         {"catalog", required_argument, 0, 'c'},  {"threshold", required_argument, 0, 'T'},
         {"what-if-catalog", required_argument, 0, 'W'},
-        {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
+        {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, PW_CLI_HELP},
         {"connect", required_argument, 0, 'C'},  {"keys", required_argument, 0, 'k'},
         {"insecure", no_argument, 0, 'K'},       {0, 0, 0, 0}};
-    const char *store_dir = NULL, *into = NULL, *catalog_path = NULL, *connect = NULL;
-    const char *keys_dir = NULL, *whatif_path = NULL;
-    bool insecure = false;
-    pw_replay_filter_t filter;
-    memset(&filter, 0, sizeof(filter));
-    struct run r;
-    memset(&r, 0, sizeof(r));
-    bool as_of = false, have_period = false, threshold_set = false;
-    double threshold = 0;
-    pw_period_t period = {0, 0};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        uint64_t seq = 0;
-        int64_t ms = 0;
-        pw_period_t p = {0, 0};
-        int kind = 0;
-        switch (c) {
-        case 's':
-            store_dir = optarg;
-            break;
-        case 'i':
-            into = optarg;
-            break;
-        case 'C':
-            connect = optarg;
-            break;
-        case 'k':
-            keys_dir = optarg;
-            break;
-        case 'K':
-            insecure = true;
-            break;
-        case 'f':
-        case 't':
-        case 'a':
-            if (parse_point(optarg, true, &seq, &ms, &p, &kind) != 0) {
-                fprintf(stderr, "planwatch replay: bad --%s '%s' (a log sequence number, "
-                                "2018-07-01, 2018-07-01T08:00:00Z, or a period like 2018H1)\n",
-                        c == 'f' ? "from" : c == 't' ? "to" : "as-of", optarg);
-                return 2;
-            }
-            if (c == 'a') {
-                as_of = true;
-                if (kind == 3 && !have_period) { /* as the bureau saw it with that period in */
-                    period = p;
-                    have_period = true;
-                }
-            }
-            if (c == 'f') {
-                filter.from_seq = kind == 1 ? seq : 0;
-                filter.from_ms = kind == 2 ? ms : 0;
-                filter.has_from_period = kind == 3;
-                filter.from_period = p;
-            } else {
-                filter.to_seq = kind == 1 ? seq : 0;
-                filter.to_ms = kind == 2 ? ms : 0;
-                filter.has_to_period = kind == 3;
-                filter.to_period = p;
-            }
-            break;
-        case 'd':
-            filter.district = optarg;
-            break;
-        case 'I':
-            filter.indicator = optarg;
-            break;
-        case 'S':
-            if (strcmp(optarg, "max") == 0)
-                r.speed = 0;
-            else if (strcmp(optarg, "original") == 0)
-                r.speed = 1;
-            else if (optarg[0] == 'x' && (r.speed = atof(optarg + 1)) > 0)
-                ;
-            else {
-                fprintf(stderr, "planwatch replay: --speed is original, max or xN (x10)\n");
-                return 2;
-            }
-            break;
-        case 'j':
-            r.json = true;
-            break;
-        case 'p':
-            if (pw_period_parse(optarg, strlen(optarg), &period) != 0) {
-                fprintf(stderr, "planwatch replay: bad --period '%s'\n", optarg);
-                return 2;
-            }
-            have_period = true;
-            break;
-        case 'c':
-            catalog_path = optarg;
-            break;
-        case 'W':
-            whatif_path = optarg;
-            break;
-        case 'T': {
-            char *end;
-            threshold = strtod(optarg, &end);
-            if (*end || !isfinite(threshold) || threshold < 0) {
-                fprintf(stderr, "planwatch replay: --threshold wants a rate, e.g. 50\n");
-                return 2;
-            }
-            threshold_set = true;
-            break;
-        }
-        case 'q':
-            r.quiet = true;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
-        }
-    }
-    if (!store_dir || optind != argc) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    bool whatif = whatif_path || threshold_set;
-    if (whatif_path && catalog_path) {
-        fprintf(stderr, "planwatch replay: --catalog names the plan the store was written with; "
-                        "--what-if-catalog replays under another one: not both\n");
-        return 2;
-    }
-    if (connect && (into || as_of || whatif || r.json)) {
-        fprintf(stderr, "planwatch replay: --connect sends records to an aggregator; it takes "
-                        "no --into, --as-of, --json or what-if\n");
-        return 2;
-    }
-    if (whatif && (into || as_of)) {
-        fprintf(stderr, "planwatch replay: a what-if replay compares timelines; it takes no "
-                        "--into or --as-of\n");
-        return 2;
-    }
-    if (into) {
-        /* Opening one LMDB environment twice in a process breaks its locks. */
-        char a[4096], b[4096];
-        if (realpath(store_dir, a) && realpath(into, b) && strcmp(a, b) == 0) {
-            fprintf(stderr, "planwatch replay: --into must be another directory than --store\n");
-            return 2;
-        }
-    }
-    pw_cli_signals();
-    if (load_plans(&r, store_dir, catalog_path, whatif_path) != 0)
-        return 1;
-    for (size_t i = 0; threshold_set && i < r.nplans; i++)
-        r.plans[i].cat->alert_below = threshold;
-    const pw_catalog_t *cat = r.cat = r.plans[0].cat;
-    r.color = isatty(STDOUT_FILENO) && !r.json;
-    r.progress = !r.quiet && isatty(STDERR_FILENO);
-    r.collect = whatif;
-    r.timeline_out = !r.json && !as_of && !whatif;
-    bool whatif_json = whatif && r.json;
-    if (whatif || as_of)
-        r.json = false; /* these print their own result, not the event stream */
-    pw_store_t *store = NULL;
-    pw_store_opts_t so = {.readonly = true};
-    struct timeline stored = {0};
-    int rc = pw_store_open(&store, store_dir, &so);
-    if (rc != 0) {
-        fprintf(stderr, "planwatch replay: cannot open store %s: %s\n", store_dir,
-                pw_strerror(rc));
-        goto out;
-    }
-    if (as_of && (rc = pw_view_new(cat, &r.view)) != 0)
-        goto out;
-    if (connect)
-        pw_log_init("replay", PW_LOG_WARN);
-    if (connect && (rc = pw_sender_new(connect, keys_dir, insecure, 30000, &r.sender)) != 0) {
-        fprintf(stderr, "planwatch replay: cannot connect to %s: %s\n", connect, pw_strerror(rc));
-        goto out;
-    }
-    r.timeline_out = r.timeline_out && !connect;
-    if ((rc = pw_rebuild_new(cat, into, on_event, &r, &r.rb)) != 0) {
-        char busy[4200] = "";
-        if (rc == -EBUSY && into)
-            pw_store_busy_text(into, busy, sizeof(busy));
-        fprintf(stderr, "planwatch replay: cannot rebuild into %s: %s\n", into ? into : "-",
-                busy[0]              ? busy
-                : rc == PW_EINCOMPAT ? "it already holds a store with data"
-                                     : pw_strerror(rc));
-        goto out;
-    }
-    if (r.plans[0].time_ms >= 0 && (rc = pw_rebuild_plan(r.rb, cat, r.plans[0].time_ms)) != 0)
-        goto out;
-    r.next_plan = 1;
-    pw_replay_count(store, &r.total);
-    if (filter.to_seq && filter.to_seq < r.total)
-        r.total = filter.to_seq;
-    r.started = pw_mono_ms();
-    rc = pw_replay_read_raw(store, &filter, cat, on_record, &r);
-    if (rc == PW_ENOTFOUND)
-        fprintf(stderr, "planwatch replay: unknown indicator '%s'\n", filter.indicator);
-    if (rc == 0)
-        rc = r.sender ? pw_sender_finish(r.sender) : pw_rebuild_finish(r.rb);
-    draw_progress(&r, true);
-    if (r.sender && !r.quiet) {
-        uint64_t ok, rejected;
-        pw_sender_counts(r.sender, &ok, &rejected);
-        fprintf(stderr, "sent %llu updates to %s: %llu stored, %llu rejected%s\n",
-                (unsigned long long)r.done, connect, (unsigned long long)ok,
-                (unsigned long long)rejected, rc == 0 ? "" : " (incomplete)");
-    }
-    char why[192] = "";
-    if (rc == PW_ETIMEOUT && r.sender)
-        fprintf(stderr, "planwatch replay: no answer from the aggregator at %s%s%s\n", connect,
-                pw_sender_hint(r.sender, why, sizeof(why)) ? ": " : "", why);
-    if (rc == 0 && as_of) {
-        pw_period_t p = period;
-        if (have_period || pw_view_latest_period(r.view, &p))
-            pw_view_print_table(r.view, stdout, p, r.color);
-        else
-            printf("nothing stored at that point\n");
-    }
-    if (rc == 0 && whatif) {
-        pw_txn_t *txn;
-        if ((rc = pw_store_begin(store, false, &txn)) == 0) {
-            rc = pw_store_alert_foreach(txn, add_stored, &stored);
-            pw_store_abort(&txn);
-        }
-        if (rc == 0)
-            rc = whatif_diff(&stored, &r.got, whatif_json, cat);
-    }
-    if (rc == 0 && !r.sender)
-        rc = check_skipped(&r, whatif);
-    if (rc == 0 && !r.quiet && !r.json) {
-        uint64_t applied, skipped;
-        pw_rebuild_counts(r.rb, &applied, &skipped);
-        double secs = (double)(pw_mono_ms() - r.started) / 1000.0;
-        if (r.sender)
-            applied = r.done;
-        fprintf(stderr, "replayed %llu records (%llu skipped) into %s: %llu events, %.2f s, "
-                        "%.0f records/s\n",
-                (unsigned long long)applied, (unsigned long long)skipped,
-                into ? into : connect ? connect : "memory",
-                (unsigned long long)r.events, secs, secs > 0 ? (double)applied / secs : 0.0);
-    }
-    if (rc != 0 && rc != PW_ENOTFOUND && rc != PW_EINCOMPAT)
-        fprintf(stderr, "planwatch replay: %s\n", pw_strerror(rc));
-out:
-    fflush(stdout);
-    free(stored.t);
-    free(r.got.t);
-    pw_rebuild_destroy(&r.rb);
-    pw_sender_destroy(&r.sender);
-    pw_view_destroy(&r.view);
-    pw_store_destroy(&store);
-    free(r.seen.ev);
-    pw_cli_plans_free(&r.plans, r.nplans);
-    return rc == 0 ? 0 : 1;
+    static const pw_cli_field_t fields[] = {
+        {'s', offsetof(struct replay_cmd, store_dir)},
+        {'i', offsetof(struct replay_cmd, into)},
+        {'C', offsetof(struct replay_cmd, connect)},
+        {'k', offsetof(struct replay_cmd, keys_dir)},
+        {'K', offsetof(struct replay_cmd, insecure)},
+        {'d', offsetof(struct replay_cmd, filter.district)},
+        {'I', offsetof(struct replay_cmd, filter.indicator)},
+        {'j', offsetof(struct replay_cmd, json)},
+        {'c', offsetof(struct replay_cmd, catalog_path)},
+        {'W', offsetof(struct replay_cmd, whatif_path)},
+        {'q', offsetof(struct replay_cmd, quiet)},
+        {0, 0}};
+    static const pw_cli_command_t command = {"replay", usage_text, longopts,
+                                             take_option, finish, fields};
+    struct replay_cmd o;
+    memset(&o, 0, sizeof(o));
+    int status;
+    if (!pw_cli_parse(&command, argc, argv, &o, &status))
+        return status;
+    return replay(&o);
 }

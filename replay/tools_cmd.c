@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "archive.h"
 #include "replay.h"
 #include "cli.h"
+#include "command.h"
 #include "pw/error.h"
 #include "store.h"
 #include "verify.h"
@@ -88,6 +89,7 @@ static const char import_usage[] =
     "  -h, --help        this text\n";
 
 struct verify_out {
+    const char *a, *b; /* the two stores */
     bool json;
     uint64_t limit; /* 0: all */
     uint64_t shown[PW_VERIFY_NPARTS], more[PW_VERIFY_NPARTS];
@@ -152,39 +154,46 @@ static bool same_store(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
+static int verify_option(void *p, int c, const char *arg)
+{
+    struct verify_out *o = p;
+    if (c != 'l')
+        return PW_CLI_USAGE;
+    if (parse_count(arg, &o->limit) != 0) {
+        fprintf(stderr, "planwatch verify: --limit wants a number, not '%s'\n", arg);
+        return 2;
+    }
+    return 0;
+}
+
+static int verify_finish(void *p, int nargs, char **args)
+{
+    struct verify_out *o = p;
+    if (nargs != 2) {
+        fprintf(stderr, "planwatch verify: two stores to compare, A and B\n");
+        return PW_CLI_USAGE;
+    }
+    o->a = args[0];
+    o->b = args[1];
+    return 0;
+}
+
 int pw_cmd_verify(int argc, char **argv)
 {
     static const struct option longopts[] = {{"json", no_argument, 0, 'j'},
                                              {"limit", required_argument, 0, 'l'},
-                                             {"help", no_argument, 0, 'h'},
+                                             {"help", no_argument, 0, PW_CLI_HELP},
                                              {0, 0, 0, 0}};
+    static const pw_cli_field_t fields[] = {
+        {'j', offsetof(struct verify_out, json)},
+        {0, 0}};
+    static const pw_cli_command_t command = {"verify", verify_usage, longopts,
+                                             verify_option, verify_finish, fields};
     struct verify_out o = {.limit = 100};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            o.json = true;
-            break;
-        case 'l':
-            if (parse_count(optarg, &o.limit) != 0) {
-                fprintf(stderr, "planwatch verify: --limit wants a number, not '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'h':
-            fputs(verify_usage, stdout);
-            return 0;
-        default:
-            fputs(verify_usage, stderr);
-            return 2;
-        }
-    }
-    if (argc - optind != 2) {
-        fprintf(stderr, "planwatch verify: two stores to compare, A and B\n");
-        fputs(verify_usage, stderr);
-        return 2;
-    }
-    const char *da = argv[optind], *db = argv[optind + 1];
+    int status;
+    if (!pw_cli_parse(&command, argc, argv, &o, &status))
+        return status;
+    const char *da = o.a, *db = o.b;
     pw_store_t *a = NULL, *b = NULL;
     if (open_ro("verify", da, &a) != 0)
         return 2;
@@ -232,61 +241,65 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* export's options. */
+struct export_cmd {
+    const char *store_dir, *out, *format;
+    pw_replay_filter_t filter;
+};
+
+static int export_option(void *p, int c, const char *arg)
+{
+    struct export_cmd *o = p;
+    uint64_t v;
+    switch (c) {
+    case 'F':
+    case 'T':
+        if (parse_count(arg, &v) != 0 || v == 0) {
+            fprintf(stderr,
+                    "planwatch export: --%s wants a log sequence number (1 or more), not '%s'\n",
+                    c == 'F' ? "from" : "to", arg);
+            return 2;
+        }
+        *(c == 'F' ? &o->filter.from_seq : &o->filter.to_seq) = v;
+        return 0;
+    default:
+        return PW_CLI_USAGE;
+    }
+}
+
+static int export_finish(void *p, int nargs, char **args)
+{
+    const struct export_cmd *o = p;
+    (void)args;
+    if (o->store_dir && o->out && nargs == 0)
+        return 0;
+    fprintf(stderr, "planwatch export: %s\n",
+            nargs != 0 ? "unexpected argument" : "--store and --out are required");
+    return PW_CLI_USAGE;
+}
+
 int pw_cmd_export(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"store", required_argument, 0, 's'},  {"out", required_argument, 0, 'o'},
         {"format", required_argument, 0, 'f'}, {"district", required_argument, 0, 'd'},
         {"from", required_argument, 0, 'F'},   {"to", required_argument, 0, 'T'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
-    const char *store_dir = NULL, *out = NULL, *format = NULL;
-    pw_replay_filter_t filter;
-    memset(&filter, 0, sizeof(filter));
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            store_dir = optarg;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'f':
-            format = optarg;
-            break;
-        case 'd':
-            filter.district = optarg;
-            break;
-        case 'F':
-        case 'T': {
-            uint64_t v;
-            if (parse_count(optarg, &v) != 0 || v == 0) {
-                fprintf(stderr,
-                        "planwatch export: --%s wants a log sequence number (1 or more), not "
-                        "'%s'\n",
-                        c == 'F' ? "from" : "to", optarg);
-                return 2;
-            }
-            if (c == 'F')
-                filter.from_seq = v;
-            else
-                filter.to_seq = v;
-            break;
-        }
-        case 'h':
-            fputs(export_usage, stdout);
-            return 0;
-        default:
-            fputs(export_usage, stderr);
-            return 2;
-        }
-    }
-    if (!store_dir || !out || optind != argc) {
-        fprintf(stderr, "planwatch export: %s\n",
-                optind != argc ? "unexpected argument" : "--store and --out are required");
-        fputs(export_usage, stderr);
-        return 2;
-    }
+        {"help", no_argument, 0, PW_CLI_HELP}, {0, 0, 0, 0}};
+    static const pw_cli_field_t fields[] = {
+        {'s', offsetof(struct export_cmd, store_dir)},
+        {'o', offsetof(struct export_cmd, out)},
+        {'f', offsetof(struct export_cmd, format)},
+        {'d', offsetof(struct export_cmd, filter.district)},
+        {0, 0}};
+    static const pw_cli_command_t command = {"export", export_usage, longopts,
+                                             export_option, export_finish, fields};
+    struct export_cmd o;
+    memset(&o, 0, sizeof(o));
+    int status;
+    if (!pw_cli_parse(&command, argc, argv, &o, &status))
+        return status;
+    const char *store_dir = o.store_dir, *out = o.out, *format = o.format;
+    const pw_replay_filter_t filter = o.filter;
     pw_archive_format_t fmt = ends_with(out, ".csv") ? PW_ARCHIVE_CSV : PW_ARCHIVE_MSGPACK;
     if (format && strcmp(format, "msgpack") == 0) {
         fmt = PW_ARCHIVE_MSGPACK;
@@ -322,40 +335,41 @@ int pw_cmd_export(int argc, char **argv)
     return rc == 0 ? 0 : 1;
 }
 
+/* import's options. */
+struct import_cmd {
+    const char *in, *store_dir, *catalog_path;
+};
+
+static int import_finish(void *p, int nargs, char **args)
+{
+    const struct import_cmd *o = p;
+    (void)args;
+    if (o->in && o->store_dir && nargs == 0)
+        return 0;
+    fprintf(stderr, "planwatch import: %s\n",
+            nargs != 0 ? "unexpected argument" : "--in and --store are required");
+    return PW_CLI_USAGE;
+}
+
 int pw_cmd_import(int argc, char **argv)
 {
     static const struct option longopts[] = {{"in", required_argument, 0, 'i'},
                                              {"store", required_argument, 0, 's'},
                                              {"catalog", required_argument, 0, 'c'},
-                                             {"help", no_argument, 0, 'h'},
+                                             {"help", no_argument, 0, PW_CLI_HELP},
                                              {0, 0, 0, 0}};
-    const char *in = NULL, *store_dir = NULL, *catalog_path = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'i':
-            in = optarg;
-            break;
-        case 's':
-            store_dir = optarg;
-            break;
-        case 'c':
-            catalog_path = optarg;
-            break;
-        case 'h':
-            fputs(import_usage, stdout);
-            return 0;
-        default:
-            fputs(import_usage, stderr);
-            return 2;
-        }
-    }
-    if (!in || !store_dir || optind != argc) {
-        fprintf(stderr, "planwatch import: %s\n",
-                optind != argc ? "unexpected argument" : "--in and --store are required");
-        fputs(import_usage, stderr);
-        return 2;
-    }
+    static const pw_cli_field_t fields[] = {
+        {'i', offsetof(struct import_cmd, in)},
+        {'s', offsetof(struct import_cmd, store_dir)},
+        {'c', offsetof(struct import_cmd, catalog_path)},
+        {0, 0}};
+    static const pw_cli_command_t command = {"import", import_usage, longopts, NULL,
+                                             import_finish, fields};
+    struct import_cmd o = {0};
+    int status;
+    if (!pw_cli_parse(&command, argc, argv, &o, &status))
+        return status;
+    const char *in = o.in, *store_dir = o.store_dir, *catalog_path = o.catalog_path;
     pw_cli_signals();
     pw_catalog_t *cat = NULL;
     if (pw_cli_load_catalog(catalog_path, &cat) != 0)

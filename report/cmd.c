@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "command.h"
 #include "csv.h"
 #include "html.h"
 #include "pw/error.h"
@@ -99,6 +100,98 @@ int pw_report_files(const pw_catalog_t *cat, const char *store, const char *dir,
     return rc;
 }
 
+/* The command's options. */
+struct report_cmd {
+    const char *store, *connect, *snapshot, *html, *csv, *catalog_path;
+    char why[192];
+    pw_client_auth_t auth;
+    bool have_period;
+    pw_period_t period;
+    int timeout_ms;
+};
+
+static int take_option(void *p, int c, const char *arg)
+{
+    struct report_cmd *o = p;
+    switch (c) {
+    case 'p':
+        if (pw_period_parse(arg, strlen(arg), &o->period) != 0) {
+            fprintf(stderr, "planwatch report: bad --period '%s' (2017, 2018H1, 2018Q3, 2018-07)\n",
+                    arg);
+            return 2;
+        }
+        o->have_period = true;
+        return 0;
+    case 't': {
+        char *end;
+        long v = strtol(arg, &end, 10);
+        if (*end || v <= 0 || v > 3600) {
+            fprintf(stderr, "planwatch report: --timeout wants seconds (1-3600)\n");
+            return 2;
+        }
+        o->timeout_ms = (int)v * 1000;
+        return 0;
+    }
+    default:
+        return PW_CLI_USAGE;
+    }
+}
+
+static int finish(void *p, int nargs, char **args)
+{
+    const struct report_cmd *o = p;
+    (void)args;
+    if (nargs == 0 && (o->store == NULL) != (o->connect == NULL))
+        return 0;
+    if (nargs == 0)
+        fprintf(stderr, "planwatch report: give exactly one of --store and --connect\n");
+    return PW_CLI_USAGE;
+}
+
+/* Why the report could not be read, on stderr. */
+static void say_failure(const struct report_cmd *o, int rc)
+{
+    if (rc == PW_ENOTFOUND) {
+        char pt[PW_PERIOD_STRMAX] = "";
+        if (o->have_period)
+            pw_period_format(o->period, pt);
+        fprintf(stderr, "planwatch report: no data%s%s in %s\n", o->have_period ? " for " : "", pt,
+                o->store ? o->store : o->connect);
+    } else if (rc == PW_ETIMEOUT) {
+        fprintf(stderr, "planwatch report: no complete answer from %s: timed out after %d s\n",
+                o->connect, o->timeout_ms / 1000);
+    } else if (rc != 0) {
+        fprintf(stderr, "planwatch report: cannot read %s: %s%s%s\n",
+                o->store ? o->store : o->connect, pw_strerror(rc), o->why[0] ? ": " : "", o->why);
+    }
+}
+
+/* Reads the report from the store or the publisher and writes it out: the exit status. */
+static int report(struct report_cmd *o)
+{
+    pw_catalog_t *cat = NULL;
+    if ((o->store ? pw_cli_store_catalog("report", o->store, o->catalog_path, false, &cat)
+                  : pw_client_catalog("report", o->connect, o->snapshot, &o->auth,
+                                      o->catalog_path, o->timeout_ms, &cat)) != 0)
+        return 1;
+    pw_report_t *rep = NULL;
+    const pw_period_t *want = o->have_period ? &o->period : NULL;
+    int rc = o->store ? pw_report_from_store(cat, o->store, want, &rep)
+                      : pw_report_from_publisher(cat, o->connect, o->snapshot, &o->auth, want,
+                                                 o->timeout_ms, &rep);
+    say_failure(o, rc);
+    if (rc == 0)
+        rc = write_files(rep, o->html, o->csv, o->store ? o->store : o->connect);
+    if (rc == 0 && !o->html && !o->csv)
+        rc = pw_report_write_text(rep, stdout, isatty(STDOUT_FILENO));
+    if (rc == 0 && (o->html || o->csv))
+        fprintf(stderr, "planwatch report: wrote%s%s%s%s\n", o->html ? " " : "",
+                o->html ? o->html : "", o->csv ? " " : "", o->csv ? o->csv : "");
+    pw_report_destroy(&rep);
+    pw_catalog_destroy(&cat);
+    return rc == 0 ? 0 : 1;
+}
+
 int pw_cmd_report(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -107,109 +200,25 @@ int pw_cmd_report(int argc, char **argv)
         {"html", required_argument, 0, 'H'},     {"csv", required_argument, 0, 'v'},
         {"catalog", required_argument, 0, 'c'},  {"timeout", required_argument, 0, 't'},
         {"keys", required_argument, 0, 'k'},     {"desk", required_argument, 0, 'D'},
-        {"insecure", no_argument, 0, 'I'},       {"help", no_argument, 0, 'h'},
+        {"insecure", no_argument, 0, 'I'},       {"help", no_argument, 0, PW_CLI_HELP},
         {0, 0, 0, 0}};
-    const char *store = NULL, *connect = NULL, *snapshot = NULL, *html = NULL, *csv = NULL;
-    char why[192] = "";
-    pw_client_auth_t auth = {.why = why, .why_len = sizeof(why)};
-    const char *catalog_path = NULL;
-    bool have_period = false;
-    pw_period_t period = {0, 0};
-    int timeout_ms = 10000;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            store = optarg;
-            break;
-        case 'C':
-            connect = optarg;
-            break;
-        case 'S':
-            snapshot = optarg;
-            break;
-        case 'k':
-            auth.keys_dir = optarg;
-            break;
-        case 'D':
-            auth.desk = optarg;
-            break;
-        case 'I':
-            auth.insecure = true;
-            break;
-        case 'p':
-            if (pw_period_parse(optarg, strlen(optarg), &period) != 0) {
-                fprintf(stderr,
-                        "planwatch report: bad --period '%s' (2017, 2018H1, 2018Q3, "
-                        "2018-07)\n",
-                        optarg);
-                return 2;
-            }
-            have_period = true;
-            break;
-        case 'H':
-            html = optarg;
-            break;
-        case 'v':
-            csv = optarg;
-            break;
-        case 'c':
-            catalog_path = optarg;
-            break;
-        case 't': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v <= 0 || v > 3600) {
-                fprintf(stderr, "planwatch report: --timeout wants seconds (1-3600)\n");
-                return 2;
-            }
-            timeout_ms = (int)v * 1000;
-            break;
-        }
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
-        }
-    }
-    if (optind != argc || (store == NULL) == (connect == NULL)) {
-        if (optind == argc)
-            fprintf(stderr, "planwatch report: give exactly one of --store and --connect\n");
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    pw_catalog_t *cat = NULL;
-    if ((store ? pw_cli_store_catalog("report", store, catalog_path, false, &cat)
-               : pw_client_catalog("report", connect, snapshot, &auth, catalog_path,
-                                          timeout_ms, &cat)) != 0)
-        return 1;
-    pw_report_t *rep = NULL;
-    const pw_period_t *want = have_period ? &period : NULL;
-    int rc = store ? pw_report_from_store(cat, store, want, &rep)
-                   : pw_report_from_publisher(cat, connect, snapshot, &auth, want, timeout_ms, &rep);
-    if (rc == PW_ENOTFOUND) {
-        char pt[PW_PERIOD_STRMAX] = "";
-        if (have_period)
-            pw_period_format(period, pt);
-        fprintf(stderr, "planwatch report: no data%s%s in %s\n", have_period ? " for " : "", pt,
-                store ? store : connect);
-    } else if (rc == PW_ETIMEOUT) {
-        fprintf(stderr, "planwatch report: no complete answer from %s: timed out after %d s\n",
-                connect, timeout_ms / 1000);
-    } else if (rc != 0) {
-        fprintf(stderr, "planwatch report: cannot read %s: %s%s%s\n", store ? store : connect,
-                pw_strerror(rc), why[0] ? ": " : "", why);
-    }
-    if (rc == 0)
-        rc = write_files(rep, html, csv, store ? store : connect);
-    if (rc == 0 && !html && !csv)
-        rc = pw_report_write_text(rep, stdout, isatty(STDOUT_FILENO));
-    if (rc == 0 && (html || csv))
-        fprintf(stderr, "planwatch report: wrote%s%s%s%s\n", html ? " " : "", html ? html : "",
-                csv ? " " : "", csv ? csv : "");
-    pw_report_destroy(&rep);
-    pw_catalog_destroy(&cat);
-    return rc == 0 ? 0 : 1;
+    static const pw_cli_field_t fields[] = {
+        {'s', offsetof(struct report_cmd, store)},
+        {'C', offsetof(struct report_cmd, connect)},
+        {'S', offsetof(struct report_cmd, snapshot)},
+        {'k', offsetof(struct report_cmd, auth.keys_dir)},
+        {'D', offsetof(struct report_cmd, auth.desk)},
+        {'I', offsetof(struct report_cmd, auth.insecure)},
+        {'H', offsetof(struct report_cmd, html)},
+        {'v', offsetof(struct report_cmd, csv)},
+        {'c', offsetof(struct report_cmd, catalog_path)},
+        {0, 0}};
+    static const pw_cli_command_t command = {"report", usage_text, longopts,
+                                             take_option, finish, fields};
+    struct report_cmd o = {.timeout_ms = 10000};
+    o.auth = (pw_client_auth_t){.why = o.why, .why_len = sizeof(o.why)};
+    int status;
+    if (!pw_cli_parse(&command, argc, argv, &o, &status))
+        return status;
+    return report(&o);
 }

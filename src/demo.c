@@ -4,11 +4,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "command.h"
 #include "commands.h"
 #include "client.h"
 #include "pw/auth.h"
@@ -402,43 +403,34 @@ static int run(struct demo *d, const char *datadir, char *catalog)
     return 0;
 }
 
+/* The command's options. */
+struct demo_cmd {
+    bool json;
+    const char *store, *datadir, *report_dir;
+};
+
 int pw_cmd_demo(int argc, char **argv)
 {
     static const struct option longopts[] = {{"json", no_argument, 0, 'j'},
                                              {"store", required_argument, 0, 's'},
                                              {"data", required_argument, 0, 'd'},
                                              {"report-dir", required_argument, 0, 'r'},
-                                             {"help", no_argument, 0, 'h'},
+                                             {"help", no_argument, 0, PW_CLI_HELP},
                                              {0, 0, 0, 0}};
+    static const pw_cli_field_t fields[] = {
+        {'j', offsetof(struct demo_cmd, json)},
+        {'s', offsetof(struct demo_cmd, store)},
+        {'d', offsetof(struct demo_cmd, datadir)},
+        {'r', offsetof(struct demo_cmd, report_dir)},
+        {0, 0}};
+    static const pw_cli_command_t command = {"demo", usage_text, longopts, NULL, NULL, fields};
     static struct demo d;
-    const char *store = NULL, *datadir = NULL, *report_dir = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            d.json = true;
-            break;
-        case 's':
-            store = optarg;
-            break;
-        case 'd':
-            datadir = optarg;
-            break;
-        case 'r':
-            report_dir = optarg;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
+    struct demo_cmd o = {0};
+    int status;
+    if (!pw_cli_parse(&command, argc, argv, &o, &status))
+        return status;
+    const char *store = o.store, *datadir = o.datadir, *report_dir = o.report_dir;
+    d.json = o.json;
     char defdata[4096], catalog[4096];
     if (!datadir) {
         snprintf(defdata, sizeof(defdata), "%s/wuhan", pw_cli_datadir());

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "command.h"
 #include "commands.h"
 #include "pw/auth.h"
 #include "pw/error.h"
@@ -52,59 +53,69 @@ static int make(const char *dir, const char *name, const char *role, bool force)
     return 0;
 }
 
+/* The command's options. */
+struct keygen_cmd {
+    const char *out, *catalog_path;
+    const char *districts[NAMES_MAX], *desks[NAMES_MAX];
+    size_t nd, nk;
+    bool force;
+};
+
+static int take_option(void *p, int c, const char *arg)
+{
+    struct keygen_cmd *o = p;
+    switch (c) {
+    case 'd':
+    case 'k':
+        if ((c == 'd' ? o->nd : o->nk) == NAMES_MAX) {
+            fprintf(stderr, "planwatch keygen: at most %d of each\n", NAMES_MAX);
+            return 2;
+        }
+        if (c == 'd')
+            o->districts[o->nd++] = arg;
+        else
+            o->desks[o->nk++] = arg;
+        return 0;
+    default:
+        return PW_CLI_USAGE;
+    }
+}
+
+static int finish(void *p, int nargs, char **args)
+{
+    const struct keygen_cmd *o = p;
+    (void)args;
+    return !o->out || nargs != 0 ? PW_CLI_USAGE : 0;
+}
+
 int pw_cmd_keygen(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"out", required_argument, 0, 'o'},      {"catalog", required_argument, 0, 'c'},
         {"district", required_argument, 0, 'd'}, {"desk", required_argument, 0, 'k'},
-        {"force", no_argument, 0, 'f'},          {"help", no_argument, 0, 'h'},
+        {"force", no_argument, 0, 'f'},          {"help", no_argument, 0, PW_CLI_HELP},
         {0, 0, 0, 0}};
-    const char *out = NULL, *catalog_path = NULL;
-    const char *districts[NAMES_MAX], *desks[NAMES_MAX];
-    size_t nd = 0, nk = 0;
-    bool force = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            out = optarg;
-            break;
-        case 'c':
-            catalog_path = optarg;
-            break;
-        case 'd':
-        case 'k':
-            if ((c == 'd' ? nd : nk) == NAMES_MAX) {
-                fprintf(stderr, "planwatch keygen: at most %d of each\n", NAMES_MAX);
-                return 2;
-            }
-            if (c == 'd')
-                districts[nd++] = optarg;
-            else
-                desks[nk++] = optarg;
-            break;
-        case 'f':
-            force = true;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
-        }
-    }
-    if (!out || optind != argc) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
+    static const pw_cli_field_t fields[] = {
+        {'o', offsetof(struct keygen_cmd, out)},
+        {'c', offsetof(struct keygen_cmd, catalog_path)},
+        {'f', offsetof(struct keygen_cmd, force)},
+        {0, 0}};
+    static const pw_cli_command_t command = {"keygen", usage_text, longopts,
+                                             take_option, finish, fields};
+    struct keygen_cmd o = {0};
+    int status;
+    if (!pw_cli_parse(&command, argc, argv, &o, &status))
+        return status;
+    const char *out = o.out, *const *districts = o.districts, *const *desks = o.desks;
+    size_t nd = o.nd, nk = o.nk;
+    bool force = o.force;
     if (force && nd == 0 && nk == 0) {
         fprintf(stderr, "planwatch keygen: --force replaces only the keys named by "
                         "--district or --desk\n");
         return 2;
     }
     pw_catalog_t *cat = NULL;
-    if (pw_cli_load_catalog(catalog_path, &cat) != 0)
+    if (pw_cli_load_catalog(o.catalog_path, &cat) != 0)
         return 1;
     int failed = 0;
     for (size_t i = 0; i < nd; i++) {

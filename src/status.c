@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* planwatch status: the daemons' metrics files, for a person. */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "command.h"
 #include "commands.h"
 
 static const char usage_text[] =
@@ -230,34 +230,38 @@ static void print_publisher(const struct metrics *m, double now)
     printf("; last event %.0f\n", get(m, "planwatch_publisher_last_event", NULL));
 }
 
-int pw_cmd_status(int argc, char **argv)
-{
-    static const struct option longopts[] = {
-        {"metrics", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+/* The metrics files to read. */
+struct status_cmd {
     const char *files[16];
-    size_t nfiles = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'm':
-            if (nfiles == sizeof(files) / sizeof(files[0])) {
-                fprintf(stderr, "planwatch status: at most 16 --metrics\n");
-                return 2;
-            }
-            files[nfiles++] = optarg;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        fputs(usage_text, stderr);
+    size_t nfiles;
+};
+
+static int take_option(void *p, int c, const char *arg)
+{
+    struct status_cmd *o = p;
+    if (c != 'm')
+        return PW_CLI_USAGE;
+    if (o->nfiles == sizeof(o->files) / sizeof(o->files[0])) {
+        fprintf(stderr, "planwatch status: at most 16 --metrics\n");
         return 2;
     }
+    o->files[o->nfiles++] = arg;
+    return 0;
+}
+
+int pw_cmd_status(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"metrics", required_argument, 0, 'm'},
+                                             {"help", no_argument, 0, PW_CLI_HELP},
+                                             {0, 0, 0, 0}};
+    static const pw_cli_command_t command = {"status", usage_text, longopts, take_option, NULL,
+                                             NULL};
+    struct status_cmd o = {0};
+    int status;
+    if (!pw_cli_parse(&command, argc, argv, &o, &status))
+        return status;
+    const char **files = o.files;
+    size_t nfiles = o.nfiles;
     if (nfiles == 0) {
         files[nfiles++] = "/var/lib/planwatch/metrics/aggregator.prom";
         files[nfiles++] = "/var/lib/planwatch/metrics/publisher.prom";
