@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The collector's connection and sending: --follow's watch, hello, frames of
+ * spooled updates sent in a window, answers received, and the run loop. The
+ * file is read and spooled in feed.c, answers handled in answers.c.
+ */
 #include "collector.h"
+#include "collector_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,67 +23,6 @@
 #include "pw/log.h"
 #include "pw/util.h"
 #include "spool.h"
-
-#define HELLO_MS      1000  /* hello while not welcomed, and as keep-alive when idle */
-#define WATCH_MS      500   /* how often a followed file is checked without inotify */
-#define SILENCE_LOGMS 10000 /* follow mode: remind how long the aggregator is silent */
-/* Observations spooled per turn of the loop: sending starts after the first
- * slice of a large file instead of after all of it, so the aggregator works
- * while the rest is spooled. Slices double up to the last size, as each is a
- * synced commit: the first answers quickly, the next ones cost few syncs. */
-#define SPOOL_SLICE_FIRST 1024
-#define SPOOL_SLICE_MAX   16384
-#define DISK_RETRY_MS     1000  /* the spool's file system is full: try again this often */
-#define DISK_LOGMS        60000 /* and remind that it is, this often */
-#define REFUSED_RETRY_MS  1000  /* the aggregator cannot take updates now: resend after this */
-
-struct file_sig {
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime;
-};
-
-struct run {
-    const pw_collector_opts_t *o;
-    pw_collector_result_t *res;
-    pw_collector_reject_fn on_reject;
-    void *ctx;
-    pw_spool_t *spool;
-    void *sock;
-    pw_handshake_t *hs;    /* the socket's failed handshakes: keys, when no answer comes */
-    pw_datafile_t *df;     /* the file as last read, for line numbers */
-    size_t spool_pos;      /* df->obs before this are spooled (or were unchanged) */
-    size_t slice;          /* observations spooled by the next spool_more() */
-    size_t file_added;     /* updates spooled from df so far */
-    bool resending;        /* --resend: the file is not spooled completely yet */
-    size_t resend_pos;     /* df->obs from here on are resent, before only if changed */
-    pw_spool_rejection_t *rej; /* rejections answered, not yet recorded in the spool */
-    size_t nrej, caprej;
-    struct file_sig sig;
-    bool loaded;           /* the file has been read at least once */
-    bool unspooled;        /* the spool was full: part of the file still waits */
-    bool welcomed;
-    uint64_t next;         /* next sequence to send */
-    uint64_t highest_sent;
-    uint64_t run_acked0;   /* answered before this run (or before the spool restarted) */
-    uint64_t answered0;    /* answered in this run before the spool restarted */
-    int64_t last_hello, last_answer, last_send, last_watch, last_silence_log;
-    int64_t last_progress; /* when the answered sequence last moved */
-    bool full_warned;
-    bool refused;          /* the last answer was a retryable refusal */
-    int64_t refused_until; /* and nothing is sent again before then */
-    bool legacy;           /* the aggregator predates several updates per frame */
-    uint32_t frame_max;    /* updates per frame, as the welcome said */
-    pw_buf_t buf;
-    pw_buf_t frame;        /* updates waiting to go as one frame */
-    uint32_t nframe;       /* how many: r->next to r->next + nframe - 1 */
-    int inotify;           /* --follow: the data file's directory, watched; -1 if not */
-    const char *base;      /* the data file's name in that directory */
-    int64_t disk_since;    /* when spooling found its file system full; 0 while it has room */
-    int64_t disk_retry;    /* when to try to spool again */
-    int64_t disk_logged;   /* when the full file system was last logged; 0: not yet */
-};
 
 /*
  * --follow: watches the data file's directory, so that a file written or
@@ -156,229 +101,6 @@ static int hello(struct run *r)
     return rc == PW_ETIMEOUT ? 0 : rc;
 }
 
-static bool selected(const pw_collector_opts_t *o, pw_period_t p)
-{
-    if (o->nperiods == 0)
-        return true;
-    for (size_t k = 0; k < o->nperiods; k++)
-        if (pw_period_eq(o->periods[k], p))
-            return true;
-    return false;
-}
-
-static bool file_changed(struct run *r, struct file_sig *now)
-{
-    struct stat st;
-    if (stat(r->o->data, &st) != 0)
-        return false;
-    now->dev = st.st_dev;
-    now->ino = st.st_ino;
-    now->size = st.st_size;
-    now->mtime = st.st_mtim;
-    return !r->loaded || memcmp(now, &r->sig, sizeof(*now)) != 0;
-}
-
-/*
- * A spool commit failed for want of room on its file system. Nothing of the
- * failed transaction is kept, and everything before it is: the collector
- * says where it is stuck (at once, then once a minute) and tries again.
- */
-static void spool_disk_full(struct run *r, int rc, const char *what)
-{
-    int64_t now = pw_mono_ms();
-    if (r->disk_logged && now - r->disk_logged < DISK_LOGMS)
-        return;
-    r->disk_logged = now;
-    PW_WARN("no space left on spool %s's file system (%s): %s; trying again every %d s, "
-            "nothing is lost",
-            r->o->spool_dir, pw_strerror(rc), what, DISK_RETRY_MS / 1000);
-}
-
-/* Spooling worked again after the file system was full. */
-static void spool_disk_room(struct run *r)
-{
-    if (!r->disk_since)
-        return;
-    PW_INFO("room again on spool %s's file system after %lld s", r->o->spool_dir,
-            (long long)((pw_mono_ms() - r->disk_since) / 1000));
-    r->disk_since = 0;
-    r->disk_logged = 0;
-}
-
-/* True while spooling waits for room on the spool's file system. */
-static bool disk_waiting(const struct run *r)
-{
-    return r->disk_since && pw_mono_ms() < r->disk_retry;
-}
-
-/* Records answers up to seq. A spool that has no room to record them keeps
- * them in memory and records them with a later answer or at exit: lost in a
- * crash, they only cost a resend, which the aggregator absorbs. */
-static int spool_ack(struct run *r, uint64_t seq)
-{
-    int rc = pw_spool_ack(r->spool, seq);
-    if (pw__mdb_nospace(rc)) {
-        spool_disk_full(r, rc, "answers are recorded later");
-        return 0;
-    }
-    return rc;
-}
-
-static void still_rejected(void *ctx, const pw_obs_t *o, const pw_spool_rejection_t *rej)
-{
-    struct run *r = ctx;
-    pw_msg_t m;
-    memset(&m, 0, sizeof(m));
-    m.type = PW_MSG_UPDATE;
-    snprintf(m.element, sizeof(m.element), "%s", o->element);
-    m.period = o->period;
-    m.value = o->value;
-    if (r->on_reject)
-        r->on_reject(r->ctx, &m, o->line ? o->line : rej->line, rej->reason, rej->text, true);
-}
-
-/* Once the file is spooled: the lines an earlier run had rejected and that
- * still hold the rejected value are reported again, as that run did, so a
- * rerun does not pass over a typo in silence. */
-static int report_still_rejected(struct run *r)
-{
-    size_t found = 0;
-    int rc = pw_spool_rejected(r->spool, r->df->obs, r->df->n, still_rejected, r, &found);
-    r->res->still_rejected += found;
-    return rc;
-}
-
-/* Spools the next slice of the file as last read: what is new or changed,
- * a transaction per chunk. 0, or a spool error. */
-static int spool_more(struct run *r)
-{
-    if (!r->df || r->spool_pos >= r->df->n || disk_waiting(r))
-        return 0;
-    size_t n = r->df->n - r->spool_pos, added = 0;
-    if (n > r->slice)
-        n = r->slice;
-    if (r->slice < SPOOL_SLICE_MAX)
-        r->slice *= 2;
-    /* --resend on a spool that filled up: what was resent already is only
-     * spooled again if it changed meanwhile. */
-    bool resend = r->resending && r->spool_pos >= r->resend_pos;
-    if (r->resending && !resend && n > r->resend_pos - r->spool_pos)
-        n = r->resend_pos - r->spool_pos;
-    int rc = (resend ? pw_spool_resend : pw_spool_add)(r->spool, r->df->obs + r->spool_pos, n,
-                                                       pw_now_ms(), &added);
-    r->res->spooled += added;
-    r->file_added += added;
-    if ((rc == PW_ESTOREFULL || pw__mdb_nospace(rc)) && resend)
-        r->resend_pos = r->spool_pos + added; /* resending spools every one */
-    if (pw__mdb_nospace(rc)) {
-        /* The chunks before the one that failed are spooled: the same
-         * comparison skips them when the slice is tried again. */
-        if (!r->disk_since)
-            r->disk_since = pw_mono_ms();
-        r->disk_retry = pw_mono_ms() + DISK_RETRY_MS;
-        char what[512];
-        snprintf(what, sizeof(what), "the rest of %s waits in the file", r->o->data);
-        spool_disk_full(r, rc, what);
-        return 0;
-    }
-    if (rc == 0 || rc == PW_ESTOREFULL)
-        spool_disk_room(r);
-    if (rc == PW_ESTOREFULL) {
-        /* Nothing is dropped: what did not fit stays in the file and is
-         * spooled, by the same comparison, once answers make room. */
-        if (!r->full_warned)
-            PW_ERROR("spool %s is full (%llu updates waiting, --spool-max): the rest of %s "
-                     "is spooled as the aggregator takes updates",
-                     r->o->spool_dir, (unsigned long long)pw_spool_pending(r->spool),
-                     r->o->data);
-        r->full_warned = true;
-        r->unspooled = true;
-        r->spool_pos = r->df->n; /* the file is read again when there is room */
-        return 0;
-    }
-    if (rc != 0)
-        return rc;
-    r->spool_pos += n;
-    if (r->spool_pos < r->df->n)
-        return 0;
-    if (r->file_added)
-        PW_INFO("%zu updates spooled from %s%s", r->file_added, r->o->data,
-                r->resending ? " (--resend: all of them)" : "");
-    if (r->full_warned)
-        PW_INFO("spool has room again: %s is spooled completely", r->o->data);
-    r->full_warned = false;
-    r->unspooled = false;
-    r->resending = false;
-    return report_still_rejected(r);
-}
-
-/* True while part of the file as last read is still to be spooled. */
-static bool spooling(const struct run *r)
-{
-    return r->df && r->spool_pos < r->df->n;
-}
-
-/* A file whose title names another office is most likely that office's
- * file, picked by mistake: its figures would overwrite this district's. It
- * is only a warning, as a title is free text, but a loud one. */
-static void warn_other_district(const struct run *r)
-{
-    int line;
-    const pw_district_t *other;
-    pw_datafile_names_other(r->o->data, r->o->catalog, r->o->district, &line, &other);
-    if (other)
-        PW_WARN("%s:%d: the file's title names %s (%s, %s), not %s: is it the right file? Its "
-                "figures are sent as %s's",
-                r->o->data, line, other->id, other->name_zh, other->name_en, r->o->district,
-                r->o->district);
-}
-
-/* Reads the file when it changed (or was not spooled completely) and starts
- * spooling what is new or changed in it. */
-static int load_file(struct run *r)
-{
-    struct file_sig sig;
-    memset(&sig, 0, sizeof(sig));
-    bool changed = file_changed(r, &sig);
-    if (r->loaded && !changed && !r->unspooled)
-        return 0;
-    char err[512] = "";
-    pw_datafile_t *df = NULL;
-    int rc = pw_datafile_load(r->o->data, r->o->catalog, &df, err, sizeof(err));
-    if (rc != 0) {
-        PW_ERROR("%s", err[0] ? err : pw_strerror(rc));
-        if (r->o->follow) {
-            r->sig = sig; /* read it again when it changes */
-            r->loaded = true;
-        }
-        return r->o->follow ? 0 : PW_EDATA;
-    }
-    if (r->o->catalog)
-        warn_other_district(r);
-    size_t n = 0;
-    for (size_t i = 0; i < df->n; i++)
-        if (selected(r->o, df->obs[i].period))
-            df->obs[n++] = df->obs[i];
-    df->n = n;
-    pw_datafile_destroy(&r->df);
-    r->df = df;
-    r->spool_pos = 0;
-    r->slice = SPOOL_SLICE_FIRST;
-    r->file_added = 0;
-    r->sig = sig;
-    r->loaded = true;
-    return spool_more(r);
-}
-
-static int line_of(const struct run *r, const pw_msg_t *m)
-{
-    for (size_t i = 0; r->df && i < r->df->n; i++)
-        if (pw_period_eq(r->df->obs[i].period, m->period) &&
-            strcmp(r->df->obs[i].element, m->element) == 0)
-            return r->df->obs[i].line;
-    return 0;
-}
-
 /* Sends the updates gathered for one frame. When it cannot go, they stay
  * spooled and r->next where it was: they go again with the next window. */
 static int send_gathered(struct run *r)
@@ -437,154 +159,6 @@ static int fill_window(struct run *r)
     return rc == PW_ETIMEOUT ? 0 : rc;
 }
 
-struct reject_ctx {
-    struct run *r;
-    int reason;
-    const char *text;
-};
-
-/* Keeps a rejection to record in the spool after this batch of answers:
- * one transaction for them all. */
-static int keep_rejection(struct run *r, const pw_msg_t *m, int line, int reason,
-                          const char *text)
-{
-    pw_spool_rejection_t *grown = r->rej;
-    if (r->nrej == r->caprej) {
-        size_t cap = r->caprej ? r->caprej * 2 : 16;
-        if (!(grown = realloc(r->rej, cap * sizeof(*grown))))
-            return -ENOMEM;
-        r->rej = grown;
-        r->caprej = cap;
-    }
-    pw_spool_rejection_t *k = &r->rej[r->nrej++];
-    memset(k, 0, sizeof(*k));
-    k->period = m->period;
-    snprintf(k->element, sizeof(k->element), "%s", m->element);
-    k->value = m->value;
-    k->reason = reason;
-    k->line = line;
-    snprintf(k->text, sizeof(k->text), "%s", text);
-    return 0;
-}
-
-static int record_rejections(struct run *r)
-{
-    int rc = pw_spool_reject(r->spool, r->rej, r->nrej);
-    r->nrej = 0;
-    return rc;
-}
-
-static int report_reject(void *ctx, const pw_msg_t *m)
-{
-    struct reject_ctx *rc = ctx;
-    int line = line_of(rc->r, m);
-    rc->r->res->rejected++;
-    if (rc->r->on_reject)
-        rc->r->on_reject(rc->r->ctx, m, line, rc->reason, rc->text, false);
-    return keep_rejection(rc->r, m, line, rc->reason, rc->text) == 0 ? 1 : -ENOMEM;
-}
-
-/*
- * The aggregator lost updates it had acknowledged (its store was replaced or
- * restored from a backup). They are gone from the spool, and its last-value
- * table no longer says what the aggregator holds: start over as a new
- * instance and spool the whole file again.
- */
-static int start_over(struct run *r, uint64_t has, uint64_t acked)
-{
-    PW_WARN("aggregator has only up to %llu of ours, %llu were answered: its store was "
-            "replaced or restored; sending all of %s again as a new instance",
-            (unsigned long long)has, (unsigned long long)acked, r->o->data);
-    r->answered0 += (size_t)(acked - r->run_acked0);
-    int rc = pw_spool_restart(r->spool);
-    if (rc != 0)
-        return rc;
-    r->run_acked0 = 0;
-    r->welcomed = false;
-    r->last_hello = 0;
-    r->next = 1;
-    r->highest_sent = 0;
-    r->loaded = false; /* read and spooled again, all of it, now */
-    r->last_watch = 0;
-    r->unspooled = true;
-    return 0;
-}
-
-static int on_answer(struct run *r, const pw_msg_t *m)
-{
-    if (m->type == PW_MSG_NACK && m->epoch == 0 && m->reason == PW_EMALFORMED && !r->welcomed &&
-        !r->legacy) {
-        /* Our hello's b is what an older aggregator cannot read: say hello
-         * without it, now, and send one update per frame. */
-        PW_INFO("the aggregator takes one update per frame (an older version)");
-        r->legacy = true;
-        r->last_hello = 0;
-        return 0;
-    }
-    if (m->epoch != pw_spool_epoch(r->spool))
-        return 0; /* meant for an earlier instance of this district */
-    uint64_t acked = pw_spool_acked(r->spool), head = pw_spool_head(r->spool);
-    switch (m->type) {
-    case PW_MSG_WELCOME:
-        if (m->seq < acked)
-            return start_over(r, m->seq, acked);
-        if (!r->welcomed)
-            PW_INFO("connected to %s: %llu committed, %llu waiting", r->o->connect,
-                    (unsigned long long)m->seq, (unsigned long long)(head - m->seq));
-        r->welcomed = true;
-        r->frame_max = m->frame_max == 0                    ? 1
-                       : m->frame_max > PW_FRAME_UPDATES_MAX ? PW_FRAME_UPDATES_MAX
-                                                             : m->frame_max;
-        r->last_answer = pw_mono_ms();
-        r->next = (m->seq > acked ? m->seq : acked) + 1;
-        return spool_ack(r, m->seq);
-    case PW_MSG_ACK:
-        r->last_answer = pw_mono_ms();
-        r->refused = false;
-        return spool_ack(r, m->seq);
-    case PW_MSG_NACK:
-        r->last_answer = pw_mono_ms();
-        if (m->reason == PW_EGAP) {
-            /* Something was lost in flight: go back to what it has. */
-            r->next = m->seq + 1;
-            return spool_ack(r, m->seq);
-        }
-        if (m->reason == PW_ESTOREFULL || m->reason == -EBUSY) {
-            /* Retryable: nothing was stored; resend after a pause. */
-            if (!r->refused)
-                PW_WARN("aggregator cannot take update %llu now: %s",
-                        (unsigned long long)m->seq, m->text);
-            /* Not at once: sent again and again, the window would only be
-             * refused again, thousands of updates at a time. */
-            r->refused = true;
-            r->refused_until = pw_mono_ms() + REFUSED_RETRY_MS;
-            r->next = acked + 1;
-            r->last_send = pw_mono_ms();
-            return 0;
-        }
-        r->refused = false;
-        if (m->reason == PW_EAUTH || m->reason == PW_EFORBIDDEN) {
-            /* The key, not the update, is refused: keep everything spooled
-             * for when this office has a valid key again. */
-            PW_ERROR("aggregator refused %s's key: %s (%s); %llu updates kept in the spool",
-                     r->o->district, pw_err_name(m->reason), m->text,
-                     (unsigned long long)pw_spool_pending(r->spool));
-            return m->reason;
-        }
-        if (m->seq > acked && m->seq <= head) {
-            struct reject_ctx rc = {r, m->reason, m->text};
-            if (pw_spool_read(r->spool, m->seq, 1, report_reject, &rc) == -ENOMEM)
-                return -ENOMEM;
-            return spool_ack(r, m->seq);
-        }
-        if (m->seq == 0)
-            PW_ERROR("aggregator refused %s: %s (%s)", r->o->district, pw_err_name(m->reason),
-                     m->text);
-        return m->seq == 0 && m->reason == PW_EDISTRICT ? PW_EDISTRICT : 0;
-    default:
-        return 0;
-    }
-}
 
 static int receive(struct run *r, int timeout_ms)
 {
@@ -604,16 +178,16 @@ static int receive(struct run *r, int timeout_ms)
         }
         pw_msg_t m;
         if (pw_msg_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &m) == 0)
-            rc = on_answer(r, &m);
+            rc = pw__col_on_answer(r, &m);
         zmq_msg_close(&msg);
     }
-    int rrc = record_rejections(r);
+    int rrc = pw__col_record_rejections(r);
     return rc != 0 ? rc : rrc;
 }
 
 static int loop(struct run *r, volatile sig_atomic_t *stop)
 {
-    int rc = load_file(r);
+    int rc = pw__col_load_file(r);
     int64_t start = pw_mono_ms();
     r->last_answer = start;
     r->last_progress = start;
@@ -623,13 +197,13 @@ static int loop(struct run *r, volatile sig_atomic_t *stop)
         int64_t now = pw_mono_ms();
         if ((r->o->follow || r->unspooled) && now - r->last_watch >= WATCH_MS) {
             r->last_watch = now;
-            if ((rc = load_file(r)) != 0)
+            if ((rc = pw__col_load_file(r)) != 0)
                 break;
         }
-        if (spooling(r) && (rc = spool_more(r)) != 0)
+        if (pw__col_spooling(r) && (rc = pw__col_spool_more(r)) != 0)
             break;
         uint64_t pending = pw_spool_pending(r->spool);
-        if (!r->o->follow && pending == 0 && !r->unspooled && !spooling(r))
+        if (!r->o->follow && pending == 0 && !r->unspooled && !pw__col_spooling(r))
             break; /* one-shot: all spooled and all answered */
         if (!r->welcomed) {
             if (now - r->last_hello >= HELLO_MS && (rc = hello(r)) != 0)
@@ -648,7 +222,7 @@ static int loop(struct run *r, volatile sig_atomic_t *stop)
             rc = fill_window(r);
         /* No wait while there is more to spool and room to spool it. */
         if (rc == 0)
-            rc = receive(r, spooling(r) && !disk_waiting(r) ? 0 : 50);
+            rc = receive(r, pw__col_spooling(r) && !pw__col_disk_waiting(r) ? 0 : 50);
         /* Giving up and complaining go by progress, not by answers: an
          * aggregator that answers "full, retry" again and again is no better
          * than a silent one. */
