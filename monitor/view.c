@@ -79,20 +79,6 @@ static bool same_series(const pw_event_t *a, const pw_event_t *b)
     return strcmp(a->indicator, b->indicator) == 0 && strcmp(a->series, b->series) == 0;
 }
 
-static int push(pw_event_t **arr, size_t *n, size_t *cap, const pw_event_t *ev)
-{
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 64;
-        pw_event_t *na = realloc(*arr, ncap * sizeof(*na));
-        if (!na)
-            return -ENOMEM;
-        *arr = na;
-        *cap = ncap;
-    }
-    (*arr)[(*n)++] = *ev;
-    return 0;
-}
-
 int pw_view_apply(pw_view_t *self, const pw_event_t *ev)
 {
     if (ev->type == PW_EV_RATE) {
@@ -102,7 +88,7 @@ int pw_view_apply(pw_view_t *self, const pw_event_t *ev)
                 return 0;
             }
         }
-        return push(&self->rows, &self->nrows, &self->caprows, ev);
+        return pw_event_push(&self->rows, &self->nrows, &self->caprows, ev);
     }
     if (ev->type != PW_EV_ALERT)
         return 0;
@@ -116,7 +102,7 @@ int pw_view_apply(pw_view_t *self, const pw_event_t *ev)
         return 0;
     }
     return ev->action != PW_ALERT_RESOLVE
-               ? push(&self->alerts, &self->nalerts, &self->capalerts, ev)
+               ? pw_event_push(&self->alerts, &self->nalerts, &self->capalerts, ev)
                : 0;
 }
 
@@ -140,7 +126,7 @@ int pw_view_load(pw_view_t *self, const pw_reply_t *snap)
         if (pw_view_apply(self, &snap->rows[i]) != 0)
             return -ENOMEM;
     for (size_t i = 0; i < snap->nalerts; i++)
-        if (push(&self->alerts, &self->nalerts, &self->capalerts, &snap->alerts[i]) != 0)
+        if (pw_event_push(&self->alerts, &self->nalerts, &self->capalerts, &snap->alerts[i]) != 0)
             return -ENOMEM;
     return 0;
 }

@@ -10,27 +10,13 @@
 #include "pw/error.h"
 #include "pw/util.h"
 
-static int keep(struct pw_session_kept *k, const pw_event_t *ev)
-{
-    if (k->n == k->cap) {
-        size_t cap = k->cap ? k->cap * 2 : 256;
-        pw_event_t *n = realloc(k->ev, cap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        k->ev = n;
-        k->cap = cap;
-    }
-    k->ev[k->n++] = *ev;
-    return 0;
-}
-
 int pw_session_on_event(void *ctx, pw_event_t *ev)
 {
     pw_session_t *self = ctx;
     self->events++;
     if (self->view)
         pw_view_apply(self->view, ev);
-    if (self->view && self->nplans > 1 && keep(&self->seen, ev) != 0)
+    if (self->view && self->nplans > 1 && pw_event_push(&self->seen.ev, &self->seen.n, &self->seen.cap, ev) != 0)
         return -ENOMEM;
     bool transition = ev->type == PW_EV_ALERT && ev->action != PW_ALERT_UPDATE;
     if (self->collect && transition && pw_whatif_push(&self->got, ev) != 0)

@@ -166,16 +166,7 @@ int pw_reply_add(pw_reply_t *self, int list, const pw_event_t *ev)
     pw_event_t **arr = list == 0 ? &self->rows : list == 1 ? &self->alerts : &self->events;
     size_t *n = list == 0 ? &self->nrows : list == 1 ? &self->nalerts : &self->nevents;
     size_t *cap = list == 0 ? &self->caprows : list == 1 ? &self->capalerts : &self->capevents;
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 64;
-        pw_event_t *na = realloc(*arr, ncap * sizeof(*na));
-        if (!na)
-            return -ENOMEM;
-        *arr = na;
-        *cap = ncap;
-    }
-    (*arr)[(*n)++] = *ev;
-    return 0;
+    return pw_event_push(arr, n, cap, ev);
 }
 
 int pw_reply_add_status(pw_reply_t *self, const pw_district_status_t *st)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <msgpack.h>
@@ -241,4 +242,18 @@ int pw_event_encode(const pw_event_t *ev, pw_buf_t *buf)
     if (rc != PW_OK)
         buf->len = 0;
     return rc;
+}
+
+int pw_event_push(pw_event_t **arr, size_t *n, size_t *cap, const pw_event_t *ev)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        pw_event_t *na = realloc(*arr, ncap * sizeof(*na));
+        if (!na)
+            return -ENOMEM;
+        *arr = na;
+        *cap = ncap;
+    }
+    (*arr)[(*n)++] = *ev;
+    return 0;
 }

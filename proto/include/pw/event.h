@@ -85,6 +85,12 @@ int pw_event_from_object(const msgpack_object *obj, pw_event_t *out);
 /** Encodes one event as a standalone frame into buf. 0, -ENOMEM or -EINVAL. */
 int pw_event_encode(const pw_event_t *ev, pw_buf_t *buf);
 
+/**
+ * Appends a copy of ev to the growing array *arr of *n events (*cap allocated,
+ * doubling from 64). 0, or -ENOMEM with the array as it was.
+ */
+int pw_event_push(pw_event_t **arr, size_t *n, size_t *cap, const pw_event_t *ev);
+
 /** Decodes one standalone event frame. 0 or PW_EMALFORMED / PW_EVERSION. */
 int pw_event_decode(const void *data, size_t len, pw_event_t *out);
 
