@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "pw/error.h"
+#include "pw/text.h"
 #include "store.h"
 
 /*
@@ -131,14 +132,10 @@ struct versions {
 static int add_version(void *ctx, const pw_store_plan_t *plan)
 {
     struct versions *vs = ctx;
-    if (vs->n == vs->cap) {
-        size_t cap = vs->cap ? vs->cap * 2 : 4;
-        pw_cli_plan_t *n = realloc(vs->v, cap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        vs->v = n;
-        vs->cap = cap;
-    }
+    pw_cli_plan_t *grown = pw__text_reserve(vs->v, vs->n, &vs->cap, sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    vs->v = grown;
     pw_cli_plan_t *p = &vs->v[vs->n];
     char name[512];
     snprintf(name, sizeof(name), "%s (the plan the store records from record %llu on)", vs->dir,

@@ -17,6 +17,7 @@
 #include "pw/error.h"
 #include "pw/event.h"
 #include "pw/rate.h"
+#include "pw/text.h"
 
 void *pw__verify_vec_push(struct vec *v)
 {
@@ -103,14 +104,10 @@ struct plans {
 static int add_plan(void *ctx, const pw_store_plan_t *plan)
 {
     struct plans *p = ctx;
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 4;
-        pw_store_plan_t *n = realloc(p->v, cap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        p->v = n;
-        p->cap = cap;
-    }
+    pw_store_plan_t *grown = pw__text_reserve(p->v, p->n, &p->cap, sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    p->v = grown;
     p->v[p->n++] = *plan;
     return 0;
 }

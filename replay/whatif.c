@@ -6,16 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pw/text.h"
+
 int pw_whatif_push(pw_whatif_timeline_t *tl, const pw_event_t *ev)
 {
-    if (tl->n == tl->cap) {
-        size_t cap = tl->cap ? tl->cap * 2 : 64;
-        pw_whatif_transition_t *nt = realloc(tl->t, cap * sizeof(*nt));
-        if (!nt)
-            return -ENOMEM;
-        tl->t = nt;
-        tl->cap = cap;
-    }
+    pw_whatif_transition_t *grown = pw__text_reserve(tl->t, tl->n, &tl->cap, sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    tl->t = grown;
     pw_whatif_transition_t *x = &tl->t[tl->n++];
     x->action = ev->action;
     memcpy(x->indicator, ev->indicator, sizeof(x->indicator));

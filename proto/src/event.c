@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "mp.h"
 #include "pw/error.h"
+#include "pw/text.h"
 
 const char *const pw__event_key_names[E_COUNT] = {
     [E_PV] = "pv",   [E_TY] = "ty",     [E_Q] = "q",       [E_T] = "t",       [E_I] = "i",
@@ -246,14 +247,10 @@ int pw_event_encode(const pw_event_t *ev, pw_buf_t *buf)
 
 int pw_event_push(pw_event_t **arr, size_t *n, size_t *cap, const pw_event_t *ev)
 {
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 64;
-        pw_event_t *na = realloc(*arr, ncap * sizeof(*na));
-        if (!na)
-            return -ENOMEM;
-        *arr = na;
-        *cap = ncap;
-    }
+    pw_event_t *grown = pw__text_reserve(*arr, *n, cap, sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    *arr = grown;
     (*arr)[(*n)++] = *ev;
     return 0;
 }

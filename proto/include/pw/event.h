@@ -87,7 +87,7 @@ int pw_event_encode(const pw_event_t *ev, pw_buf_t *buf);
 
 /**
  * Appends a copy of ev to the growing array *arr of *n events (*cap allocated,
- * doubling from 64). 0, or -ENOMEM with the array as it was.
+ * doubling from 16). 0, or -ENOMEM with the array as it was.
  */
 int pw_event_push(pw_event_t **arr, size_t *n, size_t *cap, const pw_event_t *ev);
 
