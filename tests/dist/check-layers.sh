@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every dependency between the top-level folders points down the stack:
 #   base < plan < proto < net < state < cli < {collector aggregator publisher monitor}
-#   < {replay report} < src
+#   < {replay report} < web < src
 # Each folder may include headers of the folders listed for it below, and no
 # other: a library that includes a higher one's header (or a stage that reaches
 # into another stage) fails this check. The codec libraries (base, plan,
@@ -23,7 +23,8 @@ declare -A allowed=(
     [monitor]="base plan proto net state cli monitor"
     [replay]="base plan proto net state cli monitor replay"
     [report]="base plan proto net state cli monitor report"
-    [src]="base plan proto net state cli collector aggregator publisher monitor replay report src"
+    [web]="base plan proto net state cli monitor report web"
+    [src]="base plan proto net state cli collector aggregator publisher monitor replay report web src"
 )
 codecs="base plan proto"
 ops_headers="pw/log.h pw/prom.h"
