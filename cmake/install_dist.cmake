@@ -41,7 +41,7 @@ set(PW_SYSCONFDIR "${sysconfdir}")
 file(READ "${PW_SOURCE_DIR}/dist/systemd/hardening.conf" PW_HARDENING)
 set(units)
 foreach(unit planwatch-aggregator.service planwatch-publisher.service
-        planwatch-collector@.service)
+        planwatch-collector@.service planwatch-web.service)
     configure_file("${PW_SOURCE_DIR}/dist/systemd/${unit}.in"
                    "${PW_BINARY_DIR}/systemd-install/${unit}" @ONLY)
     list(APPEND units "${PW_BINARY_DIR}/systemd-install/${unit}")
@@ -54,7 +54,7 @@ file(INSTALL DESTINATION "${prefix}/lib/systemd/system" TYPE FILE FILES ${units}
 # An edited one is kept, and when the example itself changed the new one
 # goes beside it as NAME.new, as dpkg does (.dpkg-dist).
 set(examples "${datadir}/planwatch/etc")
-foreach(name aggregator.conf publisher.conf collector.conf)
+foreach(name aggregator.conf publisher.conf collector.conf web.conf web.routes)
     set(src "${PW_SOURCE_DIR}/dist/etc/planwatch/${name}")
     set(conf "$ENV{DESTDIR}${sysconfdir}/planwatch/${name}")
     set(old "$ENV{DESTDIR}${examples}/${name}")

@@ -135,7 +135,7 @@ static void rate_text(char *buf, size_t len, const pw_rate_t *rate)
         snprintf(buf, len, "-");
 }
 
-static void summary(FILE *out, const pw_report_t *self)
+void pw_report_html_summary(FILE *out, const pw_report_t *self)
 {
     int bands[4], classes[5], achieved;
     pw_report_count(self, bands, classes, &achieved);
@@ -156,7 +156,7 @@ static void summary(FILE *out, const pw_report_t *self)
 
 /* Says so when the period is provisional: a half-reported period must not
  * read as final. */
-static void banner(FILE *out, const pw_report_t *self)
+void pw_report_html_banner(FILE *out, const pw_report_t *self)
 {
     size_t provisional = pw_report_provisional(self);
     if (!provisional)
@@ -212,7 +212,7 @@ static void table_head(FILE *out, const pw_report_t *self)
             cat->target_year);
 }
 
-static void table(FILE *out, const pw_report_t *self)
+void pw_report_html_table(FILE *out, const pw_report_t *self)
 {
     const pw_catalog_t *cat = self->cat;
     table_head(out, self);
@@ -300,6 +300,48 @@ static void table(FILE *out, const pw_report_t *self)
     fputs("</tbody></table>", out);
 }
 
+bool pw_report_html_card(FILE *out, const pw_report_t *self, int i)
+{
+    const pw_catalog_t *cat = self->cat;
+    const pw_indicator_t *ind = &cat->indicators[i];
+    size_t first = 0, ns = pw_report_series_of(self, i, &first);
+    if (ns == 0)
+        return false;
+    /* The card's band is its weakest series', like the indicator's rate. */
+    const pw_rate_t *worst = NULL;
+    for (size_t k = first; k < first + ns; k++) {
+        const pw_rate_t *rate = &pw_report_current(self, &self->series[k])->rate;
+        if (rate->has_rate && (!worst || rate->centi < worst->centi))
+            worst = rate;
+    }
+    pw_rate_t none = {0};
+    if (!worst)
+        worst = &none;
+    fprintf(out, "<figure class='card %s' data-indicator='", band_class(worst));
+    esc(out, ind->id);
+    fprintf(out, "'><figcaption><span><b>%d. ", ind->row);
+    esc(out, ind->name_zh);
+    fputs("</b><small>", out);
+    esc(out, ind->name_en);
+    fputs(" (", out);
+    esc(out, ind->unit);
+    char base[32], target[32], t[32];
+    pw_report_base_target(ind, base, target, sizeof(base));
+    fputs("); base ", out);
+    esc(out, base);
+    fputs(", target ", out);
+    esc(out, target);
+    rate_text(t, sizeof(t), worst);
+    fprintf(out, "</small></span><span class='chip %s'>%s %s</span></figcaption>",
+            band_class(worst), worst->has_rate ? pw_band_name_zh(worst->band) : "无", t);
+    pw_report_trend_chart(out, self, i);
+    for (size_t k = first; k < first + ns; k++)
+        if (pw_report_has_districts(self, &self->series[k]))
+            pw_report_district_chart(out, self, &self->series[k]);
+    fputs("</figure>", out);
+    return true;
+}
+
 static void cards(FILE *out, const pw_report_t *self)
 {
     const pw_catalog_t *cat = self->cat;
@@ -308,44 +350,8 @@ static void cards(FILE *out, const pw_report_t *self)
           out);
     pw_report_chart_legend(out);
     fputs("<div class='cards'>", out);
-    for (size_t i = 0; i < cat->nindicators; i++) {
-        const pw_indicator_t *ind = &cat->indicators[i];
-        size_t first = 0, ns = pw_report_series_of(self, (int)i, &first);
-        if (ns == 0)
-            continue;
-        /* The card's band is its weakest series', like the indicator's rate. */
-        const pw_rate_t *worst = NULL;
-        for (size_t k = first; k < first + ns; k++) {
-            const pw_rate_t *rate = &pw_report_current(self, &self->series[k])->rate;
-            if (rate->has_rate && (!worst || rate->centi < worst->centi))
-                worst = rate;
-        }
-        pw_rate_t none = {0};
-        if (!worst)
-            worst = &none;
-        fprintf(out, "<figure class='card %s' data-indicator='", band_class(worst));
-        esc(out, ind->id);
-        fprintf(out, "'><figcaption><span><b>%d. ", ind->row);
-        esc(out, ind->name_zh);
-        fputs("</b><small>", out);
-        esc(out, ind->name_en);
-        fputs(" (", out);
-        esc(out, ind->unit);
-        char base[32], target[32], t[32];
-        pw_report_base_target(ind, base, target, sizeof(base));
-        fputs("); base ", out);
-        esc(out, base);
-        fputs(", target ", out);
-        esc(out, target);
-        rate_text(t, sizeof(t), worst);
-        fprintf(out, "</small></span><span class='chip %s'>%s %s</span></figcaption>",
-                band_class(worst), worst->has_rate ? pw_band_name_zh(worst->band) : "无", t);
-        pw_report_trend_chart(out, self, (int)i);
-        for (size_t k = first; k < first + ns; k++)
-            if (pw_report_has_districts(self, &self->series[k]))
-                pw_report_district_chart(out, self, &self->series[k]);
-        fputs("</figure>", out);
-    }
+    for (size_t i = 0; i < cat->nindicators; i++)
+        pw_report_html_card(out, self, (int)i);
     fputs("</div></section>", out);
 }
 
@@ -393,10 +399,10 @@ int pw_report_write_html(const pw_report_t *self, FILE *out, const char *source)
         esc(out, source);
     }
     fputs("</p>", out);
-    summary(out, self);
-    banner(out, self);
+    pw_report_html_summary(out, self);
+    pw_report_html_banner(out, self);
     fputs("</header><section class='table'>", out);
-    table(out, self);
+    pw_report_html_table(out, self);
     fprintf(out,
             "<p class='notes'>进展率 = 实际进度 / 规划进度 (progress rate: actual against "
             "planned progress, %d%% = on track). 评价: 进展良好 ≥ %.0f, 进展缓慢 %.0f–%.0f, "
@@ -412,4 +418,9 @@ int pw_report_write_html(const pw_report_t *self, FILE *out, const char *source)
     esc(out, cat->name);
     fputs("</footer></div></body></html>\n", out);
     return ferror(out) ? -EIO : 0;
+}
+
+const char *pw_report_html_css(void)
+{
+    return css;
 }

@@ -346,14 +346,12 @@ static int fetch_districts(pw_report_t *self, pw_client_t *client, int64_t deadl
     return rc;
 }
 
-int pw_report_from_publisher(const pw_catalog_t *cat, const char *pub, const char *snap,
-                             const pw_client_auth_t *auth, const pw_period_t *period,
-                             int timeout_ms, pw_report_t **out)
+int pw_report_from_client(const pw_catalog_t *cat, pw_client_t *client, const pw_period_t *period,
+                          int timeout_ms, pw_report_t **out)
 {
     *out = NULL;
     /* The timeout bounds the whole exchange, however many pages it takes. */
     int64_t deadline = pw_mono_ms() + timeout_ms;
-    pw_client_t *client = NULL;
     pw_reply_t rows = {0};
     pw_period_t *all = NULL;
     size_t n = 0;
@@ -361,9 +359,7 @@ int pw_report_from_publisher(const pw_catalog_t *cat, const char *pub, const cha
     if (!self)
         return -ENOMEM;
     self->cat = cat;
-    int rc = pw_client_new(pub, snap, auth, &client);
-    if (rc == 0)
-        rc = fetch_rows(client, cat, -1, period, deadline, &rows);
+    int rc = fetch_rows(client, cat, -1, period, deadline, &rows);
     if (rc == 0)
         rc = rows_periods(&rows, &all, &n);
     if (rc == 0)
@@ -376,7 +372,6 @@ int pw_report_from_publisher(const pw_catalog_t *cat, const char *pub, const cha
     }
     free(all);
     pw_reply_clear(&rows);
-    pw_client_destroy(&client);
     if (rc != 0) {
         pw_report_destroy(&self);
         return rc;
@@ -384,6 +379,19 @@ int pw_report_from_publisher(const pw_catalog_t *cat, const char *pub, const cha
     finish(self);
     *out = self;
     return 0;
+}
+
+int pw_report_from_publisher(const pw_catalog_t *cat, const char *pub, const char *snap,
+                             const pw_client_auth_t *auth, const pw_period_t *period,
+                             int timeout_ms, pw_report_t **out)
+{
+    *out = NULL;
+    pw_client_t *client = NULL;
+    int rc = pw_client_new(pub, snap, auth, &client);
+    if (rc == 0)
+        rc = pw_report_from_client(cat, client, period, timeout_ms, out);
+    pw_client_destroy(&client);
+    return rc;
 }
 
 double pw_report_value_at_rate(const pw_indicator_t *ind, double f, double pct)

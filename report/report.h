@@ -65,6 +65,13 @@ int pw_report_from_publisher(const pw_catalog_t *cat, const char *pub, const cha
                              const pw_client_auth_t *auth, const pw_period_t *period,
                              int timeout_ms, pw_report_t **out);
 
+/**
+ * As pw_report_from_publisher(), over a client already connected (a
+ * dashboard's, which follows the live stream on it meanwhile).
+ */
+int pw_report_from_client(const pw_catalog_t *cat, pw_client_t *client, const pw_period_t *period,
+                          int timeout_ms, pw_report_t **out);
+
 /** Frees the report and NULLs *self_p. NULL-safe. */
 void pw_report_destroy(pw_report_t **self_p);
 

@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -25,6 +26,7 @@
 #include "pw/datafile.h"
 #include "pw/error.h"
 #include "pw/util.h"
+#include "users.h"
 #include "view.h"
 
 #define REPORTERS_MAX 256
@@ -49,6 +51,10 @@ static const char usage_text[] =
     "                  (default: the Wuhan demo)\n"
     "  --report-dir DIR  where report.html and report.csv go (default: the --store\n"
     "                  directory, else the current one)\n"
+    "  --web           also serve the dashboard (planwatch web) while the demo runs,\n"
+    "                  print its address and a login, and keep it open once the\n"
+    "                  demo is done, until interrupted (Ctrl-C)\n"
+    "  --web-listen ADDR:PORT  where the dashboard listens (default 127.0.0.1:8080)\n"
     "  -h, --help      this text\n";
 
 struct child {
@@ -64,7 +70,9 @@ struct demo {
     char keys[4096];
     bool json, keep, color;
     FILE *info; /* progress lines: stdout for people, stderr under --json */
-    struct child agg, pub;
+    struct child agg, pub, web;
+    const char *web_listen; /* NULL: no dashboard */
+    char web_url[256];
     pw_client_t *client;
     pw_view_t *view;
     char intake[64], stream[64], snapshot[64];
@@ -266,6 +274,8 @@ static int make_keys(struct demo *d)
             rc = pw_key_generate(sub, d->cat->districts[d->reporters[r]].id, "district", false);
     if (rc == 0 && (rc = fmt(sub, sizeof(sub), "%s/desks", d->keys)) == 0)
         rc = pw_key_generate(sub, "bureau", "desk", false);
+    if (rc == 0 && d->web_listen)
+        rc = pw_key_generate(sub, "web", "desk", false);
     return rc;
 }
 
@@ -295,6 +305,80 @@ static int start_servers(struct demo *d, char *catalog)
     rc = spawn(&d->pub, log, pub_args);
     if (rc == 0)
         rc = wait_ready(&d->pub, 10000);
+    return rc;
+}
+
+/* Waits for the dashboard's "serving URL" line; its URL into d->web_url. */
+static int wait_serving(struct demo *d, int timeout_ms)
+{
+    int64_t deadline = pw_mono_ms() + timeout_ms;
+    while (pw_mono_ms() < deadline) {
+        FILE *f = fopen(d->web.log, "r");
+        if (f) {
+            char line[1024];
+            const char *mark = "planwatch web: serving ";
+            while (fgets(line, sizeof(line), f)) {
+                char *at = strstr(line, mark);
+                if (at) {
+                    at[strcspn(at, "\n")] = '\0';
+                    snprintf(d->web_url, sizeof(d->web_url), "%s", at + strlen(mark));
+                    fclose(f);
+                    return 0;
+                }
+            }
+            fclose(f);
+        }
+        int status;
+        if (waitpid(d->web.pid, &status, WNOHANG) == d->web.pid) {
+            d->web.pid = 0;
+            fprintf(stderr, "planwatch demo: the dashboard exited before it served\n");
+            show_log(&d->web);
+            return PW_ETIMEOUT;
+        }
+        usleep(20000);
+    }
+    fprintf(stderr, "planwatch demo: the dashboard did not serve after %d ms\n", timeout_ms);
+    show_log(&d->web);
+    return PW_ETIMEOUT;
+}
+
+/*
+ * Starts planwatch web on the demo's publisher, with one login (demo, an
+ * admin) whose fresh password is printed: the dashboard has no anonymous
+ * access, not even in a demo.
+ */
+static int start_web(struct demo *d)
+{
+    char users[4096], data[4096], log[4096], pass[32], err[256] = "";
+    unsigned char raw[12];
+    static const char alphabet[] = "abcdefghijkmnpqrstuvwxyz23456789";
+    if (sodium_init() < 0)
+        return -EIO;
+    randombytes_buf(raw, sizeof(raw));
+    for (size_t k = 0; k < sizeof(raw); k++)
+        pass[k] = alphabet[raw[k] % 32];
+    pass[sizeof(raw)] = '\0';
+    int rc = fmt(users, sizeof(users), "%s/web.users", d->dir);
+    if (rc == 0)
+        rc = fmt(data, sizeof(data), "%s/web", d->dir);
+    if (rc == 0)
+        rc = fmt(log, sizeof(log), "%s/web.log", d->dir);
+    if (rc == 0 && (rc = pw_users_set(users, "demo", PW_ROLE_ADMIN, pass, err, sizeof(err))) != 0)
+        fprintf(stderr, "planwatch demo: cannot write %s: %s\n", users, err);
+    if (rc != 0)
+        return rc;
+    snprintf(d->web.name, sizeof(d->web.name), "web");
+    char listen[128];
+    snprintf(listen, sizeof(listen), "%s", d->web_listen);
+    char *args[] = {"planwatch", "web",      "--data",  data,        "--users",    users,
+                    "--listen",  listen,     "--connect", d->stream, "--snapshot", d->snapshot,
+                    "--keys",    d->keys,    "--desk",  "web",       NULL};
+    if ((rc = spawn(&d->web, log, args)) == 0)
+        rc = wait_serving(d, 10000);
+    if (rc == 0) {
+        fprintf(d->info, "dashboard: %s  (log in as demo, password %s)\n", d->web_url, pass);
+        fflush(d->info);
+    }
     return rc;
 }
 
@@ -375,6 +459,8 @@ static int run(struct demo *d, const char *datadir, char *catalog)
     }
     if ((rc = start_servers(d, catalog)) != 0)
         return rc;
+    if (d->web_listen && (rc = start_web(d)) != 0)
+        return rc;
     pw_client_auth_t auth = {.keys_dir = d->keys, .desk = "bureau"};
     if ((rc = pw_view_new(d->cat, &d->view)) != 0 ||
         (rc = pw_client_new(d->stream, d->snapshot, &auth, &d->client)) != 0)
@@ -405,9 +491,28 @@ static int run(struct demo *d, const char *datadir, char *catalog)
 
 /* The command's options. */
 struct demo_cmd {
-    bool json;
-    const char *store, *datadir, *report_dir;
+    bool json, web;
+    const char *store, *datadir, *report_dir, *web_listen;
 };
+
+/* With --web: the dashboard stays open until the user stops the demo. */
+static void keep_web_open(struct demo *d)
+{
+    fprintf(d->info, "\nThe dashboard stays open at %s (log in as demo); Ctrl-C to stop.\n",
+            d->web_url);
+    fflush(d->info);
+    while (!pw_cli_stop) {
+        int status;
+        if (waitpid(d->web.pid, &status, WNOHANG) == d->web.pid) {
+            d->web.pid = 0;
+            fprintf(stderr, "planwatch demo: the dashboard exited\n");
+            show_log(&d->web);
+            break;
+        }
+        /* The stream is drained so the publisher never waits for this client. */
+        pw_client_poll(d->client, 200, on_event, d);
+    }
+}
 
 int pw_cmd_demo(int argc, char **argv)
 {
@@ -415,6 +520,8 @@ int pw_cmd_demo(int argc, char **argv)
                                              {"store", required_argument, 0, 's'},
                                              {"data", required_argument, 0, 'd'},
                                              {"report-dir", required_argument, 0, 'r'},
+                                             {"web", no_argument, 0, 'w'},
+                                             {"web-listen", required_argument, 0, 'W'},
                                              {"help", no_argument, 0, PW_CLI_HELP},
                                              {0, 0, 0, 0}};
     static const pw_cli_field_t fields[] = {
@@ -422,6 +529,8 @@ int pw_cmd_demo(int argc, char **argv)
         {'s', offsetof(struct demo_cmd, store)},
         {'d', offsetof(struct demo_cmd, datadir)},
         {'r', offsetof(struct demo_cmd, report_dir)},
+        {'w', offsetof(struct demo_cmd, web)},
+        {'W', offsetof(struct demo_cmd, web_listen)},
         {0, 0}};
     static const pw_cli_command_t command = {"demo", usage_text, longopts, NULL, NULL, fields};
     static struct demo d;
@@ -431,6 +540,8 @@ int pw_cmd_demo(int argc, char **argv)
         return status;
     const char *store = o.store, *datadir = o.datadir, *report_dir = o.report_dir;
     d.json = o.json;
+    if (o.web || o.web_listen)
+        d.web_listen = o.web_listen ? o.web_listen : "127.0.0.1:8080";
     char defdata[4096], catalog[4096];
     if (!datadir) {
         snprintf(defdata, sizeof(defdata), "%s/wuhan", pw_cli_datadir());
@@ -464,13 +575,16 @@ int pw_cmd_demo(int argc, char **argv)
     if (rc == 0) /* the evaluation report of the last period, as HTML and CSV */
         rc = pw_report_files(d.cat, d.store, report_dir ? report_dir : store ? store : ".",
                                  d.info);
+    if (rc == 0 && d.web.pid > 0)
+        keep_web_open(&d);
     pw_client_destroy(&d.client);
+    int s0 = stop_child(&d.web);
     int s1 = stop_child(&d.pub), s2 = stop_child(&d.agg);
     if (rc != 0)
         fprintf(stderr, "planwatch demo: failed: %s (logs in %s)\n", pw_strerror(rc), d.dir);
-    else if (s1 == 0 && s2 == 0)
+    else if (s0 == 0 && s1 == 0 && s2 == 0)
         pw_rm_rf(d.dir);
     pw_view_destroy(&d.view);
     pw_catalog_destroy(&d.cat);
-    return rc == 0 && s1 == 0 && s2 == 0 ? 0 : 1;
+    return rc == 0 && s0 == 0 && s1 == 0 && s2 == 0 ? 0 : 1;
 }

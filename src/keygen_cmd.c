@@ -30,7 +30,8 @@ static const char usage_text[] =
     "                     (default: the Wuhan plan's)\n"
     "  --district ID      only this district's key (repeatable)\n"
     "  --desk NAME        only this desk's key (repeatable; without --district\n"
-    "                     or --desk: every district and the desk 'bureau')\n"
+    "                     or --desk: every district and the desks 'bureau'\n"
+    "                     and 'web', the dashboard's)\n"
     "  --force            replace the keys named by --district/--desk: key\n"
     "                     rotation (then SIGHUP the aggregator or publisher)\n"
     "  -h, --help         this text\n";
@@ -141,8 +142,9 @@ int pw_cmd_keygen(int argc, char **argv)
         for (size_t i = 0; i < nd; i++)
             failed |= make(sub, districts[i], "district", force);
         snprintf(sub, sizeof(sub), "%s/desks", out);
+        /* The bureau's monitors, and the dashboard (planwatch web). */
         if (nd == 0 && nk == 0)
-            failed |= make(sub, "bureau", "desk", false);
+            failed |= make(sub, "bureau", "desk", false) | make(sub, "web", "desk", false);
         for (size_t i = 0; i < nk; i++)
             failed |= make(sub, desks[i], "desk", force);
     }

@@ -30,6 +30,7 @@ static const struct {
     {"keygen", pw_cmd_keygen, "create CURVE keys for the aggregator, publisher, districts, desks"},
     {"report", pw_cmd_report, "the evaluation table for a period: text, HTML with charts, CSV"},
     {"status", pw_cmd_status, "show the daemons' counters from their --metrics files"},
+    {"web", pw_cmd_web, "serve the bureau's live dashboard: pages, alert follow-up, notices"},
 };
 
 static void usage(FILE *out)

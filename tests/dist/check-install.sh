@@ -21,7 +21,8 @@ etc=$stage$sysconfdir/planwatch
 for f in "$root/bin/planwatch" \
     "$root/share/planwatch/wuhan/catalog.conf" \
     "$root/share/planwatch/wuhan/districts/jiangan.csv" \
-    "$etc/aggregator.conf" "$etc/publisher.conf" "$etc/collector.conf" \
+    "$etc/aggregator.conf" "$etc/publisher.conf" "$etc/collector.conf" "$etc/web.conf" \
+    "$etc/web.routes" "$root/lib/systemd/system/planwatch-web.service" \
     "$root/lib/systemd/system/planwatch-aggregator.service" \
     "$root/lib/systemd/system/planwatch-publisher.service" \
     "$root/lib/systemd/system/planwatch-collector@.service" \
@@ -43,11 +44,13 @@ state=$stage/var/lib/planwatch
 mkdir -p "$state/metrics" "$state/incoming"
 cp "$root/share/planwatch/wuhan/districts/jiangan.csv" "$state/incoming/"
 "$root/bin/planwatch" keygen --out "$stage/keys" >/dev/null || fail "planwatch keygen failed"
-for d in aggregator publisher collector; do
+for d in aggregator publisher collector web; do
     sed -e "s|/var/lib/planwatch|$state|g" -e "s|/etc/planwatch/keys|$stage/keys|" \
         -e "s|^#catalog = .*|catalog = $root/share/planwatch/wuhan/catalog.conf|" \
+        -e "s|/etc/planwatch/web.users|$stage/web.users|" \
         "$etc/$d.conf" >"$stage/$d.conf"
 done
+: >"$stage/web.users"
 PLANWATCH_DATA=$root/share/planwatch
 export PLANWATCH_DATA
 "$root/bin/planwatch" aggregator --config "$stage/aggregator.conf" --check-config >/dev/null ||
@@ -57,6 +60,8 @@ export PLANWATCH_DATA
 "$root/bin/planwatch" collector --config "$stage/collector.conf" --district jiangan \
     --data "$state/incoming/jiangan.csv" --spool "$state/spool-jiangan" --check-config >/dev/null ||
     fail "collector.conf does not pass --check-config"
+"$root/bin/planwatch" web --config "$stage/web.conf" --check-config >/dev/null 2>&1 ||
+    fail "web.conf does not pass --check-config"
 
 # The units, with the installed paths pointing into the stage; the template
 # is checked as an instance. Any message at all fails the test.

@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * planwatch web with the real pipeline on a generated plan (not Wuhan's): an
+ * aggregator, a publisher, collectors and the dashboard as processes, the
+ * pages driven in headless Chromium (tests/web/drive.py) and plain HTTP for
+ * what a browser hides (status codes, roles, HTTPS).
+ */
+#define _DEFAULT_SOURCE
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fixture.h"
+#include "followup.h"
+#include "users.h"
+
+PW_FIXTURE_SUITE(web, 300.0);
+
+#define NDIST 3
+#define STAFF_PASS "correct horse 1"
+
+static char cat_path[160], users_path[160], data_dir[160], url[64];
+static int port;
+static pw_proc_t web_proc;
+
+/* Everything on track at 2016 (on the 1200 path): no alert. */
+static void write_data(const char *name, int value)
+{
+    char path[160];
+    pw_fixture_path(&fx, path, sizeof(path), name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "period,element,value\n2016,e0,%d\n2016,e1,%d\n", value, 400);
+    fclose(f);
+}
+
+/* A plan of NDIST districts, indicators i0, i1 (base 1000, target 2000 in 2020);
+ * users: wang (staff), li (director), root (admin). */
+static void setup_plan(void)
+{
+    pw_fixture_plan_t plan = pw_fixture_plan("web test plan 网页测试", NDIST, 2);
+    pw_fixture_path(&fx, cat_path, sizeof(cat_path), "plan.conf");
+    cr_assert_eq(pw_fixture_write_plan(cat_path, &plan), 0);
+    /* i0: 3 x 340 = 1020 at 2016 is 10 % of the way planned: severe. */
+    write_data("d0.csv", 340);
+    write_data("d1.csv", 340);
+    write_data("d2.csv", 340);
+    pw_fixture_path(&fx, users_path, sizeof(users_path), "web.users");
+    pw_fixture_path(&fx, data_dir, sizeof(data_dir), "web");
+    char err[256];
+    cr_assert_eq(pw_users_set(users_path, "wang", PW_ROLE_STAFF, STAFF_PASS, err, sizeof(err)), 0,
+                 "%s", err);
+    cr_assert_eq(pw_users_set(users_path, "li", PW_ROLE_DIRECTOR, "director pass", err,
+                              sizeof(err)), 0);
+    cr_assert_eq(pw_users_set(users_path, "root", PW_ROLE_ADMIN, "admin pass!", err, sizeof(err)),
+                 0);
+}
+
+static void start_pipeline(void)
+{
+    char *agg[] = {"--catalog", cat_path, NULL};
+    cr_assert_eq(pw_fixture_start_aggregator(&fx, agg), 0, "%s", pw_read_file(fx.agg_log));
+    char *pub[] = {"--snapshot-bind", fx.snap, NULL};
+    cr_assert_eq(pw_fixture_start_publisher(&fx, pub), 0, "%s", pw_read_file(fx.pub_log));
+}
+
+static void collect(const char *district)
+{
+    char file[160], spool[160], name[32];
+    snprintf(name, sizeof(name), "%s.csv", district);
+    pw_fixture_path(&fx, file, sizeof(file), name);
+    snprintf(name, sizeof(name), "spool-%s", district);
+    pw_fixture_path(&fx, spool, sizeof(spool), name);
+    char *out = NULL, *err = NULL;
+    int rc = pw_fixture_collect(&fx, (char *)district, file, spool, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "collector %s: %s", district, err);
+    free(out);
+    free(err);
+}
+
+/* Starts planwatch web plus extra options; waits until it serves. */
+static void start_web(char *const extra[])
+{
+    char listen[64];
+    if (port == 0)
+        port = pw_free_port();
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    char *args[32] = {"web",    "--data",    data_dir,  "--users",  users_path, "--listen",
+                      listen,   "--connect", fx.stream, "--snapshot", fx.snap,  NULL};
+    size_t n = 11;
+    for (size_t k = 0; extra && extra[k] && n < 31; k++)
+        args[n++] = extra[k];
+    args[n] = NULL;
+    cr_assert_eq(pw_fixture_spawn(&fx, &web_proc, args), 0);
+    cr_assert_eq(pw_proc_wait_log(&web_proc, "planwatch web: serving", 20000), 0, "%s",
+                 pw_read_file(web_proc.log));
+}
+
+/* One HTTP/1.0 request to the dashboard: the status, the response into *resp (caller frees). */
+static int http(const char *method, const char *path, const char *headers, const char *body,
+                char **resp)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    char req[4096];
+    int n = snprintf(req, sizeof(req),
+                     "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n%sContent-Length: %zu\r\n"
+                     "Content-Type: application/x-www-form-urlencoded\r\n\r\n%s",
+                     method, path, headers ? headers : "", body ? strlen(body) : 0,
+                     body ? body : "");
+    cr_assert_eq(write(fd, req, (size_t)n), n);
+    size_t len = 0, cap = 65536;
+    char *buf = malloc(cap);
+    ssize_t got;
+    while ((got = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)got;
+        if (len + 1 == cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    buf[len] = '\0';
+    close(fd);
+    int status = 0;
+    sscanf(buf, "HTTP/1.%*d %d", &status);
+    if (resp)
+        *resp = buf;
+    else
+        free(buf);
+    return status;
+}
+
+/* "Authorization: Basic ..." for user:pass. */
+static void basic(char *out, size_t len, const char *user, const char *pass)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char plain[256];
+    int n = snprintf(plain, sizeof(plain), "%s:%s", user, pass);
+    size_t o = (size_t)snprintf(out, len, "Authorization: Basic ");
+    for (int i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)plain[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned char)plain[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)plain[i + 2];
+        out[o++] = b64[(v >> 18) & 63];
+        out[o++] = b64[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? b64[v & 63] : '=';
+    }
+    snprintf(out + o, len - o, "\r\n");
+}
+
+/* Runs tests/web/drive.py with args; its stdout into *out (caller frees). The exit code. */
+static int drive(char *const args[], char **out)
+{
+    char script[512], log[160];
+    snprintf(script, sizeof(script), "%s/tests/web/drive.py", PW_SOURCE_DIR);
+    pw_fixture_path(&fx, log, sizeof(log), "drive.out");
+    char *argv[40] = {"env", "python3", script};
+    size_t n = 3;
+    for (size_t k = 0; args[k] && n < 39; k++)
+        argv[n++] = args[k];
+    argv[n] = NULL;
+    char *err = NULL;
+    int rc = pw_proc_capture("/usr/bin/env", argv, log, 180000, out, &err);
+    if (rc != 0)
+        cr_log_error("drive.py: %s", err ? err : "");
+    free(err);
+    return rc;
+}
+
+Test(web, unauthenticated_requests_get_401)
+{
+    setup_plan();
+    start_pipeline();
+    start_web(NULL);
+    char *resp = NULL;
+    cr_assert_eq(http("GET", "/", NULL, NULL, &resp), 401);
+    cr_assert(strstr(resp, "WWW-Authenticate: Cookie") != NULL, "%s", resp);
+    cr_assert(strstr(resp, "name='password'") != NULL, "the login form: %s", resp);
+    free(resp);
+    cr_assert_eq(http("GET", "/events", NULL, NULL, NULL), 401);
+    cr_assert_eq(http("GET", "/status", NULL, NULL, NULL), 401);
+    cr_assert_eq(http("POST", "/act", NULL, "key=i0%2F%231&action=ack", NULL), 401);
+    /* A wrong password, a forged cookie: still 401. */
+    char auth[256];
+    basic(auth, sizeof(auth), "wang", "wrong password");
+    cr_assert_eq(http("GET", "/", auth, NULL, NULL), 401);
+    cr_assert_eq(http("GET", "/",
+                      "Cookie: pw_session=0000000000000000000000000000000000000000000000000000000"
+                      "000000000\r\n",
+                      NULL, NULL),
+                 401);
+    basic(auth, sizeof(auth), "wang", STAFF_PASS);
+    cr_assert_eq(http("GET", "/", auth, NULL, NULL), 200);
+    cr_assert_eq(http("GET", "/login", NULL, NULL, NULL), 200);
+}
+
+Test(web, roles_decide_who_may_do_what)
+{
+    setup_plan();
+    start_pipeline();
+    collect("d0");
+    collect("d1");
+    collect("d2");
+    start_web(NULL);
+    char auth[256], *resp = NULL;
+    /* The alert the pipeline opened is in the follow-up as i0/#1. */
+    basic(auth, sizeof(auth), "li", "director pass");
+    for (int i = 0; i < 100; i++) {
+        http("GET", "/alerts", auth, NULL, &resp);
+        bool seen = strstr(resp, "data-alert-key='i0/#1'") != NULL;
+        free(resp);
+        if (seen)
+            break;
+        usleep(100000);
+    }
+    cr_assert_eq(http("GET", "/alert?key=i0%2F%231", auth, NULL, NULL), 200);
+    cr_assert_eq(http("POST", "/act", auth, "key=i0%2F%231&action=ack", NULL), 403,
+                 "a director reads only");
+    cr_assert_eq(http("GET", "/users", auth, NULL, NULL), 403);
+    basic(auth, sizeof(auth), "wang", STAFF_PASS);
+    cr_assert_eq(http("GET", "/users", auth, NULL, NULL), 403, "users are the admin's");
+    cr_assert_eq(http("POST", "/act", auth, "key=i0%2F%231&action=ack", NULL), 303);
+    cr_assert_eq(http("POST", "/act", auth, "key=i0%2F%231&action=ack", NULL), 409,
+                 "acknowledged twice");
+    cr_assert_eq(http("POST", "/act", auth, "key=nosuch%2F%231&action=comment&text=x", NULL), 404);
+    cr_assert_eq(http("POST", "/act", auth, "key=i0%2F%231&action=comment&text=", NULL), 400);
+    basic(auth, sizeof(auth), "root", "admin pass!");
+    cr_assert_eq(http("GET", "/users", auth, NULL, &resp), 200);
+    cr_assert(strstr(resp, "wang") && strstr(resp, "director"), "%s", resp);
+    free(resp);
+    /* A second dashboard on the same data directory is refused, loudly. */
+    pw_proc_t second;
+    char listen[64];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", pw_free_port());
+    char *args[] = {"web", "--data", data_dir, "--users", users_path, "--listen", listen,
+                    "--connect", fx.stream, "--snapshot", fx.snap, NULL};
+    cr_assert_eq(pw_fixture_spawn(&fx, &second, args), 0);
+    cr_assert_eq(pw_proc_wait(&second, 20000), 1);
+    char *log = pw_read_file(second.log);
+    cr_assert(strstr(log, "in use by pid"), "%s", log);
+    free(log);
+}
+
+Test(web, alert_opens_live_and_follow_up_survives_a_restart)
+{
+    setup_plan();
+    start_pipeline();
+    /* Two of three districts in: the row is provisional and opens no alert. */
+    collect("d0");
+    collect("d1");
+    start_web(NULL);
+    char file[160], spool[160];
+    pw_fixture_path(&fx, file, sizeof(file), "d2.csv");
+    pw_fixture_path(&fx, spool, sizeof(spool), "spool-d2");
+    /* PW_WEB_SCREENSHOTS=DIR also takes the pictures of docs/ there. */
+    const char *shots = getenv("PW_WEB_SCREENSHOTS");
+    char *args[40] = {"live", "--url", url, "--user", "wang", "--password", STAFF_PASS,
+                      "--indicator", "i0", "--comment", "区里已报送整改计划 / plan sent"};
+    size_t n = 11;
+    if (shots) {
+        args[n++] = "--screenshots";
+        args[n++] = (char *)shots;
+    }
+    char *collector[] = {"--", PLANWATCH_BIN, "collector", "--district", "d2", "--data", file,
+                         "--connect", fx.intake, "--spool", spool, NULL};
+    for (size_t k = 0; collector[k]; k++)
+        args[n++] = collector[k];
+    args[n] = NULL;
+    char *out = NULL;
+    cr_assert_eq(drive(args, &out), 0, "%s", out ? out : "");
+    int latency = -1;
+    char key[128] = "";
+    const char *l = strstr(out, "latency_ms ");
+    cr_assert(l, "%s", out);
+    sscanf(l, "latency_ms %d", &latency);
+    const char *k = strstr(out, "key ");
+    cr_assert(k, "%s", out);
+    sscanf(k, "key %127s", key);
+    cr_assert_lt(latency, 1000, "the alert showed %d ms after the collector's commit", latency);
+    cr_assert_str_eq(key, "i0/#1");
+    free(out);
+
+    /* Restart the dashboard: what staff did is still there. */
+    cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0, "%s", pw_read_file(web_proc.log));
+    start_web(NULL);
+    char *check[] = {"check", "--url", url, "--user", "wang", "--password", STAFF_PASS,
+                     "--key", key, "--comment", "区里已报送整改计划 / plan sent", NULL};
+    out = NULL;
+    cr_assert_eq(drive(check, &out), 0, "%s", out ? out : "");
+    free(out);
+    cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
+
+    /* And the report shows the follow-up, from the store and the follow-up on disk. */
+    char fu[200];
+    snprintf(fu, sizeof(fu), "%s/followup", data_dir);
+    char *rargs[] = {"report", "--store", fx.store, "--followup", fu, NULL};
+    char *err = NULL;
+    cr_assert_eq(pw_fixture_run(&fx, rargs, 30000, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "区里已报送整改计划"), "%s", out);
+    free(out);
+    free(err);
+}
+
+Test(web, https_and_the_loopback_rule)
+{
+    setup_plan();
+    start_pipeline();
+    char key[160], cert[160];
+    pw_fixture_path(&fx, key, sizeof(key), "tls.key");
+    pw_fixture_path(&fx, cert, sizeof(cert), "tls.crt");
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 2 "
+             "-subj /CN=127.0.0.1 >/dev/null 2>&1", key, cert);
+    cr_assert_eq(system(cmd), 0, "openssl is needed (./run test installs it)");
+    char *extra[] = {"--tls-cert", cert, "--tls-key", key, NULL};
+    start_web(extra);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+    char *args[] = {"login", "--url", url, "--user", "wang", "--password", STAFF_PASS, NULL};
+    char *out = NULL;
+    cr_assert_eq(drive(args, &out), 0, "%s", out ? out : "");
+    free(out);
+    /* Plain HTTP to the HTTPS port gets no page. */
+    char *resp = NULL;
+    int status = http("GET", "/", NULL, NULL, &resp);
+    cr_assert_neq(status, 200, "%s", resp);
+    free(resp);
+    cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
+
+    /* Any address but loopback without TLS is refused before anything starts. */
+    char *bad[] = {"web", "--data", data_dir, "--users", users_path, "--listen", "0.0.0.0:0",
+                   NULL};
+    char *err = NULL;
+    cr_assert_eq(pw_fixture_run(&fx, bad, 20000, &out, &err), 2);
+    cr_assert(strstr(err, "not a loopback address"), "%s", err);
+    free(out);
+    free(err);
+}
