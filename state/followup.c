@@ -432,11 +432,14 @@ int pw_followup_get(pw_followup_t *self, const char *key, pw_fu_alert_t *out,
         *actions = NULL;
     if (strlen(key) >= PW_FU_KEY_MAX)
         return PW_ENOTFOUND;
+    /* A copy: key may be out->key itself, which the read overwrites. */
+    char k[PW_FU_KEY_MAX];
+    snprintf(k, sizeof(k), "%s", key);
     MDB_txn *txn;
     int rc = pw__fu_begin(self, false, &txn);
     if (rc != 0)
         return rc;
-    rc = get_alert(self, txn, key, out);
+    rc = get_alert(self, txn, k, out);
     if (rc == 0 && actions)
         rc = read_actions(self, txn, out, actions);
     mdb_txn_abort(txn);
