@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "followup.h"
+#include "followup_view.h"
 #include "pw/error.h"
 #include "tmpdir.h"
 
@@ -179,6 +180,11 @@ Test(followup, actions_are_logged_in_order)
     cr_assert_str_eq(log[1].text, "养老服务处");
     cr_assert_str_eq(log[2].who, "li");
     cr_assert_str_eq(log[2].text, "已电话核实");
+    free(log);
+    /* The key may be the very record it is read into. */
+    cr_assert_eq(pw_followup_get(fu, a.key, &a, &log), 0);
+    cr_assert_str_eq(a.key, key);
+    cr_assert_eq(a.nactions, 5);
     free(log);
 }
 
@@ -398,4 +404,54 @@ Test(followup, names_round_trip)
     cr_assert_eq(pw_fu_kind_parse("bogus"), 0);
     cr_assert_str_eq(pw_fu_state_name(PW_FU_ACKED), "acknowledged");
     cr_assert_str_eq(pw_fu_kind_name(PW_FU_COMMENT), "comment");
+}
+
+/* The monitor's rendering of it (monitor/followup_view.c), over this store. */
+Test(followup, monitor_shows_state_escalation_and_silence)
+{
+    char key[PW_FU_KEY_MAX], note[512];
+    open_alert("care_beds", "", T0, key);
+    pw_event_t ev = alert("care_beds", "", PW_ALERT_OPEN, "2018");
+    pw_view_fmt_followup(fu, &ev, T0, note, sizeof(note));
+    cr_assert_str_eq(note, " [new]");
+    cr_assert_eq(pw_followup_escalate(fu, T0 + 60 * MIN, 30 * MIN, NULL, NULL), 1);
+    pw_view_fmt_followup(fu, &ev, T0, note, sizeof(note));
+    cr_assert_str_eq(note, " [new, escalated]");
+
+    int64_t t = INT64_C(1796378520000); /* 2026-12-04T10:02:00Z */
+    cr_assert_eq(pw_followup_act(fu, key, PW_FU_ACK, "wang", NULL, t), 0);
+    cr_assert_eq(pw_followup_act(fu, key, PW_FU_ASSIGN, "wang", "养老服务处", t), 0);
+    cr_assert_eq(pw_followup_act(fu, key, PW_FU_COMMENT, "li", "a", t), 0);
+    cr_assert_eq(pw_followup_act(fu, key, PW_FU_COMMENT, "li", "b", t), 0);
+    pw_view_fmt_followup(fu, &ev, T0, note, sizeof(note));
+    cr_assert_str_eq(note,
+                     " [acknowledged by wang 2026-12-04 10:02, escalated; assigned to 养老服务处; "
+                     "2 comments]");
+
+    /* A silence of a district the alert names, on an alert nobody recorded. */
+    pw_event_t other = alert("doctors", "", PW_ALERT_OPEN, "2018");
+    other.ntop = 1;
+    snprintf(other.top[0].district, sizeof(other.top[0].district), "jiangan");
+    pw_view_fmt_followup(fu, &other, T0, note, sizeof(note));
+    cr_assert_str_eq(note, "", "nothing known, nothing shown");
+    pw_fu_silence_t s = silence(true, "jiangan", INT64_C(1798675200000)); /* 2026-12-31 */
+    cr_assert_eq(pw_followup_silence(fu, &s, T0), 0);
+    pw_view_fmt_followup(fu, &other, T0, note, sizeof(note));
+    cr_assert_str_eq(note, " [silenced until 2026-12-31]");
+
+    char *json = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&json, &len);
+    pw_view_json_followup(fu, &ev, T0, f);
+    fclose(f);
+    cr_assert_str_eq(json, ",\"followup\":{\"key\":\"care_beds#1\",\"state\":\"acknowledged\","
+                           "\"assignee\":\"养老服务处\",\"acked_by\":\"wang\","
+                           "\"acked_ms\":1796378520000,\"escalated\":true,\"comments\":2,"
+                           "\"silenced_until\":null}");
+    free(json);
+    pw_event_t res = alert("care_beds", "", PW_ALERT_RESOLVE, "2018");
+    pw_view_fmt_followup(fu, &res, T0, note, sizeof(note));
+    cr_assert_str_eq(note, "", "a resolve line gets none");
+    pw_view_fmt_followup(NULL, &ev, T0, note, sizeof(note));
+    cr_assert_str_eq(note, "", "no follow-up, nothing shown");
 }
