@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "command.h"
 #include "monitor.h"
 #include "client.h"
+#include "followup_view.h"
 #include "hook.h"
 #include "pw/error.h"
 #include "pw/log.h"
@@ -45,6 +47,13 @@ static const char usage_text[] =
     "                       2018-07-01T08:00:00Z, or an age: 90m, 12h, 7d\n"
     "  --exec CMD           run `sh -c CMD` for each alert that opens or resolves, with\n"
     "                       the alert as JSON on its stdin; never waits for it\n"
+    "  --followup DIR       the bureau's follow-up (planwatch web's DATADIR/followup,\n"
+    "                       read-only): each open alert of the table and each live\n"
+    "                       alert line shows it, e.g. [acknowledged by wang\n"
+    "                       2026-12-04 10:02; assigned to 养老服务处; 2 comments],\n"
+    "                       [new, escalated], [silenced until 2026-12-31] (times\n"
+    "                       UTC); --json alerts get a \"followup\" member. Default:\n"
+    "                       $PLANWATCH_FOLLOWUP when set; a DIR without one is an error\n"
     "  --once               print once and exit\n"
     "  --json               JSON lines instead of text: one object per indicator\n"
     "                       series (or reporter with --status), then one per event\n"
@@ -64,6 +73,7 @@ struct mon {
     pw_client_t *client;
     pw_view_t *view;
     pw_hook_t *hook;
+    pw_followup_t *fu; /* the bureau's follow-up, read-only; NULL without --followup */
     bool json, color, live_table, have_period;
     pw_period_t period;
     char alerts[8][1024]; /* the latest alert lines, under a redrawn table */
@@ -100,6 +110,7 @@ static int follow_plan(struct mon *m, int timeout_ms)
         (rc = pw_view_load(view, &snap)) != 0)
         goto out;
     pw_view_set_filter(view, &m->filter);
+    pw_view_set_followup(view, m->fu);
     fprintf(stderr, "planwatch monitor: the plan was revised: now \"%s\"\n", cat->name);
     pw_view_destroy(&m->view);
     m->view = view;
@@ -131,6 +142,14 @@ static void fire_hook(struct mon *m, const pw_event_t *ev)
     m->buf = NULL;
 }
 
+/* An alert line, with its follow-up when there is one. */
+static void print_alert(struct mon *m, const pw_event_t *ev, FILE *out)
+{
+    char note[PW_FU_TEXT_MAX + 256] = "";
+    pw_view_fmt_followup(m->fu, ev, pw_now_ms(), note, sizeof(note));
+    pw_view_print_alert_note(m->cat, ev, out, m->color, note);
+}
+
 /* Keeps the latest alert lines for the redrawn screen. */
 static void remember_alert(struct mon *m, const pw_event_t *ev)
 {
@@ -139,7 +158,7 @@ static void remember_alert(struct mon *m, const pw_event_t *ev)
     FILE *f = open_memstream(&line, &len);
     if (!f)
         return;
-    pw_view_print_alert(m->cat, ev, f, m->color);
+    print_alert(m, ev, f);
     fclose(f);
     size_t n = sizeof(m->alerts) / sizeof(m->alerts[0]);
     if (m->nalerts == n) {
@@ -160,11 +179,11 @@ static int on_event(void *ctx, const pw_event_t *ev)
     if (m->hook && transition)
         fire_hook(m, ev);
     if (m->json)
-        pw_view_print_event_json(m->cat, ev, stdout);
+        pw_view_print_event_json_fu(m->cat, ev, stdout, m->fu);
     else if (m->live_table && ev->type == PW_EV_ALERT)
         remember_alert(m, ev);
     else if (ev->type == PW_EV_ALERT)
-        pw_view_print_alert(m->cat, ev, stdout, m->color);
+        print_alert(m, ev, stdout);
     m->dirty = true;
     fflush(stdout);
     return 0;
@@ -289,10 +308,10 @@ static void print_table(struct mon *m)
 
 /* The command's options. */
 struct mon_cmd {
-    const char *connect, *snap, *catalog_path, *district, *exec_cmd, *since_text;
+    const char *connect, *snap, *catalog_path, *district, *exec_cmd, *since_text, *followup;
     char why[192];
     pw_client_auth_t auth;
-    bool once, status, json, have_period;
+    bool once, status, json, have_period, followup_from_env;
     pw_period_t period;
     pw_view_filter_t filter;
     int64_t since;
@@ -364,6 +383,7 @@ static int open_view(struct mon *m, const struct mon_cmd *o)
     if (rc == 0) {
         m->filter = o->filter;
         pw_view_set_filter(m->view, &o->filter);
+        pw_view_set_followup(m->view, m->fu);
         if (o->exec_cmd)
             rc = pw_hook_new(o->exec_cmd, 8, &m->hook);
     }
@@ -432,18 +452,31 @@ static int monitor(const struct mon_cmd *o)
 {
     pw_log_init("monitor", PW_LOG_WARN);
     pw_cli_signals();
+    /* Opened before the publisher is asked anything: a wrong DIR is a usage error, said at once. */
+    pw_followup_t *fu = NULL;
+    int frc = o->followup ? pw_followup_open(o->followup, false, &fu) : 0;
+    if (frc != 0) {
+        fprintf(stderr, "planwatch monitor: cannot read the follow-up %s%s: %s%s\n", o->followup,
+                o->followup_from_env ? " ($PLANWATCH_FOLLOWUP)" : "", pw_strerror(frc),
+                frc == -ENOENT ? " (planwatch web creates it)" : "");
+        return 2;
+    }
     pw_catalog_t *cat = NULL;
     if (pw_client_catalog("monitor", o->connect, o->snap, &o->auth, o->catalog_path,
-                          o->timeout_ms, &cat) != 0)
+                          o->timeout_ms, &cat) != 0) {
+        pw_followup_destroy(&fu);
         return 1;
+    }
     int status = check_names(o, cat);
     if (status != 0) {
+        pw_followup_destroy(&fu);
         pw_catalog_destroy(&cat);
         return status;
     }
     struct mon m;
     memset(&m, 0, sizeof(m));
     m.cat = cat;
+    m.fu = fu;
     m.json = o->json;
     m.have_period = o->have_period;
     m.period = o->period;
@@ -460,6 +493,7 @@ static int monitor(const struct mon_cmd *o)
     pw_view_destroy(&m.view);
     pw_catalog_destroy(&m.revised);
     pw_catalog_destroy(&cat);
+    pw_followup_destroy(&m.fu);
     return rc == 0 ? 0 : 1;
 }
 
@@ -474,10 +508,11 @@ int pw_cmd_monitor(int argc, char **argv)
         {"district", required_argument, 0, 'd'}, {"status", no_argument, 0, 'S'},
         {"since", required_argument, 0, 'w'},    {"exec", required_argument, 0, 'x'},
         {"keys", required_argument, 0, 'k'},     {"desk", required_argument, 0, 'D'},
-        {"insecure", no_argument, 0, 'I'},       {"help", no_argument, 0, PW_CLI_HELP},
-        {0, 0, 0, 0}};
+        {"insecure", no_argument, 0, 'I'},       {"followup", required_argument, 0, 'F'},
+        {"help", no_argument, 0, PW_CLI_HELP},   {0, 0, 0, 0}};
     static const pw_cli_field_t fields[] = {
         {'c', offsetof(struct mon_cmd, connect)},
+        {'F', offsetof(struct mon_cmd, followup)},
         {'s', offsetof(struct mon_cmd, snap)},
         {'k', offsetof(struct mon_cmd, auth.keys_dir)},
         {'D', offsetof(struct mon_cmd, auth.desk)},
@@ -498,8 +533,16 @@ int pw_cmd_monitor(int argc, char **argv)
                         .filter = {NULL, NULL, PW_BAND_NONE},
                         .timeout_ms = 10000};
     o.auth = (pw_client_auth_t){.why = o.why, .why_len = sizeof(o.why)};
+    /* A desk sets it once for all its monitors; --followup overrides it. */
+    const char *env = getenv("PLANWATCH_FOLLOWUP");
+    if (env && env[0]) {
+        o.followup = env;
+        o.followup_from_env = true;
+    }
     int status;
     if (!pw_cli_parse(&command, argc, argv, &o, &status))
         return status;
+    if (o.followup != env)
+        o.followup_from_env = false;
     return monitor(&o);
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "followup_view.h"
 #include "pw/util.h"
 
 struct pw_view {
@@ -26,6 +27,7 @@ struct pw_view {
     size_t nrows, caprows;
     pw_event_t *alerts;
     size_t nalerts, capalerts;
+    pw_followup_t *fu; /* borrowed; NULL: no follow-up shown */
 };
 
 int pw_view_new(const pw_catalog_t *cat, pw_view_t **out)
@@ -51,6 +53,11 @@ void pw_view_destroy(pw_view_t **self_p)
 void pw_view_set_filter(pw_view_t *self, const pw_view_filter_t *filter)
 {
     self->filter = *filter;
+}
+
+void pw_view_set_followup(pw_view_t *self, pw_followup_t *fu)
+{
+    self->fu = fu;
 }
 
 void pw_view_set_title(pw_view_t *self, const char *title)
@@ -331,7 +338,9 @@ static void print_alerts(const pw_view_t *self, FILE *out, pw_period_t p, const 
         pw_event_t shown = self->alerts[i];
         shown.action = PW_ALERT_OPEN; /* an updated alert is still the open one */
         const pw_event_t *a = &shown;
-        pw_view_print_alert(self->cat, a, out, color);
+        char note[PW_FU_TEXT_MAX + 256] = "";
+        pw_view_fmt_followup(self->fu, a, pw_now_ms(), note, sizeof(note));
+        pw_view_print_alert_note(self->cat, a, out, color, note);
         /* An alert stays open while later periods stay severe: say where it stands. */
         for (size_t k = 0; k < self->nrows; k++) {
             const pw_event_t *r = &self->rows[k];

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "fmt.h" /* the tables' formatting; report/ finds it through here */
+#include "followup.h"
 #include "pw/bureau.h"
 #include "pw/catalog.h"
 #include "pw/event.h"
@@ -63,8 +64,22 @@ void pw_view_print_json(const pw_view_t *self, FILE *out, pw_period_t p);
 /** Prints an alert event as one line for people. */
 void pw_view_print_alert(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out, bool color);
 
+/** As pw_view_print_alert(), with note (may be NULL) appended to the ALERT line. */
+void pw_view_print_alert_note(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out,
+                              bool color, const char *note);
+
+/**
+ * Shows beside each open alert of the table its follow-up (followup_view.h)
+ * from fu, borrowed until reset; NULL for none.
+ */
+void pw_view_set_followup(pw_view_t *self, pw_followup_t *fu);
+
 /** Prints an event (rate, alert open or resolve) as one JSON object line; not alert updates. */
 void pw_view_print_event_json(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out);
+
+/** As pw_view_print_event_json(), an open alert with its "followup" member from fu (may be NULL). */
+void pw_view_print_event_json_fu(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out,
+                                 pw_followup_t *fu);
 
 /**
  * True while a row is provisional: some reporter it expects has not sent

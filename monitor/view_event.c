@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "followup_view.h"
 #include "pw/util.h"
 
 bool pw_view_provisional(uint32_t have, uint32_t want)
@@ -81,6 +82,12 @@ static void json_detail(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out
 
 void pw_view_print_event_json(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out)
 {
+    pw_view_print_event_json_fu(cat, ev, out, NULL);
+}
+
+void pw_view_print_event_json_fu(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out,
+                                 pw_followup_t *fu)
+{
     char when[32];
     pw_format_time(ev->time_ms, when);
     if (ev->type == PW_EV_ALERT && ev->action == PW_ALERT_UPDATE)
@@ -95,6 +102,7 @@ void pw_view_print_event_json(const pw_catalog_t *cat, const pw_event_t *ev, FIL
         pw_view_json_str(out, ev->why);
         if (ev->has_detail)
             json_detail(cat, ev, out);
+        pw_view_json_followup(fu, ev, pw_now_ms(), out);
     } else {
         fputc('{', out);
         json_common(cat, ev, out);
@@ -116,6 +124,12 @@ void pw_view_print_event_json(const pw_catalog_t *cat, const pw_event_t *ev, FIL
 
 void pw_view_print_alert(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out, bool color)
 {
+    pw_view_print_alert_note(cat, ev, out, color, NULL);
+}
+
+void pw_view_print_alert_note(const pw_catalog_t *cat, const pw_event_t *ev, FILE *out,
+                              bool color, const char *note)
+{
     char ptext[PW_PERIOD_STRMAX], value[32] = "-";
     pw_period_format(ev->period, ptext);
     const pw_indicator_t *ind = pw__view_find_ind(cat, ev->indicator);
@@ -135,6 +149,8 @@ void pw_view_print_alert(const pw_catalog_t *cat, const pw_event_t *ev, FILE *ou
             pw_band_name(ev->band), pw_band_name_zh(ev->band));
     if (ev->why[0])
         fprintf(out, "; %s", ev->why);
+    if (note)
+        fputs(note, out);
     fputc('\n', out);
     if (!ev->has_detail || !open)
         return;

@@ -45,6 +45,12 @@ static const char usage_text[] =
     "  --keys DIR           with --connect: CURVE as the desk key DIR/desks/DESK.secret\n"
     "  --desk NAME          the desk key to use (default bureau)\n"
     "  --insecure           with --connect: allow tcp:// without CURVE\n"
+    "  --followup DIR       add the section 跟进 Follow-up to the text and the HTML:\n"
+    "                       the bureau's handling of the latest alerts from planwatch\n"
+    "                       web's DATADIR/followup (read-only; web may be running):\n"
+    "                       state, assignee, who acknowledged when, escalation and\n"
+    "                       each action (time, who, kind, text). A DIR without one\n"
+    "                       is an error\n"
     "  -h, --help           this text\n"
     "\n"
     "Without --html or --csv the table is printed on stdout.\n";
@@ -102,7 +108,7 @@ int pw_report_files(const pw_catalog_t *cat, const char *store, const char *dir,
 
 /* The command's options. */
 struct report_cmd {
-    const char *store, *connect, *snapshot, *html, *csv, *catalog_path;
+    const char *store, *connect, *snapshot, *html, *csv, *catalog_path, *followup;
     char why[192];
     pw_client_auth_t auth;
     bool have_period;
@@ -169,11 +175,21 @@ static void say_failure(const struct report_cmd *o, int rc)
 /* Reads the report from the store or the publisher and writes it out: the exit status. */
 static int report(struct report_cmd *o)
 {
+    /* Opened first: a wrong DIR is a usage error, said before any reading. */
+    pw_followup_t *fu = NULL;
+    int frc = o->followup ? pw_followup_open(o->followup, false, &fu) : 0;
+    if (frc != 0) {
+        fprintf(stderr, "planwatch report: cannot read the follow-up %s: %s%s\n", o->followup,
+                pw_strerror(frc), frc == -ENOENT ? " (planwatch web creates it)" : "");
+        return 2;
+    }
     pw_catalog_t *cat = NULL;
     if ((o->store ? pw_cli_store_catalog("report", o->store, o->catalog_path, false, &cat)
                   : pw_client_catalog("report", o->connect, o->snapshot, &o->auth,
-                                      o->catalog_path, o->timeout_ms, &cat)) != 0)
+                                      o->catalog_path, o->timeout_ms, &cat)) != 0) {
+        pw_followup_destroy(&fu);
         return 1;
+    }
     pw_report_t *rep = NULL;
     const pw_period_t *want = o->have_period ? &o->period : NULL;
     int rc = o->store ? pw_report_from_store(cat, o->store, want, &rep)
@@ -181,14 +197,19 @@ static int report(struct report_cmd *o)
                                                  o->timeout_ms, &rep);
     say_failure(o, rc);
     if (rc == 0)
+        rep->followup = fu;
+    if (rc == 0)
         rc = write_files(rep, o->html, o->csv, o->store ? o->store : o->connect);
     if (rc == 0 && !o->html && !o->csv)
         rc = pw_report_write_text(rep, stdout, isatty(STDOUT_FILENO));
+    if (rc != 0 && rep && !o->html && !o->csv)
+        fprintf(stderr, "planwatch report: cannot print the report: %s\n", pw_strerror(rc));
     if (rc == 0 && (o->html || o->csv))
         fprintf(stderr, "planwatch report: wrote%s%s%s%s\n", o->html ? " " : "",
                 o->html ? o->html : "", o->csv ? " " : "", o->csv ? o->csv : "");
     pw_report_destroy(&rep);
     pw_catalog_destroy(&cat);
+    pw_followup_destroy(&fu);
     return rc == 0 ? 0 : 1;
 }
 
@@ -200,8 +221,8 @@ int pw_cmd_report(int argc, char **argv)
         {"html", required_argument, 0, 'H'},     {"csv", required_argument, 0, 'v'},
         {"catalog", required_argument, 0, 'c'},  {"timeout", required_argument, 0, 't'},
         {"keys", required_argument, 0, 'k'},     {"desk", required_argument, 0, 'D'},
-        {"insecure", no_argument, 0, 'I'},       {"help", no_argument, 0, PW_CLI_HELP},
-        {0, 0, 0, 0}};
+        {"insecure", no_argument, 0, 'I'},       {"followup", required_argument, 0, 'F'},
+        {"help", no_argument, 0, PW_CLI_HELP},   {0, 0, 0, 0}};
     static const pw_cli_field_t fields[] = {
         {'s', offsetof(struct report_cmd, store)},
         {'C', offsetof(struct report_cmd, connect)},
@@ -212,6 +233,7 @@ int pw_cmd_report(int argc, char **argv)
         {'H', offsetof(struct report_cmd, html)},
         {'v', offsetof(struct report_cmd, csv)},
         {'c', offsetof(struct report_cmd, catalog_path)},
+        {'F', offsetof(struct report_cmd, followup)},
         {0, 0}};
     static const pw_cli_command_t command = {"report", usage_text, longopts,
                                              take_option, finish, fields};

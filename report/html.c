@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "chart.h"
+#include "followup_report.h"
 #include "pw/rate.h"
 #include "pw/util.h"
 #include "text.h"
@@ -105,7 +106,10 @@ static const char css[] =
     "svg text{font-family:inherit;font-size:10px;fill:#5b6470}\n"
     "svg .sub{font-size:10.5px;fill:#1b1f24}\n"
     "footer{margin-top:22px;border-top:1px solid var(--rule);padding-top:8px;font-size:11.5px;"
-    "color:var(--muted)}\n";
+    "color:var(--muted)}\n"
+    ".fu{border-top:1px solid var(--rule);padding:8px 0}.fu h3{margin:0;font-size:15px}\n"
+    ".fu-state{margin:4px 0}.fu-log{border-collapse:collapse;font-size:12.5px}\n"
+    ".fu-log td,.fu-log th{border:1px solid var(--rule);padding:2px 6px;text-align:left}\n";
 
 /* On paper: A4, smaller type, the charts from a new page, none split. */
 static const char css_print[] =
@@ -414,6 +418,9 @@ int pw_report_write_html(const pw_report_t *self, FILE *out, const char *source)
             PW_FORECAST_EFFORT_AT / 100);
     fputs("</section>", out);
     cards(out, self);
+    int rc = self->followup ? pw_report_write_followup_html(cat, self->followup, out) : 0;
+    if (rc != 0)
+        return rc;
     fputs("<footer>planwatch report · ", out);
     esc(out, cat->name);
     fputs("</footer></div></body></html>\n", out);

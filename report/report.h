@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "client.h"
+#include "followup.h"
 #include "forecast.h"
 #include "model.h"
 #include "pw/catalog.h"
@@ -37,6 +38,8 @@ typedef struct pw_report {
     pw_period_t *periods;    /**< in order; the base period first when it has data */
     size_t nseries;
     pw_report_series_t *series; /**< in catalog order */
+    pw_followup_t *followup;    /**< borrowed, may be NULL: the text and HTML then end with
+                                     the bureau's follow-up (followup_report.h) */
 } pw_report_t;
 
 /**

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "followup_report.h"
 #include "pw/rate.h"
 #include "view.h"
 
@@ -115,5 +116,10 @@ int pw_report_write_text(const pw_report_t *self, FILE *out, bool color)
             "effort (经努力可以完成), %d missed (难以完成)\n",
             cat->target_year, classes[PW_FORECAST_MET_EARLY], classes[PW_FORECAST_ON_TIME],
             classes[PW_FORECAST_EFFORT], classes[PW_FORECAST_MISSED]);
+    if (self->followup) {
+        int rc = pw_report_write_followup_text(cat, self->followup, out);
+        if (rc != 0)
+            return rc;
+    }
     return ferror(out) ? -EIO : 0;
 }

@@ -2,7 +2,8 @@
 /*
  * What the bureau sees through planwatch monitor, with real processes:
  * per-district reporting status, a district's own figures, the alert log,
- * filters, alert detail, and alert hooks that never block the monitor.
+ * filters, alert detail, alert hooks that never block the monitor, and the
+ * bureau's follow-up beside the open alerts (monitor and report --followup).
  */
 #define _DEFAULT_SOURCE
 #include <criterion/criterion.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "followup.h"
 #include "pw/util.h"
 
 #define NREPORTERS PW_FIXTURE_NREPORTERS
@@ -213,4 +215,143 @@ Test(monitor, exec_hook_gets_every_alert_and_a_slow_one_blocks_nothing)
     free(h);
     cr_assert_eq(pw_proc_stop(&fast, 5000), 0);
     cr_assert_eq(pw_proc_stop(&stuck, 5000), 0, "exits without waiting for its gateway");
+}
+
+/* The indicator[/series] of the first open alert in monitor's text, into ind and series. */
+static void first_open_alert(const char *text, char *ind, char *series)
+{
+    const char *line = strstr(text, "ALERT OPEN");
+    cr_assert_not_null(line, "an alert is open: %s", text);
+    line += strlen("ALERT OPEN");
+    while (*line == ' ')
+        line++;
+    size_t n = strcspn(line, " /");
+    cr_assert_lt(n, (size_t)PW_ID_MAX);
+    memcpy(ind, line, n);
+    ind[n] = '\0';
+    series[0] = '\0';
+    if (line[n] == '/') {
+        size_t m = strcspn(line + n + 1, " ");
+        cr_assert_lt(m, (size_t)PW_ID_MAX);
+        memcpy(series, line + n + 1, m);
+        series[m] = '\0';
+    }
+}
+
+Test(monitor, followup_shows_beside_open_alerts_and_in_the_report)
+{
+    for (int i = 0; i < NREPORTERS; i++)
+        feed(i, NULL);
+    char *text = monitor((char *[]){"--once", NULL}, 0);
+    char ind[PW_ID_MAX], series[PW_ID_MAX];
+    first_open_alert(text, ind, series);
+    free(text);
+
+    /* What planwatch web would record, written here through the library. */
+    char fudir[192], key[PW_FU_KEY_MAX];
+    pw_fixture_path(&fx, fudir, sizeof(fudir), "followup");
+    pw_followup_t *fu = NULL;
+    cr_assert_eq(pw_followup_open(fudir, true, &fu), 0);
+    pw_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = PW_EV_ALERT;
+    ev.action = PW_ALERT_OPEN;
+    snprintf(ev.indicator, sizeof(ev.indicator), "%s", ind);
+    snprintf(ev.series, sizeof(ev.series), "%s", series);
+    cr_assert_eq(pw_period_parse("2018H1", 6, &ev.period), 0);
+    pw_fu_alert_t a;
+    int64_t t = 1796119320000; /* 2026-12-01T10:02:00Z */
+    cr_assert_eq(pw_followup_observe(fu, &ev, t - 3600000, NULL, &a), 0);
+    snprintf(key, sizeof(key), "%s", a.key);
+    cr_assert_eq(pw_followup_act(fu, key, PW_FU_ACK, "wang", NULL, t), 0);
+    cr_assert_eq(pw_followup_act(fu, key, PW_FU_ASSIGN, "wang", "养老服务处", t + 60000), 0);
+    cr_assert_eq(pw_followup_act(fu, key, PW_FU_COMMENT, "li", "已电话核实 <b>", t + 120000), 0);
+
+    /* The monitor reads it while this process still holds it for writing, as web would. */
+    text = monitor((char *[]){"--once", "--followup", fudir, NULL}, 0);
+    cr_assert(strstr(text, "[acknowledged by wang 2026-12-01 10:02; assigned to 养老服务处; "
+                           "1 comment]"),
+              "%s", text);
+    free(text);
+    char nodir[192];
+    pw_fixture_path(&fx, nodir, sizeof(nodir), "nofollowup");
+    free(monitor((char *[]){"--once", "--followup", nodir, NULL}, 2));
+
+    /* The report: the section with the state and the whole log, in text and HTML. */
+    char *out, *err;
+    char *rargs[] = {"report", "--store", fx.store, "--followup", fudir, NULL};
+    int rc = pw_fixture_run(&fx, rargs, 60000, &out, &err);
+    cr_assert_eq(rc, 0, "report: %s", err);
+    const char *sec = strstr(out, "跟进 Follow-up");
+    cr_assert_not_null(sec, "%s", out);
+    cr_assert(strstr(sec, key), "%s", sec);
+    cr_assert(strstr(sec, "acknowledged by wang 2026-12-01 10:02; assigned to 养老服务处"), "%s",
+              sec);
+    cr_assert(strstr(sec, "2026-12-01 10:04  li         comment  已电话核实 <b>"), "%s", sec);
+    free(out);
+    free(err);
+    char html[192];
+    pw_fixture_path(&fx, html, sizeof(html), "report.html");
+    char *hargs[] = {"report", "--store", fx.store, "--followup", fudir, "--html", html, NULL};
+    rc = pw_fixture_run(&fx, hargs, 60000, &out, &err);
+    cr_assert_eq(rc, 0, "report --html: %s", err);
+    free(out);
+    free(err);
+    char *page = pw_read_file(html);
+    cr_assert_not_null(page);
+    cr_assert(strstr(page, "<section class='followup'>"), "the section is in the page");
+    cr_assert(strstr(page, "已电话核实 &lt;b&gt;") && !strstr(page, "已电话核实 <b>"),
+              "comments are escaped");
+    free(page);
+    char *bad[] = {"report", "--store", fx.store, "--followup", nodir, NULL};
+    cr_assert_eq(pw_fixture_run(&fx, bad, 60000, &out, &err), 2);
+    cr_assert(strstr(err, "follow-up"), "%s", err);
+    free(out);
+    free(err);
+    pw_followup_destroy(&fu);
+}
+
+Test(monitor, followup_member_on_live_json_alerts)
+{
+    char fudir[192], out[192];
+    pw_fixture_path(&fx, fudir, sizeof(fudir), "followup");
+    pw_fixture_path(&fx, out, sizeof(out), "live.out");
+    pw_followup_t *fu = NULL;
+    cr_assert_eq(pw_followup_open(fudir, true, &fu), 0);
+    pw_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = PW_EV_ALERT;
+    ev.action = PW_ALERT_OPEN;
+    snprintf(ev.indicator, sizeof(ev.indicator), "beds_per_1000_elderly");
+    cr_assert_eq(pw_period_parse("2016", 4, &ev.period), 0);
+    pw_fu_alert_t a;
+    cr_assert_eq(pw_followup_observe(fu, &ev, 1796119320000, NULL, &a), 0);
+    cr_assert_eq(pw_followup_act(fu, a.key, PW_FU_ACK, "wang", NULL, 1796119320000), 0);
+
+    pw_proc_t mon;
+    char *args[] = {"planwatch", "monitor", "--insecure", "--connect", fx.stream, "--snapshot",
+                    fx.snap,     "--json",  "--followup", fudir,       NULL};
+    cr_assert_eq(pw_proc_spawn(&mon, PLANWATCH_BIN, args, out), 0);
+    usleep(500000);
+    for (int i = 0; i < NREPORTERS; i++)
+        feed(i, NULL);
+    int64_t deadline = pw_mono_ms() + 20000;
+    char *text = NULL;
+    const char *line = NULL;
+    while (!line && pw_mono_ms() < deadline) {
+        free(text);
+        usleep(100000);
+        text = pw_read_file(out);
+        line = text ? strstr(text, "{\"alert\":\"open\",\"indicator\":\"beds_per_1000_elderly\"")
+                    : NULL;
+    }
+    cr_assert_not_null(line, "%s", text);
+    cr_assert(strstr(line, ",\"followup\":{\"key\":\"beds_per_1000_elderly#1\",\"state\":"
+                           "\"acknowledged\",\"assignee\":null,\"acked_by\":\"wang\","
+                           "\"acked_ms\":1796119320000,\"escalated\":false,\"comments\":0,"
+                           "\"silenced_until\":null}"),
+              "%s", line);
+    free(text);
+    cr_assert_eq(pw_proc_stop(&mon, 5000), 0);
+    pw_followup_destroy(&fu);
 }
