@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The routes file of the notifier: who hears of which alerts. One statement a
- * line; '#' starts a comment line; blank lines are ignored.
+ * line; a word starting with '#' starts a comment to the end of the line;
+ * blank lines are ignored.
  *
  *   receiver NAME TYPE TARGET     NAME an id ([a-z0-9_]); TYPE wecom, json or
  *                                 email; TARGET an http(s) URL (wecom, json)
@@ -237,11 +238,13 @@ static int parse_line(pw__routes_t *self, char *s, const char *path, size_t line
     size_t n = 0;
     for (char *save = NULL, *t = strtok_r(s, " \t\r\v\f", &save); t;
          t = strtok_r(NULL, " \t\r\v\f", &save)) {
+        if (t[0] == '#')
+            break; /* a comment to the end of the line */
         if (n == TOK_MAX)
             return fail(err, errlen, path, line, "too many words", NULL);
         tok[n++] = t;
     }
-    if (n == 0 || tok[0][0] == '#')
+    if (n == 0)
         return 0;
     if (strcmp(tok[0], "receiver") == 0)
         return parse_receiver(self, tok, n, path, line, err, errlen);

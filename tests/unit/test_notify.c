@@ -138,7 +138,7 @@ static const char *const example =
     "route * -> bureau\n"
     "sendmail /usr/lib/sendmail\n"
     "from planwatch@bureau.example\n"
-    "timeout 7\n";
+    "timeout 7   # seconds\n";
 
 Test(notify, parses_a_good_routes_file)
 {
