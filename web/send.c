@@ -105,7 +105,12 @@ int pw__send_http(const char *url, const char *ctype, const char *body, size_t l
         goto cleanup;
     hdrs = h;
     curl_easy_setopt(c, CURLOPT_URL, url);
+    /* Only what the routes file allows, whatever a URL or a redirect says. */
+#if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);

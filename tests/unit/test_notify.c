@@ -519,7 +519,8 @@ Test(notify, never_blocks_on_a_hung_receiver)
     cr_assert_eq(submit_one("q16"), 0);
     cr_assert_eq(submit_one("q17"), 0);
     int64_t took = pw_mono_ms() - t0;
-    cr_expect_lt(took, 100, "submit took %lld ms", (long long)took);
+    /* Two outbox commits (each an fsync), far below the attempt's 1 s. */
+    cr_expect_lt(took, 500, "submit took %lld ms", (long long)took);
     cr_assert(pw_test_receiver_wait_requests(rcv, 1, 5000));
     t0 = pw_mono_ms();
     pw_notify_destroy(&notify);
@@ -579,4 +580,55 @@ Test(notify, outbox_gives_the_earliest_due_first)
     cr_assert_eq(pw__outbox_add(ob, add, 4, &existing), 0);
     cr_expect_eq(existing, 3, "qb pruned, qc kept, qa and qd pending");
     pw__outbox_destroy(&ob);
+}
+
+Test(notify, renders_wecom_text_with_escalations_and_a_length_cap)
+{
+    char err[256] = "";
+    pw__routes_t *r = NULL;
+    write_file(routes_path, example);
+    cr_assert_eq(pw__routes_parse(routes_path, &r, err, sizeof(err)), 0, "%s", err);
+    pw_notice_item_t its[3] = {
+        item("gdp", "economy", PW_ALERT_OPEN, PW_BAND_LAGGING, 8000, NULL, NULL),
+        item("forest", "ecology", PW_ALERT_RESOLVE, PW_BAND_ON_TRACK, 10100, NULL, NULL),
+        item("beds_per_1000_elderly", "elderly_care", PW_ALERT_OPEN, PW_BAND_SEVERE, -250,
+             "jiangan", NULL),
+    };
+    its[2].escalation = true;
+    its[2].unacked_hours = 48;
+    const pw_notice_item_t *items[] = {&its[0], &its[1], &its[2]};
+    pw_notice_t n = {.id = "q50", .time_ms = 5, .nitems = 3, .items = its};
+    pw__sbuf_t body = {0}, ctype = {0};
+    cr_assert_eq(pw__render(r, &r->rcv[0], &n, items, 3, NULL, &body, &ctype), 0);
+    cr_expect(strstr(body.p, "【planwatch】2018年上半年 新增进展缓慢预警 1 项，解除预警 1 项，"
+                             "超过48小时未确认预警 1 项 / 1 new lagging alert, 1 resolved, 1 "
+                             "unacknowledged for over 48 h\\n") != NULL,
+              "%s", body.p);
+    cr_expect(strstr(body.p,
+                     "- 超过48小时未确认 / unacknowledged over 48 h：beds_per_1000_elderly "
+                     "完成率 / rate -2.50% 严重滞后 / severe；主要地区 / districts: jiangan") !=
+                  NULL,
+              "%s", body.p);
+    pw__sbuf_free(&body);
+    pw__sbuf_free(&ctype);
+    /* 200 alerts: cut under WeCom's 4096 bytes, at a line. */
+    pw_notice_item_t *many = calloc(200, sizeof(*many));
+    const pw_notice_item_t **ptrs = calloc(200, sizeof(*ptrs));
+    cr_assert(many && ptrs);
+    for (size_t i = 0; i < 200; i++) {
+        many[i] = its[0];
+        ptrs[i] = &many[i];
+    }
+    n.items = many;
+    n.nitems = 200;
+    cr_assert_eq(pw__render(r, &r->rcv[0], &n, ptrs, 200, "http://d/", &body, &ctype), 0);
+    cr_expect_lt(body.len, 4096 + 200);
+    cr_expect(strstr(body.p, "……（其余见看板 / more on the dashboard）\\n看板 / dashboard: "
+                             "http://d/\\n\"}}") != NULL,
+              "%s", body.p);
+    pw__sbuf_free(&body);
+    pw__sbuf_free(&ctype);
+    free(many);
+    free(ptrs);
+    pw__routes_destroy(&r);
 }
