@@ -34,6 +34,7 @@ typedef struct pw_notice_item {
     char name_zh[256];        /**< the indicator's name, for people; "" = the id */
     bool escalation;          /**< unacknowledged too long, rather than opened or resolved */
     char key[2 * PW_ID_MAX + 16]; /**< the follow-up key (INDICATOR/SERIES#N); may be "" */
+    uint32_t unacked_hours;   /**< an escalation's hours unacknowledged, for the text; 0 = unsaid */
 } pw_notice_item_t;
 
 /** One decision. */
@@ -77,5 +78,12 @@ void pw_notify_stats(pw_notify_t *self, pw_notify_stats_t *out);
 
 /** Checks a routes file without opening anything: 0, or -EINVAL with "path:line: what" in err. */
 int pw_notify_check(const char *path, char *err, size_t errlen);
+
+/**
+ * Sets the retry delays: first_ms after the first failure, doubling up to
+ * max_ms (defaults 1000 and 300000). For tests, which cannot wait minutes;
+ * takes effect from the next failure.
+ */
+void pw_notify_set_backoff(pw_notify_t *self, long first_ms, long max_ms);
 
 #endif
