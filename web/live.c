@@ -327,8 +327,12 @@ static void on_escalate(void *ctx, const pw_fu_alert_t *a)
     ev.has_rate = a->has_rate;
     ev.centi = a->centi;
     ev.band = a->band;
+    size_t before = self->nitems;
     if (gather(self, &ev, a, true) != 0)
         PW_ERROR("escalation of %s not notified: out of memory", a->key);
+    else if (self->nitems > before) /* not silenced */
+        self->items[before].unacked_hours =
+            (uint32_t)((pw_now_ms() - a->opened_ms) / 3600000);
     PW_WARN("alert %s unacknowledged for too long: escalated", a->key);
 }
 
