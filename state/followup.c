@@ -302,7 +302,8 @@ int pw_followup_observe(pw_followup_t *self, const pw_event_t *ev, int64_t now_m
 {
     if (created)
         *created = false;
-    if (ev->type != PW_EV_ALERT)
+    /* A snapshot's open alert may come without its type; rates and heartbeats are not alerts. */
+    if (ev->type != PW_EV_ALERT && ev->type != 0)
         return 0;
     if (!pw__id_valid(ev->indicator, strnlen(ev->indicator, PW_ID_MAX)) ||
         (ev->series[0] && !pw__id_valid(ev->series, strnlen(ev->series, PW_ID_MAX))))

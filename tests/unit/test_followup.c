@@ -127,6 +127,10 @@ Test(followup, observe_open_update_resolve_and_instances)
     rate.type = PW_EV_RATE;
     cr_assert_eq(pw_followup_observe(fu, &rate, T0, &created, NULL), 0);
     cr_assert_not(created);
+    pw_event_t snap = alert("nurses", "", PW_ALERT_UPDATE, "2018");
+    snap.type = 0; /* a snapshot's open alert, as a caller may pass it */
+    cr_assert_eq(pw_followup_observe(fu, &snap, T0, &created, NULL), 0);
+    cr_assert(created);
     pw_event_t bad = alert("doctors", "", PW_ALERT_OPEN, "2018");
     snprintf(bad.indicator, sizeof(bad.indicator), "Bad Id");
     cr_assert_eq(pw_followup_observe(fu, &bad, T0, NULL, NULL), -EINVAL);
