@@ -74,6 +74,7 @@ struct mon {
     pw_view_t *view;
     pw_hook_t *hook;
     pw_followup_t *fu; /* the bureau's follow-up, read-only; NULL without --followup */
+    uint64_t fu_seen;  /* its generation when the screen was last drawn */
     bool json, color, live_table, have_period;
     pw_period_t period;
     char alerts[8][1024]; /* the latest alert lines, under a redrawn table */
@@ -430,6 +431,11 @@ static int follow(struct mon *m, const struct mon_cmd *o)
                            : show_district(m, o->district, o->timeout_ms);
             next_refresh = pw_mono_ms() + 2000;
         }
+        /* What the bureau did shows without waiting for the next event. */
+        if (m->fu && pw_followup_generation(m->fu) != m->fu_seen) {
+            m->fu_seen = pw_followup_generation(m->fu);
+            m->dirty = true;
+        }
         if (rc == 0 && m->live_table && m->dirty)
             redraw(m);
     }
@@ -477,6 +483,7 @@ static int monitor(const struct mon_cmd *o)
     memset(&m, 0, sizeof(m));
     m.cat = cat;
     m.fu = fu;
+    m.fu_seen = fu ? pw_followup_generation(fu) : 0;
     m.json = o->json;
     m.have_period = o->have_period;
     m.period = o->period;

@@ -14,9 +14,9 @@ struct section {
     pw_followup_t *fu;
     FILE *out;
     bool html;
-    size_t n;   /* alerts listed */
+    size_t n;    /* alerts listed */
     size_t more; /* alerts past PW_REPORT_FU_MAX, counted only */
-    int rc;     /* a read error met on the way */
+    int rc;      /* a read error met on the way */
 };
 
 static const char *indicator_name(const pw_catalog_t *cat, const char *id)
@@ -166,11 +166,13 @@ static int section(const pw_catalog_t *cat, pw_followup_t *fu, FILE *out, bool h
         fputs("\n跟进 Follow-up (newest first, times UTC)\n", out);
     int rc = pw_followup_each(fu, one, &s);
     if (rc == 0 && s.n == 0)
-        fputs(html ? "<p class='meta'>No alert followed up yet.</p>" : "No alert followed up yet.\n",
+        fputs(html ? "<p class='meta'>No alert followed up yet.</p>"
+                   : "No alert followed up yet.\n",
               out);
     if (rc == 0 && s.more)
-        fprintf(out, html ? "<p class='meta'>%zu older alerts not listed.</p>"
-                          : "%zu older alerts not listed.\n",
+        fprintf(out,
+                html ? "<p class='meta'>%zu older alerts not listed.</p>"
+                     : "%zu older alerts not listed.\n",
                 s.more);
     if (html)
         fputs("</section>", out);

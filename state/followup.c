@@ -5,14 +5,15 @@
  * Silences and escalation are in followup_silence.c.
  */
 #include "followup.h"
-#include "followup_internal.h"
 
 #include <errno.h>
-#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <lmdb.h>
+
+#include "followup_internal.h"
 #include "lmdb_util.h"
 #include "pw/error.h"
 #include "pw/text.h"
@@ -39,7 +40,8 @@ int pw_followup_open(const char *dir, bool writable, pw_followup_t **out)
     self->writer = -1;
     /* The lock before anything else: LMDB would only serialise two writers'
      * transactions, and both would go on believing they were alone. */
-    if (writable && ((rc = pw_mkdir_p(dir)) != 0 || (rc = pw__writer_lock(dir, &self->writer)) != 0))
+    if (writable &&
+        ((rc = pw_mkdir_p(dir)) != 0 || (rc = pw__writer_lock(dir, &self->writer)) != 0))
         goto fail;
     if ((rc = pw__mdb_rc(mdb_env_create(&self->env))) != 0)
         goto fail;
@@ -75,7 +77,8 @@ int pw_followup_open(const char *dir, bool writable, pw_followup_t **out)
     } else if (grc != 0) {
         rc = grc == MDB_NOTFOUND ? PW_ESTORE : pw__mdb_rc(grc);
         goto fail;
-    } else if (v.mv_size != sizeof(fmt) || (memcpy(&fmt, v.mv_data, sizeof(fmt)), fmt != FU_FORMAT)) {
+    } else if (v.mv_size != sizeof(fmt) ||
+               (memcpy(&fmt, v.mv_data, sizeof(fmt)), fmt != FU_FORMAT)) {
         rc = PW_EINCOMPAT;
         goto fail;
     }
@@ -140,8 +143,8 @@ int pw__fu_write(pw_followup_t *self, int (*body)(pw_followup_t *self, MDB_txn *
         mdb_env_info(self->env, &info);
         if (info.me_mapsize >= FU_MAP_MAX ||
             mdb_env_set_mapsize(self->env, info.me_mapsize * 2 > FU_MAP_MAX
-                                                   ? FU_MAP_MAX
-                                                   : info.me_mapsize * 2) != 0)
+                                               ? FU_MAP_MAX
+                                               : info.me_mapsize * 2) != 0)
             return PW_ESTOREFULL;
     }
 }
@@ -192,8 +195,7 @@ static int get_alert(pw_followup_t *self, MDB_txn *txn, const char *key, pw_fu_a
     return rc != 0 ? rc : pw__fu_get_alert(&k, &v, out);
 }
 
-int pw__fu_log_action(pw_followup_t *self, MDB_txn *txn, pw_fu_alert_t *al,
-                      const pw_fu_action_t *a)
+int pw__fu_log_action(pw_followup_t *self, MDB_txn *txn, pw_fu_alert_t *al, const pw_fu_action_t *a)
 {
     unsigned char key[PW_FU_KEY_MAX + 9];
     size_t n = strlen(al->key);
@@ -213,8 +215,8 @@ int pw__fu_log_action(pw_followup_t *self, MDB_txn *txn, pw_fu_alert_t *al,
 }
 
 /* The series' open alert in *out: 0, or PW_ENOTFOUND (then *last the series' last N). */
-static int current_in(pw_followup_t *self, MDB_txn *txn, const char *indicator,
-                      const char *series, uint32_t *last, pw_fu_alert_t *out)
+static int current_in(pw_followup_t *self, MDB_txn *txn, const char *indicator, const char *series,
+                      uint32_t *last, pw_fu_alert_t *out)
 {
     char sk[2 * PW_ID_MAX];
     MDB_val k = pw__mdb_val(sk, series_key(sk, indicator, series)), v;
@@ -300,7 +302,8 @@ int pw_followup_observe(pw_followup_t *self, const pw_event_t *ev, int64_t now_m
 {
     if (created)
         *created = false;
-    if (ev->type != PW_EV_ALERT)
+    /* A snapshot's open alert may come without its type; rates and heartbeats are not alerts. */
+    if (ev->type != PW_EV_ALERT && ev->type != 0)
         return 0;
     if (!pw__id_valid(ev->indicator, strnlen(ev->indicator, PW_ID_MAX)) ||
         (ev->series[0] && !pw__id_valid(ev->series, strnlen(ev->series, PW_ID_MAX))))
@@ -458,8 +461,7 @@ int pw_followup_each(pw_followup_t *self, int (*fn)(void *ctx, const pw_fu_alert
         goto out;
     MDB_val k, v;
     int mrc;
-    for (MDB_cursor_op op = MDB_LAST; (mrc = mdb_cursor_get(cur, &k, &v, op)) == 0;
-         op = MDB_PREV) {
+    for (MDB_cursor_op op = MDB_LAST; (mrc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_PREV) {
         char key[PW_FU_KEY_MAX];
         if (k.mv_size <= 8 || k.mv_size - 8 >= sizeof(key)) {
             rc = PW_ESTORE;
@@ -496,6 +498,15 @@ int pw_followup_current(pw_followup_t *self, const char *indicator, const char *
     return rc;
 }
 
+uint64_t pw_followup_generation(pw_followup_t *self)
+{
+    MDB_envinfo info;
+    /* Read from the meta pages in the map, which the writer's commits update. */
+    if (mdb_env_info(self->env, &info) != 0)
+        return 0;
+    return (uint64_t)info.me_last_txnid;
+}
+
 const char *pw_fu_state_name(pw_fu_state_t s)
 {
     switch (s) {
@@ -509,8 +520,8 @@ const char *pw_fu_state_name(pw_fu_state_t s)
     return "unknown";
 }
 
-static const char *const kind_names[] = {NULL,     "ack",    "assign",  "comment",
-                                         "close",  "reopen", "escalate"};
+static const char *const kind_names[] = {NULL,    "ack",    "assign",  "comment",
+                                         "close", "reopen", "escalate"};
 
 const char *pw_fu_kind_name(pw_fu_kind_t k)
 {

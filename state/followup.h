@@ -155,6 +155,12 @@ bool pw_followup_silenced(pw_followup_t *self, const char *indicator, const char
 int pw_followup_escalate(pw_followup_t *self, int64_t now_ms, int64_t after_ms,
                          void (*fn)(void *ctx, const pw_fu_alert_t *a), void *ctx);
 
+/**
+ * A number that changes whenever the writer commits (LMDB's last transaction
+ * id), so a reader can tell cheaply whether to show the follow-up again.
+ */
+uint64_t pw_followup_generation(pw_followup_t *self);
+
 /** "new", "acknowledged", "closed". */
 const char *pw_fu_state_name(pw_fu_state_t s);
 

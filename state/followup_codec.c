@@ -4,12 +4,11 @@
  * (big-endian) and strings (a u16 length and the bytes). A reader takes what
  * it knows of a newer record and defaults what an older one lacks.
  */
-#include "followup_internal.h"
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "followup_internal.h"
 #include "lmdb_util.h"
 #include "pw/error.h"
 

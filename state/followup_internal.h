@@ -7,10 +7,11 @@
 #ifndef PW_FOLLOWUP_INTERNAL_H
 #define PW_FOLLOWUP_INTERNAL_H
 
-#include <lmdb.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <lmdb.h>
 
 #include "followup.h"
 

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* The follow-up's silences, and the escalation of alerts nobody acknowledged. */
-#include "followup.h"
-#include "followup_internal.h"
-
 #include <errno.h>
-#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <lmdb.h>
+
+#include "followup.h"
+#include "followup_internal.h"
 #include "lmdb_util.h"
 #include "pw/error.h"
 #include "pw/text.h"

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-#include <criterion/criterion.h>
+#define _GNU_SOURCE /* unshare */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <criterion/criterion.h>
 
 #include "followup.h"
 #include "followup_view.h"
@@ -32,7 +38,7 @@ static void teardown(void)
 
 TestSuite(followup, .init = setup, .fini = teardown, .timeout = 10.0);
 
-#define T0 INT64_C(1796000000000) /* a December 2026 afternoon, unix ms */
+#define T0  INT64_C(1796000000000) /* a December 2026 afternoon, unix ms */
 #define MIN INT64_C(60000)
 
 static pw_event_t alert(const char *ind, const char *series, pw_alert_action_t action,
@@ -121,6 +127,10 @@ Test(followup, observe_open_update_resolve_and_instances)
     rate.type = PW_EV_RATE;
     cr_assert_eq(pw_followup_observe(fu, &rate, T0, &created, NULL), 0);
     cr_assert_not(created);
+    pw_event_t snap = alert("nurses", "", PW_ALERT_UPDATE, "2018");
+    snap.type = 0; /* a snapshot's open alert, as a caller may pass it */
+    cr_assert_eq(pw_followup_observe(fu, &snap, T0, &created, NULL), 0);
+    cr_assert(created);
     pw_event_t bad = alert("doctors", "", PW_ALERT_OPEN, "2018");
     snprintf(bad.indicator, sizeof(bad.indicator), "Bad Id");
     cr_assert_eq(pw_followup_observe(fu, &bad, T0, NULL, NULL), -EINVAL);
@@ -383,8 +393,56 @@ Test(followup, read_only_while_the_writer_has_it)
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status));
     cr_assert_eq(WEXITSTATUS(status), 0, "reader failed at step %d", WEXITSTATUS(status));
-    /* The writer goes on writing after the reader. */
+    /* The writer goes on writing after the reader; each commit is a new generation. */
+    uint64_t gen = pw_followup_generation(fu);
     cr_assert_eq(pw_followup_act(fu, key, PW_FU_COMMENT, "wang", "ok", T0 + 2), 0);
+    cr_assert_gt(pw_followup_generation(fu), gen);
+}
+
+/* A write that finds the disk full is refused whole, and the next one with room succeeds. */
+Test(followup, a_full_disk_is_an_error_not_a_crash)
+{
+    if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        cr_skip("a small tmpfs needs root and a mount namespace: test skipped");
+    char fs[128], small[160], fill[160];
+    snprintf(fs, sizeof(fs), "%s/fs", dir);
+    cr_assert_eq(mkdir(fs, 0700), 0);
+    cr_assert_eq(mount("tmpfs", fs, "tmpfs", 0, "size=1m"), 0, "%s", strerror(errno));
+    snprintf(small, sizeof(small), "%s/followup", fs);
+    snprintf(fill, sizeof(fill), "%s/fill", fs);
+    pw_followup_destroy(&fu);
+    cr_assert_eq(pw_followup_open(small, true, &fu), 0);
+    char key[PW_FU_KEY_MAX];
+    open_alert("care_beds", "", T0, key);
+
+    int fd = open(fill, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    cr_assert_geq(fd, 0);
+    static char block[65536];
+    memset(block, 'x', sizeof(block));
+    for (size_t chunk = sizeof(block); chunk >= 4096; chunk /= 2)
+        while (write(fd, block, chunk) == (ssize_t)chunk)
+            ;
+    close(fd);
+    /* Comments of 2 KiB: new pages soon, which the full file system refuses. */
+    char text[PW_FU_TEXT_MAX - 1];
+    memset(text, 'c', sizeof(text) - 1);
+    text[sizeof(text) - 1] = '\0';
+    int rc = 0, done = 0;
+    for (int i = 0; i < 200 && rc == 0; i++)
+        if ((rc = pw_followup_act(fu, key, PW_FU_COMMENT, "li", text, T0 + i)) == 0)
+            done++;
+    cr_assert(rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == PW_ESTOREFULL,
+              "a full disk says so: %s", pw_strerror(rc));
+    pw_fu_alert_t a;
+    cr_assert_eq(pw_followup_get(fu, key, &a, NULL), 0);
+    cr_assert_eq(a.nactions, (uint32_t)done, "the refused action left nothing behind");
+
+    cr_assert_eq(unlink(fill), 0);
+    rc = pw_followup_act(fu, key, PW_FU_COMMENT, "li", "room again", T0 + 999);
+    cr_assert_eq(rc, 0, "%s", pw_strerror(rc));
+    pw_followup_destroy(&fu);
+    umount2(fs, MNT_DETACH);
 }
 
 Test(followup, read_only_of_a_missing_dir_is_enoent)
