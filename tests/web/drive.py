@@ -66,8 +66,11 @@ def live(a):
         login(b, a.url, a.user, a.password)
         b.goto(a.url + "/alerts")
         b.wait_for("document.getElementById('live') !== null")
-        sel = "[data-alert-key^=%s]" % js(a.indicator + "/")
-        if b.eval("document.querySelector(%s) !== null" % js(sel)):
+        # Keys are INDICATOR#N or INDICATOR/SERIES#N.
+        row = ("(function(){return Array.from(document.querySelectorAll('tr[data-alert-key]'))"
+               ".find(function(r){return r.getAttribute('data-alert-key').split(/[\\/#]/)[0] === %s;"
+               "});})()" % js(a.indicator))
+        if b.eval("%s !== undefined" % row):
             raise SystemExit("drive: an alert on %s is shown before the commit" % a.indicator)
         if a.screenshots:
             b.screenshot(os.path.join(a.screenshots, "alerts-before.png"))
@@ -76,16 +79,15 @@ def live(a):
         time.sleep(0.3)
         subprocess.run(a.command, check=True, stdout=subprocess.DEVNULL)
         done = time.monotonic()
-        key = b.wait_for("(function(){var r = document.querySelector(%s);"
-                         "return r && r.getAttribute('data-alert-key');})()" % js(sel), timeout=10,
-                         every=0.01)
+        key = b.wait_for("(function(){var r = %s; return r && r.getAttribute('data-alert-key');})()"
+                         % row, timeout=10, every=0.01)
         latency = (time.monotonic() - done) * 1000
         print("latency_ms %d" % latency)
         print("key %s" % key)
         sys.stdout.flush()
         if a.screenshots:
             b.screenshot(os.path.join(a.screenshots, "alerts.png"))
-        b.eval("document.querySelector(%s + ' a').click(); true" % js(sel))
+        b.eval("%s.querySelector('a').click(); true" % row)
         b.wait_for("location.pathname === '/alert' && document.readyState === 'complete'")
         submit(b, "ack")
         submit(b, "comment", a.comment)
