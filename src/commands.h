@@ -11,6 +11,7 @@
 #include "publisher.h"
 #include "replay.h"
 #include "report.h"
+#include "users.h"
 
 int pw_cmd_demo(int argc, char **argv);
 int pw_cmd_keygen(int argc, char **argv);

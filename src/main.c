@@ -30,6 +30,7 @@ static const struct {
     {"keygen", pw_cmd_keygen, "create CURVE keys for the aggregator, publisher, districts, desks"},
     {"report", pw_cmd_report, "the evaluation table for a period: text, HTML with charts, CSV"},
     {"status", pw_cmd_status, "show the daemons' counters from their --metrics files"},
+    {"web-user", pw_cmd_web_user, "add, remove and list the dashboard's desk logins"},
 };
 
 static void usage(FILE *out)
