@@ -11,6 +11,7 @@
 #include "publisher.h"
 #include "replay.h"
 #include "report.h"
+#include "users.h"
 #include "web.h"
 
 int pw_cmd_demo(int argc, char **argv);

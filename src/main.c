@@ -31,6 +31,7 @@ static const struct {
     {"report", pw_cmd_report, "the evaluation table for a period: text, HTML with charts, CSV"},
     {"status", pw_cmd_status, "show the daemons' counters from their --metrics files"},
     {"web", pw_cmd_web, "serve the bureau's live dashboard: pages, alert follow-up, notices"},
+    {"web-user", pw_cmd_web_user, "add, remove and list the dashboard's desk logins"},
 };
 
 static void usage(FILE *out)

@@ -27,7 +27,11 @@ typedef enum pw_role {
 
 typedef struct pw_users pw_users_t;
 
-/** Reads the users file path. Errors say "path:line: what" into err. Caller owns *out. */
+/**
+ * Reads the users file path. Errors say "path:line: what" into err. Caller owns *out.
+ * 0, -EINVAL (a bad line, or not a regular file), -ENOENT, -EFBIG (over 1 MiB),
+ * -ENOMEM, -errno.
+ */
 int pw_users_load(const char *path, pw_users_t **out, char *err, size_t errlen);
 
 /** Frees and NULLs. NULL-safe. */
@@ -53,8 +57,20 @@ pw_role_t pw_users_check(const pw_users_t *self, const char *name, const char *p
 int pw_users_set(const char *path, const char *name, pw_role_t role, const char *password,
                  char *err, size_t errlen);
 
-/** Removes user name from the file path. 0, PW_ENOTFOUND, -errno. */
+/**
+ * Removes user name from the file path. 0, PW_ENOTFOUND, -EINVAL (a bad line
+ * in the file, which is then left as it is), -errno.
+ */
 int pw_users_remove(const char *path, const char *name, char *err, size_t errlen);
+
+/** True when name is a valid user name: 1-63 of [A-Za-z0-9._-]. */
+bool pw_user_name_ok(const char *name);
+
+/**
+ * True when the file self was loaded from was readable or writable by group
+ * or others (it holds password hashes: it should be 0600). For a warning.
+ */
+bool pw_users_loose(const pw_users_t *self);
 
 /** "director", "staff", "admin". */
 const char *pw_role_name(pw_role_t r);
@@ -71,7 +87,10 @@ int pw_sessions_new(int64_t idle_ms, pw_sessions_t **out);
 /** Frees and NULLs. NULL-safe. */
 void pw_sessions_destroy(pw_sessions_t **self_p);
 
-/** Starts a session for name with role; its token into token (65 bytes). 0 or -ENOMEM. */
+/**
+ * Starts a session for name with role; its token into token (65 bytes). 0,
+ * -EINVAL (not a user name, or PW_ROLE_NONE) or -ENOMEM.
+ */
 int pw_sessions_start(pw_sessions_t *self, const char *name, pw_role_t role, int64_t now_ms,
                       char token[65]);
 
@@ -86,6 +105,12 @@ void pw_sessions_end(pw_sessions_t *self, const char *token);
 
 /** Ends every session of user name (removed, or its role changed). */
 void pw_sessions_end_user(pw_sessions_t *self, const char *name);
+
+/** The most sessions kept: starting one more ends the one idle longest. */
+#define PW_SESSIONS_MAX 10000
+
+/** How many sessions are live at now_ms (the idle ones are forgotten first). */
+size_t pw_sessions_count(pw_sessions_t *self, int64_t now_ms);
 
 /** planwatch web-user: argv[0] is the subcommand's name. Exit status 0, 1 or 2. */
 int pw_cmd_web_user(int argc, char **argv);
