@@ -70,7 +70,7 @@ static void start_pipeline(void)
     cr_assert_eq(pw_fixture_start_publisher(&fx, pub), 0, "%s", pw_read_file(fx.pub_log));
 }
 
-static void collect(const char *district)
+static void collect(char *district)
 {
     char file[160], spool[160], name[32];
     snprintf(name, sizeof(name), "%s.csv", district);
@@ -78,7 +78,7 @@ static void collect(const char *district)
     snprintf(name, sizeof(name), "spool-%s", district);
     pw_fixture_path(&fx, spool, sizeof(spool), name);
     char *out = NULL, *err = NULL;
-    int rc = pw_fixture_collect(&fx, (char *)district, file, spool, NULL, &out, &err);
+    int rc = pw_fixture_collect(&fx, district, file, spool, NULL, &out, &err);
     cr_assert_eq(rc, 0, "collector %s: %s", district, err);
     free(out);
     free(err);
@@ -264,13 +264,13 @@ Test(web, alert_opens_live_and_follow_up_survives_a_restart)
     pw_fixture_path(&fx, file, sizeof(file), "d2.csv");
     pw_fixture_path(&fx, spool, sizeof(spool), "spool-d2");
     /* PW_WEB_SCREENSHOTS=DIR also takes the pictures of docs/ there. */
-    const char *shots = getenv("PW_WEB_SCREENSHOTS");
+    char *shots = getenv("PW_WEB_SCREENSHOTS");
     char *args[40] = {"live", "--url", url, "--user", "wang", "--password", STAFF_PASS,
                       "--indicator", "i0", "--comment", "区里已报送整改计划 / plan sent"};
     size_t n = 11;
     if (shots) {
         args[n++] = "--screenshots";
-        args[n++] = (char *)shots;
+        args[n++] = shots;
     }
     char *collector[] = {"--", PLANWATCH_BIN, "collector", "--district", "d2", "--data", file,
                          "--connect", fx.intake, "--spool", spool, NULL};
