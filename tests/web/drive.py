@@ -159,8 +159,13 @@ def main():
     p.add_argument("--comment", default="")
     p.add_argument("--key")
     p.add_argument("--screenshots")
-    p.add_argument("command", nargs="*")
-    a = p.parse_args()
+    argv = sys.argv[1:]
+    command = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, command = argv[:at], argv[at + 1:]
+    a = p.parse_args(argv)
+    a.command = command
     a.url = a.url.rstrip("/")
     {"live": live, "check": check, "login": login_only}[a.mode](a)
     print("ok")
