@@ -18,6 +18,7 @@
 
 #include "fixture.h"
 #include "followup.h"
+#include "receiver.h"
 #include "users.h"
 
 PW_FIXTURE_SUITE(web, 300.0);
@@ -29,14 +30,14 @@ static char cat_path[160], users_path[160], data_dir[160], url[64];
 static int port;
 static pw_proc_t web_proc;
 
-/* Everything on track at 2016 (on the 1200 path): no alert. */
-static void write_data(const char *name, int value)
+/* District data for 2016: e0 and e1 (3 x 400 = 1200 is on the planned path). */
+static void write_data(const char *name, int value, int e1)
 {
     char path[160];
     pw_fixture_path(&fx, path, sizeof(path), name);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
-    fprintf(f, "period,element,value\n2016,e0,%d\n2016,e1,%d\n", value, 400);
+    fprintf(f, "period,element,value\n2016,e0,%d\n2016,e1,%d\n", value, e1);
     fclose(f);
 }
 
@@ -48,9 +49,9 @@ static void setup_plan(void)
     pw_fixture_path(&fx, cat_path, sizeof(cat_path), "plan.conf");
     cr_assert_eq(pw_fixture_write_plan(cat_path, &plan), 0);
     /* i0: 3 x 340 = 1020 at 2016 is 10 % of the way planned: severe. */
-    write_data("d0.csv", 340);
-    write_data("d1.csv", 340);
-    write_data("d2.csv", 340);
+    write_data("d0.csv", 340, 400);
+    write_data("d1.csv", 340, 400);
+    write_data("d2.csv", 340, 400);
     pw_fixture_path(&fx, users_path, sizeof(users_path), "web.users");
     pw_fixture_path(&fx, data_dir, sizeof(data_dir), "web");
     char err[256];
@@ -347,4 +348,129 @@ Test(web, https_and_the_loopback_rule)
     cr_assert(strstr(err, "not a loopback address"), "%s", err);
     free(out);
     free(err);
+}
+
+/* District d's 2017 figures for e0 and e1, in fx->dir/NAME. */
+static void write_2017(const char *name, int e0)
+{
+    char path[160];
+    pw_fixture_path(&fx, path, sizeof(path), name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "period,element,value\n2017,e0,%d\n2017,e1,%d\n", e0, 480);
+    fclose(f);
+}
+
+static void collect_file(char *district, const char *name)
+{
+    char file[160], spool[160], sp[32];
+    pw_fixture_path(&fx, file, sizeof(file), name);
+    snprintf(sp, sizeof(sp), "spool-%s", district);
+    pw_fixture_path(&fx, spool, sizeof(spool), sp);
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(pw_fixture_collect(&fx, district, file, spool, NULL, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+}
+
+/* A routes file sending every alert to the receiver's /hook. */
+static char *routes_for(pw_test_receiver_t *rx)
+{
+    static char path[160];
+    pw_fixture_path(&fx, path, sizeof(path), "web.routes");
+    char text[512];
+    snprintf(text, sizeof(text),
+             "receiver hook json http://127.0.0.1:%u/hook\nroute * -> hook\n",
+             (unsigned)pw_test_receiver_port(rx));
+    cr_assert_eq(pw_fixture_write(path, text), 0);
+    return path;
+}
+
+/* The receiver's accepted requests stay at n for quiet_ms. */
+static void stays_at(pw_test_receiver_t *rx, size_t n, int quiet_ms)
+{
+    usleep((useconds_t)quiet_ms * 1000);
+    cr_assert_eq(pw_test_receiver_accepted(rx), n, "%zu messages, not %zu",
+                 pw_test_receiver_accepted(rx), n);
+}
+
+Test(web, a_decision_is_notified_once_and_again_after_an_outage)
+{
+    setup_plan();
+    start_pipeline();
+    pw_test_receiver_t *rx = NULL;
+    cr_assert_eq(pw_test_receiver_start(&rx), 0);
+    char *extra[] = {"--routes", routes_for(rx), "--escalate-after", "0", NULL};
+    start_web(extra);
+    collect("d0");
+    collect("d1");
+    collect("d2"); /* the commit that opens i0's alert */
+    cr_assert(pw_test_receiver_wait_accepted(rx, 1, 15000), "no notification of the alert");
+    char *body = pw_test_receiver_body(rx, 0, NULL);
+    cr_assert(strstr(body, "\"indicator\":\"i0\"") && strstr(body, "\"action\":\"open\""), "%s",
+              body);
+    free(body);
+    stays_at(rx, 1, 2000);
+
+    /* A restart sees the same open alert in its snapshot: nothing new to say. */
+    cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
+    start_web(extra);
+    stays_at(rx, 1, 3000);
+
+    /* The receiver is down when the alert resolves; the message waits for it. */
+    pw_test_receiver_close(rx);
+    write_2017("d0-2017.csv", 480);
+    write_2017("d1-2017.csv", 480);
+    write_2017("d2-2017.csv", 480);
+    collect_file("d0", "d0-2017.csv");
+    collect_file("d1", "d1-2017.csv");
+    collect_file("d2", "d2-2017.csv");
+    sleep(3);
+    int rc = pw_test_receiver_reopen(rx);
+    cr_assert_eq(rc, 0, "reopen: %s", strerror(-rc));
+    cr_assert(pw_test_receiver_wait_accepted(rx, 2, 30000), "the resolve never arrived");
+    body = pw_test_receiver_body(rx, pw_test_receiver_requests(rx) - 1, NULL);
+    cr_assert(strstr(body, "\"action\":\"resolve\""), "%s", body);
+    free(body);
+    stays_at(rx, 2, 2000);
+    cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
+    pw_test_receiver_destroy(&rx);
+}
+
+Test(web, an_unacknowledged_alert_escalates_and_a_silenced_one_is_not_notified)
+{
+    setup_plan();
+    start_pipeline();
+    pw_test_receiver_t *rx = NULL;
+    cr_assert_eq(pw_test_receiver_start(&rx), 0);
+    char *extra[] = {"--routes", routes_for(rx), "--escalate-after", "1s", NULL};
+    start_web(extra);
+    char auth[256], *resp = NULL;
+    basic(auth, sizeof(auth), "wang", STAFF_PASS);
+    /* i1 severe too, but silenced before anything happens: shown, never notified. */
+    write_data("d0.csv", 340, 340);
+    write_data("d1.csv", 340, 340);
+    write_data("d2.csv", 340, 340);
+    cr_assert_eq(http("POST", "/silence", auth, "what=indicator%3Ai1&until=2099-12-31&note=known",
+                      NULL), 303);
+    cr_assert_eq(http("POST", "/silence", auth, "what=indicator%3Ai1&until=2001-01-01", NULL),
+                 400, "a silence ending in the past");
+    collect("d0");
+    collect("d1");
+    collect("d2");
+    cr_assert(pw_test_receiver_wait_accepted(rx, 1, 15000), "no notification of the alert");
+    /* Left unacknowledged: the escalation follows, within the 5 s check. */
+    cr_assert(pw_test_receiver_wait_accepted(rx, 2, 20000), "no escalation");
+    char *body = pw_test_receiver_body(rx, 1, NULL);
+    cr_assert(strstr(body, "\"escalation\":true") && strstr(body, "\"indicator\":\"i0\""), "%s",
+              body);
+    cr_assert(!strstr(body, "\"indicator\":\"i1\""), "i1 is silenced: %s", body);
+    free(body);
+    http("GET", "/alerts", auth, NULL, &resp);
+    cr_assert(strstr(resp, "已升级 escalated"), "%s", resp);
+    cr_assert(strstr(resp, "data-alert-key='i1#1'") && strstr(resp, "静默 silenced"), "%s", resp);
+    free(resp);
+    stays_at(rx, 2, 1000);
+    cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
+    pw_test_receiver_destroy(&rx);
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* accept4, pipe2: the receiver's descriptors close on exec */
 #include "receiver.h"
 
 #include <arpa/inet.h>
@@ -56,7 +57,7 @@ static int listen_on(uint16_t port, uint16_t *port_out)
 {
     struct sockaddr_in a;
     socklen_t alen = sizeof(a);
-    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     memset(&a, 0, sizeof(a));
@@ -211,7 +212,7 @@ static void *run(void *arg)
             (void)r;
         }
         if (lfd >= 0 && (p[1].revents & POLLIN)) {
-            int fd = accept(lfd, NULL, NULL);
+            int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
             if (fd >= 0)
                 serve(self, fd);
         }
@@ -230,7 +231,7 @@ int pw_test_receiver_start(pw_test_receiver_t **out)
     self->def_body = strdup("{}");
     self->script_body = strdup("");
     int rc = self->def_body && self->script_body ? 0 : -ENOMEM;
-    if (rc == 0 && pipe(self->wake) != 0)
+    if (rc == 0 && pipe2(self->wake, O_CLOEXEC) != 0)
         rc = -errno;
     if (rc == 0) {
         fcntl(self->wake[0], F_SETFL, O_NONBLOCK);
