@@ -86,6 +86,16 @@ static bool same_series(const pw_event_t *a, const pw_event_t *b)
     return strcmp(a->indicator, b->indicator) == 0 && strcmp(a->series, b->series) == 0;
 }
 
+const pw_event_t *pw_view_open_alert(const pw_view_t *self, const char *indicator,
+                                     const char *series)
+{
+    for (size_t k = 0; k < self->nalerts; k++)
+        if (strcmp(self->alerts[k].indicator, indicator) == 0 &&
+            strcmp(self->alerts[k].series, series) == 0)
+            return &self->alerts[k];
+    return NULL;
+}
+
 int pw_view_apply(pw_view_t *self, const pw_event_t *ev)
 {
     if (ev->type == PW_EV_RATE) {

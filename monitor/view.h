@@ -52,6 +52,10 @@ int pw_view_load(pw_view_t *self, const pw_reply_t *snap);
 /** Applies one live event (rate row, alert open/resolve). 0 or -ENOMEM. */
 int pw_view_apply(pw_view_t *self, const pw_event_t *ev);
 
+/** The open alert of (indicator, series), or NULL. Valid until the view changes. */
+const pw_event_t *pw_view_open_alert(const pw_view_t *self, const char *indicator,
+                                     const char *series);
+
 /** The latest period with any row; false when the view is empty. */
 bool pw_view_latest_period(const pw_view_t *self, pw_period_t *out);
 

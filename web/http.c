@@ -255,7 +255,8 @@ static bool can_follow_up(const who_t *w)
 typedef enum frag { F_OVERVIEW, F_INDICATOR, F_STATUS, F_ALERTS, F_ALERT } frag_t;
 
 /* Writes a page's live part (false: nothing by that id/key). Live lock held. */
-static bool write_live(FILE *out, pw_live_t *live, frag_t f, const char *arg, bool all)
+static bool write_live(FILE *out, pw_live_t *live, frag_t f, const char *arg, bool all,
+                       const pw_page_user_t *u)
 {
     switch (f) {
     case F_OVERVIEW:
@@ -267,7 +268,7 @@ static bool write_live(FILE *out, pw_live_t *live, frag_t f, const char *arg, bo
         pw_page_status(out, live);
         return true;
     case F_ALERTS:
-        pw_page_alerts(out, live, all);
+        pw_page_alerts(out, live, all, u);
         return true;
     case F_ALERT:
         return pw_page_alert(out, live, arg);
@@ -294,7 +295,7 @@ static enum MHD_Result serve_page(pw_http_t *self, struct MHD_Connection *c, con
     uint64_t version = pw_live_version(self->cfg.live);
     if (!fragment)
         pw_page_begin(out, self->cfg.live, &u, ids[f], titles[f]);
-    bool found = write_live(out, self->cfg.live, f, arg, all);
+    bool found = write_live(out, self->cfg.live, f, arg, all, &u);
     if (!fragment) {
         char *forms = NULL;
         size_t flen = 0;

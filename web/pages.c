@@ -479,6 +479,7 @@ void pw_page_status(FILE *out, pw_live_t *live)
 struct silence_list {
     FILE *out;
     const pw_catalog_t *cat;
+    const pw_page_user_t *u;
     size_t n;
 };
 
@@ -491,7 +492,7 @@ static int silence_one(void *ctx, const pw_fu_silence_t *s)
     if (l->n++ == 0)
         fputs("<div class='wrap'><table class='grid silences'><thead><tr><th>对象<small>What"
               "</small></th><th>截止<small>Until (UTC)</small></th><th>设置人<small>By</small>"
-              "</th><th>说明<small>Note</small></th></tr></thead><tbody>",
+              "</th><th>说明<small>Note</small></th><th></th></tr></thead><tbody>",
               l->out);
     fprintf(l->out, "<tr data-silence='%s:%s'><td>%s ", s->district ? "district" : "indicator",
             s->id, s->district ? "区 district" : "指标 indicator");
@@ -500,11 +501,18 @@ static int silence_one(void *ctx, const pw_fu_silence_t *s)
     pw_page_esc(l->out, s->who);
     fprintf(l->out, "<small>%s</small></td><td>", set);
     pw_page_esc(l->out, s->note);
+    fputs("</td><td>", l->out);
+    if (l->u->role == PW_ROLE_STAFF || l->u->role == PW_ROLE_ADMIN)
+        fprintf(l->out,
+                "<form method='post' action='/unsilence'><input type='hidden' name='csrf' "
+                "value='%s'><input type='hidden' name='what' value='%s:%s'><button "
+                "data-do='unsilence'>解除 Lift</button></form>",
+                l->u->csrf ? l->u->csrf : "", s->district ? "district" : "indicator", s->id);
     fputs("</td></tr>", l->out);
     return 0;
 }
 
-void pw_page_alerts(FILE *out, pw_live_t *live, bool all)
+void pw_page_alerts(FILE *out, pw_live_t *live, bool all, const pw_page_user_t *u)
 {
     connection(out, live);
     fprintf(out,
@@ -519,12 +527,47 @@ void pw_page_alerts(FILE *out, pw_live_t *live, bool all)
     fputs("</p>", out);
     alert_table(out, live, NULL, !all);
     fputs("<h2>静默<span class='en'>Silenced: no notification, no escalation</span></h2>", out);
-    struct silence_list l = {.out = out, .cat = pw_live_catalog(live)};
+    struct silence_list l = {.out = out, .cat = pw_live_catalog(live), .u = u};
     pw_followup_silences(pw_live_followup(live), pw_now_ms(), silence_one, &l);
     if (l.n)
         fputs("</tbody></table></div>", out);
     else
         fputs("<p class='meta'>无 · None.</p>", out);
+}
+
+/* What the pipeline's alert says: the plan to date, the target, the
+ * districts weighing most on the shortfall. */
+static void alert_detail(FILE *out, const pw_catalog_t *cat, const pw_indicator_t *ind,
+                         const pw_event_t *ev)
+{
+    int dec = ind ? ind->decimals : 2;
+    char v[32], pl[32], tg[32], np[32], pt[PW_PERIOD_STRMAX];
+    pw_period_format(ev->period, pt);
+    pw_view_fmt_num(v, sizeof(v), ev->value, dec);
+    pw_view_fmt_num(pl, sizeof(pl), ev->planned, dec);
+    pw_view_fmt_num(tg, sizeof(tg), ev->target, dec);
+    pw_view_fmt_num(np, sizeof(np), ev->needed_per_year, dec);
+    fprintf(out,
+            "<p class='detail'>%s 实际 %s, 规划应达 %s; %d年目标 %s, 此后每年需增 %s。"
+            "<small>At %s: %s against %s planned; target %s by %d needs %s a year from "
+            "here.</small></p>",
+            pt, v, pl, cat ? cat->target_year : 0, tg, np, pt, v, pl, tg,
+            cat ? cat->target_year : 0, np);
+    if (ev->ntop == 0)
+        return;
+    fputs("<div class='wrap'><table class='grid top'><thead><tr><th>拖后腿最多的区<small>"
+          "Weighing most on the shortfall</small></th><th>本区数值<small>Its value</small></th>"
+          "<th>权重<small>Weight</small></th></tr></thead><tbody>",
+          out);
+    for (uint32_t k = 0; k < ev->ntop && k < PW_TOP_MAX; k++) {
+        pw_view_fmt_num(v, sizeof(v), ev->top[k].value, dec);
+        fprintf(out, "<tr data-district='%s'><td>", ev->top[k].district);
+        pw_page_esc(out, district_zh(cat, ev->top[k].district));
+        fprintf(out, "<small>%s</small></td><td class='num'>%s</td><td class='num'>%.1f%%</td>"
+                     "</tr>",
+                ev->top[k].district, v, ev->top[k].weight * 100.0);
+    }
+    fputs("</tbody></table></div>", out);
 }
 
 bool pw_page_alert(FILE *out, pw_live_t *live, const char *key)
@@ -552,6 +595,11 @@ bool pw_page_alert(FILE *out, pw_live_t *live, const char *key)
     fputs("</tbody></table></div><p>", out);
     pw_page_esc(out, a.why);
     fputs("</p>", out);
+    const pw_view_t *view = pw_live_view(live);
+    const pw_event_t *ev =
+        view && !a.resolved_ms ? pw_view_open_alert(view, a.indicator, a.series) : NULL;
+    if (ev && ev->has_detail)
+        alert_detail(out, cat, ind, ev);
     if (ind) {
         fputs("<p><a href='/indicator/", out);
         pw_page_url_esc(out, ind->id);

@@ -49,8 +49,8 @@ bool pw_page_indicator(FILE *out, pw_live_t *live, const char *id);
 /** The reporting-status grid: who reported what for the period, who is down, spool lag. */
 void pw_page_status(FILE *out, pw_live_t *live);
 
-/** The alert log with follow-up state, and the silences in force. */
-void pw_page_alerts(FILE *out, pw_live_t *live, bool all);
+/** The alert log with follow-up state, and the silences in force (staff may lift them). */
+void pw_page_alerts(FILE *out, pw_live_t *live, bool all, const pw_page_user_t *u);
 
 /** One alert's live part: what the pipeline said, its follow-up log. false: unknown key. */
 bool pw_page_alert(FILE *out, pw_live_t *live, const char *key);

@@ -471,6 +471,11 @@ Test(web, an_unacknowledged_alert_escalates_and_a_silenced_one_is_not_notified)
     cr_assert(strstr(resp, "data-alert-key='i1#1'") && strstr(resp, "静默 silenced"), "%s", resp);
     free(resp);
     stays_at(rx, 2, 1000);
+    /* Lifted: i1 is no longer marked silenced. */
+    cr_assert_eq(http("POST", "/unsilence", auth, "what=indicator%3Ai1", NULL), 303);
+    http("GET", "/alerts", auth, NULL, &resp);
+    cr_assert(!strstr(resp, "data-silence='indicator:i1'"), "%s", resp);
+    free(resp);
     cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
     pw_test_receiver_destroy(&rx);
 }
