@@ -58,7 +58,11 @@ static const char css_web[] =
     ".forms{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:0 14px}"
     ".err{color:var(--sev);font-weight:600}"
     "@media (max-width:720px){.page{padding:8px}.cards{grid-template-columns:1fr}"
-    "h1{font-size:20px}td.name{min-width:160px}nav.top{padding:6px 8px}}";
+    "h1{font-size:20px}td.name{min-width:160px}nav.top{padding:6px 8px}"
+    /* On a phone the wide table scrolls sideways instead of squeezing its
+     * names into one word a line; the alert log drops its least needed columns. */
+    "table.eval{min-width:860px}table.alerts th:nth-child(n+6),"
+    "table.alerts td:nth-child(n+6){display:none}}";
 
 /* Follows the live stream: refetches the live part when the data changed. */
 static const char script[] =

@@ -118,9 +118,12 @@ class Browser:
                 raise TimeoutError("cdp: still false after %ss: %s" % (timeout, expression))
             time.sleep(every)
 
-    def screenshot(self, path):
-        data = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
-                         session=True)["data"]
+    def screenshot(self, path, full=True):
+        """A PNG of the page: the whole of it, or what the window shows."""
+        params = {"format": "png"}
+        if full:
+            params["captureBeyondViewport"] = True
+        data = self.call("Page.captureScreenshot", params, session=True)["data"]
         with open(path, "wb") as f:
             f.write(base64.b64decode(data))
 

@@ -115,7 +115,7 @@ def live(a):
             login(phone, a.url, a.user, a.password)
             phone.goto(a.url + "/alerts")
             phone.wait_for("document.getElementById('live') !== null")
-            phone.screenshot(os.path.join(a.screenshots, "phone-alerts.png"))
+            phone.screenshot(os.path.join(a.screenshots, "phone-alerts.png"), full=False)
         finally:
             phone.close()
 
