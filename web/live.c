@@ -363,9 +363,11 @@ static int try_connect(pw_live_t *self, int64_t now)
     if (rc == PW_EINCOMPAT || rc == -ENOMEM)
         return rc;
     if (rc != 0) {
-        char why[512];
-        snprintf(why, sizeof(why), "no answer from the publisher at %s: %s", self->cfg.pub,
-                 pw_strerror(rc));
+        /* auth.why says when handshakes failed: the keys are then the likely cause. */
+        const char *keys = self->cfg.auth.why ? self->cfg.auth.why : "";
+        char why[1024];
+        snprintf(why, sizeof(why), "no answer from the publisher at %s: %s%s%s", self->cfg.pub,
+                 pw_strerror(rc), keys[0] ? ": " : "", keys);
         set_down(self, why);
         self->next_try_ms = now + self->retry_ms;
         self->retry_ms = self->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : self->retry_ms * 2;

@@ -479,3 +479,42 @@ Test(web, an_unacknowledged_alert_escalates_and_a_silenced_one_is_not_notified)
     cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
     pw_test_receiver_destroy(&rx);
 }
+
+Test(web, wrong_keys_are_said_on_the_page_and_in_the_log)
+{
+    setup_plan();
+    cr_assert_eq(pw_fixture_use_tcp(&fx), 0);
+    char stranger[200], *out = NULL, *err = NULL;
+    pw_fixture_path(&fx, stranger, sizeof(stranger), "stranger-keys");
+    char *k1[] = {"keygen", "--out", fx.keys, "--catalog", cat_path, NULL};
+    char *k2[] = {"keygen", "--out", stranger, "--catalog", cat_path, NULL};
+    cr_assert_eq(pw_fixture_run(&fx, k1, 30000, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(pw_fixture_run(&fx, k2, 30000, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    char *agg[] = {"--catalog", cat_path, "--keys", fx.keys, NULL};
+    cr_assert_eq(pw_fixture_start_aggregator(&fx, agg), 0, "%s", pw_read_file(fx.agg_log));
+    char *pub[] = {"--snapshot-bind", fx.snap, "--keys", fx.keys, NULL};
+    cr_assert_eq(pw_fixture_start_publisher(&fx, pub), 0, "%s", pw_read_file(fx.pub_log));
+    /* Another installation's desk key: the publisher refuses every handshake. */
+    char *extra[] = {"--keys", stranger, "--timeout", "2", NULL};
+    start_web(extra);
+    char auth[256], *resp = NULL;
+    basic(auth, sizeof(auth), "wang", STAFF_PASS);
+    bool said = false;
+    for (int i = 0; i < 100 && !said; i++) {
+        usleep(100000);
+        cr_assert_eq(http("GET", "/", auth, NULL, &resp), 200);
+        said = strstr(resp, "Not connected") && strstr(resp, "check --keys");
+        if (!said && i == 99)
+            cr_log_error("%s", resp);
+        free(resp);
+    }
+    cr_assert(said, "the page does not say the keys are at fault");
+    char *log = pw_read_file(web_proc.log);
+    cr_assert(strstr(log, "check --keys"), "%s", log);
+    free(log);
+    cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
+}
