@@ -21,6 +21,7 @@
 #define REPORT_EVERY_MS   1000  /* a report rebuild at most this often while figures change */
 #define STATUS_EVERY_MS   2000
 #define ESCALATE_EVERY_MS 5000
+#define PLAN_EVERY_MS     10000 /* how often the publisher is asked whether the plan was revised */
 #define DECISION_QUIET_MS 300   /* a decision's alerts come in one burst; then it is complete */
 #define RETRY_MAX_MS      30000
 #define STALE_AFTER       3     /* status requests failed in a row: the publisher is down */
@@ -38,7 +39,7 @@ struct pw_live {
     pw_client_t *client;
     char why[512];
     int64_t next_try_ms, retry_ms;
-    int64_t next_status_ms, next_report_ms, next_escalate_ms;
+    int64_t next_status_ms, next_report_ms, next_escalate_ms, next_plan_ms;
     bool rates_changed;
     int status_failures;
 
@@ -162,9 +163,11 @@ static void flush(pw_live_t *self, const char *id)
 static void flush_group(pw_live_t *self)
 {
     char id[64];
-    /* The decision's first event numbers it: the same events seen again after
-     * a restart make the same id, which the outbox sends once. */
-    snprintf(id, sizeof(id), "q%llu", (unsigned long long)self->group_seq);
+    /* The decision's first event and its commit time name it: the same events
+     * seen again after a restart make the same id, which the outbox sends
+     * once, and another store's events (numbered from 1 too) never do. */
+    snprintf(id, sizeof(id), "q%llu-t%lld", (unsigned long long)self->group_seq,
+             (long long)self->group_time_ms);
     flush(self, id);
     self->group_time_ms = 0;
 }
@@ -250,8 +253,9 @@ static int connect_publisher(pw_live_t *self)
         rc = observe(self, &snap.alerts[k], false);
     if (self->nitems) {
         char id[64];
-        snprintf(id, sizeof(id), "open-at-q%llu", (unsigned long long)snap.seq);
         self->group_time_ms = pw_now_ms();
+        snprintf(id, sizeof(id), "open-at-q%llu-t%lld", (unsigned long long)snap.seq,
+                 (long long)self->group_time_ms);
         flush(self, id);
     }
     bump(self);
@@ -312,6 +316,23 @@ static void rebuild_report(pw_live_t *self)
     self->report = rep;
     bump(self);
     pthread_mutex_unlock(&self->mu);
+}
+
+/*
+ * True when the store's plan is no longer the one the pages are read with (a
+ * revision): the caller then connects afresh, reading it, its rows and the
+ * report under it.
+ */
+static bool plan_revised(pw_live_t *self)
+{
+    pw_request_t req = {.type = PW_REQ_PLAN};
+    pw_reply_t rep = {0};
+    bool revised = pw_client_request(self->client, &req, self->cfg.timeout_ms, &rep) == 0 &&
+                   rep.plan &&
+                   (rep.plan_len != self->cat->text_len ||
+                    memcmp(rep.plan, self->cat->text, rep.plan_len) != 0);
+    pw_reply_clear(&rep);
+    return revised;
 }
 
 static void on_escalate(void *ctx, const pw_fu_alert_t *a)
@@ -375,6 +396,7 @@ static int try_connect(pw_live_t *self, int64_t now)
     }
     self->retry_ms = 1000;
     self->next_status_ms = self->next_report_ms = 0;
+    self->next_plan_ms = now + PLAN_EVERY_MS;
     return 0;
 }
 
@@ -406,6 +428,14 @@ int pw_live_step(pw_live_t *self, int timeout_ms)
     if (now >= self->next_status_ms) {
         poll_status(self);
         self->next_status_ms = now + STATUS_EVERY_MS;
+    }
+    if (now >= self->next_plan_ms) {
+        self->next_plan_ms = now + PLAN_EVERY_MS;
+        if (plan_revised(self)) {
+            PW_INFO("the plan was revised: reading it again");
+            disconnect(self);
+            return 0;
+        }
     }
     if (self->rates_changed && now >= self->next_report_ms) {
         self->rates_changed = false;

@@ -518,3 +518,34 @@ Test(web, wrong_keys_are_said_on_the_page_and_in_the_log)
     free(log);
     cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
 }
+
+Test(web, a_revised_plan_is_followed)
+{
+    setup_plan();
+    start_pipeline();
+    collect("d0");
+    start_web(NULL);
+    char auth[256], *resp = NULL;
+    basic(auth, sizeof(auth), "wang", STAFF_PASS);
+    /* The mid-term revision: targets 2000 become 2600, from the next record on. */
+    char revised[160];
+    pw_fixture_path(&fx, revised, sizeof(revised), "revised.conf");
+    pw_fixture_plan_t plan = pw_fixture_plan("web test plan 网页测试", NDIST, 2);
+    plan.target = plan.target_rest = 2600;
+    cr_assert_eq(pw_fixture_write_plan(revised, &plan), 0);
+    cr_assert_eq(pw_proc_stop(&fx.agg, 20000), 0);
+    char *agg[] = {"--catalog", revised, NULL};
+    cr_assert_eq(pw_fixture_start_aggregator(&fx, agg), 0, "%s", pw_read_file(fx.agg_log));
+    collect("d1");
+    bool seen = false;
+    for (int i = 0; i < 300 && !seen; i++) {
+        usleep(100000);
+        cr_assert_eq(http("GET", "/", auth, NULL, &resp), 200);
+        seen = strstr(resp, "<td class='num'>2600</td>") != NULL;
+        if (!seen && i == 299)
+            cr_log_error("%s", resp);
+        free(resp);
+    }
+    cr_assert(seen, "the dashboard still shows the old targets");
+    cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
+}
