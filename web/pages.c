@@ -79,7 +79,9 @@ static const char script[] =
     "es.addEventListener('v',function(e){if(e.data!==live.dataset.v){live.dataset.v=e.data;"
     "refresh();}});"
     "es.onopen=function(){document.body.classList.remove('offline');};"
-    "es.onerror=function(){document.body.classList.add('offline');};"
+    "es.onerror=function(){document.body.classList.add('offline');"
+    /* Closed for good (a restart forgot the session: 401): the login page. */
+    "if(es.readyState===2)setTimeout(function(){location.reload();},3000);};"
     "document.addEventListener('click',function(e){var tr=e.target.closest&&"
     "e.target.closest('tr[data-row]');if(tr&&!e.target.closest('a'))"
     "location.href='/indicator/'+encodeURIComponent(tr.getAttribute('data-row'));});"
