@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -547,5 +548,56 @@ Test(web, a_revised_plan_is_followed)
         free(resp);
     }
     cr_assert(seen, "the dashboard still shows the old targets");
+    cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
+}
+
+Test(web, a_login_is_a_session_that_ends_at_logout_or_removal)
+{
+    setup_plan();
+    start_pipeline();
+    start_web(NULL);
+    char *resp = NULL, cookie[160] = "";
+    cr_assert_eq(http("POST", "/login", NULL, "user=wang&password=correct+horse+1&next=%2Fstatus",
+                      &resp), 303, "%s", resp);
+    cr_assert(strstr(resp, "Location: /status"), "%s", resp);
+    const char *set = strstr(resp, "Set-Cookie: pw_session=");
+    cr_assert(set && strstr(set, "HttpOnly") && strstr(set, "SameSite=Strict"), "%s", resp);
+    snprintf(cookie, sizeof(cookie), "Cookie: pw_session=%.64s\r\n", set + 23);
+    free(resp);
+    /* A redirect elsewhere than this site is never followed. */
+    cr_assert_eq(http("POST", "/login", NULL,
+                      "user=wang&password=correct+horse+1&next=%2F%2Fevil.example", &resp), 303);
+    cr_assert(strstr(resp, "Location: /\r\n"), "%s", resp);
+    free(resp);
+    cr_assert_eq(http("GET", "/", cookie, NULL, &resp), 200);
+    cr_assert(strstr(resp, "name='csrf' value='"), "every form carries the token: %s", resp);
+    free(resp);
+    /* A form without the session's token is refused. */
+    cr_assert_eq(http("POST", "/logout", cookie, "csrf=00000000000000000000000000000000", NULL),
+                 403);
+    /* The user is removed and the dashboard told (SIGHUP): the session is gone. */
+    char err[256];
+    cr_assert_eq(pw_users_remove(users_path, "wang", err, sizeof(err)), 0, "%s", err);
+    kill(web_proc.pid, SIGHUP);
+    int status = 0;
+    for (int i = 0; i < 50 && status != 401; i++) {
+        usleep(100000);
+        status = http("GET", "/", cookie, NULL, NULL);
+    }
+    cr_assert_eq(status, 401, "a removed user's session still works");
+    /* Another user logs in and out. */
+    cr_assert_eq(http("POST", "/login", NULL, "user=li&password=director+pass", &resp), 303);
+    set = strstr(resp, "Set-Cookie: pw_session=");
+    cr_assert(set);
+    snprintf(cookie, sizeof(cookie), "Cookie: pw_session=%.64s\r\n", set + 23);
+    free(resp);
+    cr_assert_eq(http("GET", "/", cookie, NULL, &resp), 200);
+    const char *c = strstr(resp, "name='csrf' value='");
+    cr_assert(c);
+    char form[80];
+    snprintf(form, sizeof(form), "csrf=%.32s", c + 19);
+    free(resp);
+    cr_assert_eq(http("POST", "/logout", cookie, form, NULL), 303);
+    cr_assert_eq(http("GET", "/", cookie, NULL, NULL), 401, "logged out");
     cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
 }
