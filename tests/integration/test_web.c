@@ -5,7 +5,7 @@
  * pages driven in headless Chromium (tests/web/drive.py) and plain HTTP for
  * what a browser hides (status codes, roles, HTTPS).
  */
-#define _DEFAULT_SOURCE
+#define _GNU_SOURCE /* unshare, CLONE_NEWNS: a tmpfs of one test's own */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
@@ -13,7 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,7 +31,7 @@ PW_FIXTURE_SUITE(web, 300.0);
 #define NDIST 3
 #define STAFF_PASS "correct horse 1"
 
-static char cat_path[160], users_path[160], data_dir[160], url[64];
+static char cat_path[160], users_path[160], data_dir[200], url[64];
 static int port;
 static pw_proc_t web_proc;
 
@@ -305,7 +309,7 @@ Test(web, alert_opens_live_and_follow_up_survives_a_restart)
     cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
 
     /* And the report shows the follow-up, from the store and the follow-up on disk. */
-    char fu[200];
+    char fu[256];
     snprintf(fu, sizeof(fu), "%s/followup", data_dir);
     char *rargs[] = {"report", "--store", fx.store, "--followup", fu, NULL};
     char *err = NULL;
@@ -600,4 +604,65 @@ Test(web, a_login_is_a_session_that_ends_at_logout_or_removal)
     cr_assert_eq(http("POST", "/logout", cookie, form, NULL), 303);
     cr_assert_eq(http("GET", "/", cookie, NULL, NULL), 401, "logged out");
     cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
+}
+
+/* Fills the file system at fs to its last block. */
+static void fill(const char *fs)
+{
+    char path[200];
+    snprintf(path, sizeof(path), "%s/fill", fs);
+    static char block[65536];
+    memset(block, 'x', sizeof(block));
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    cr_assert_geq(fd, 0);
+    for (size_t chunk = sizeof(block); chunk >= 512; chunk /= 2)
+        while (write(fd, block, chunk) == (ssize_t)chunk)
+            ;
+    close(fd);
+}
+
+Test(web, a_full_disk_refuses_an_action_loudly_and_takes_it_later)
+{
+    if (geteuid() != 0)
+        cr_skip("mounting a tmpfs needs root (CI runs as root): test skipped");
+    /* A mount namespace of this test's own: the tmpfs goes with it. */
+    cr_assert_eq(unshare(CLONE_NEWNS), 0);
+    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+    setup_plan();
+    char fs[160];
+    pw_fixture_path(&fx, fs, sizeof(fs), "webfs");
+    cr_assert_eq(mkdir(fs, 0700), 0);
+    cr_assert_eq(mount("tmpfs", fs, "tmpfs", 0, "size=8m"), 0, "mount: %s", strerror(errno));
+    snprintf(data_dir, sizeof(data_dir), "%s/web", fs);
+    start_pipeline();
+    collect("d0");
+    collect("d1");
+    collect("d2");
+    start_web(NULL);
+    char auth[256], *resp = NULL;
+    basic(auth, sizeof(auth), "wang", STAFF_PASS);
+    bool seen = false;
+    for (int i = 0; i < 100 && !seen; i++) {
+        usleep(100000);
+        http("GET", "/alerts", auth, NULL, &resp);
+        seen = strstr(resp, "data-alert-key='i0#1'") != NULL;
+        free(resp);
+    }
+    cr_assert(seen, "the alert never showed");
+    fill(fs);
+    cr_assert_eq(http("POST", "/act", auth, "key=i0%231&action=comment&text=full+disk", &resp),
+                 503, "%s", resp);
+    cr_assert(strstr(resp, "not be written"), "%s", resp);
+    free(resp);
+    cr_assert_eq(http("GET", "/", auth, NULL, NULL), 200, "the dashboard stays up");
+    char path[200];
+    snprintf(path, sizeof(path), "%s/fill", fs);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(http("POST", "/act", auth, "key=i0%231&action=comment&text=room+again", NULL),
+                 303);
+    http("GET", "/alert?key=i0%231", auth, NULL, &resp);
+    cr_assert(strstr(resp, "room again") && !strstr(resp, "full disk"), "%s", resp);
+    free(resp);
+    cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
+    umount2(fs, MNT_DETACH);
 }
