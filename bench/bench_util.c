@@ -408,8 +408,8 @@ void bench_servers_stop(bench_servers_t *sv)
     pw_rm_rf(sv->store);
 }
 
-double bench_run_collectors(const char *bin, const char *dir, const bench_shape_t *sh,
-                            int run_no, const char *intake, const bench_insecure_t *ins)
+double bench_run_collectors(const char *bin, const char *dir, const bench_shape_t *sh, int run_no,
+                            const char *intake, const bench_insecure_t *ins)
 {
     int64_t t0 = pw_mono_ms();
     bool ok = true;

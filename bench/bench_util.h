@@ -135,7 +135,7 @@ void bench_servers_stop(bench_servers_t *sv);
  * after another, each waited for. Wall-clock seconds, or -1 when a collector
  * failed or a wave took over 300 s (its log is in dir).
  */
-double bench_run_collectors(const char *bin, const char *dir, const bench_shape_t *sh,
-                            int run_no, const char *intake, const bench_insecure_t *ins);
+double bench_run_collectors(const char *bin, const char *dir, const bench_shape_t *sh, int run_no,
+                            const char *intake, const bench_insecure_t *ins);
 
 #endif

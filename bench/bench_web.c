@@ -35,13 +35,13 @@
 #include "pw/util.h"
 #include "users.h"
 
-#define NBROWSERS  100
-#define USER       "bench"
-#define PASSWORD   "bench-password"
-#define SSE_BUF    4096
-#define LOGIN_MS   30000 /* one login (argon2id on a loaded machine) at most */
-#define SETTLE_MS  500   /* streams open and first fetches done before timing */
-#define RUN_SECS   600   /* a whole repetition's bound, with margin */
+#define NBROWSERS 100
+#define USER      "bench"
+#define PASSWORD  "bench-password"
+#define SSE_BUF   4096
+#define LOGIN_MS  30000 /* one login (argon2id on a loaded machine) at most */
+#define SETTLE_MS 500   /* streams open and first fetches done before timing */
+#define RUN_SECS  600   /* a whole repetition's bound, with margin */
 
 static bench_shape_t plan = {"plan", 2015, 2020, 25, 3, {{0}}, 0};
 static const char *bin;
@@ -227,7 +227,7 @@ static void read_fetch(struct crowd *cr, struct browser *b)
         cr->fetch_bytes += (unsigned long long)r;
         if (!b->header && b->hlen < sizeof(b->head) - 1) {
             size_t n = (size_t)r < sizeof(b->head) - 1 - b->hlen ? (size_t)r
-                                                                  : sizeof(b->head) - 1 - b->hlen;
+                                                                 : sizeof(b->head) - 1 - b->hlen;
             memcpy(b->head + b->hlen, chunk, n);
             b->hlen += n;
             b->head[b->hlen] = '\0';
@@ -328,9 +328,9 @@ static double run(int run_no, bool with_web, struct web_figures *wf)
         snprintf(data, sizeof(data), "%s/web-%d", dir, run_no);
         snprintf(listen, sizeof(listen), "127.0.0.1:%d", cr->port);
         snprintf(log, sizeof(log), "%s/web-%d.log", dir, run_no);
-        char *wargs[] = {"planwatch", "web",       "--data",     data,    "--users",
-                         users_path,  "--listen",  listen,       "--connect", sv.stream,
-                         "--snapshot", sv.snap,    web_insecure ? "--insecure" : NULL, NULL};
+        char *wargs[] = {"planwatch", "web", "--data", data, "--users", users_path, "--listen",
+                         listen, "--connect", sv.stream, "--snapshot", sv.snap,
+                         web_insecure ? "--insecure" : NULL, NULL};
         web = bench_spawn(bin, wargs, log);
         if (web < 0 || !bench_wait_line(log, "planwatch web: serving", 10000)) {
             fprintf(stderr, "bench: planwatch web did not serve (see %s)\n", log);
@@ -355,8 +355,8 @@ static double run(int run_no, bool with_web, struct web_figures *wf)
         thr_on = true;
         usleep(SETTLE_MS * 1000);
         if (cr->errors > 0) {
-            fprintf(stderr, "bench: %llu browser errors before the intake (see %s)\n",
-                    cr->errors, log);
+            fprintf(stderr, "bench: %llu browser errors before the intake (see %s)\n", cr->errors,
+                    log);
             goto out;
         }
         cpu0 = bench_cpu_secs(web);
@@ -424,8 +424,7 @@ int main(int argc, char **argv)
     double notices[BENCH_REPS_MAX], fetches[BENCH_REPS_MAX], cpu[BENCH_REPS_MAX];
     printf("dashboard: %d collectors x %zu updates x %d versions, durable commits, publisher "
            "on; alone, and with planwatch web and %d browsers on its live page\n",
-           BENCH_NDIST, bench_updates_per_version(&plan) / BENCH_NDIST, plan.nversions,
-           nbrowsers);
+           BENCH_NDIST, bench_updates_per_version(&plan) / BENCH_NDIST, plan.nversions, nbrowsers);
     int status = 0;
     for (int r = 0; r < reps && status == 0; r++) {
         struct web_figures wf = {0};
@@ -451,8 +450,8 @@ int main(int argc, char **argv)
                "thread following the publisher "
                "(%.2f s since its start, %d logins in %.1f s); %.0f browser errors\n",
                r + 1, none[r], web[r], secs, wf.notices * secs, wf.fetches * secs,
-               wf.fetch_bytes * secs / 1000, wf.notices, wf.fetches, wf.cpu, wf.cpu_main, wf.cpu_total,
-               nbrowsers, wf.login_secs, wf.errors);
+               wf.fetch_bytes * secs / 1000, wf.notices, wf.fetches, wf.cpu, wf.cpu_main,
+               wf.cpu_total, nbrowsers, wf.login_secs, wf.errors);
         fflush(stdout);
     }
     if (status == 0) {
