@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench_util.h"
@@ -303,15 +304,21 @@ static void crowd_close(struct crowd *cr)
 /* What run() tells about the dashboard's side of a run: notices, fetches,
  * bytes and web CPU seconds per second of intake; the rest in all. */
 struct web_figures {
-    double notices, fetches, fetch_bytes, cpu, cpu_main, errors, cpu_total, login_secs;
+    double notices, fetches, fetch_bytes, cpu, cpu_main, crowd, errors, cpu_total, login_secs;
+};
+
+/* The servers' CPU seconds per second of intake, to see what the dashboard
+ * costs them (the publisher answers its requests and streams to it). */
+struct servers_cpu {
+    double agg, pub;
 };
 
 /* One run: fresh store, aggregator and publisher, and with_web: the
  * dashboard and its 100 browsers; then 13 collectors x 3 versions, timed.
  * Updates per second, or -1 when something failed (said on stderr). */
-static double run(int run_no, bool with_web, struct web_figures *wf)
+static double run(int run_no, bool with_web, struct web_figures *wf, struct servers_cpu *sc)
 {
-    double rate = -1, cpu0 = 0, main0 = 0;
+    double rate = -1, cpu0 = 0, main0 = 0, agg0, pub0;
     bench_servers_t sv;
     bench_servers_start(&sv, bin, dir, &plan, run_no, &ins);
     pid_t web = -1;
@@ -363,10 +370,23 @@ static double run(int run_no, bool with_web, struct web_figures *wf)
         main0 = bench_thread_cpu_secs(web, web);
     }
     unsigned long long n0 = cr->notices, f0 = cr->fetches, b0 = cr->fetch_bytes;
+    /* The browsers share the machine's cores with the intake, as the web
+     * process does: their own CPU is part of what the run measures. */
+    clockid_t crowd_clock;
+    struct timespec c0 = {0, 0}, c1 = {0, 0};
+    bool crowd_timed = thr_on && pthread_getcpuclockid(thr, &crowd_clock) == 0 &&
+                       clock_gettime(crowd_clock, &c0) == 0;
+    agg0 = bench_cpu_secs(sv.agg);
+    pub0 = bench_cpu_secs(sv.pub);
     double secs = bench_run_collectors(bin, dir, &plan, run_no, sv.intake, &ins);
     if (secs <= 0)
         goto out;
     rate = (double)bench_updates_per_version(&plan) * plan.nversions / secs;
+    sc->agg = (bench_cpu_secs(sv.agg) - agg0) / secs;
+    sc->pub = (bench_cpu_secs(sv.pub) - pub0) / secs;
+    if (crowd_timed && clock_gettime(crowd_clock, &c1) == 0)
+        wf->crowd = ((double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9) /
+                    secs;
     if (with_web) {
         double cpu1 = bench_cpu_secs(web);
         wf->cpu = (cpu1 - cpu0) / secs;
@@ -428,13 +448,14 @@ int main(int argc, char **argv)
     int status = 0;
     for (int r = 0; r < reps && status == 0; r++) {
         struct web_figures wf = {0};
+        struct servers_cpu sa = {0}, sb = {0};
         /* Alternate the order so that a drift of the machine's load favours neither. */
         if (r % 2 == 0) {
-            none[r] = run(2 * r, false, &wf);
-            web[r] = none[r] > 0 ? run(2 * r + 1, true, &wf) : -1;
+            none[r] = run(2 * r, false, &wf, &sa);
+            web[r] = none[r] > 0 ? run(2 * r + 1, true, &wf, &sb) : -1;
         } else {
-            web[r] = run(2 * r + 1, true, &wf);
-            none[r] = web[r] > 0 ? run(2 * r, false, &wf) : -1;
+            web[r] = run(2 * r + 1, true, &wf, &sb);
+            none[r] = web[r] > 0 ? run(2 * r, false, &wf, &sa) : -1;
         }
         if (none[r] <= 0 || web[r] <= 0) {
             status = 1;
@@ -452,6 +473,9 @@ int main(int argc, char **argv)
                r + 1, none[r], web[r], secs, wf.notices * secs, wf.fetches * secs,
                wf.fetch_bytes * secs / 1000, wf.notices, wf.fetches, wf.cpu, wf.cpu_main,
                wf.cpu_total, nbrowsers, wf.login_secs, wf.errors);
+        printf("    CPU s per second of intake, alone / with the dashboard: aggregator %.2f / "
+               "%.2f, publisher %.2f / %.2f; the 100 simulated browsers %.2f\n",
+               sa.agg, sb.agg, sa.pub, sb.pub, wf.crowd);
         fflush(stdout);
     }
     if (status == 0) {
