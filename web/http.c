@@ -203,6 +203,38 @@ static bool write_live(FILE *out, pw_live_t *live, frag_t f, const char *arg, bo
     return false;
 }
 
+/*
+ * The live part of the overview or the status grid at the current version
+ * (live lock held): the cached one, or a new rendering kept for the next
+ * browser. A copy into *out (caller frees); false when out of memory.
+ */
+static bool cached_live(pw_http_t *self, frag_t f, uint64_t version, char **out, size_t *len)
+{
+    pw_http_cached_t *c = &self->cache[f == F_OVERVIEW ? 0 : 1];
+    if (!c->buf || c->version != version) {
+        char *buf = NULL;
+        size_t n = 0;
+        FILE *mem = open_memstream(&buf, &n);
+        if (!mem)
+            return false;
+        write_live(mem, self->cfg.live, f, NULL, false, NULL);
+        if (fclose(mem) != 0) {
+            free(buf);
+            return false;
+        }
+        free(c->buf);
+        c->buf = buf;
+        c->len = n;
+        c->version = version;
+    }
+    *out = malloc(c->len + 1);
+    if (!*out)
+        return false;
+    memcpy(*out, c->buf, c->len);
+    *len = c->len;
+    return true;
+}
+
 static enum MHD_Result serve_page(pw_http_t *self, struct MHD_Connection *c, const who_t *w,
                                   frag_t f, const char *arg)
 {
@@ -214,10 +246,22 @@ static enum MHD_Result serve_page(pw_http_t *self, struct MHD_Connection *c, con
                                          "报送状态 Reporting", "预警跟进 Alerts", "预警 Alert"};
     char *buf = NULL;
     size_t len = 0;
+    pw_page_user_t u = {.name = w->name, .role = w->role, .csrf = w->csrf};
+    char v[32];
+    const char *hdr[] = {"X-Version", v, NULL};
+    if (fragment && (f == F_OVERVIEW || f == F_STATUS)) {
+        pw_live_lock(self->cfg.live);
+        uint64_t version = pw_live_version(self->cfg.live);
+        bool ok = cached_live(self, f, version, &buf, &len);
+        pw_live_unlock(self->cfg.live);
+        if (!ok)
+            return MHD_NO;
+        snprintf(v, sizeof(v), "%llu", (unsigned long long)version);
+        return pw__http_send(self, c, 200, "text/html; charset=utf-8", buf, len, hdr);
+    }
     FILE *out = open_memstream(&buf, &len);
     if (!out)
         return MHD_NO;
-    pw_page_user_t u = {.name = w->name, .role = w->role, .csrf = w->csrf};
     pw_live_lock(self->cfg.live);
     uint64_t version = pw_live_version(self->cfg.live);
     if (!fragment)
@@ -244,9 +288,7 @@ static enum MHD_Result serve_page(pw_http_t *self, struct MHD_Connection *c, con
         return pw__http_msg(self, c, 404, "未找到 Not found",
                         f == F_ALERT ? "没有这条预警 · No such alert." : "没有这个指标 · No such indicator.");
     }
-    char v[32];
     snprintf(v, sizeof(v), "%llu", (unsigned long long)version);
-    const char *hdr[] = {"X-Version", v, NULL};
     return pw__http_send(self, c, 200, "text/html; charset=utf-8", buf, len, hdr);
 }
 
@@ -496,6 +538,8 @@ void pw_http_stop(pw_http_t **self_p)
     if (self->mhd)
         MHD_stop_daemon(self->mhd);
     pw_users_destroy(&self->users);
+    for (size_t k = 0; k < sizeof(self->cache) / sizeof(self->cache[0]); k++)
+        free(self->cache[k].buf);
     pthread_mutex_destroy(&self->users_mu);
     free(self);
     *self_p = NULL;

@@ -16,8 +16,17 @@
 #define COOKIE        "pw_session"
 #define CSRF_HEX      32
 
+/* A page's live part as rendered at a version: every browser showing that
+ * page asks for it after each notice, and all of them get one rendering. */
+typedef struct pw_http_cached {
+    uint64_t version;
+    char *buf; /* NULL: none yet */
+    size_t len;
+} pw_http_cached_t;
+
 struct pw_http {
     struct MHD_Daemon *mhd;
+    pw_http_cached_t cache[2]; /* the overview's and the status grid's; under the live lock */
     pw_http_config_t cfg;
     pthread_mutex_t users_mu;
     pw_users_t *users;
