@@ -48,7 +48,7 @@ struct pw_live {
     pw_report_t *report;
     pw_reply_t status;
     bool connected;
-    char down_why[512];
+    char down_why[1024];
     uint64_t seq;
     int64_t last_event_ms;
 
