@@ -49,7 +49,8 @@ int pw_followup_open(const char *dir, bool writable, pw_followup_t **out)
     if (writable && !pw__mdb_env_exists(dir))
         mdb_env_set_mapsize(self->env, FU_MAP_INITIAL);
     /* NOTLS: a reader's transaction is not tied to its thread, so a callback
-     * of pw_followup_each() may read (or write) while the walk's is open. */
+     * of pw_followup_each() may read while the walk's is open. Not write: a
+     * write that grows the map may not while any transaction is open. */
     unsigned flags = MDB_NOTLS | (writable ? 0 : MDB_RDONLY);
     rc = writable ? pw__mdb_env_open_rw(self->env, dir, flags, 0600)
                   : pw__mdb_rc(mdb_env_open(self->env, dir, flags, 0600));

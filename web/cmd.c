@@ -376,8 +376,10 @@ static int run(void *p, volatile sig_atomic_t *stop)
 static void stop(void *p)
 {
     struct web_cmd *o = p;
-    if (o->live)
+    if (o->live) {
+        pw_live_flush(o->live); /* a decision gathered in the last 300 ms */
         pw_live_stop(o->live);
+    }
     pw_http_stop(&o->http);
     pw_live_destroy(&o->live);
     pw_sessions_destroy(&o->sessions);

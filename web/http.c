@@ -8,6 +8,7 @@
 #include "http_internal.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -152,6 +153,12 @@ static bool authenticate(pw_http_t *self, struct MHD_Connection *c, who_t *w)
         w->role = pw_users_check(self->users, user, pass);
         pthread_mutex_unlock(&self->users_mu);
         snprintf(w->name, sizeof(w->name), "%s", user);
+        if (w->role == PW_ROLE_NONE) {
+            /* As a form login: each wrong guess costs a second and is said. */
+            PW_WARN("failed HTTP Basic login as \"%s\"",
+                    pw_user_name_ok(user) ? user : "(not a name)");
+            sleep(1);
+        }
     }
     if (pass) {
         sodium_memzero(pass, strlen(pass));
@@ -162,11 +169,16 @@ static bool authenticate(pw_http_t *self, struct MHD_Connection *c, who_t *w)
     return w->role != PW_ROLE_NONE;
 }
 
-/* A form of a session must carry its token; a script with Basic needs none. */
-static bool csrf_ok(const who_t *w, const req_t *rq)
+/*
+ * A form of a session must carry its token. HTTP Basic is for scripts: a
+ * browser re-sends cached Basic credentials with a hostile site's form, so
+ * a Basic POST that a browser made (it says where from) is refused.
+ */
+static bool csrf_ok(struct MHD_Connection *c, const who_t *w, const req_t *rq)
 {
     if (!w->token[0])
-        return true;
+        return !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin") &&
+               !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
     char got[CSRF_HEX + 1];
     return rq->body && pw__http_form_get(rq->body, rq->len, "csrf", got, sizeof(got)) &&
            strlen(got) == CSRF_HEX && sodium_memcmp(got, w->csrf, CSRF_HEX) == 0;
@@ -303,10 +315,10 @@ static void write_users(FILE *out, const void *arg)
     pw_page_user_t u = {.name = a->w->name, .role = a->w->role, .csrf = a->w->csrf};
     pw_live_lock(a->self->cfg.live);
     pw_page_begin(out, a->self->cfg.live, &u, PW_PAGE_USERS, "用户 Users");
-    int streams = pw_live_watchers(a->self->cfg.live);
     pw_live_unlock(a->self->cfg.live);
+    size_t sessions = pw_sessions_count(a->self->cfg.sessions, pw_mono_ms());
     pthread_mutex_lock(&a->self->users_mu);
-    pw_page_users(out, a->self->users, streams);
+    pw_page_users(out, a->self->users, (int)sessions);
     pthread_mutex_unlock(&a->self->users_mu);
     pw_page_end(out, NULL);
 }
@@ -331,10 +343,21 @@ static enum MHD_Result route(pw_http_t *self, struct MHD_Connection *c, const ch
         if (strcmp(url, "/events") == 0 || post)
             return pw__http_send(self, c, 401, "text/plain; charset=utf-8",
                              strdup("login required\n"), strlen("login required\n"), NULL);
-        return pw__http_login_page(self, c, 401, NULL, url);
+        /* After the login, the page asked for: an alert's link keeps its key. */
+        char next[512];
+        const char *key = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "key");
+        size_t n = (size_t)snprintf(next, sizeof(next), "%s", url);
+        if (key && n + 5 < sizeof(next)) {
+            n += (size_t)snprintf(next + n, sizeof(next) - n, "?key=");
+            for (const unsigned char *k = (const unsigned char *)key;
+                 *k && n + 4 < sizeof(next); k++)
+                n += (size_t)snprintf(next + n, sizeof(next) - n,
+                                      isalnum(*k) || *k == '_' ? "%c" : "%%%02X", *k);
+        }
+        return pw__http_login_page(self, c, 401, NULL, next);
     }
     if (post) {
-        if (!csrf_ok(&w, rq))
+        if (!csrf_ok(c, &w, rq))
             return pw__http_msg(self, c, 403, "拒绝 Forbidden",
                             "表单已过期, 请刷新页面 · The form is stale or not ours: reload the "
                             "page.");
@@ -420,6 +443,8 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     req_t *rq = *con_cls;
     if (rq) {
+        if (rq->body) /* a login's password */
+            sodium_memzero(rq->body, rq->len);
         free(rq->body);
         free(rq);
         *con_cls = NULL;
@@ -505,7 +530,7 @@ void pw_http_set_users(pw_http_t *self, pw_users_t *users)
 {
     pthread_mutex_lock(&self->users_mu);
     pw_users_t *old = self->users;
-    /* A user removed, or whose role changed, must log in again. */
+    /* A user removed, or whose role or password changed, must log in again. */
     for (size_t k = 0; old && k < pw_users_count(old); k++) {
         const char *name;
         pw_role_t role, now = PW_ROLE_NONE;
@@ -517,7 +542,8 @@ void pw_http_set_users(pw_http_t *self, pw_users_t *users)
             if (strcmp(n2, name) == 0)
                 now = r2;
         }
-        if (now != role)
+        const char *h1 = pw_users_hash(old, name), *h2 = pw_users_hash(users, name);
+        if (now != role || !h1 || !h2 || strcmp(h1, h2) != 0)
             pw_sessions_end_user(self->cfg.sessions, name);
     }
     self->users = users;

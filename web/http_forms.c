@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#define _DEFAULT_SOURCE /* timegm */
 /* The dashboard's forms: login, follow-up actions, silences (POST bodies, urlencoded). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -66,8 +67,14 @@ enum MHD_Result pw__http_login(pw_http_t *self, struct MHD_Connection *c, const 
         !pw__http_form_get(rq->body, rq->len, "password", pass, sizeof(pass)))
         return pw__http_login_page(self, c, 400, "请填写用户名和密码 · Give a user and a password.", "/");
     pw__http_form_get(rq->body, rq->len, "next", next, sizeof(next));
-    /* Only a path of this site: never a redirect elsewhere. */
-    if (next[0] != '/' || next[1] == '/' || strchr(next, '\\'))
+    /* Only a path of this site: never a redirect elsewhere. Browsers drop tabs
+     * and newlines from a URL ("/\t/evil" is "//evil"), so only the bytes of
+     * our own paths and queries pass. */
+    bool ok = next[0] == '/' && next[1] != '/';
+    for (const char *p = next; ok && *p; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+             strchr("/_.~?=&%-", *p) != NULL;
+    if (!ok)
         snprintf(next, sizeof(next), "/");
     pthread_mutex_lock(&self->users_mu);
     pw_role_t role = pw_users_check(self->users, user, pass);
@@ -80,7 +87,9 @@ enum MHD_Result pw__http_login(pw_http_t *self, struct MHD_Connection *c, const 
         if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
             inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, addr,
                       sizeof(addr));
-        PW_WARN("failed login as \"%s\" from %s", user, addr);
+        /* The name as typed could forge log lines: only a valid one is quoted. */
+        PW_WARN("failed login as \"%s\" from %s", pw_user_name_ok(user) ? user : "(not a name)",
+                addr);
         /* Each wrong guess costs a second, on top of argon2id's own cost. */
         sleep(1);
         return pw__http_login_page(self, c, 401, "用户名或密码错误 · Wrong user or password.", next);
@@ -102,8 +111,8 @@ static int64_t end_of_day_ms(const char *date)
     if (sscanf(date, "%d-%d-%d%c", &y, &m, &d, &extra) != 3 || m < 1 || m > 12 || d < 1 ||
         d > 31 || y < 1970 || y > 9999)
         return -1;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d + 1, .tm_isdst = -1};
-    time_t t = mktime(&tm); /* the next day's midnight, server time */
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d + 1};
+    time_t t = timegm(&tm); /* the next day's midnight, UTC, as the pages show times */
     return t == (time_t)-1 ? -1 : (int64_t)t * 1000;
 }
 

@@ -16,7 +16,8 @@
 
 typedef struct stream {
     pw_http_t *self;
-    char token[65];
+    char token[65];         /* the session's; "" for HTTP Basic */
+    char user[PW_USER_MAX]; /* HTTP Basic's user */
     uint64_t seen;
     bool started;
     int64_t last_ms;
@@ -45,11 +46,17 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     uint64_t now = 0;
     if (!pw_live_wait(live, s->seen, KEEPALIVE_MS, &now))
         return MHD_CONTENT_READER_END_OF_STREAM;
-    /* A logout (or a removed user) ends the stream too. */
-    char name[PW_USER_MAX];
-    if (s->token[0] &&
-        pw_sessions_find(s->self->cfg.sessions, s->token, pw_mono_ms(), name) == PW_ROLE_NONE)
+    /* A logout, an idle session or a removed user ends the stream too; an
+     * open page alone does not keep its session alive. */
+    if (s->token[0] && !pw_sessions_alive(s->self->cfg.sessions, s->token, pw_mono_ms()))
         return MHD_CONTENT_READER_END_OF_STREAM;
+    if (!s->token[0]) {
+        pthread_mutex_lock(&s->self->users_mu);
+        bool known = pw_users_hash(s->self->users, s->user) != NULL;
+        pthread_mutex_unlock(&s->self->users_mu);
+        if (!known)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+    }
     s->last_ms = pw_mono_ms();
     if (now == s->seen)
         return snprintf(buf, max, ": keepalive\n\n");
@@ -78,6 +85,7 @@ enum MHD_Result pw__http_stream(pw_http_t *self, struct MHD_Connection *c, const
         return MHD_NO;
     s->self = self;
     snprintf(s->token, sizeof(s->token), "%s", w->token);
+    snprintf(s->user, sizeof(s->user), "%s", w->name);
     pw_live_watchers_add(self->cfg.live, 1);
     /* stream_free() runs when the response is destroyed: after the stream ends. */
     struct MHD_Response *r =

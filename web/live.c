@@ -248,7 +248,8 @@ static int connect_publisher(pw_live_t *self)
     self->seq = pw_client_seq(self->client);
     self->rates_changed = true;
     self->status_failures = 0;
-    self->nitems = 0;
+    if (self->nitems) /* gathered before the connection broke: theirs to send still */
+        flush_group(self);
     for (size_t k = 0; k < snap.nalerts && rc == 0; k++)
         rc = observe(self, &snap.alerts[k], false);
     if (self->nitems) {
@@ -268,6 +269,20 @@ cleanup:
     pw_client_destroy(&client);
     pw_catalog_destroy(&cat);
     return rc;
+}
+
+/* Hands a decision still being gathered to the notifier (takes the lock). */
+static void flush_pending(pw_live_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    if (self->nitems)
+        flush_group(self);
+    pthread_mutex_unlock(&self->mu);
+}
+
+void pw_live_flush(pw_live_t *self)
+{
+    flush_pending(self);
 }
 
 static void poll_status(pw_live_t *self)
@@ -416,6 +431,7 @@ int pw_live_step(pw_live_t *self, int timeout_ms)
         if (rc == -ENOMEM)
             return rc;
         PW_WARN("the event stream broke (%s): reconnecting", pw_strerror(rc));
+        flush_pending(self);
         disconnect(self);
         set_down(self, "the event stream broke: reconnecting");
         return 0;
@@ -433,6 +449,7 @@ int pw_live_step(pw_live_t *self, int timeout_ms)
         self->next_plan_ms = now + PLAN_EVERY_MS;
         if (plan_revised(self)) {
             PW_INFO("the plan was revised: reading it again");
+            flush_pending(self);
             disconnect(self);
             return 0;
         }

@@ -53,6 +53,9 @@ void pw_live_destroy(pw_live_t **self_p);
  */
 int pw_live_step(pw_live_t *self, int timeout_ms);
 
+/** Hands the decision being gathered, if any, to the notifier now (before a stop). */
+void pw_live_flush(pw_live_t *self);
+
 /** Wakes every pw_live_wait() for good: the server is stopping. */
 void pw_live_stop(pw_live_t *self);
 

@@ -20,6 +20,8 @@
 #include "pw/util.h"
 
 #define KEEP_SENT_MS (30LL * 24 * 3600 * 1000) /* sent messages remembered, for exactly-once */
+#define PRUNE_EVERY_MS (24LL * 3600 * 1000)   /* a dashboard runs for months: prune daily too */
+#define STUCK_WAIT_MS  10000                  /* an outbox that cannot be written: wait, not spin */
 #define BATCH        16
 #define IDLE_MS      60000 /* the longest sleep: a clock step cannot park the thread for long */
 
@@ -48,7 +50,8 @@ static int64_t backoff_ms(pw_notify_t *self, uint32_t attempts)
 }
 
 /* One attempt at one message, and its outcome written back to the outbox. */
-static void attempt(pw_notify_t *self, pw__msg_t *m)
+/* Sends m once and records the outcome; false when the outbox could not record it. */
+static bool attempt(pw_notify_t *self, pw__msg_t *m)
 {
     char err[512] = "";
     long timeout_ms = self->routes->timeout_s * 1000;
@@ -60,7 +63,7 @@ static void attempt(pw_notify_t *self, pw__msg_t *m)
         rc = pw__send_http(m->target, m->ctype, m->body, m->bodylen, m->type == PW__RCV_WECOM,
                            timeout_ms, &self->stop, err, sizeof(err));
     if (rc == -ECANCELED)
-        return; /* stopping: not the receiver's fault, and it stays pending */
+        return true; /* stopping: not the receiver's fault, and it stays pending */
     int64_t now = pw_now_ms();
     const char *receiver = m->key + strlen(m->key) + 1;
     if (rc == 0) {
@@ -84,6 +87,7 @@ static void attempt(pw_notify_t *self, pw__msg_t *m)
         self->stats.failures++;
     }
     pthread_mutex_unlock(&self->mu);
+    return urc == 0;
 }
 
 /* Sleeps until wake_ms (wall clock), a submit or a stop. */
@@ -114,9 +118,17 @@ static void *run(void *arg)
     /* A receiver or MTA closing early must fail a write, not kill the process. */
     pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     pw__msg_t batch[BATCH];
+    int64_t next_prune = pw_now_ms() + PRUNE_EVERY_MS;
     while (!atomic_load(&self->stop)) {
         int64_t now = pw_now_ms(), next = INT64_MAX;
         size_t n = 0;
+        bool stuck = false;
+        if (now >= next_prune) {
+            int prc = pw__outbox_prune(self->outbox, now, KEEP_SENT_MS);
+            if (prc != 0)
+                PW_ERROR("notify: outbox prune failed: %s", pw_strerror(prc));
+            next_prune = now + PRUNE_EVERY_MS;
+        }
         if (self->routes != NULL) {
             int rc = pw__outbox_due(self->outbox, now, batch, BATCH, &n, &next);
             if (rc != 0) {
@@ -125,11 +137,15 @@ static void *run(void *arg)
             }
         }
         for (size_t i = 0; i < n; i++) {
-            if (!atomic_load(&self->stop))
-                attempt(self, &batch[i]);
+            if (!atomic_load(&self->stop) && !stuck)
+                stuck = !attempt(self, &batch[i]);
             pw__msg_free(&batch[i]);
         }
-        if (n == 0)
+        /* A message the outbox could not record stays due: picked up again at
+         * once it would be sent again and again, so the sender waits. */
+        if (stuck)
+            wait_until(self, pw_now_ms() + STUCK_WAIT_MS);
+        else if (n == 0)
             wait_until(self, next);
     }
     return NULL;

@@ -145,6 +145,9 @@ int pw__outbox_open(const char *dir, int64_t now_ms, int64_t keep_ms, pw__outbox
 /** Closes the outbox and NULLs; NULL-safe. */
 void pw__outbox_destroy(pw__outbox_t **self_p);
 
+/** Forgets the messages sent more than keep_ms before now_ms, as the open does. 0 or an error. */
+int pw__outbox_prune(pw__outbox_t *self, int64_t now_ms, int64_t keep_ms);
+
 /**
  * Adds the pending messages msgs[0..n) in one transaction; a key already in
  * the outbox is left as it is and counted in *existing_out. 0 or an LMDB code.

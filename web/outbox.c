@@ -144,6 +144,20 @@ cleanup:
     return rc;
 }
 
+int pw__outbox_prune(pw__outbox_t *self, int64_t now_ms, int64_t keep_ms)
+{
+    MDB_txn *txn = NULL;
+    uint64_t pending = 0;
+    int rc = pw__mdb_rc(mdb_txn_begin(self->env, NULL, 0, &txn));
+    if (rc == 0 && (rc = prune(self, txn, now_ms - keep_ms, &pending)) == 0) {
+        rc = pw__mdb_rc(mdb_txn_commit(txn));
+        txn = NULL;
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
 void pw__outbox_destroy(pw__outbox_t **self_p)
 {
     if (self_p == NULL || *self_p == NULL)

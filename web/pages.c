@@ -263,8 +263,10 @@ static void district_table(FILE *out, const pw_report_t *rep, const pw_report_se
             pw_view_fmt_num(v, sizeof(v), c->value, ind->decimals);
         if (c->rate.has_rate)
             snprintf(rt, sizeof(rt), "%.2f", (double)c->rate.centi / 100.0);
-        fprintf(out, "<tr class='%s' data-district='%s'><td>",
-                c->rate.has_rate ? pw_band_name(c->rate.band) : "none", cat->districts[d].id);
+        fprintf(out, "<tr class='%s' data-district='",
+                c->rate.has_rate ? pw_band_name(c->rate.band) : "none");
+        pw_page_esc(out, cat->districts[d].id);
+        fputs("'><td>", out);
         pw_page_esc(out, cat->districts[d].name_zh);
         fputs("<small>", out);
         pw_page_esc(out, cat->districts[d].name_en);
@@ -358,13 +360,18 @@ void pw_page_status(FILE *out, pw_live_t *live)
         char seen[96] = "从未 <small>never</small>";
         if (s->last_seen_ms)
             age_text(seen, sizeof(seen), now - s->last_seen_ms);
-        fprintf(out, "<tr class='%s %s' data-reporter='%s'><td>", s->connected ? "is-up" : "is-down",
-                complete ? "is-done" : "is-partial", s->district);
+        /* What the publisher says is data from the network: escaped. */
+        fprintf(out, "<tr class='%s %s' data-reporter='", s->connected ? "is-up" : "is-down",
+                complete ? "is-done" : "is-partial");
+        pw_page_esc(out, s->district);
+        fputs("'><td>", out);
         pw_page_esc(out, pw__page_district_zh(cat, s->district));
-        fprintf(out, "<small>%s</small></td><td>%s</td><td>%s</td><td class='num'>%" PRIu64
+        fputs("<small>", out);
+        pw_page_esc(out, s->district);
+        fprintf(out, "</small></td><td>%s</td><td>%s</td><td class='num'>%" PRIu64
                      "</td><td class='rp num'>%u/%u</td><td>",
-                s->district, s->connected ? "在线 <small>up</small>" : "离线 <small>down</small>",
-                seen, s->lag, s->reported, s->expected);
+                s->connected ? "在线 <small>up</small>" : "离线 <small>down</small>", seen, s->lag,
+                s->reported, s->expected);
         pw_page_esc(out, s->missing[0] ? s->missing : "—");
         fputs("</td></tr>", out);
     }

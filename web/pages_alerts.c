@@ -144,20 +144,23 @@ static int silence_one(void *ctx, const pw_fu_silence_t *s)
               "</small></th><th>截止<small>Until (UTC)</small></th><th>设置人<small>By</small>"
               "</th><th>说明<small>Note</small></th><th></th></tr></thead><tbody>",
               l->out);
-    fprintf(l->out, "<tr data-silence='%s:%s'><td>%s ", s->district ? "district" : "indicator",
-            s->id, s->district ? "区 district" : "指标 indicator");
+    fprintf(l->out, "<tr data-silence='%s:", s->district ? "district" : "indicator");
+    pw_page_esc(l->out, s->id);
+    fprintf(l->out, "'><td>%s ", s->district ? "区 district" : "指标 indicator");
     pw_page_esc(l->out, s->district ? pw__page_district_zh(l->cat, s->id) : s->id);
     fprintf(l->out, "</td><td>%s</td><td>", until);
     pw_page_esc(l->out, s->who);
     fprintf(l->out, "<small>%s</small></td><td>", set);
     pw_page_esc(l->out, s->note);
     fputs("</td><td>", l->out);
-    if (l->u->role == PW_ROLE_STAFF || l->u->role == PW_ROLE_ADMIN)
+    if (l->u->role == PW_ROLE_STAFF || l->u->role == PW_ROLE_ADMIN) {
         fprintf(l->out,
                 "<form method='post' action='/unsilence'><input type='hidden' name='csrf' "
-                "value='%s'><input type='hidden' name='what' value='%s:%s'><button "
-                "data-do='unsilence'>解除 Lift</button></form>",
-                l->u->csrf ? l->u->csrf : "", s->district ? "district" : "indicator", s->id);
+                "value='%s'><input type='hidden' name='what' value='%s:",
+                l->u->csrf ? l->u->csrf : "", s->district ? "district" : "indicator");
+        pw_page_esc(l->out, s->id);
+        fputs("'><button data-do='unsilence'>解除 Lift</button></form>", l->out);
+    }
     fputs("</td></tr>", l->out);
     return 0;
 }
@@ -211,11 +214,14 @@ static void alert_detail(FILE *out, const pw_catalog_t *cat, const pw_indicator_
           out);
     for (uint32_t k = 0; k < ev->ntop && k < PW_TOP_MAX; k++) {
         pw_view_fmt_num(v, sizeof(v), ev->top[k].value, dec);
-        fprintf(out, "<tr data-district='%s'><td>", ev->top[k].district);
+        fputs("<tr data-district='", out);
+        pw_page_esc(out, ev->top[k].district);
+        fputs("'><td>", out);
         pw_page_esc(out, pw__page_district_zh(cat, ev->top[k].district));
-        fprintf(out, "<small>%s</small></td><td class='num'>%s</td><td class='num'>%.1f%%</td>"
-                     "</tr>",
-                ev->top[k].district, v, ev->top[k].weight * 100.0);
+        fputs("<small>", out);
+        pw_page_esc(out, ev->top[k].district);
+        fprintf(out, "</small></td><td class='num'>%s</td><td class='num'>%.1f%%</td></tr>", v,
+                ev->top[k].weight * 100.0);
     }
     fputs("</tbody></table></div>", out);
 }
@@ -332,7 +338,9 @@ void pw_page_alert_forms(FILE *out, pw_live_t *live, const char *key, const pw_p
     for (size_t d = 0; cat && d < cat->ndistricts; d++) {
         if (cat->districts[d].level != PW_LEVEL_DISTRICT)
             continue;
-        fprintf(out, "<option value='district:%s'>区 ", cat->districts[d].id);
+        fputs("<option value='district:", out);
+        pw_page_esc(out, cat->districts[d].id);
+        fputs("'>区 ", out);
         pw_page_esc(out, cat->districts[d].name_zh);
         fputs("</option>", out);
     }

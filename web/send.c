@@ -124,9 +124,13 @@ int pw__send_http(const char *url, const char *ctype, const char *body, size_t l
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, stop);
+    /* The log gets the URL without its query: a WeCom robot's key is its password. */
+    char shown[512];
+    snprintf(shown, sizeof(shown), "%.*s%s", (int)strcspn(url, "?"), url,
+             strchr(url, '?') ? "?..." : "");
     CURLcode cc = curl_easy_perform(c);
     if (cc != CURLE_OK) {
-        snprintf(err, errlen, "POST %s: %s", url, curl_easy_strerror(cc));
+        snprintf(err, errlen, "POST %s: %s", shown, curl_easy_strerror(cc));
         rc = cc == CURLE_OPERATION_TIMEDOUT    ? -ETIMEDOUT
              : cc == CURLE_ABORTED_BY_CALLBACK ? -ECANCELED
                                                : -EIO;
@@ -135,17 +139,17 @@ int pw__send_http(const char *url, const char *ctype, const char *body, size_t l
     long status = 0, errcode = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (status < 200 || status > 299) {
-        snprintf(err, errlen, "POST %s: HTTP status %ld", url, status);
+        snprintf(err, errlen, "POST %s: HTTP status %ld", shown, status);
         rc = -EIO;
     } else if (wecom && !wecom_ok(reply->buf, &errcode)) {
-        snprintf(err, errlen, "POST %s: WeCom errcode %ld: %.200s", url, errcode, reply->buf);
+        snprintf(err, errlen, "POST %s: WeCom errcode %ld: %.200s", shown, errcode, reply->buf);
         rc = -EIO;
     } else {
         rc = 0;
     }
 cleanup:
     if (rc == -ENOMEM)
-        snprintf(err, errlen, "POST %s: out of memory", url);
+        snprintf(err, errlen, "POST %s: out of memory", shown);
     curl_slist_free_all(hdrs);
     if (c)
         curl_easy_cleanup(c);

@@ -145,7 +145,9 @@ cleanup:
     return rc;
 }
 
-pw_role_t pw_sessions_find(pw_sessions_t *self, const char *token, int64_t now_ms, char *name)
+/* The session of token, touched (its idle time restarts) when touch. */
+static pw_role_t find(pw_sessions_t *self, const char *token, int64_t now_ms, char *name,
+                      bool touch)
 {
     unsigned char key[crypto_generichash_BYTES];
     if (name)
@@ -162,7 +164,7 @@ pw_role_t pw_sessions_find(pw_sessions_t *self, const char *token, int64_t now_m
             drop(self, i);
             break;
         }
-        if (now_ms > s->last_ms)
+        if (touch && now_ms > s->last_ms)
             s->last_ms = now_ms;
         role = s->role;
         if (name)
@@ -171,6 +173,16 @@ pw_role_t pw_sessions_find(pw_sessions_t *self, const char *token, int64_t now_m
     }
     pthread_mutex_unlock(&self->lock);
     return role;
+}
+
+pw_role_t pw_sessions_find(pw_sessions_t *self, const char *token, int64_t now_ms, char *name)
+{
+    return find(self, token, now_ms, name, true);
+}
+
+bool pw_sessions_alive(pw_sessions_t *self, const char *token, int64_t now_ms)
+{
+    return find(self, token, now_ms, NULL, false) != PW_ROLE_NONE;
 }
 
 void pw_sessions_end(pw_sessions_t *self, const char *token)

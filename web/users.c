@@ -312,6 +312,14 @@ size_t pw_users_count(const pw_users_t *self)
     return self ? self->n : 0;
 }
 
+const char *pw_users_hash(const pw_users_t *self, const char *name)
+{
+    for (size_t i = 0; self && i < self->n; i++)
+        if (strcmp(self->v[i].name, name) == 0)
+            return self->v[i].hash;
+    return NULL;
+}
+
 void pw_users_at(const pw_users_t *self, size_t i, const char **name, pw_role_t *role)
 {
     if (!self || i >= self->n) {

@@ -72,6 +72,9 @@ bool pw_user_name_ok(const char *name);
  */
 bool pw_users_loose(const pw_users_t *self);
 
+/** User name's password hash (argon2id string), or NULL when there is none. Borrowed. */
+const char *pw_users_hash(const pw_users_t *self, const char *name);
+
 /** "director", "staff", "admin". */
 const char *pw_role_name(pw_role_t r);
 
@@ -99,6 +102,13 @@ int pw_sessions_start(pw_sessions_t *self, const char *name, pw_role_t role, int
  * name (PW_USER_MAX bytes) and role returned; PW_ROLE_NONE when none.
  */
 pw_role_t pw_sessions_find(pw_sessions_t *self, const char *token, int64_t now_ms, char *name);
+
+/**
+ * Whether the session of token is live at now_ms, without touching it: an
+ * open page's stream asks this, and must not keep an unattended desk's
+ * session from idling out.
+ */
+bool pw_sessions_alive(pw_sessions_t *self, const char *token, int64_t now_ms);
 
 /** Ends the session of token (logout). */
 void pw_sessions_end(pw_sessions_t *self, const char *token);

@@ -573,6 +573,17 @@ Test(web, a_login_is_a_session_that_ends_at_logout_or_removal)
                       "user=wang&password=correct+horse+1&next=%2F%2Fevil.example", &resp), 303);
     cr_assert(strstr(resp, "Location: /\r\n"), "%s", resp);
     free(resp);
+    /* Nor one a browser would read as another site's ("/\t/evil" is "//evil"). */
+    cr_assert_eq(http("POST", "/login", NULL,
+                      "user=wang&password=correct+horse+1&next=%2F%09%2Fevil.example", &resp),
+                 303);
+    cr_assert(strstr(resp, "Location: /\r\n"), "%s", resp);
+    free(resp);
+    /* A browser's form with cached Basic credentials is no script's: refused. */
+    char auth[256], hdrs[400];
+    basic(auth, sizeof(auth), "wang", STAFF_PASS);
+    snprintf(hdrs, sizeof(hdrs), "%sOrigin: http://evil.example\r\n", auth);
+    cr_assert_eq(http("POST", "/unsilence", hdrs, "what=indicator%3Ai0", NULL), 403);
     cr_assert_eq(http("GET", "/", cookie, NULL, &resp), 200);
     cr_assert(strstr(resp, "name='csrf' value='"), "every form carries the token: %s", resp);
     free(resp);
@@ -589,8 +600,23 @@ Test(web, a_login_is_a_session_that_ends_at_logout_or_removal)
         status = http("GET", "/", cookie, NULL, NULL);
     }
     cr_assert_eq(status, 401, "a removed user's session still works");
-    /* Another user logs in and out. */
+    /* A new password ends the sessions made with the old one. */
     cr_assert_eq(http("POST", "/login", NULL, "user=li&password=director+pass", &resp), 303);
+    set = strstr(resp, "Set-Cookie: pw_session=");
+    cr_assert(set);
+    snprintf(cookie, sizeof(cookie), "Cookie: pw_session=%.64s\r\n", set + 23);
+    free(resp);
+    cr_assert_eq(pw_users_set(users_path, "li", PW_ROLE_DIRECTOR, "new director pass", err,
+                              sizeof(err)), 0, "%s", err);
+    kill(web_proc.pid, SIGHUP);
+    status = 0;
+    for (int i = 0; i < 50 && status != 401; i++) {
+        usleep(100000);
+        status = http("GET", "/", cookie, NULL, NULL);
+    }
+    cr_assert_eq(status, 401, "a changed password's old session still works");
+    /* Another user logs in and out. */
+    cr_assert_eq(http("POST", "/login", NULL, "user=li&password=new+director+pass", &resp), 303);
     set = strstr(resp, "Set-Cookie: pw_session=");
     cr_assert(set);
     snprintf(cookie, sizeof(cookie), "Cookie: pw_session=%.64s\r\n", set + 23);
