@@ -97,7 +97,7 @@ Test(view, keeps_each_month_of_one_series_apart)
 {
     pw_view_t *v = NULL;
     cr_assert(eq(int, pw_view_new(NULL, &v), 0));
-    char period[16];
+    char period[32];
     for (int y = 2001; y <= 2030; y++)
         for (int m = 1; m <= 12; m++) {
             snprintf(period, sizeof(period), "%d-%02d", y, m);
