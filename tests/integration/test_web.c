@@ -555,6 +555,29 @@ Test(web, a_revised_plan_is_followed)
     cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
 }
 
+/* Logs in through the form: "Cookie: pw_session=...\r\n" into cookie. */
+static void form_login(const char *form, char cookie[160])
+{
+    char *resp = NULL;
+    cr_assert_eq(http("POST", "/login", NULL, form, &resp), 303, "%s", resp);
+    const char *set = strstr(resp, "Set-Cookie: pw_session=");
+    cr_assert(set, "%s", resp);
+    snprintf(cookie, 160, "Cookie: pw_session=%.64s\r\n", set + 23);
+    free(resp);
+}
+
+/* Tells the dashboard (SIGHUP) and waits for the session of cookie to end. */
+static void session_ends(const char *cookie, const char *why)
+{
+    kill(web_proc.pid, SIGHUP);
+    int status = 0;
+    for (int i = 0; i < 50 && status != 401; i++) {
+        usleep(100000);
+        status = http("GET", "/", cookie, NULL, NULL);
+    }
+    cr_assert_eq(status, 401, "%s", why);
+}
+
 Test(web, a_login_is_a_session_that_ends_at_logout_or_removal)
 {
     setup_plan();
@@ -593,34 +616,14 @@ Test(web, a_login_is_a_session_that_ends_at_logout_or_removal)
     /* The user is removed and the dashboard told (SIGHUP): the session is gone. */
     char err[256];
     cr_assert_eq(pw_users_remove(users_path, "wang", err, sizeof(err)), 0, "%s", err);
-    kill(web_proc.pid, SIGHUP);
-    int status = 0;
-    for (int i = 0; i < 50 && status != 401; i++) {
-        usleep(100000);
-        status = http("GET", "/", cookie, NULL, NULL);
-    }
-    cr_assert_eq(status, 401, "a removed user's session still works");
+    session_ends(cookie, "a removed user's session still works");
     /* A new password ends the sessions made with the old one. */
-    cr_assert_eq(http("POST", "/login", NULL, "user=li&password=director+pass", &resp), 303);
-    set = strstr(resp, "Set-Cookie: pw_session=");
-    cr_assert(set);
-    snprintf(cookie, sizeof(cookie), "Cookie: pw_session=%.64s\r\n", set + 23);
-    free(resp);
+    form_login("user=li&password=director+pass", cookie);
     cr_assert_eq(pw_users_set(users_path, "li", PW_ROLE_DIRECTOR, "new director pass", err,
                               sizeof(err)), 0, "%s", err);
-    kill(web_proc.pid, SIGHUP);
-    status = 0;
-    for (int i = 0; i < 50 && status != 401; i++) {
-        usleep(100000);
-        status = http("GET", "/", cookie, NULL, NULL);
-    }
-    cr_assert_eq(status, 401, "a changed password's old session still works");
+    session_ends(cookie, "a changed password's old session still works");
     /* Another user logs in and out. */
-    cr_assert_eq(http("POST", "/login", NULL, "user=li&password=new+director+pass", &resp), 303);
-    set = strstr(resp, "Set-Cookie: pw_session=");
-    cr_assert(set);
-    snprintf(cookie, sizeof(cookie), "Cookie: pw_session=%.64s\r\n", set + 23);
-    free(resp);
+    form_login("user=li&password=new+director+pass", cookie);
     cr_assert_eq(http("GET", "/", cookie, NULL, &resp), 200);
     const char *c = strstr(resp, "name='csrf' value='");
     cr_assert(c);
