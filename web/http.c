@@ -149,9 +149,9 @@ static bool authenticate(pw_http_t *self, struct MHD_Connection *c, who_t *w)
     char *pass = NULL;
     char *user = MHD_basic_auth_get_username_password(c, &pass);
     if (user && pass) {
-        pthread_mutex_lock(&self->users_mu);
+        pthread_rwlock_rdlock(&self->users_lock);
         w->role = pw_users_check(self->users, user, pass);
-        pthread_mutex_unlock(&self->users_mu);
+        pthread_rwlock_unlock(&self->users_lock);
         snprintf(w->name, sizeof(w->name), "%s", user);
         if (w->role == PW_ROLE_NONE) {
             /* As a form login: each wrong guess costs a second and is said. */
@@ -317,9 +317,9 @@ static void write_users(FILE *out, const void *arg)
     pw_page_begin(out, a->self->cfg.live, &u, PW_PAGE_USERS, "用户 Users");
     pw_live_unlock(a->self->cfg.live);
     size_t sessions = pw_sessions_count(a->self->cfg.sessions, pw_mono_ms());
-    pthread_mutex_lock(&a->self->users_mu);
+    pthread_rwlock_rdlock(&a->self->users_lock);
     pw_page_users(out, a->self->users, (int)sessions);
-    pthread_mutex_unlock(&a->self->users_mu);
+    pthread_rwlock_unlock(&a->self->users_lock);
     pw_page_end(out, NULL);
 }
 
@@ -479,7 +479,7 @@ int pw_http_start(const pw_http_config_t *cfg, pw_users_t *users, pw_http_t **ou
     self->cfg = *cfg;
     self->users = users;
     self->tls = cfg->tls_cert != NULL;
-    pthread_mutex_init(&self->users_mu, NULL);
+    pthread_rwlock_init(&self->users_lock, NULL);
     randombytes_buf(self->csrf_key, sizeof(self->csrf_key));
 
     struct sockaddr_storage ss;
@@ -528,7 +528,7 @@ int pw_http_start(const pw_http_config_t *cfg, pw_users_t *users, pw_http_t **ou
 
 void pw_http_set_users(pw_http_t *self, pw_users_t *users)
 {
-    pthread_mutex_lock(&self->users_mu);
+    pthread_rwlock_wrlock(&self->users_lock);
     pw_users_t *old = self->users;
     /* A user removed, or whose role or password changed, must log in again. */
     for (size_t k = 0; old && k < pw_users_count(old); k++) {
@@ -547,7 +547,7 @@ void pw_http_set_users(pw_http_t *self, pw_users_t *users)
             pw_sessions_end_user(self->cfg.sessions, name);
     }
     self->users = users;
-    pthread_mutex_unlock(&self->users_mu);
+    pthread_rwlock_unlock(&self->users_lock);
     pw_users_destroy(&old);
 }
 
@@ -566,7 +566,7 @@ void pw_http_stop(pw_http_t **self_p)
     pw_users_destroy(&self->users);
     for (size_t k = 0; k < sizeof(self->cache) / sizeof(self->cache[0]); k++)
         free(self->cache[k].buf);
-    pthread_mutex_destroy(&self->users_mu);
+    pthread_rwlock_destroy(&self->users_lock);
     free(self);
     *self_p = NULL;
 }

@@ -76,9 +76,9 @@ enum MHD_Result pw__http_login(pw_http_t *self, struct MHD_Connection *c, const 
              strchr("/_.~?=&%-", *p) != NULL;
     if (!ok)
         snprintf(next, sizeof(next), "/");
-    pthread_mutex_lock(&self->users_mu);
+    pthread_rwlock_rdlock(&self->users_lock);
     pw_role_t role = pw_users_check(self->users, user, pass);
-    pthread_mutex_unlock(&self->users_mu);
+    pthread_rwlock_unlock(&self->users_lock);
     sodium_memzero(pass, sizeof(pass));
     if (role == PW_ROLE_NONE) {
         const union MHD_ConnectionInfo *ci =

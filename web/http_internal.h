@@ -28,7 +28,9 @@ struct pw_http {
     struct MHD_Daemon *mhd;
     pw_http_cached_t cache[2]; /* the overview's and the status grid's; under the live lock */
     pw_http_config_t cfg;
-    pthread_mutex_t users_mu;
+    /* Readers (logins verifying argon2id, 50 ms each) run side by side; a
+     * reload of the users file waits for them. */
+    pthread_rwlock_t users_lock;
     pw_users_t *users;
     unsigned char csrf_key[crypto_generichash_KEYBYTES];
     uint16_t port;

@@ -51,9 +51,9 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     if (s->token[0] && !pw_sessions_alive(s->self->cfg.sessions, s->token, pw_mono_ms()))
         return MHD_CONTENT_READER_END_OF_STREAM;
     if (!s->token[0]) {
-        pthread_mutex_lock(&s->self->users_mu);
+        pthread_rwlock_rdlock(&s->self->users_lock);
         bool known = pw_users_hash(s->self->users, s->user) != NULL;
-        pthread_mutex_unlock(&s->self->users_mu);
+        pthread_rwlock_unlock(&s->self->users_lock);
         if (!known)
             return MHD_CONTENT_READER_END_OF_STREAM;
     }
@@ -67,26 +67,24 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_free(void *cls)
 {
     stream_t *s = cls;
-    pw_live_watchers_add(s->self->cfg.live, -1);
+    pw_live_watchers_add(s->self->cfg.live, -1, 0);
     free(s);
 }
 
 enum MHD_Result pw__http_stream(pw_http_t *self, struct MHD_Connection *c, const who_t *w)
 {
-    pw_live_lock(self->cfg.live);
-    int open = pw_live_watchers(self->cfg.live);
-    pw_live_unlock(self->cfg.live);
-    if (self->cfg.max_streams > 0 && open >= self->cfg.max_streams)
+    if (!pw_live_watchers_add(self->cfg.live, 1, self->cfg.max_streams))
         return pw__http_send(self, c, 503, "text/plain; charset=utf-8",
-                         strdup("too many live streams open; try again later\n"),
-                         strlen("too many live streams open; try again later\n"), NULL);
+                             strdup("too many live streams open; try again later\n"),
+                             strlen("too many live streams open; try again later\n"), NULL);
     stream_t *s = calloc(1, sizeof(*s));
-    if (!s)
+    if (!s) {
+        pw_live_watchers_add(self->cfg.live, -1, 0);
         return MHD_NO;
+    }
     s->self = self;
     snprintf(s->token, sizeof(s->token), "%s", w->token);
     snprintf(s->user, sizeof(s->user), "%s", w->name);
-    pw_live_watchers_add(self->cfg.live, 1);
     /* stream_free() runs when the response is destroyed: after the stream ends. */
     struct MHD_Response *r =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, stream_read, s, stream_free);

@@ -558,14 +558,12 @@ int64_t pw_live_escalate_ms(const pw_live_t *self)
     return self->cfg.escalate_ms;
 }
 
-void pw_live_watchers_add(pw_live_t *self, int delta)
+bool pw_live_watchers_add(pw_live_t *self, int delta, int max)
 {
     pthread_mutex_lock(&self->mu);
-    self->watchers += delta;
+    bool ok = delta <= 0 || max <= 0 || self->watchers + delta <= max;
+    if (ok)
+        self->watchers += delta;
     pthread_mutex_unlock(&self->mu);
-}
-
-int pw_live_watchers(const pw_live_t *self)
-{
-    return self->watchers;
+    return ok;
 }

@@ -101,8 +101,10 @@ uint64_t pw_live_seq(const pw_live_t *self, int64_t *last_event_ms);
 /** The escalation threshold in ms (0 = never). */
 int64_t pw_live_escalate_ms(const pw_live_t *self);
 
-/** Counts the SSE streams open now (the caller adds +1 on open, -1 on close). */
-void pw_live_watchers_add(pw_live_t *self, int delta);
-int pw_live_watchers(const pw_live_t *self);
+/**
+ * Counts the SSE streams open now: +1 on open, -1 on close. An open that would
+ * pass max (> 0) is refused (false), counted and checked in one step.
+ */
+bool pw_live_watchers_add(pw_live_t *self, int delta, int max);
 
 #endif
