@@ -55,7 +55,7 @@
 static bench_shape_t plan = {"plan", 2015, 2020, 25, 3, {{0}}, 0};
 /* The steady state: the same plan, 128 versions in a row from 13 collectors
  * started once with --follow (as pw_bench_intake's running collectors), about
- * 5 to 8 s of intake, so that each browser gets its 4 notices a second for long. */
+ * 6 to 9 s of intake, so that each browser gets its 4 notices a second for long. */
 static bench_shape_t steady = {"steady", 2015, 2020, 25, STEADY_N, {{0}}, 0};
 static const char *bin;
 static bench_insecure_t ins;
