@@ -30,7 +30,6 @@
 #include "bench_util.h"
 #include "pw/period.h"
 #include "pw/util.h"
-#include "store.h"
 
 #define NDIST    BENCH_NDIST
 #define NSUBS    100
@@ -113,47 +112,6 @@ static double run(const bench_shape_t *sh, int run_no, const char *topic, double
     return (double)bench_updates_per_version(sh) * sh->nversions / secs;
 }
 
-struct committed {
-    uint64_t want; /* last sequence of every district */
-    size_t done;   /* districts at it */
-};
-
-static int count_done(void *ctx, const pw_district_status_t *st)
-{
-    struct committed *c = ctx;
-    if (st->last_seq >= c->want)
-        c->done++;
-    return 0;
-}
-
-/* Waits until every district's last committed sequence reaches want. */
-static void wait_committed(const char *store_dir, uint64_t want)
-{
-    pw_store_t *st = NULL;
-    pw_store_opts_t o = {.readonly = true};
-    if (pw_store_open(&st, store_dir, &o) != 0) {
-        fprintf(stderr, "bench: cannot open %s\n", store_dir);
-        exit(1);
-    }
-    int64_t deadline = pw_mono_ms() + 120000;
-    for (;;) {
-        struct committed c = {want, 0};
-        pw_txn_t *txn = NULL;
-        if (pw_store_begin(st, false, &txn) == 0) {
-            pw_store_status_foreach(txn, count_done, &c);
-            pw_store_abort(&txn);
-        }
-        if (c.done == NDIST)
-            break;
-        if (pw_mono_ms() > deadline) {
-            fprintf(stderr, "bench: collectors stuck (see %s)\n", dir);
-            exit(1);
-        }
-        usleep(1000);
-    }
-    pw_store_destroy(&st);
-}
-
 /* Where the CPU went in the last running-collector run. */
 static double follow_cpu[3];
 
@@ -163,47 +121,16 @@ static double run_follow(const bench_shape_t *sh, int run_no)
 {
     bench_servers_t sv;
     bench_servers_start(&sv, bin, dir, sh, run_no, &ins);
-    pid_t kids[NDIST];
-    char data[NDIST][128];
-    for (int d = 0; d < NDIST; d++) {
-        char id[16], spool[128], clog[128];
-        snprintf(id, sizeof(id), "d%02d", d);
-        snprintf(data[d], sizeof(data[d]), "%s/follow-%d-d%02d.csv", dir, run_no, d);
-        snprintf(spool, sizeof(spool), "%s/spool-%d-%02d", dir, run_no, d);
-        snprintf(clog, sizeof(clog), "%s/col-%d-%02d.log", dir, run_no, d);
-        char *cargs[] = {"planwatch", "collector", "--district", id,    "--data", data[d],
-                         "--connect", sv.intake,   "--spool",    spool, "--quiet", "--follow",
-                         ins.col ? "--insecure" : NULL, NULL};
-        kids[d] = bench_spawn(bin, cargs, clog);
-    }
-    usleep(500000); /* started and connected: the services are up */
-    double cpu0[3] = {bench_cpu_secs(sv.agg), bench_cpu_secs(sv.pub), 0};
-    for (int d = 0; d < NDIST; d++)
-        cpu0[2] += bench_cpu_secs(kids[d]);
-    int64_t t0 = pw_mono_ms();
-    for (int v = 1; v <= sh->nversions; v++) {
-        for (int d = 0; d < NDIST; d++) {
-            char src[128], tmp[160];
-            snprintf(src, sizeof(src), "%s/%s-d%02d-v%d.csv", dir, sh->name, d, v);
-            snprintf(tmp, sizeof(tmp), "%s.new", data[d]);
-            /* Into place whole, as an office's export job would. */
-            if (link(src, tmp) != 0 || rename(tmp, data[d]) != 0) {
-                perror("bench: link or rename");
-                exit(1);
-            }
-        }
-        wait_committed(sv.store, (uint64_t)(bench_updates_per_version(sh) / NDIST) * (uint64_t)v);
-    }
-    double secs = (double)(pw_mono_ms() - t0) / 1000.0;
+    bench_followers_t fl;
+    bench_followers_start(&fl, bin, dir, run_no, sv.intake, &ins);
+    double cpu0[3] = {bench_cpu_secs(sv.agg), bench_cpu_secs(sv.pub), bench_followers_cpu(&fl)};
+    double secs = bench_followers_feed(&fl, dir, sh, sv.store);
+    if (secs <= 0)
+        exit(1);
     follow_cpu[0] = bench_cpu_secs(sv.agg) - cpu0[0];
     follow_cpu[1] = bench_cpu_secs(sv.pub) - cpu0[1];
-    follow_cpu[2] = -cpu0[2];
-    for (int d = 0; d < NDIST; d++)
-        follow_cpu[2] += bench_cpu_secs(kids[d]);
-    for (int d = 0; d < NDIST; d++)
-        kill(kids[d], SIGTERM);
-    for (int d = 0; d < NDIST; d++)
-        bench_stop(kids[d]);
+    follow_cpu[2] = bench_followers_cpu(&fl) - cpu0[2];
+    bench_followers_stop(&fl);
     bench_servers_stop(&sv);
     return (double)bench_updates_per_version(sh) * sh->nversions / secs;
 }

@@ -19,6 +19,7 @@
 
 #include "pw/msg.h"
 #include "pw/util.h"
+#include "store.h"
 
 /* The processes bench_spawn() started and nobody reaped yet: an early exit
  * (a failed wait, a signal) must not leave servers behind on a shared machine. */
@@ -452,4 +453,104 @@ double bench_run_collectors(const char *bin, const char *dir, const bench_shape_
         return -1;
     }
     return (double)(pw_mono_ms() - t0) / 1000.0;
+}
+
+void bench_followers_start(bench_followers_t *fl, const char *bin, const char *dir, int run_no,
+                           const char *intake, const bench_insecure_t *ins)
+{
+    for (int d = 0; d < BENCH_NDIST; d++) {
+        char id[16], ep[128], spool[128], clog[128];
+        snprintf(id, sizeof(id), "d%02d", d);
+        snprintf(ep, sizeof(ep), "%s", intake);
+        snprintf(fl->data[d], sizeof(fl->data[d]), "%s/follow-%d-d%02d.csv", dir, run_no, d);
+        snprintf(spool, sizeof(spool), "%s/spool-%d-%02d", dir, run_no, d);
+        snprintf(clog, sizeof(clog), "%s/col-%d-%02d.log", dir, run_no, d);
+        char *cargs[] = {"planwatch", "collector", "--district", id,    "--data", fl->data[d],
+                         "--connect", ep,          "--spool",    spool, "--quiet", "--follow",
+                         ins->col ? "--insecure" : NULL, NULL};
+        fl->kids[d] = bench_spawn(bin, cargs, clog);
+    }
+    usleep(500000); /* started and connected: the services are up */
+}
+
+struct committed {
+    uint64_t want; /* last sequence of every district */
+    size_t done;   /* districts at it */
+};
+
+static int count_done(void *ctx, const pw_district_status_t *st)
+{
+    struct committed *c = ctx;
+    if (st->last_seq >= c->want)
+        c->done++;
+    return 0;
+}
+
+/* Waits until every district's last committed sequence reaches want. */
+static bool wait_committed(pw_store_t *st, uint64_t want)
+{
+    int64_t deadline = pw_mono_ms() + 120000;
+    for (;;) {
+        struct committed c = {want, 0};
+        pw_txn_t *txn = NULL;
+        if (pw_store_begin(st, false, &txn) == 0) {
+            pw_store_status_foreach(txn, count_done, &c);
+            pw_store_abort(&txn);
+        }
+        if (c.done == BENCH_NDIST)
+            return true;
+        if (pw_mono_ms() > deadline)
+            return false;
+        usleep(1000);
+    }
+}
+
+double bench_followers_feed(bench_followers_t *fl, const char *dir, const bench_shape_t *sh,
+                            const char *store_dir)
+{
+    pw_store_t *st = NULL;
+    pw_store_opts_t o = {.readonly = true};
+    if (pw_store_open(&st, store_dir, &o) != 0) {
+        fprintf(stderr, "bench: cannot open %s\n", store_dir);
+        return -1;
+    }
+    double secs = -1;
+    int64_t t0 = pw_mono_ms();
+    for (int v = 1; v <= sh->nversions; v++) {
+        for (int d = 0; d < BENCH_NDIST; d++) {
+            char src[128], tmp[160];
+            snprintf(src, sizeof(src), "%s/%s-d%02d-v%d.csv", dir, sh->name, d, v);
+            snprintf(tmp, sizeof(tmp), "%s.new", fl->data[d]);
+            /* Into place whole, as an office's export job would. */
+            if (link(src, tmp) != 0 || rename(tmp, fl->data[d]) != 0) {
+                perror("bench: link or rename");
+                goto out;
+            }
+        }
+        uint64_t want = (uint64_t)(bench_updates_per_version(sh) / BENCH_NDIST) * (uint64_t)v;
+        if (!wait_committed(st, want)) {
+            fprintf(stderr, "bench: collectors stuck at version %d (see %s)\n", v, dir);
+            goto out;
+        }
+    }
+    secs = (double)(pw_mono_ms() - t0) / 1000.0;
+out:
+    pw_store_destroy(&st);
+    return secs;
+}
+
+double bench_followers_cpu(const bench_followers_t *fl)
+{
+    double cpu = 0;
+    for (int d = 0; d < BENCH_NDIST; d++)
+        cpu += bench_cpu_secs(fl->kids[d]);
+    return cpu;
+}
+
+void bench_followers_stop(bench_followers_t *fl)
+{
+    for (int d = 0; d < BENCH_NDIST; d++)
+        kill(fl->kids[d], SIGTERM);
+    for (int d = 0; d < BENCH_NDIST; d++)
+        bench_stop(fl->kids[d]);
 }

@@ -138,4 +138,33 @@ void bench_servers_stop(bench_servers_t *sv);
 double bench_run_collectors(const char *bin, const char *dir, const bench_shape_t *sh, int run_no,
                             const char *intake, const bench_insecure_t *ins);
 
+/*
+ * The 13 collectors started once with --follow, as district offices run them
+ * as services: each watches DIR/follow-RUN-dDD.csv, into which the versions
+ * of a shape are renamed one after another.
+ */
+typedef struct bench_followers {
+    pid_t kids[BENCH_NDIST];
+    char data[BENCH_NDIST][128];
+} bench_followers_t;
+
+/** Starts them against intake and gives them 0.5 s to start and connect. */
+void bench_followers_start(bench_followers_t *fl, const char *bin, const char *dir, int run_no,
+                           const char *intake, const bench_insecure_t *ins);
+
+/**
+ * Renames versions 1 to sh->nversions of sh's files into place, each once
+ * the previous one is committed (the status rows of the store at store_dir
+ * say so). Wall-clock seconds from the first file to the last commit, or -1
+ * when the store could not be read or a version took over 120 s.
+ */
+double bench_followers_feed(bench_followers_t *fl, const char *dir, const bench_shape_t *sh,
+                            const char *store_dir);
+
+/** CPU seconds the 13 collectors have used so far. */
+double bench_followers_cpu(const bench_followers_t *fl);
+
+/** Stops the 13 collectors. */
+void bench_followers_stop(bench_followers_t *fl);
+
 #endif

@@ -4,7 +4,11 @@
  * by the real aggregator from 13 real collector processes x 3 versions (as
  * pw_bench_intake's "no subscriber" run), with the publisher running, alone
  * and with `planwatch web` following the publisher while 100 simulated
- * browsers stay on its live page, interleaved and repeated.
+ * browsers stay on its live page, interleaved and repeated. That intake
+ * lasts a third of a second, so a browser sees one or two notices; the
+ * "long" runs measure the steady state: 13 collectors started once with
+ * --follow (as pw_bench_intake's running collectors) fed 128 versions of
+ * the plan in a row, about 7 s of intake, alone and with the dashboard.
  *
  * A browser does what the page's script does (web/pages.c): it logs in once
  * (POST /login, the pw_session cookie of the 303), keeps one Server-Sent
@@ -43,8 +47,16 @@
 #define LOGIN_MS  30000 /* one login (argon2id on a loaded machine) at most */
 #define SETTLE_MS 500   /* streams open and first fetches done before timing */
 #define RUN_SECS  600   /* a whole repetition's bound, with margin */
+#define STEADY_N  128   /* versions in a row in the long runs */
 
+/* The plan's shape as pw_bench_intake sends it: 13 new collector processes
+ * per version, three versions. Its intake lasts a third of a second, so a
+ * browser sees one or two notices. */
 static bench_shape_t plan = {"plan", 2015, 2020, 25, 3, {{0}}, 0};
+/* The steady state: the same plan, 128 versions in a row from 13 collectors
+ * started once with --follow (as pw_bench_intake's running collectors), about
+ * 6 to 9 s of intake, so that each browser gets its 4 notices a second for long. */
+static bench_shape_t steady = {"steady", 2015, 2020, 25, STEADY_N, {{0}}, 0};
 static const char *bin;
 static bench_insecure_t ins;
 static bool web_insecure;
@@ -313,14 +325,23 @@ struct servers_cpu {
     double agg, pub;
 };
 
-/* One run: fresh store, aggregator and publisher, and with_web: the
- * dashboard and its 100 browsers; then 13 collectors x 3 versions, timed.
- * Updates per second, or -1 when something failed (said on stderr). */
-static double run(int run_no, bool with_web, struct web_figures *wf, struct servers_cpu *sc)
+/* One run of sh: fresh store, aggregator and publisher, and with_web: the
+ * dashboard and its 100 browsers; then the intake, timed: a wave of 13 new
+ * collector processes per version, or (follow) 13 collectors started before
+ * and fed the versions one after another. Updates per second, or -1 when
+ * something failed (said on stderr). */
+static double run(const bench_shape_t *sh, bool follow, int run_no, bool with_web,
+                  struct web_figures *wf, struct servers_cpu *sc)
 {
     double rate = -1, cpu0 = 0, main0 = 0, agg0, pub0;
     bench_servers_t sv;
-    bench_servers_start(&sv, bin, dir, &plan, run_no, &ins);
+    bench_servers_start(&sv, bin, dir, sh, run_no, &ins);
+    bench_followers_t fl;
+    bool fl_on = false;
+    if (follow) {
+        bench_followers_start(&fl, bin, dir, run_no, sv.intake, &ins);
+        fl_on = true;
+    }
     pid_t web = -1;
     struct crowd *cr = calloc(1, sizeof(*cr));
     pthread_t thr;
@@ -378,10 +399,11 @@ static double run(int run_no, bool with_web, struct web_figures *wf, struct serv
                        clock_gettime(crowd_clock, &c0) == 0;
     agg0 = bench_cpu_secs(sv.agg);
     pub0 = bench_cpu_secs(sv.pub);
-    double secs = bench_run_collectors(bin, dir, &plan, run_no, sv.intake, &ins);
+    double secs = follow ? bench_followers_feed(&fl, dir, sh, sv.store)
+                         : bench_run_collectors(bin, dir, sh, run_no, sv.intake, &ins);
     if (secs <= 0)
         goto out;
-    rate = (double)bench_updates_per_version(&plan) * plan.nversions / secs;
+    rate = (double)bench_updates_per_version(sh) * sh->nversions / secs;
     sc->agg = (bench_cpu_secs(sv.agg) - agg0) / secs;
     sc->pub = (bench_cpu_secs(sv.pub) - pub0) / secs;
     if (crowd_timed && clock_gettime(crowd_clock, &c1) == 0)
@@ -412,14 +434,82 @@ out:
     free(cr);
     if (web > 0 && bench_stop(web) != 0)
         fprintf(stderr, "bench: planwatch web did not stop cleanly (run %d)\n", run_no);
+    if (fl_on)
+        bench_followers_stop(&fl);
     bench_servers_stop(&sv);
     return rate;
+}
+
+/* The results of one shape over the repetitions. */
+struct series {
+    /* "" for the short intake, else ", long" */
+    const char *label;
+    /* Their report lines (the notices' followed by the number of browsers). */
+    const char *notices_name, *fetches_name;
+    const bench_shape_t *sh;
+    bool follow;
+    double none[BENCH_REPS_MAX], web[BENCH_REPS_MAX];
+    double notices[BENCH_REPS_MAX], fetches[BENCH_REPS_MAX], cpu[BENCH_REPS_MAX];
+};
+
+/* Repetition r of se: the intake alone and with the dashboard, in an order
+ * that alternates so that a drift of the machine's load favours neither.
+ * False when a run failed. */
+static bool measure(struct series *se, int r, int run_no)
+{
+    struct web_figures wf = {0};
+    struct servers_cpu sa = {0}, sb = {0};
+    double *none = &se->none[r], *web = &se->web[r];
+    if (r % 2 == 0) {
+        *none = run(se->sh, se->follow, run_no, false, &wf, &sa);
+        *web = *none > 0 ? run(se->sh, se->follow, run_no + 1, true, &wf, &sb) : -1;
+    } else {
+        *web = run(se->sh, se->follow, run_no + 1, true, &wf, &sb);
+        *none = *web > 0 ? run(se->sh, se->follow, run_no, false, &wf, &sa) : -1;
+    }
+    if (*none <= 0 || *web <= 0)
+        return false;
+    se->notices[r] = wf.notices;
+    se->fetches[r] = wf.fetches;
+    se->cpu[r] = wf.cpu;
+    double secs = (double)bench_updates_per_version(se->sh) * se->sh->nversions / *web;
+    printf("  repetition %d%s: %.0f upd/s alone; %.0f with the dashboard (%.2f s): "
+           "%.0f notices and %.0f fragment fetches (%.0f kB) in all, "
+           "%.1f and %.1f per second; web CPU %.2f s per second of intake, %.2f in the "
+           "thread following the publisher "
+           "(%.2f s since its start, %d logins in %.1f s); %.0f browser errors\n",
+           r + 1, se->label, *none, *web, secs, wf.notices * secs, wf.fetches * secs,
+           wf.fetch_bytes * secs / 1000, wf.notices, wf.fetches, wf.cpu, wf.cpu_main, wf.cpu_total,
+           nbrowsers, wf.login_secs, wf.errors);
+    printf("    CPU s per second of intake, alone / with the dashboard: aggregator %.2f / "
+           "%.2f, publisher %.2f / %.2f; the %d simulated browsers %.2f\n",
+           sa.agg, sb.agg, sa.pub, sb.pub, nbrowsers, wf.crowd);
+    fflush(stdout);
+    return true;
+}
+
+/* The medians of se, its figures per second of intake and its ratio. */
+static void summary(struct series *se, int reps)
+{
+    char name[96];
+    snprintf(name, sizeof(name), "intake%s, no dashboard", se->label);
+    double m0 = bench_report(name, se->none, reps, "upd/s");
+    snprintf(name, sizeof(name), "intake%s, %d dashboard browsers", se->label, nbrowsers);
+    double m1 = bench_report(name, se->web, reps, "upd/s");
+    snprintf(name, sizeof(name), "%s (%d browsers)", se->notices_name, nbrowsers);
+    bench_report(name, se->notices, reps, "/s");
+    bench_report(se->fetches_name, se->fetches, reps, "/s");
+    double c = bench_median(se->cpu, reps);
+    printf("web CPU per second of intake%s, median: %.2f s (min %.2f, max %.2f)\n", se->label, c,
+           se->cpu[0], se->cpu[reps - 1]);
+    snprintf(name, sizeof(name), "ratio%s, %d dashboard browsers / none:", se->label, nbrowsers);
+    printf("%-44s %.2f (goal >= 0.90)\n", name, m1 / m0);
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s PLANWATCH_BINARY [REPETITIONS]\n", argv[0]);
+        fprintf(stderr, "usage: %s PLANWATCH_BINARY [REPETITIONS [BROWSERS]]\n", argv[0]);
         return 2;
     }
     bin = argv[1];
@@ -434,66 +524,38 @@ int main(int argc, char **argv)
     /* Everything this program starts is stopped at exit; SIGALRM ends a hung run. */
     alarm((unsigned)(RUN_SECS * reps));
     bench_make_data(&plan, dir);
+    bench_make_data(&steady, dir);
     char err[256] = "";
     snprintf(users_path, sizeof(users_path), "%s/web.users", dir);
     if (pw_users_set(users_path, USER, PW_ROLE_STAFF, PASSWORD, err, sizeof(err)) != 0) {
         fprintf(stderr, "bench: %s: %s\n", users_path, err);
         return 1;
     }
-    double none[BENCH_REPS_MAX], web[BENCH_REPS_MAX];
-    double notices[BENCH_REPS_MAX], fetches[BENCH_REPS_MAX], cpu[BENCH_REPS_MAX];
+    /* Report names stay within bench_report()'s 50 columns, which bench/run reads. */
+    static struct series brief = {.label = "",
+                                  .notices_name = "dashboard SSE notices per second",
+                                  .fetches_name = "dashboard fragment fetches per second",
+                                  .sh = &plan,
+                                  .follow = false},
+                         lasting = {.label = ", long",
+                                    .notices_name = "dashboard, long: SSE notices/s",
+                                    .fetches_name = "dashboard, long: fragment fetches/s",
+                                    .sh = &steady,
+                                    .follow = true};
     printf("dashboard: %d collectors x %zu updates x %d versions, durable commits, publisher "
-           "on; alone, and with planwatch web and %d browsers on its live page\n",
-           BENCH_NDIST, bench_updates_per_version(&plan) / BENCH_NDIST, plan.nversions, nbrowsers);
-    int status = 0;
-    for (int r = 0; r < reps && status == 0; r++) {
-        struct web_figures wf = {0};
-        struct servers_cpu sa = {0}, sb = {0};
-        /* Alternate the order so that a drift of the machine's load favours neither. */
-        if (r % 2 == 0) {
-            none[r] = run(2 * r, false, &wf, &sa);
-            web[r] = none[r] > 0 ? run(2 * r + 1, true, &wf, &sb) : -1;
-        } else {
-            web[r] = run(2 * r + 1, true, &wf, &sb);
-            none[r] = web[r] > 0 ? run(2 * r, false, &wf, &sa) : -1;
-        }
-        if (none[r] <= 0 || web[r] <= 0) {
-            status = 1;
-            break;
-        }
-        notices[r] = wf.notices;
-        fetches[r] = wf.fetches;
-        cpu[r] = wf.cpu;
-        double secs = (double)bench_updates_per_version(&plan) * plan.nversions / web[r];
-        printf("  repetition %d: %.0f upd/s alone; %.0f with the dashboard (%.2f s): "
-               "%.0f notices and %.0f fragment fetches (%.0f kB) in all, "
-               "%.1f and %.1f per second; web CPU %.2f s per second of intake, %.2f in the "
-               "thread following the publisher "
-               "(%.2f s since its start, %d logins in %.1f s); %.0f browser errors\n",
-               r + 1, none[r], web[r], secs, wf.notices * secs, wf.fetches * secs,
-               wf.fetch_bytes * secs / 1000, wf.notices, wf.fetches, wf.cpu, wf.cpu_main,
-               wf.cpu_total, nbrowsers, wf.login_secs, wf.errors);
-        printf("    CPU s per second of intake, alone / with the dashboard: aggregator %.2f / "
-               "%.2f, publisher %.2f / %.2f; the 100 simulated browsers %.2f\n",
-               sa.agg, sb.agg, sa.pub, sb.pub, wf.crowd);
-        fflush(stdout);
-    }
-    if (status == 0) {
-        double m0 = bench_report("intake, no dashboard", none, reps, "upd/s");
-        char name[64];
-        snprintf(name, sizeof(name), "intake, %d dashboard browsers", nbrowsers);
-        double m1 = bench_report(name, web, reps, "upd/s");
-        snprintf(name, sizeof(name), "dashboard SSE notices per second (%d browsers)", nbrowsers);
-        bench_report(name, notices, reps, "/s");
-        bench_report("dashboard fragment fetches per second", fetches, reps, "/s");
-        double c = bench_median(cpu, reps);
-        printf("web CPU per second of intake, median: %.2f s (min %.2f, max %.2f)\n", c, cpu[0],
-               cpu[reps - 1]);
-        printf("ratio, %d dashboard browsers / none:   %.2f (goal >= 0.90)\n", nbrowsers, m1 / m0);
-    } else {
+           "on; long: %d running collectors (--follow) x %zu updates x %d versions; each "
+           "alone, and with planwatch web and %d browsers on its live page\n",
+           BENCH_NDIST, bench_updates_per_version(&plan) / BENCH_NDIST, plan.nversions, BENCH_NDIST,
+           bench_updates_per_version(&steady) / BENCH_NDIST, steady.nversions, nbrowsers);
+    bool ok = true;
+    for (int r = 0; r < reps && ok; r++)
+        ok = measure(&brief, r, 4 * r) && measure(&lasting, r, 4 * r + 2);
+    if (!ok) {
         fprintf(stderr, "bench: stopped; the logs are kept in %s\n", dir);
-        return status;
+        return 1;
     }
+    summary(&brief, reps);
+    summary(&lasting, reps);
     pw_rm_rf(dir);
     return 0;
 }
