@@ -8,7 +8,6 @@
 #include "http_internal.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -344,16 +343,11 @@ static enum MHD_Result route(pw_http_t *self, struct MHD_Connection *c, const ch
             return pw__http_send(self, c, 401, "text/plain; charset=utf-8",
                              strdup("login required\n"), strlen("login required\n"), NULL);
         /* After the login, the page asked for: an alert's link keeps its key. */
-        char next[512];
+        char next[512], prefix[300];
         const char *key = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "key");
-        size_t n = (size_t)snprintf(next, sizeof(next), "%s", url);
-        if (key && n + 5 < sizeof(next)) {
-            n += (size_t)snprintf(next + n, sizeof(next) - n, "?key=");
-            for (const unsigned char *k = (const unsigned char *)key;
-                 *k && n + 4 < sizeof(next); k++)
-                n += (size_t)snprintf(next + n, sizeof(next) - n,
-                                      isalnum(*k) || *k == '_' ? "%c" : "%%%02X", *k);
-        }
+        snprintf(prefix, sizeof(prefix), "%s%s", url, key ? "?key=" : "");
+        if (!pw_page_url_cat(next, sizeof(next), prefix, key ? key : ""))
+            snprintf(next, sizeof(next), "/");
         return pw__http_login_page(self, c, 401, NULL, next);
     }
     if (post) {

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#define _DEFAULT_SOURCE /* timegm */
 /* The dashboard's forms: login, follow-up actions, silences (POST bodies, urlencoded). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "http_internal.h"
+#include "pages.h"
 #include "pw/error.h"
 #include "pw/log.h"
 #include "pw/util.h"
@@ -104,34 +104,24 @@ enum MHD_Result pw__http_login(pw_http_t *self, struct MHD_Connection *c, const 
     return pw__http_redirect(self, c, next, cookie);
 }
 
+/* A form's date (YYYY-MM-DD) to the end of that day, UTC as the pages show times; -1 if bad. */
 static int64_t end_of_day_ms(const char *date)
 {
-    int y, m, d;
-    char extra;
-    if (sscanf(date, "%d-%d-%d%c", &y, &m, &d, &extra) != 3 || m < 1 || m > 12 || d < 1 ||
-        d > 31 || y < 1970 || y > 9999)
+    int64_t ms;
+    if (strlen(date) != 10 || pw_parse_time(date, &ms) != 0)
         return -1;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d + 1};
-    time_t t = timegm(&tm); /* the next day's midnight, UTC, as the pages show times */
-    return t == (time_t)-1 ? -1 : (int64_t)t * 1000;
+    return ms + 86400000;
 }
 
 static enum MHD_Result after_act(pw_http_t *self, struct MHD_Connection *c, int rc,
                                  const char *key)
 {
     if (rc == 0) {
-        char to[512], *p = to;
-        p += snprintf(to, sizeof(to), "/alert?key=");
-        for (const unsigned char *k = (const unsigned char *)key;
-             *k && p < to + sizeof(to) - 4; k++) {
-            if ((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9') ||
-                strchr("-._~", *k))
-                *p++ = (char)*k;
-            else
-                p += snprintf(p, 4, "%%%02X", *k);
-        }
-        *p = '\0';
-        return pw__http_redirect(self, c, to, NULL);
+        char to[512];
+        return pw__http_redirect(self, c,
+                                 pw_page_url_cat(to, sizeof(to), "/alert?key=", key) ? to
+                                                                                     : "/alerts",
+                                 NULL);
     }
     if (rc == PW_ENOTFOUND)
         return pw__http_msg(self, c, 404, "未找到 Not found", "没有这条预警 · No such alert.");

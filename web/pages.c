@@ -105,6 +105,20 @@ void pw_page_url_esc(FILE *out, const char *s)
     }
 }
 
+bool pw_page_url_cat(char *buf, size_t len, const char *prefix, const char *s)
+{
+    FILE *out = fmemopen(buf, len, "w");
+    if (!out)
+        return false;
+    fputs(prefix, out);
+    pw_page_url_esc(out, s);
+    /* fmemopen writes the NUL while there is room: a full buffer was cut. */
+    bool whole = ftell(out) < (long)len - 1;
+    fclose(out);
+    buf[len - 1] = '\0';
+    return whole;
+}
+
 void pw__page_time(char buf[32], int64_t ms)
 {
     if (ms <= 0) {

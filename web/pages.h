@@ -73,4 +73,7 @@ void pw_page_esc(FILE *out, const char *s);
 /** Writes s percent-encoded for a URL's query. */
 void pw_page_url_esc(FILE *out, const char *s);
 
+/** prefix then s percent-encoded into buf (len bytes, NUL-terminated); false when cut. */
+bool pw_page_url_cat(char *buf, size_t len, const char *prefix, const char *s);
+
 #endif

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sodium.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,6 +75,16 @@ static void start_pipeline(void)
     cr_assert_eq(pw_fixture_start_aggregator(&fx, agg), 0, "%s", pw_read_file(fx.agg_log));
     char *pub[] = {"--snapshot-bind", fx.snap, NULL};
     cr_assert_eq(pw_fixture_start_publisher(&fx, pub), 0, "%s", pw_read_file(fx.pub_log));
+}
+
+static void collect(char *district);
+
+/* Every district's 2016 figures, the last commit opening the alerts. */
+static void collect_all(void)
+{
+    collect("d0");
+    collect("d1");
+    collect("d2");
 }
 
 static void collect(char *district)
@@ -147,22 +158,32 @@ static int http(const char *method, const char *path, const char *headers, const
 /* "Authorization: Basic ..." for user:pass. */
 static void basic(char *out, size_t len, const char *user, const char *pass)
 {
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char plain[256];
+    char plain[160], b64[sodium_base64_ENCODED_LEN(160, sodium_base64_VARIANT_ORIGINAL)];
     int n = snprintf(plain, sizeof(plain), "%s:%s", user, pass);
-    size_t o = (size_t)snprintf(out, len, "Authorization: Basic ");
-    for (int i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)plain[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned char)plain[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)plain[i + 2];
-        out[o++] = b64[(v >> 18) & 63];
-        out[o++] = b64[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? b64[v & 63] : '=';
+    sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)plain, (size_t)n,
+                      sodium_base64_VARIANT_ORIGINAL);
+    snprintf(out, len, "Authorization: Basic %s\r\n", b64);
+}
+
+/*
+ * Asks for path every 100 ms until its page (200) holds needle, and needle2
+ * too when not NULL; false after tries, the last page then logged.
+ */
+static bool page_shows(const char *auth, const char *path, const char *needle,
+                       const char *needle2, int tries)
+{
+    for (int i = 0; i < tries; i++) {
+        usleep(100000);
+        char *resp = NULL;
+        cr_assert_eq(http("GET", path, auth, NULL, &resp), 200, "%s", resp);
+        bool seen = strstr(resp, needle) && (!needle2 || strstr(resp, needle2));
+        if (!seen && i == tries - 1)
+            cr_log_error("%s", resp);
+        free(resp);
+        if (seen)
+            return true;
     }
-    snprintf(out + o, len - o, "\r\n");
+    return false;
 }
 
 /* Runs tests/web/drive.py with args; its stdout into *out (caller frees). The exit code. */
@@ -195,6 +216,10 @@ Test(web, unauthenticated_requests_get_401)
     cr_assert(strstr(resp, "name='password'") != NULL, "the login form: %s", resp);
     free(resp);
     cr_assert_eq(http("GET", "/events", NULL, NULL, NULL), 401);
+    /* An alert's link keeps its key through the login. */
+    cr_assert_eq(http("GET", "/alert?key=i0%231", NULL, NULL, &resp), 401);
+    cr_assert(strstr(resp, "name='next' value='/alert?key=i0%231'"), "%s", resp);
+    free(resp);
     cr_assert_eq(http("GET", "/status", NULL, NULL, NULL), 401);
     cr_assert_eq(http("POST", "/act", NULL, "key=i0%231&action=ack", NULL), 401);
     /* A wrong password, a forged cookie: still 401. */
@@ -215,21 +240,12 @@ Test(web, roles_decide_who_may_do_what)
 {
     setup_plan();
     start_pipeline();
-    collect("d0");
-    collect("d1");
-    collect("d2");
+    collect_all();
     start_web(NULL);
     char auth[256], *resp = NULL;
     /* The alert the pipeline opened is in the follow-up as i0/#1. */
     basic(auth, sizeof(auth), "li", "director pass");
-    for (int i = 0; i < 100; i++) {
-        http("GET", "/alerts", auth, NULL, &resp);
-        bool seen = strstr(resp, "data-alert-key='i0#1'") != NULL;
-        free(resp);
-        if (seen)
-            break;
-        usleep(100000);
-    }
+    cr_assert(page_shows(auth, "/alerts", "data-alert-key='i0#1'", NULL, 100));
     cr_assert_eq(http("GET", "/alert?key=i0%231", auth, NULL, NULL), 200);
     cr_assert_eq(http("POST", "/act", auth, "key=i0%231&action=ack", NULL), 403,
                  "a director reads only");
@@ -407,9 +423,7 @@ Test(web, a_decision_is_notified_once_and_again_after_an_outage)
     cr_assert_eq(pw_test_receiver_start(&rx), 0);
     char *extra[] = {"--routes", routes_for(rx), "--escalate-after", "0", NULL};
     start_web(extra);
-    collect("d0");
-    collect("d1");
-    collect("d2"); /* the commit that opens i0's alert */
+    collect_all(); /* the last commit opens i0's alert */
     cr_assert(pw_test_receiver_wait_accepted(rx, 1, 15000), "no notification of the alert");
     char *body = pw_test_receiver_body(rx, 0, NULL);
     cr_assert(strstr(body, "\"indicator\":\"i0\"") && strstr(body, "\"action\":\"open\""), "%s",
@@ -460,9 +474,7 @@ Test(web, an_unacknowledged_alert_escalates_and_a_silenced_one_is_not_notified)
                       NULL), 303);
     cr_assert_eq(http("POST", "/silence", auth, "what=indicator%3Ai1&until=2001-01-01", NULL),
                  400, "a silence ending in the past");
-    collect("d0");
-    collect("d1");
-    collect("d2");
+    collect_all();
     cr_assert(pw_test_receiver_wait_accepted(rx, 1, 15000), "no notification of the alert");
     /* Left unacknowledged: the escalation follows, within the 5 s check. */
     cr_assert(pw_test_receiver_wait_accepted(rx, 2, 20000), "no escalation");
@@ -506,18 +518,10 @@ Test(web, wrong_keys_are_said_on_the_page_and_in_the_log)
     /* Another installation's desk key: the publisher refuses every handshake. */
     char *extra[] = {"--keys", stranger, "--timeout", "2", NULL};
     start_web(extra);
-    char auth[256], *resp = NULL;
+    char auth[256];
     basic(auth, sizeof(auth), "wang", STAFF_PASS);
-    bool said = false;
-    for (int i = 0; i < 100 && !said; i++) {
-        usleep(100000);
-        cr_assert_eq(http("GET", "/", auth, NULL, &resp), 200);
-        said = strstr(resp, "Not connected") && strstr(resp, "check --keys");
-        if (!said && i == 99)
-            cr_log_error("%s", resp);
-        free(resp);
-    }
-    cr_assert(said, "the page does not say the keys are at fault");
+    cr_assert(page_shows(auth, "/", "Not connected", "check --keys", 100),
+              "the page does not say the keys are at fault");
     char *log = pw_read_file(web_proc.log);
     cr_assert(strstr(log, "check --keys"), "%s", log);
     free(log);
@@ -530,7 +534,7 @@ Test(web, a_revised_plan_is_followed)
     start_pipeline();
     collect("d0");
     start_web(NULL);
-    char auth[256], *resp = NULL;
+    char auth[256];
     basic(auth, sizeof(auth), "wang", STAFF_PASS);
     /* The mid-term revision: targets 2000 become 2600, from the next record on. */
     char revised[160];
@@ -542,16 +546,8 @@ Test(web, a_revised_plan_is_followed)
     char *agg[] = {"--catalog", revised, NULL};
     cr_assert_eq(pw_fixture_start_aggregator(&fx, agg), 0, "%s", pw_read_file(fx.agg_log));
     collect("d1");
-    bool seen = false;
-    for (int i = 0; i < 300 && !seen; i++) {
-        usleep(100000);
-        cr_assert_eq(http("GET", "/", auth, NULL, &resp), 200);
-        seen = strstr(resp, "<td class='num'>2600</td>") != NULL;
-        if (!seen && i == 299)
-            cr_log_error("%s", resp);
-        free(resp);
-    }
-    cr_assert(seen, "the dashboard still shows the old targets");
+    cr_assert(page_shows(auth, "/", "<td class='num'>2600</td>", NULL, 300),
+              "the dashboard still shows the old targets");
     cr_assert_eq(pw_proc_stop(&web_proc, 20000), 0);
 }
 
@@ -664,20 +660,12 @@ Test(web, a_full_disk_refuses_an_action_loudly_and_takes_it_later)
     cr_assert_eq(mount("tmpfs", fs, "tmpfs", 0, "size=8m"), 0, "mount: %s", strerror(errno));
     snprintf(data_dir, sizeof(data_dir), "%s/web", fs);
     start_pipeline();
-    collect("d0");
-    collect("d1");
-    collect("d2");
+    collect_all();
     start_web(NULL);
     char auth[256], *resp = NULL;
     basic(auth, sizeof(auth), "wang", STAFF_PASS);
-    bool seen = false;
-    for (int i = 0; i < 100 && !seen; i++) {
-        usleep(100000);
-        http("GET", "/alerts", auth, NULL, &resp);
-        seen = strstr(resp, "data-alert-key='i0#1'") != NULL;
-        free(resp);
-    }
-    cr_assert(seen, "the alert never showed");
+    cr_assert(page_shows(auth, "/alerts", "data-alert-key='i0#1'", NULL, 100),
+              "the alert never showed");
     fill(fs);
     cr_assert_eq(http("POST", "/act", auth, "key=i0%231&action=comment&text=full+disk", &resp),
                  503, "%s", resp);
